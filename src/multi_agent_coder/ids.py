@@ -1,0 +1,40 @@
+"""The task-id rule, defined once.
+
+A task id ends up in a branch name (`macoder/<id>`), a worktree path and command lines, so it
+is refused before it reaches any of them. `[0-9]` rather than `\\d`: Python's `\\d` also matches
+non-ASCII digits such as U+0663, which would pass a naive check and then reach a ref name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from multi_agent_coder.errors import InvalidTaskIdError
+
+#: The pattern as published in the JSON Schema and the README (anchored, ECMA/Rust compatible).
+TASK_ID_PATTERN: Final = r"^[A-Z][A-Z0-9]*-?[0-9]{2,5}$"
+
+_TASK_ID: Final = re.compile(r"[A-Z][A-Z0-9]*-?[0-9]{2,5}", re.ASCII)
+
+#: Finds id-shaped words inside free text (hygiene: references to other tasks).
+TASK_ID_IN_TEXT: Final = re.compile(r"(?<![A-Za-z0-9_-])[A-Z][A-Z0-9]*-?[0-9]{2,5}(?![A-Za-z0-9_])", re.ASCII)
+
+BRANCH_PREFIX: Final = "macoder/"
+
+
+def is_task_id(value: object) -> bool:
+    """True when `value` is a string that is a whole, valid task id."""
+    return isinstance(value, str) and _TASK_ID.fullmatch(value) is not None
+
+
+def validate_task_id(value: str) -> str:
+    """Return `value` unchanged if it is a valid task id, else raise `InvalidTaskIdError`."""
+    if not is_task_id(value):
+        raise InvalidTaskIdError(value)
+    return value
+
+
+def branch_for(task_id: str) -> str:
+    """The one branch a task ever gets."""
+    return BRANCH_PREFIX + validate_task_id(task_id)

@@ -1,0 +1,51 @@
+"""The seed plan's limits and budgets, defined once.
+
+`config.py` uses these as defaults (some are overridable); the context builder and hygiene
+checks read them from the settings they are given, never from here directly, so a test or a
+user can change one in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Hard limit on the prompt sent to an agent for one task, in UTF-8 bytes.
+MAX_CONTEXT_BYTES: Final = 3000
+
+#: Per-section budgets of the context compressor, in UTF-8 bytes.
+TITLE_BUDGET: Final = 100
+SPEC_BUDGET: Final = 600
+ACCEPTANCE_BUDGET: Final = 400  # shared across all acceptance items
+MAX_FILES: Final = 10
+MAX_CONSTRAINTS: Final = 5
+CONSTRAINT_BUDGET: Final = 100
+MAX_PATTERNS: Final = 5
+PATTERN_BUDGET: Final = 120
+MAX_GOTCHAS: Final = 3
+GOTCHA_BUDGET: Final = 100
+
+#: More lines than this under one file marker or in one fenced block is a pasted whole file.
+MAX_PASTED_LINES: Final = 50
+
+#: Context growth above this fraction of its baseline is drift (seed: 50 %).
+MAX_DRIFT_GROWTH: Final = 0.5
+
+#: A task whose attempts reached this is no longer scheduled (seed: maxRetries).
+MAX_ATTEMPTS: Final = 3
+
+#: Alias expansion budget of the YAML loaders (nodes produced by replaying aliases).
+MAX_ALIAS_EXPANSION: Final = 100_000
+
+#: The seed's planning-debris phrases; matched case-insensitively. Configurable.
+PLANNING_DEBRIS_PHRASES: Final[tuple[str, ...]] = (
+    "we explored",
+    "alternative approach",
+    "after much discussion",
+    "three options",
+    "let me think",
+    "first attempt",
+    "trying different",
+    "on second thought",
+    "let's reconsider",
+    "another possibility",
+)

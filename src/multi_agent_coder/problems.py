@@ -1,0 +1,106 @@
+"""What checks return instead of raising: a problem with its place in the file.
+
+Pure checks (rules, hygiene, schema validation) know *which field* is wrong but not *where in
+the file* it is; they return a `Finding` holding a location path such as
+`("tasks", 3, "depends_on", 0)`. The loader, which has the YAML node positions, turns findings
+into `Problem`s with line and column. Every renderer (text, json, GitHub annotation, markdown)
+starts from the same `Problem`, so a user sees the same words everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Loc = tuple[str | int, ...]
+Severity = Literal["error", "warning"]
+
+#: Every problem code with a one-line meaning. The README's table is checked against this.
+CODES: Final[dict[str, str]] = {
+    # reading the file
+    "encoding": "the file is not valid UTF-8",
+    "empty-file": "the file has no YAML document",
+    "yaml-syntax": "the YAML does not parse (including tab indentation)",
+    "yaml-duplicate-key": "a mapping has the same key twice",
+    "yaml-alias-bomb": "anchors and aliases expand to too many nodes",
+    "yaml-multiple-documents": "the file holds more than one YAML document",
+    "yaml-tag": "an explicit YAML tag (such as !!python/object) is not allowed",
+    "not-a-mapping": "the top level of the file is not a mapping",
+    # schema
+    "missing-field": "a required field is absent",
+    "unknown-key": "a key the schema does not define (with a did-you-mean)",
+    "wrong-type": "a value has the wrong type (string, number, list, mapping)",
+    "invalid-value": "a value is of the right type but not allowed (empty, negative, bad format)",
+    "invalid-task-id": "a task id (or dependency) does not match the task-id pattern",
+    "invalid-path": "a files_hint entry is absolute, leaves the repository or is empty",
+    # graph and status rules
+    "duplicate-id": "two tasks share one id",
+    "unknown-dependency": "depends_on names a task the backlog does not have",
+    "self-dependency": "a task depends on itself",
+    "dependency-cycle": "tasks depend on each other in a cycle",
+    "completed-before-dependency": "a completed task depends on a task that is not completed",
+    # context hygiene
+    "context-too-large": "the prompt built for the task exceeds the byte limit",
+    "planning-debris": "a field holds planning chatter (e.g. 'we explored', 'let me think')",
+    "cross-task-reference": "a field names another task's id",
+    "full-file-paste": "a field holds a pasted whole file (> 50 lines under a marker or fence)",
+    "invalid-pattern": "a context pattern is not in the 'path:45-78 - description' form",
+    "context-truncated": "a field is longer than its budget and is cut in the prompt (warning)",
+}
+
+
+def format_loc(loc: Loc) -> str:
+    """`("tasks", 3, "depends_on", 0)` -> `tasks[3].depends_on[0]`."""
+    out: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        else:
+            out.append(f".{part}" if out else part)
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A position-free problem, as pure checks produce it.
+
+    `at_key` asks the position resolver to point at the mapping key rather than its value
+    (unknown keys, duplicate keys). `refs` are other places the message mentions as
+    `{ref0}`, `{ref1}`...; whoever knows positions replaces them with "line N".
+    """
+
+    loc: Loc
+    code: str
+    message: str
+    severity: Severity = "error"
+    at_key: bool = False
+    refs: tuple[Loc, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem pinned to `path:line:col` (1-based). `field` is the dotted location or ""."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    field: str = ""
+    severity: Severity = "error"
+
+    def render(self) -> str:
+        """`BACKLOG.yaml:12:5: tasks[3].depends_on: unknown task 'T099' [unknown-dependency]`."""
+        where = f"{self.path}:{self.line}:{self.col}"
+        field = f" {self.field}:" if self.field else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}:{field} {prefix}{self.message} [{self.code}]"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.col, self.code)
+
+
+def errors_in(problems: Iterable[Problem]) -> list[Problem]:
+    """Only the problems that fail a check (warnings do not, unless asked)."""
+    return [p for p in problems if p.severity == "error"]

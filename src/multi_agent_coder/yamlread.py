@@ -1,0 +1,279 @@
+"""Reading YAML the strict way: a fast path without positions, and a slow path that has them.
+
+Why two parsers: a valid backlog should be checked in a blink (the pre-commit hook runs on every
+commit), and the fastest parser measured here, `yaml-rs`, keeps no node positions. Positions
+are only needed when there is something to report, so the fast path is tried first and the
+slow path (PyYAML's C composer, node by node) runs only when the fast path fails or a check
+finds a problem. The slow path is the authority: it decides what the data is and where every
+value sits. Both resolve plain scalars with the YAML 1.2 core schema (so `yes` stays a string
+and `2026-01-31` is not turned into a date) and both bound alias expansion, so the fast path
+never accepts what the slow path would refuse.
+
+Traps turned into clear errors with line and column: bytes that are not UTF-8, tab indentation,
+duplicate keys, alias bombs, explicit tags, several documents, an empty file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from multi_agent_coder.limits import MAX_ALIAS_EXPANSION
+from multi_agent_coder.problems import Loc
+
+
+class YamlError(Exception):
+    """A file that cannot become data, with the place to look (1-based line and column)."""
+
+    def __init__(self, code: str, message: str, line: int, col: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.line = line
+        self.col = col
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node sits: 1-based line/col of its start and the character offsets it covers."""
+
+    line: int
+    col: int
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class Positions:
+    """Location path -> where the value (and, for mapping entries, the key) is in the text."""
+
+    values: dict[Loc, Span] = field(default_factory=dict)
+    keys: dict[Loc, Span] = field(default_factory=dict)
+
+    def locate(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
+        """Line and column for `loc`; the nearest enclosing node when `loc` itself is absent
+        (a missing field is reported where its parent mapping starts)."""
+        if at_key and loc in self.keys:
+            span = self.keys[loc]
+            return span.line, span.col
+        probe = loc
+        while True:
+            span = self.values.get(probe)
+            if span is not None:
+                return span.line, span.col
+            if not probe:
+                return 1, 1
+            probe = probe[:-1]
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+_BOM: Final = "\ufeff"
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 text of `raw`, or a `YamlError` pointing at the first bad byte."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        col = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        raise YamlError(
+            "encoding",
+            f"byte 0x{raw[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
+            line,
+            col,
+        ) from None
+    return text[1:] if text.startswith(_BOM) else text
+
+
+# --- YAML 1.2 core schema for plain scalars --------------------------------------------------
+
+_NULL: Final = re.compile(r"~|null|Null|NULL|")
+_TRUE: Final = re.compile(r"true|True|TRUE")
+_FALSE: Final = re.compile(r"false|False|FALSE")
+_INT10: Final = re.compile(r"[-+]?[0-9]+")
+_INT8: Final = re.compile(r"0o[0-7]+")
+_INT16: Final = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT: Final = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF: Final = re.compile(r"[-+]?\.(inf|Inf|INF)")
+_NAN: Final = re.compile(r"\.(nan|NaN|NAN)")
+
+
+def resolve_plain(value: str) -> Any:
+    """The value of a plain (unquoted) scalar under the YAML 1.2 core schema."""
+    if _NULL.fullmatch(value):
+        return None
+    if _TRUE.fullmatch(value):
+        return True
+    if _FALSE.fullmatch(value):
+        return False
+    if _INT10.fullmatch(value):
+        return int(value, 10)
+    if _INT8.fullmatch(value):
+        return int(value[2:], 8)
+    if _INT16.fullmatch(value):
+        return int(value[2:], 16)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    if _INF.fullmatch(value):
+        return float("-inf") if value.startswith("-") else float("inf")
+    if _NAN.fullmatch(value):
+        return float("nan")
+    return value
+
+
+# --- fast path -----------------------------------------------------------------------------
+
+
+def parse_fast(text: str) -> Any | None:
+    """The data of a single-document `text`, or None when anything is off.
+
+    None means "ask the slow path", never "the file is empty": the fast path does not report
+    errors, it only skips work when there is nothing to report.
+    """
+    import yaml_rs
+
+    try:
+        return yaml_rs.loads(
+            text,
+            parse_datetime=False,
+            alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=MAX_ALIAS_EXPANSION),
+        )
+    except Exception:  # noqa: BLE001 - any refusal of the fast parser sends us to the slow path
+        return None
+
+
+# --- slow path -----------------------------------------------------------------------------
+
+_CORE: Final = "tag:yaml.org,2002:"
+#: Tags PyYAML assigns to untagged nodes; anything else was written explicitly by the author.
+_IMPLICIT_SCALAR_TAGS: Final = frozenset(
+    _CORE + name for name in ("str", "int", "float", "bool", "null", "timestamp", "merge", "value")
+)
+_SEQ: Final = _CORE + "seq"
+_MAP: Final = _CORE + "map"
+
+
+def _span(node: Any) -> Span:
+    start, end = node.start_mark, node.end_mark
+    return Span(start.line + 1, start.column + 1, start.index, end.index)
+
+
+def _syntax_error(exc: Any, text: str) -> YamlError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    char = text[mark.index] if mark is not None and mark.index < len(text) else ""
+    if char == "\t" or "'\\t'" in problem:
+        return YamlError(
+            "yaml-syntax", "tab character in indentation; YAML indents with spaces", line, col
+        )
+    message = f"{context}, {problem}" if context else problem
+    return YamlError("yaml-syntax", f"invalid YAML: {message}", line, col)
+
+
+class _Builder:
+    """Turns composed nodes into plain Python data and records every node's position."""
+
+    def __init__(self) -> None:
+        self.positions = Positions()
+        self._distinct: set[int] = set()
+        self._visits = 0
+
+    def build(self, node: Any, loc: Loc) -> Any:
+        self._visits += 1
+        self._distinct.add(id(node))
+        if self._visits - len(self._distinct) > MAX_ALIAS_EXPANSION:
+            span = _span(node)
+            raise YamlError(
+                "yaml-alias-bomb",
+                f"anchors and aliases expand to more than {MAX_ALIAS_EXPANSION:,} extra nodes",
+                span.line,
+                span.col,
+            )
+        self.positions.values.setdefault(loc, _span(node))
+        kind = node.id
+        if kind == "scalar":
+            return self._scalar(node)
+        if node.tag not in (_SEQ, _MAP):
+            raise self._tag_error(node)
+        if kind == "sequence":
+            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        return self._mapping(node, loc)
+
+    def _scalar(self, node: Any) -> Any:
+        if node.tag not in _IMPLICIT_SCALAR_TAGS:
+            raise self._tag_error(node)
+        return node.value if node.style else resolve_plain(node.value)
+
+    def _mapping(self, node: Any, loc: Loc) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        first_seen: dict[Any, Span] = {}
+        for key_node, value_node in node.value:
+            key_span = _span(key_node)
+            if key_node.id != "scalar":
+                raise YamlError(
+                    "yaml-syntax",
+                    "mapping keys must be plain words, not lists or mappings",
+                    key_span.line,
+                    key_span.col,
+                )
+            key = self._scalar(key_node)
+            hashable_key = key if not isinstance(key, float) else repr(key)
+            if hashable_key in first_seen:
+                first = first_seen[hashable_key]
+                raise YamlError(
+                    "yaml-duplicate-key",
+                    f"key {key!r} appears twice in this mapping (first at line {first.line})",
+                    key_span.line,
+                    key_span.col,
+                )
+            first_seen[hashable_key] = key_span
+            child: Loc = (*loc, key)
+            self.positions.keys.setdefault(child, key_span)
+            out[key] = self.build(value_node, child)
+        return out
+
+    @staticmethod
+    def _tag_error(node: Any) -> YamlError:
+        span = _span(node)
+        return YamlError(
+            "yaml-tag",
+            f"explicit tag {node.tag!r} is not allowed; write plain values",
+            span.line,
+            span.col,
+        )
+
+
+def parse_with_positions(text: str) -> tuple[Any, Positions]:
+    """Data and positions of a single-document `text`, or a `YamlError` saying where and why."""
+    import yaml
+
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    try:
+        if not loader.check_node():
+            raise YamlError("empty-file", "the file holds no YAML document", 1, 1)
+        root = loader.get_node()
+        if loader.check_node():
+            extra = loader.get_node()
+            span = _span(extra) if extra is not None else Span(1, 1, 0, 0)
+            raise YamlError(
+                "yaml-multiple-documents",
+                "a second YAML document starts here; a backlog is one document",
+                span.line,
+                span.col,
+            )
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, text) from None
+    finally:
+        loader.dispose()
+    if root is None or (root.id == "scalar" and root.value == "" and not root.style):
+        raise YamlError("empty-file", "the file holds no YAML document", 1, 1)
+    builder = _Builder()
+    data = builder.build(root, ())
+    return data, builder.positions
