@@ -264,7 +264,7 @@ def parse_with_positions(text: str) -> tuple[Any, Positions]:
             span = _span(extra) if extra is not None else Span(1, 1, 0, 0)
             raise YamlError(
                 "yaml-multiple-documents",
-                "a second YAML document starts here; a backlog is one document",
+                "a second YAML document (after a '---' line) begins here; a backlog is one document",
                 span.line,
                 span.col,
             )

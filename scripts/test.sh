@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: bootstrap, lint, types, tests.
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh -m 'not slow' -x    extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+bash scripts/wheelhouse.sh   # wheels for the offline pre-commit try-repo test (install step)
+
+echo "== ruff" >&2
+.venv/bin/ruff check src tests
+.venv/bin/ruff format --check src tests
+echo "== mypy (strict, src/)" >&2
+.venv/bin/mypy
+echo "== pytest" >&2
+exec .venv/bin/python -m pytest "$@"

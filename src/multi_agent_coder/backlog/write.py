@@ -1,0 +1,118 @@
+"""Changing BACKLOG.yaml without losing anything.
+
+A status change replaces exactly the characters of that one scalar, keeping its quoting: every
+other byte of the file (comments, key order, blank lines, indentation, line endings, a BOM) is
+untouched. That is stricter than a round-trip dump, which re-emits the whole document and may
+re-wrap or re-indent lines nobody asked to change, and it keeps task PRs mergeable side by side:
+each flips only its own `status:` line.
+
+Every write is: read under a lock, edit in memory, validate the result (refused whole if it does
+not validate), write a temp file in the same directory, fsync, atomic rename, fsync the directory.
+A crash at any point leaves either the old file or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from multi_agent_coder.backlog.load import DEFAULT_CHECKS, Check, load_bytes, read_bytes
+from multi_agent_coder.backlog.model import TaskStatus
+from multi_agent_coder.errors import BacklogInvalidError, UnknownTaskError, WriteRefusedError
+from multi_agent_coder.ids import validate_task_id
+from multi_agent_coder.problems import errors_in
+from multi_agent_coder.yamlread import YamlError, decode, parse_with_positions
+
+_BOM = b"\xef\xbb\xbf"
+_QUOTES = ("'", '"')
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the directory itself: no lock file is left behind, and it
+    serialises every macoder writer of any file in that directory (lock held across the rename,
+    which a lock on the file's own inode would not survive)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` all at once, keeping its permission bits."""
+    directory = path.parent
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(mode)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def replace_scalar(text: str, start: int, end: int, value: str) -> str:
+    """`text` with the scalar at [start, end) replaced by `value`, in the same quoting style."""
+    old = text[start:end]
+    quote = old[0] if old and old[0] in _QUOTES else ""
+    return text[:start] + quote + value + quote + text[end:]
+
+
+def set_task_status(
+    path: Path,
+    task_id: str,
+    status: TaskStatus,
+    *,
+    display: str | None = None,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
+) -> bool:
+    """Set one task's status in the file at `path`. Returns False when it already had it.
+
+    Raises `InvalidTaskIdError` / `UnknownTaskError` (usage), `BacklogInvalidError` when the
+    file is already invalid, `WriteRefusedError` when the edited file would not validate.
+    """
+    validate_task_id(task_id)
+    shown = display or str(path)
+    with directory_lock(path.parent):
+        raw = read_bytes(path)
+        current = load_bytes(raw, shown, checks)
+        if current.backlog is None or errors_in(current.problems):
+            raise BacklogInvalidError(errors_in(current.problems) or current.problems)
+        index = current.backlog.task_index().get(task_id)
+        if index is None:
+            raise UnknownTaskError(task_id, shown)
+        if current.backlog.tasks[index].status is status:
+            return False
+        text = decode(raw)
+        try:
+            _, positions = parse_with_positions(text)
+        except YamlError as exc:  # pragma: no cover - the file validated a moment ago
+            raise BacklogInvalidError([]) from exc
+        span = positions.values[("tasks", index, "status")]
+        new_text = replace_scalar(text, span.start, span.end, status.value)
+        new_raw = (_BOM if raw.startswith(_BOM) else b"") + new_text.encode("utf-8")
+        result = load_bytes(new_raw, shown, checks)
+        if errors_in(result.problems):
+            raise WriteRefusedError(
+                errors_in(result.problems),
+                f"{shown}: not written: setting {task_id} to {status.value} would make the "
+                f"backlog invalid: {errors_in(result.problems)[0].render()}",
+            )
+        atomic_write(path, new_raw)
+        return True

@@ -1,0 +1,68 @@
+"""`macoder check`: what the pre-commit hooks and the Action run on backlog files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from multi_agent_coder.cli.common import all_checks, backlog_path, display_name
+from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+
+BACKLOG_SUFFIXES = (".yaml", ".yml")
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="backlog files to check (default: the configured backlog). Other files, such as "
+        "specs/*.md passed by pre-commit, stand for the configured backlog.",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github", "markdown"),
+        default="text",
+        help="text (default), json, github (workflow annotations) or markdown (job summary)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("all", "schema", "hygiene"),
+        default="all",
+        help="schema: YAML, schema and graph rules; hygiene: context hygiene; all (default)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (e.g. truncated context)"
+    )
+
+
+def backlog_files(args: argparse.Namespace) -> list[Path]:
+    """The backlogs to check, each once, in the order given."""
+    default = backlog_path(args)
+    chosen: list[Path] = []
+    for name in args.paths or [str(default)]:
+        path = Path(name)
+        target = path if path.suffix in BACKLOG_SUFFIXES else default
+        if target not in chosen:
+            chosen.append(target)
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.backlog.load import load_file
+    from multi_agent_coder.report import RENDERERS, FileReport
+
+    rules, hygiene = all_checks(args)
+    checks = {"all": (rules, hygiene), "schema": (rules,), "hygiene": (hygiene,)}[args.only]
+    reports: list[FileReport] = []
+    for path in backlog_files(args):
+        if not path.exists() and path == backlog_path(args) and not args.paths:
+            print(f"macoder: no backlog at {display_name(path)}; nothing to check", file=sys.stderr)
+            continue
+        result = load_file(path, display_name(path), checks)
+        tasks = len(result.backlog.tasks) if result.backlog is not None else None
+        reports.append(FileReport(result.path, result.problems, tasks))
+    sys.stdout.write(RENDERERS[args.format](reports))
+    failed = any(r.errors or (args.strict and r.warnings) for r in reports)
+    return EXIT_PROBLEMS if failed else EXIT_OK

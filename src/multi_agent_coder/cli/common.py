@@ -1,0 +1,71 @@
+"""What several commands share: settings, the backlog path, loading with problems printed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multi_agent_coder.backlog.load import Check, LoadResult
+    from multi_agent_coder.backlog.model import Backlog
+    from multi_agent_coder.config import Settings
+
+
+def add_backlog_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backlog",
+        metavar="PATH",
+        help="the backlog file (default: setting 'backlog', BACKLOG.yaml)",
+    )
+
+
+def root_of(args: argparse.Namespace) -> Path:
+    return Path(args.root)
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    from multi_agent_coder.config import load_settings
+
+    cached: Settings | None = getattr(args, "_settings", None)
+    if cached is None:
+        cached = load_settings(root_of(args))
+        args._settings = cached
+    return cached
+
+
+def backlog_path(args: argparse.Namespace) -> Path:
+    explicit = getattr(args, "backlog", None)
+    if explicit:
+        return Path(explicit)
+    return root_of(args) / settings_of(args).backlog
+
+
+def display_name(path: Path) -> str:
+    """Paths as the user would type them: relative to the current directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def all_checks(args: argparse.Namespace) -> tuple[Check, ...]:
+    """Graph rules plus context hygiene with the configured limits."""
+    from multi_agent_coder.backlog.rules import check_rules
+    from multi_agent_coder.context.hygiene import hygiene_check
+
+    return (check_rules, hygiene_check(settings_of(args).context_settings()))
+
+
+def load_valid(args: argparse.Namespace) -> tuple[Backlog, LoadResult]:
+    """Load the backlog with every check; print its errors and raise if it has any."""
+    from multi_agent_coder.backlog.load import load_file, require_valid
+    from multi_agent_coder.problems import errors_in
+
+    path = backlog_path(args)
+    result = load_file(path, display_name(path), all_checks(args))
+    if errors_in(result.problems) or result.backlog is None:
+        for problem in errors_in(result.problems):
+            print(problem.render(), file=sys.stderr)
+    return require_valid(result), result

@@ -1,0 +1,107 @@
+"""`macoder`: one `main(argv) -> int`, one sub-module per command, exit codes from DESIGN §8.
+
+Commands import their heavy dependencies lazily so `macoder check` on a pre-commit run starts
+fast: argparse is all that loads before the command is known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib import import_module
+
+from multi_agent_coder import __version__
+from multi_agent_coder.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, MacoderError
+
+#: command name -> module under multi_agent_coder.cli (each has `add_parser` and `run`)
+COMMANDS: dict[str, str] = {
+    "check": "check",
+    "ready": "ready",
+    "stats": "stats",
+    "context": "context",
+    "mark": "mark",
+    "schema": "schema",
+}
+
+HELP: dict[str, str] = {
+    "check": "validate backlog files: schema, graph rules and context hygiene",
+    "ready": "list the tasks that can start now",
+    "stats": "counts per status, what blocks what, the longest dependency chain",
+    "context": "print exactly the prompt an agent would be sent for a task",
+    "mark": "set a task's status in BACKLOG.yaml (validated, atomic, nothing else touched)",
+    "schema": "print the JSON Schema of BACKLOG.yaml",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage already; this only makes the message say `macoder`."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"macoder: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="macoder",
+        description="Turn BACKLOG.yaml and specs/ into verified pull requests, one per task.",
+    )
+    parser.add_argument("--version", action="version", version=f"macoder {__version__}")
+    parser.add_argument(
+        "-C",
+        dest="root",
+        metavar="DIR",
+        default=".",
+        help="run as if started in DIR (where .macoder.yaml / pyproject.toml are read)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback on unexpected errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        command = sub.add_parser(name, help=HELP[name], description=HELP[name])
+        command.set_defaults(_module=module_name)
+        import_module(f"multi_agent_coder.cli.{module_name}").add_parser(command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the command, map every outcome to an exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        module = import_module(f"multi_agent_coder.cli.{args._module}")
+        return int(module.run(args))
+    except MacoderError as exc:
+        print(f"macoder: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("macoder: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `macoder ready | head -1`: the reader left; that is not our failure.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"macoder: internal error: {type(exc).__name__}: {exc}\n"
+            "macoder: re-run with --debug for a traceback, and please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def entry() -> None:
+    """Console-script entry. Flushes and leaves without tearing down the many small objects a
+    10,000-task check builds (collecting them at exit costs more than the check itself)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,637 @@
+"""Settings: the seed plan's constants as defaults, overridable per repository and per run.
+
+Sources, lowest to highest precedence: the defaults below < `[tool.macoder]` in
+`<root>/pyproject.toml` < `<root>/.macoder.yaml` (or `.macoder.yml`) < `MACODER_*` environment
+variables (nested with `__`, lists and mappings as JSON). A repository keeps its choices in a
+file; a CI job or a shell overrides one value for one run without editing anything.
+
+Why each source is validated on its own before they are merged: an error must name the place
+that holds the bad value (`.macoder.yaml:4:10: workers: must be at least 1, got 0`), and after a
+merge nobody knows any more who said what. Every value that passed in its own layer is still
+valid after the merge, because no rule here relates two settings to each other.
+
+`Settings` itself reads nothing: its only pydantic-settings source is its keyword arguments, so
+a `Settings(...)` built in a test never picks up a developer's `MACODER_*` variables.
+`load_settings` is the one place that decides where configuration comes from; it uses
+pydantic-settings' own `EnvSettingsSource` to turn variables into values (nesting, JSON) and
+adds what pydantic-settings lacks: positions in the files, an error for a `MACODER_*` name that
+is no setting, and a did-you-mean for every unknown key.
+
+Secrets are not settings: the GitHub token and provider API keys are never read here, so they
+cannot end up in anything handed to an agent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from multi_agent_coder import limits
+from multi_agent_coder.errors import ConfigError
+from multi_agent_coder.problems import Loc
+from multi_agent_coder.yamlread import Positions, YamlError, decode, parse_with_positions
+
+if TYPE_CHECKING:
+    from multi_agent_coder.context.build import ContextSettings
+
+ENV_PREFIX: Final = "MACODER_"
+ENV_NESTED_DELIMITER: Final = "__"
+PYPROJECT: Final = "pyproject.toml"
+PYPROJECT_TABLE: Final = ("tool", "macoder")
+#: Either name is accepted; both at once is refused (which one would win is not obvious).
+CONFIG_FILES: Final = (".macoder.yaml", ".macoder.yml")
+
+
+# --- value types ----------------------------------------------------------------------------
+
+
+def _not_blank(value: str) -> str:
+    """An empty name, path or phrase is always a mistake (an empty debris phrase matches all)."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+_MODEL_REF: Final = re.compile(r"[^/\s]+/[^/\s]+")
+
+
+def _model_ref(value: str) -> str:
+    """OpenCode addresses a model as `providerID/modelID`; catch typos before a run starts."""
+    if not _MODEL_REF.fullmatch(value):
+        raise ValueError(
+            "must be 'provider/model' with one '/' and no spaces (e.g. 'openai/gpt-4')"
+        )
+    return value
+
+
+_VERSION: Final = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
+
+
+def _pinned_version(value: str) -> str:
+    """The OpenCode version is pinned (DESIGN §6), so a range or a tag like 'latest' is refused."""
+    if not _VERSION.fullmatch(value):
+        raise ValueError("must be an exact version such as '1.18.33'")
+    return value
+
+
+def _split_command(value: object) -> object:
+    """A command may be written as one string; it is split like a shell would, never run by one."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid command line ({exc})") from None
+
+
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+ModelRef = Annotated[str, AfterValidator(_model_ref)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Command = Annotated[
+    Annotated[list[NonBlank], Field(min_length=1)] | None, BeforeValidator(_split_command)
+]
+FailureMode = Literal["no-pr", "draft-pr"]
+
+_STRICT_MODEL: Final = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetrySettings(BaseModel):
+    """Retries of transient failures (seed: 3 retries, 1 s, doubling; capped so waits stay sane)."""
+
+    model_config = _STRICT_MODEL
+
+    max_retries: int = Field(3, ge=0)
+    delay: float = Field(1.0, ge=0, allow_inf_nan=False)
+    backoff: float = Field(2.0, ge=1, allow_inf_nan=False)
+    max_delay: float = Field(30.0, ge=0, allow_inf_nan=False)
+
+
+class ModelSettings(BaseModel):
+    """Which model each kind of work runs on, as OpenCode's `provider/model`."""
+
+    model_config = _STRICT_MODEL
+
+    planning: ModelRef = "google/gemini-2.0-flash-exp"
+    implementation: ModelRef = "openai/gpt-4"
+    review: ModelRef = "openai/gpt-4"
+    documentation: ModelRef = "google/gemini-2.0-flash-exp"
+    rebase: ModelRef = "openai/gpt-4"
+
+
+class CheckCommands(BaseModel):
+    """The target repository's own checks, each an argv list; None means detect it later."""
+
+    model_config = _STRICT_MODEL
+
+    test: Command = None
+    lint: Command = None
+    types: Command = None
+
+
+class Settings(BaseSettings):
+    """Everything a run may be told; defaults are the seed plan's CONFIG in seconds and bytes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+        env_ignore_empty=True,  # an Action input left empty arrives as "", which means "unset"
+        extra="forbid",
+        frozen=True,
+    )
+
+    backlog: NonBlank = "BACKLOG.yaml"
+    specs_dir: NonBlank = "specs"
+    worktree_dir: NonBlank = ".macoder/worktrees"
+    plan_dir: NonBlank = "tasks"
+
+    max_context_bytes: int = Field(limits.MAX_CONTEXT_BYTES, ge=256)
+    planning_debris: list[NonBlank] = Field(
+        default_factory=lambda: list(limits.PLANNING_DEBRIS_PHRASES)
+    )
+
+    max_attempts: int = Field(limits.MAX_ATTEMPTS, ge=1)
+    workers: int = Field(3, ge=1, le=64)
+    planning_agents: int = Field(3, ge=1, le=3)  # spec, architecture, QA: never more than three
+
+    task_timeout: Seconds = 1800.0
+    planning_timeout: Seconds = 600.0
+    run_timeout: Seconds = 4 * 3600.0
+    poll_interval: Seconds = 2.0
+
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+
+    opencode_bin: NonBlank | None = None
+    opencode_config: NonBlank | None = None
+    opencode_version: Annotated[str, AfterValidator(_pinned_version)] = "1.18.33"
+
+    checks: CheckCommands = Field(default_factory=CheckCommands)
+    drift_max_growth: float = Field(limits.MAX_DRIFT_GROWTH, gt=0, allow_inf_nan=False)
+
+    git_author_name: NonBlank = "macoder"
+    git_author_email: NonBlank = "macoder@localhost"
+
+    failure_mode: FailureMode = "no-pr"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only explicit values: reading files and the environment is `load_settings`' job."""
+        return (init_settings,)
+
+    def context_settings(self) -> ContextSettings:
+        """The compressor's and hygiene checks' settings; budgets not configurable here keep
+        the seed's defaults."""
+        from multi_agent_coder.context.build import ContextSettings
+
+        return ContextSettings(
+            max_bytes=self.max_context_bytes, debris_phrases=tuple(self.planning_debris)
+        )
+
+
+# --- public entry ---------------------------------------------------------------------------
+
+
+def load_settings(root: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """The settings for the repository at `root`: defaults, then its files, then `env`.
+
+    `env` defaults to `os.environ`; tests pass their own. Every problem in every source is
+    reported at once (one line each), as a `ConfigError` naming the file and line or the
+    variable.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    readers: tuple[Callable[[], list[_Layer]], ...] = (
+        lambda: _pyproject_layers(root),
+        lambda: _yaml_layers(root),
+        lambda: _env_layers(environ),
+    )
+    messages: list[str] = []
+    merged: dict[str, Any] = {}
+    for read in readers:
+        try:
+            layers = read()
+        except ConfigError as exc:
+            messages.append(str(exc))
+            continue
+        for layer in layers:
+            problems = _check_layer(layer)
+            messages.extend(problems)
+            if not problems:
+                merged = _deep_merge(merged, layer.data)
+    if messages:
+        raise ConfigError("\n".join(messages))
+    return _build(merged)
+
+
+# --- layers ---------------------------------------------------------------------------------
+
+#: (location path, whether the key rather than the value is meant) -> "where: key path" text.
+Place = Callable[[Loc, bool], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """The raw values of one source and how to name the place of each of them."""
+
+    data: Mapping[Any, Any]
+    place: Place
+    #: Problems found while reading, before validation (an unknown variable name).
+    problems: tuple[str, ...] = ()
+
+
+def _check_layer(layer: _Layer) -> list[str]:
+    """One line per problem of this layer taken alone (defaults fill in the rest), in the
+    order the keys appear in the source."""
+    order = {key: index for index, key in enumerate(layer.data)}
+    found: list[tuple[int, str]] = [
+        (order[key], f"{layer.place((key,), True)}: {_unknown_key(key, Settings)}")
+        for key in layer.data
+        if key not in Settings.model_fields
+    ]
+    known = {key: value for key, value in layer.data.items() if key in Settings.model_fields}
+    try:
+        Settings(**known)
+    except ValidationError as exc:
+        found += [(_rank(order, e), _describe_error(e, layer.place)) for e in exc.errors()]
+    found.sort(key=lambda item: item[0])
+    return [*layer.problems, *(message for _, message in found)]
+
+
+def _rank(order: Mapping[Any, int], error: ErrorDetails) -> int:
+    loc = error["loc"]
+    return order.get(loc[0], len(order)) if loc else -1
+
+
+def _build(merged: dict[str, Any]) -> Settings:
+    """The final settings. Every layer passed on its own, so this fails only on a bug here."""
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:  # pragma: no cover - no rule relates two settings
+        raise ConfigError(
+            "\n".join(_describe_error(e, _merged_place) for e in exc.errors())
+        ) from None
+
+
+def _merged_place(loc: Loc, at_key: bool) -> str:  # pragma: no cover - see _build
+    return f"configuration: {_dotted(loc)}"
+
+
+def _deep_merge(base: Mapping[Any, Any], top: Mapping[Any, Any]) -> dict[str, Any]:
+    """`top` over `base`; mappings merge key by key, anything else (lists too) is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = _deep_merge(below, value)
+        else:
+            out[key] = value
+    return out
+
+
+# --- pyproject.toml -------------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, None when it does not exist (defaults apply), ConfigError otherwise."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path.name}: cannot read the file: {exc.strerror or exc}") from None
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return decode(raw)
+    except YamlError as exc:
+        raise ConfigError(f"{name}:{exc.line}:{exc.col}: {exc.message}") from None
+
+
+_TOML_AT: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def _pyproject_layers(root: Path) -> list[_Layer]:
+    raw = _read_bytes(root / PYPROJECT)
+    if raw is None:
+        return []
+    text = _decode(raw, PYPROJECT)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_syntax_message(str(exc))) from None
+    table: Any = document
+    for key in PYPROJECT_TABLE:
+        table = table.get(key, {}) if isinstance(table, dict) else table
+    if not isinstance(table, dict):
+        raise ConfigError(f"{PYPROJECT}: [tool.macoder] must be a table, got {_kind(table)}")
+    return [_Layer(table, lambda loc, _at_key: _pyproject_place(text, loc))] if table else []
+
+
+def _toml_syntax_message(error: str) -> str:
+    """tomllib has no position attributes before Python 3.14; it puts them in the message."""
+    found = _TOML_AT.search(error)
+    reason = _lower_first(_TOML_AT.sub("", error))
+    if found is None:
+        return f"{PYPROJECT}: invalid TOML: {reason}"
+    return f"{PYPROJECT}:{found[1]}:{found[2]}: invalid TOML: {reason}"
+
+
+def _pyproject_place(text: str, loc: Loc) -> str:
+    found = _toml_key_position(text, tuple(str(part) for part in loc))
+    where = f"{PYPROJECT}:{found[0]}:{found[1]}" if found else PYPROJECT
+    return f"{where}: [tool.macoder] {_dotted(loc)}"
+
+
+_TOML_HEADER: Final = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?")
+_TOML_KEY: Final = re.compile(r"(\s*)([A-Za-z0-9_\-.\s\"']+?)\s*=")
+
+
+def _toml_key_position(text: str, loc: tuple[str, ...]) -> tuple[int, int] | None:
+    """Line and column of the key that sets `loc` under [tool.macoder], found by reading lines.
+
+    tomllib keeps no positions, so this looks for the line whose table header plus dotted key
+    is the longest prefix of `loc` (`[tool.macoder.models]` + `review =`, or `models = {...}`).
+    Good enough for an error message; None when nothing matches.
+    """
+    best: tuple[int, int, int] | None = None  # (matched length, line, column)
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TOML_HEADER.fullmatch(line)
+        if header is not None:
+            table = _toml_dotted(header[1])
+            continue
+        key = _TOML_KEY.match(line)
+        if key is None:
+            continue
+        path = (*table, *_toml_dotted(key[2]))
+        if path[: len(PYPROJECT_TABLE)] != PYPROJECT_TABLE:
+            continue
+        inner = path[len(PYPROJECT_TABLE) :]
+        if inner and loc[: len(inner)] == inner and (best is None or len(inner) > best[0]):
+            best = (len(inner), number, len(key[1]) + 1)
+    return (best[1], best[2]) if best else None
+
+
+def _toml_dotted(key: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in key.split("."))
+
+
+# --- .macoder.yaml --------------------------------------------------------------------------
+
+
+def _yaml_layers(root: Path) -> list[_Layer]:
+    present = [name for name in CONFIG_FILES if (root / name).exists()]
+    if len(present) > 1:
+        raise ConfigError(f"{' and '.join(present)}: both exist; keep one of them")
+    if not present:
+        return []
+    name = present[0]
+    raw = _read_bytes(root / name)
+    if raw is None:
+        return []
+    data, positions = _parse_yaml(_decode(raw, name), name)
+    if data is None:
+        return []
+    return [_Layer(data, _yaml_place(name, positions))]
+
+
+def _parse_yaml(text: str, name: str) -> tuple[Mapping[Any, Any] | None, Positions]:
+    """The top-level mapping with positions; None for a file with no document (only comments)."""
+    try:
+        data, positions = parse_with_positions(text)
+    except YamlError as exc:
+        if exc.code == "empty-file":
+            return None, Positions()
+        message = exc.message
+        if exc.code == "yaml-multiple-documents":
+            message = "a second YAML document starts here; the config file is one document"
+        raise ConfigError(f"{name}:{exc.line}:{exc.col}: {message}") from None
+    if not isinstance(data, dict):
+        line, col = positions.locate(())
+        raise ConfigError(
+            f"{name}:{line}:{col}: the file must be a mapping of settings, got {_kind(data)}"
+        )
+    return data, positions
+
+
+def _yaml_place(name: str, positions: Positions) -> Place:
+    def place(loc: Loc, at_key: bool) -> str:
+        line, col = positions.locate(loc, at_key=at_key)
+        return f"{name}:{line}:{col}: {_dotted(loc)}"
+
+    return place
+
+
+# --- environment ----------------------------------------------------------------------------
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = environ  # read by _load_env_vars, which the base __init__ calls
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._given.items()}
+
+
+def _env_layers(environ: Mapping[str, str]) -> list[_Layer]:
+    """One layer per `MACODER_*` variable, so an error names the exact variable.
+
+    Whole values (`MACODER_MODELS='{...}'`) come before nested ones (`MACODER_MODELS__REVIEW`)
+    so the more specific variable wins, as in pydantic-settings.
+    """
+    names = sorted(
+        (name for name, value in environ.items() if _is_ours(name) and value != ""),
+        key=lambda name: (name.count(ENV_NESTED_DELIMITER), name),
+    )
+    return [_env_layer(name, environ[name]) for name in names]
+
+
+def _is_ours(name: str) -> bool:
+    return name.upper().startswith(ENV_PREFIX)
+
+
+def _env_path(name: str) -> tuple[str, ...]:
+    return tuple(name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER))
+
+
+def _env_name(path: Sequence[str]) -> str:
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(path).upper()
+
+
+def _unknown_env_name(name: str) -> str | None:
+    """Why `name` is no setting (with the closest variable that is one), or None if it is."""
+    model: type[BaseModel] | None = Settings
+    path: list[str] = []
+    for part in _env_path(name):
+        if model is None:
+            return f"no such setting; {_env_name(path)} is set as a whole"
+        if part not in model.model_fields:
+            match = _closest(part, model.model_fields)
+            hint = f"; did you mean {_env_name([*path, match])}?" if match else ""
+            return f"no such setting{hint}"
+        path.append(part)
+        model = _submodel(model, part)
+    return None
+
+
+def _env_layer(name: str, value: str) -> _Layer:
+    own = _env_path(name)
+
+    def place(loc: Loc, _at_key: bool) -> str:
+        inner = tuple(str(part) for part in loc)
+        return f"environment {name}" if inner == own else f"environment {name}: {_dotted(loc)}"
+
+    unknown = _unknown_env_name(name)
+    if unknown is not None:
+        return _Layer({}, place, (f"environment {name}: {unknown}",))
+    try:
+        data = _MappingEnvSource(Settings, {name: value})()
+    except SettingsError:
+        problem = (
+            f'environment {name}: must be JSON (a list like \'["a", "b"]\' or a mapping '
+            f'like \'{{"key": "value"}}\'), got {_show(value)}'
+        )
+        return _Layer({}, place, (problem,))
+    return _Layer(data, place)
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def _describe_error(error: ErrorDetails, place: Place) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        return f"{place(loc, True)}: {_unknown_key(loc[-1], parent)}"
+    return f"{place(loc, False)}: {_reason(error)}, got {_show(error['input'])}"
+
+
+_PLAIN: Final = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "dict_type": "must be a mapping",
+}
+
+
+def _reason(error: ErrorDetails) -> str:
+    """Plain words for pydantic's error, in the project's "must ..." voice."""
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    bounds = {
+        "greater_than_equal": ("must be at least", "ge"),
+        "less_than_equal": ("must be at most", "le"),
+        "greater_than": ("must be greater than", "gt"),
+        "less_than": ("must be less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{words} {ctx[key]}"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind == "value_error":
+        return str(ctx["error"])
+    return _lower_first(error["msg"])
+
+
+def _unknown_key(key: object, model: type[BaseModel] | None) -> str:
+    names = model.model_fields if model is not None else {}
+    match = _closest(str(key), names)
+    hint = f"; did you mean {match!r}?" if match else ""
+    return f"unknown key {str(key)!r}{hint}"
+
+
+def _closest(word: str, candidates: Mapping[str, object]) -> str | None:
+    found = difflib.get_close_matches(word.lower(), list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _submodel(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    annotation = model.model_fields[name].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The settings group a location path leads to (None past a plain value)."""
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        model = _submodel(model, part)
+    return model
+
+
+def _dotted(loc: Loc) -> str:
+    return "".join(_loc_parts(loc)).lstrip(".")
+
+
+def _loc_parts(loc: Loc) -> Iterator[str]:
+    for part in loc:
+        yield f"[{part}]" if isinstance(part, int) else f".{part}"
+
+
+def _show(value: object, limit: int = 60) -> str:
+    text = json.dumps(value) if isinstance(value, bool) or value is None else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

@@ -1,0 +1,345 @@
+"""Context hygiene: is what a task's agent would be sent clean and small enough?
+
+The seed's context verifier refused a session whose context was too large, held planning
+chatter, named another task or carried a pasted whole file; each is a known way to derail an
+agent. Here the same checks run on the task's own fields, before any agent exists (pre-commit,
+`macoder check`, and again right before a run), and every finding points at the offending item.
+
+`macoder check` runs this over whole backlogs inside a sub-second budget, so the common case
+(a clean task) is made cheap: all fields are joined and scanned once, and only a task with a
+possible hit is examined field by field to say where.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Iterator
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Final
+
+from multi_agent_coder.backlog.model import Backlog, Task
+from multi_agent_coder.context.build import (
+    DEFAULT_SETTINGS,
+    ContextSettings,
+    biggest_sections,
+    build_prompt,
+    build_sections,
+    truncate,
+)
+from multi_agent_coder.ids import TASK_ID_IN_TEXT
+from multi_agent_coder.problems import Finding, Loc
+
+#: Joins a task's fields for the one-pass scan. No phrase and no task id contains it, so no
+#: match can span two fields.
+_SEPARATOR: Final = "\x00"
+
+#: Cheap first pass for task ids: every `TASK_ID_IN_TEXT` match contains a match of this, and
+#: it has no look-behind, so the regex engine can skip ahead to capital letters.
+_ID_HINT: Final = re.compile(r"[A-Z][A-Z0-9]*-?[0-9]{2}", re.ASCII)
+
+#: The seed's pattern form, `path:45-78 - description` (ASCII digits: `\d` would take U+0663).
+_PATTERN: Final = re.compile(r"[\w/.\-]+:(\d+)-(\d+)\s*-\s*.+", re.ASCII)
+_PATTERN_FORM: Final = "'path:45-78 - description'"
+
+#: A line that announces a file's content, as the seed recognised it: `// File: x`, `# file: x`.
+_FILE_MARKER: Final = re.compile(r"[ \t]*(?://|#)[ \t]*file:[ \t]*\S", re.IGNORECASE | re.ASCII)
+
+#: A Markdown code fence opening (CommonMark: up to 3 spaces, then ``` or ~~~).
+_FENCE: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+#: Typographic apostrophes are folded to ASCII so "let’s reconsider" is caught too.
+_APOSTROPHES: Final = str.maketrans({"\u2019": "'", "\u2018": "'"})
+
+
+def check_backlog(backlog: Backlog, settings: ContextSettings = DEFAULT_SETTINGS) -> list[Finding]:
+    """Hygiene findings of every task, in file order, with locs from the backlog's root."""
+    ids = frozenset(task.id for task in backlog.tasks)
+    findings: list[Finding] = []
+    for index, task in enumerate(backlog.tasks):
+        findings.extend(check_task(task, ("tasks", index), ids, settings))
+    return findings
+
+
+def check_task(
+    task: Task,
+    task_loc: Loc,
+    other_ids: Container[str],
+    settings: ContextSettings = DEFAULT_SETTINGS,
+) -> list[Finding]:
+    """Hygiene findings of one task, each at `task_loc` + the offending item's loc.
+
+    `other_ids` are the backlog's other task ids; the task's own id is never a finding, so a
+    caller may pass one set of all ids. Order: per-field errors in field order, then
+    `context-too-large`, then the compressor's `context-truncated` warnings.
+    """
+    findings: list[Finding] = []
+    phrases = _folded_phrases(settings.debris_phrases)
+    if _may_be_dirty(task, other_ids, phrases, settings.max_pasted_lines):
+        for loc, text in _fields(task):
+            findings.extend(
+                _field_findings(
+                    task, task_loc + loc, loc, text, other_ids=other_ids, settings=settings
+                )
+            )
+    elif task.context is not None:
+        for index, pattern in enumerate(task.context.patterns):
+            finding = _pattern_finding((*task_loc, "context", "patterns", index), pattern)
+            if finding is not None:
+                findings.append(finding)
+
+    built = build_prompt(task, settings)
+    if built.size > settings.max_bytes:
+        findings.append(_too_large(task, task_loc, built.size, settings))
+    findings.extend(replace(note, loc=task_loc + note.loc) for note in built.truncations)
+    return findings
+
+
+# --- the one-pass scan ----------------------------------------------------------------------
+
+
+def _texts(task: Task) -> list[str]:
+    """Every checked field's text, in field order (the fast path needs no locs)."""
+    texts = [task.title, task.description, *task.acceptance, *task.scope.files_hint]
+    context = task.context
+    if context is not None:
+        texts += context.constraints
+        texts += context.patterns
+        texts += context.gotchas
+    return texts
+
+
+def _fields(task: Task) -> Iterator[tuple[Loc, str]]:
+    """Every checked field with its loc relative to the task, in field order."""
+    yield ("title",), task.title
+    yield ("description",), task.description
+    for index, text in enumerate(task.acceptance):
+        yield ("acceptance", index), text
+    for index, text in enumerate(task.scope.files_hint):
+        yield ("scope", "files_hint", index), text
+    context = task.context
+    if context is not None:
+        for name, items in (
+            ("constraints", context.constraints),
+            ("patterns", context.patterns),
+            ("gotchas", context.gotchas),
+        ):
+            for index, text in enumerate(items):
+                yield ("context", name, index), text
+
+
+def _may_be_dirty(
+    task: Task,
+    other_ids: Container[str],
+    phrases: tuple[tuple[str, str], ...],
+    max_lines: int,
+) -> bool:
+    """False only if no field can hold debris, another task's id or a pasted file.
+
+    One scan of all fields joined; it may say True for a clean task (then the per-field pass
+    finds nothing) but never False for a dirty one. Patterns are checked separately.
+    """
+    joined = _SEPARATOR.join(_texts(task))
+    if joined.count("\n") > max_lines:
+        return True
+    if phrases:
+        folded = _fold(joined)
+        for _, phrase in phrases:
+            if phrase in folded:
+                return True
+    if _ID_HINT.search(joined) is not None:
+        own = task.id
+        for match in TASK_ID_IN_TEXT.finditer(joined):
+            word = match.group()
+            if word != own and word in other_ids:
+                return True
+    return False
+
+
+@lru_cache(maxsize=16)
+def _folded_phrases(phrases: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(phrase as configured, phrase as matched), once per distinct phrase list."""
+    return tuple((phrase, _fold(phrase)) for phrase in dict.fromkeys(phrases))
+
+
+def _fold(text: str) -> str:
+    """Case-insensitive matching by plain substring search: casefold (so `ß` = `ss`) and fold
+    typographic apostrophes. Far faster than an IGNORECASE regex alternation in CPython."""
+    folded = text.casefold()
+    if "\u2019" in folded or "\u2018" in folded:
+        folded = folded.translate(_APOSTROPHES)
+    return folded
+
+
+# --- per-field checks -------------------------------------------------------------------------
+
+
+def _field_findings(
+    task: Task,
+    loc: Loc,
+    field: Loc,
+    text: str,
+    *,
+    other_ids: Container[str],
+    settings: ContextSettings,
+) -> Iterator[Finding]:
+    """The findings of one field, in code order: debris, reference, paste, pattern form."""
+    debris = _debris(text, _folded_phrases(settings.debris_phrases))
+    if debris:
+        quoted = ", ".join(f'"{phrase}"' for phrase in debris)
+        yield Finding(
+            loc,
+            "planning-debris",
+            f"planning debris {quoted}: give the agent the decision, not how it was reached",
+        )
+    names = _other_task_ids(text, task.id, other_ids)
+    if names:
+        which = f"another task of this backlog ({names[0]})"
+        if len(names) > 1:
+            which = f"other tasks of this backlog ({', '.join(names)})"
+        yield Finding(
+            loc,
+            "cross-task-reference",
+            f"names {which}: the agent sees only this task, so state what it needs instead",
+        )
+    pasted = _pasted_block(text, settings.max_pasted_lines)
+    if pasted is not None:
+        yield Finding(loc, "full-file-paste", pasted.describe(settings.max_pasted_lines))
+    if field[:2] == ("context", "patterns"):
+        finding = _pattern_finding(loc, text)
+        if finding is not None:
+            yield finding
+
+
+def _debris(text: str, phrases: tuple[tuple[str, str], ...]) -> list[str]:
+    """The configured phrases found in `text`, case-insensitively, in configured order."""
+    if not phrases:
+        return []
+    folded = _fold(text)
+    return [phrase for phrase, needle in phrases if needle in folded]
+
+
+def _other_task_ids(text: str, own: str, other_ids: Container[str]) -> list[str]:
+    """Id-shaped words of `text` that are other tasks of the backlog, first occurrence order.
+
+    Only real tasks count: `UTF-16` or `SHA256` are id-shaped but name no task.
+    """
+    found = (match.group() for match in TASK_ID_IN_TEXT.finditer(text))
+    return list(dict.fromkeys(word for word in found if word != own and word in other_ids))
+
+
+def _pattern_finding(loc: Loc, pattern: str) -> Finding | None:
+    """A context pattern must point at real lines: `path:first-last - description`."""
+    text = pattern.strip()
+    match = _PATTERN.fullmatch(text)
+    quoted = repr(truncate(text, 80))
+    if match is None:
+        message = f"pattern {quoted} is not in the form {_PATTERN_FORM}"
+    elif int(match.group(1)) == 0:
+        message = f"pattern {quoted}: lines are numbered from 1"
+    elif int(match.group(1)) > int(match.group(2)):
+        message = f"pattern {quoted}: the line range runs backwards; write first-last"
+    else:
+        return None
+    return Finding(loc, "invalid-pattern", message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A run of lines under one file marker, or inside one code fence."""
+
+    label: str  # the marker line, or "" for a fence
+    start: int  # 1-based line of the marker or opening fence, within the field
+    lines: int
+
+    def describe(self, max_lines: int) -> str:
+        where = (
+            f"{self.lines} lines under the file marker {truncate(self.label, 60)!r}"
+            if self.label
+            else f"a fenced code block of {self.lines} lines"
+        )
+        return (
+            f"{where} (from line {self.start} of the text): more than {max_lines} lines is a"
+            " pasted whole file; give its path and a line range instead"
+        )
+
+
+def _pasted_block(text: str, max_lines: int) -> _Block | None:
+    """The first block of more than `max_lines` lines, or None.
+
+    A file marker's block runs to the next marker (or to the end of the fence it sits in),
+    not counting trailing blank lines or fence lines; a fence's block is the lines between
+    its opening and closing fence (or the end of the text, if never closed).
+    """
+    if text.count("\n") <= max_lines:  # a block needs its opening line + max_lines + 1
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    blocks: list[_Block] = []
+    marker: tuple[str, int, bool] | None = None  # (label, start, opened inside a fence)
+    marker_lines = 0  # through the last non-blank line
+    marker_seen = 0
+    fence: tuple[str, int] | None = None  # (fence text, start)
+    fence_lines = 0
+
+    def end_marker() -> None:
+        if marker is not None and marker_lines > max_lines:
+            blocks.append(_Block(marker[0], marker[1], marker_lines))
+
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r")
+        if fence is not None:
+            if _closes(line, fence[0]):
+                if fence_lines > max_lines:
+                    blocks.append(_Block("", fence[1], fence_lines))
+                fence = None
+                if marker is not None and marker[2]:
+                    end_marker()
+                    marker = None
+                continue
+            fence_lines += 1
+        else:
+            opening = _FENCE.match(line)
+            if opening is not None:
+                fence, fence_lines = (opening.group(1), number), 0
+                continue
+        if _FILE_MARKER.match(line):
+            end_marker()
+            marker, marker_lines, marker_seen = (line.strip(), number, fence is not None), 0, 0
+            continue
+        if marker is not None:
+            marker_seen += 1
+            if line.strip():
+                marker_lines = marker_seen
+    if fence is not None and fence_lines > max_lines:
+        blocks.append(_Block("", fence[1], fence_lines))
+    end_marker()
+    return min(blocks, key=lambda block: block.start, default=None)
+
+
+def _closes(line: str, opening: str) -> bool:
+    """A closing fence: the opening's character, at least as many, nothing else."""
+    stripped = line.strip()
+    return (
+        len(line) - len(line.lstrip(" ")) <= 3
+        and len(stripped) >= len(opening)
+        and stripped == opening[0] * len(stripped)
+    )
+
+
+# --- size -------------------------------------------------------------------------------------
+
+
+def _too_large(task: Task, task_loc: Loc, size: int, settings: ContextSettings) -> Finding:
+    """The prompt is over the limit even after the budgets: say which parts to shorten."""
+    sections, _ = build_sections(task, settings)
+    parts = ", ".join(f"{name} ({bytes_} bytes)" for name, bytes_ in biggest_sections(sections))
+    return Finding(
+        task_loc,
+        "context-too-large",
+        f"the prompt built for this task is {size} bytes, over the {settings.max_bytes}-byte"
+        f" limit; shorten the biggest parts: {parts}",
+    )
