@@ -72,14 +72,17 @@ def _not_blank(value: str) -> str:
     return value
 
 
-_MODEL_REF: Final = re.compile(r"[^/\s]+/[^/\s]+")
+_MODEL_REF: Final = re.compile(r"[^/\s]+/[^\s]*[^/\s]")
 
 
 def _model_ref(value: str) -> str:
-    """OpenCode addresses a model as `providerID/modelID`; catch typos before a run starts."""
+    """OpenCode addresses a model as `providerID/modelID`; catch typos before a run starts.
+    The provider is everything before the first '/'; model ids may hold more slashes
+    (`openrouter/anthropic/claude-sonnet-4`)."""
     if not _MODEL_REF.fullmatch(value):
         raise ValueError(
-            "must be 'provider/model' with one '/' and no spaces (e.g. 'openai/gpt-4')"
+            "must be 'provider/model' with no spaces (e.g. 'openai/gpt-4', "
+            "'openrouter/anthropic/claude-sonnet-4')"
         )
     return value
 
@@ -112,13 +115,13 @@ Command = Annotated[
 ]
 FailureMode = Literal["no-pr", "draft-pr"]
 
-_STRICT_MODEL: Final = ConfigDict(extra="forbid", frozen=True)
+_CLOSED_MODEL: Final = ConfigDict(extra="forbid", frozen=True)
 
 
 class RetrySettings(BaseModel):
     """Retries of transient failures (seed: 3 retries, 1 s, doubling; capped so waits stay sane)."""
 
-    model_config = _STRICT_MODEL
+    model_config = _CLOSED_MODEL
 
     max_retries: int = Field(3, ge=0)
     delay: float = Field(1.0, ge=0, allow_inf_nan=False)
@@ -129,7 +132,7 @@ class RetrySettings(BaseModel):
 class ModelSettings(BaseModel):
     """Which model each kind of work runs on, as OpenCode's `provider/model`."""
 
-    model_config = _STRICT_MODEL
+    model_config = _CLOSED_MODEL
 
     planning: ModelRef = "google/gemini-2.0-flash-exp"
     implementation: ModelRef = "openai/gpt-4"
@@ -141,7 +144,7 @@ class ModelSettings(BaseModel):
 class CheckCommands(BaseModel):
     """The target repository's own checks, each an argv list; None means detect it later."""
 
-    model_config = _STRICT_MODEL
+    model_config = _CLOSED_MODEL
 
     test: Command = None
     lint: Command = None
@@ -315,7 +318,7 @@ def _deep_merge(base: Mapping[Any, Any], top: Mapping[Any, Any]) -> dict[str, An
     return out
 
 
-# --- pyproject.toml -------------------------------------------------------------------------
+# --- reading files ------------------------------------------------------------------------
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -333,6 +336,9 @@ def _decode(raw: bytes, name: str) -> str:
         return decode(raw)
     except YamlError as exc:
         raise ConfigError(f"{name}:{exc.line}:{exc.col}: {exc.message}") from None
+
+
+# --- pyproject.toml -------------------------------------------------------------------------
 
 
 _TOML_AT: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -566,7 +572,7 @@ def _reason(error: ErrorDetails) -> str:
     }
     if kind in bounds:
         words, key = bounds[kind]
-        return f"{words} {ctx[key]}"
+        return f"{words} {_number(ctx[key])}"
     if kind == "too_short":
         return "must not be empty"
     if kind == "literal_error":
@@ -574,6 +580,11 @@ def _reason(error: ErrorDetails) -> str:
     if kind == "value_error":
         return str(ctx["error"])
     return _lower_first(error["msg"])
+
+
+def _number(value: object) -> object:
+    """`1` rather than `1.0` for a float bound that is whole: the user wrote neither."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _unknown_key(key: object, model: type[BaseModel] | None) -> str:
@@ -606,12 +617,16 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
 
 
 def _dotted(loc: Loc) -> str:
-    return "".join(_loc_parts(loc)).lstrip(".")
+    """`models.review`, `planning_debris[2]`: the key path as the user would write it."""
+    return "".join(_loc_parts(loc))
 
 
 def _loc_parts(loc: Loc) -> Iterator[str]:
-    for part in loc:
-        yield f"[{part}]" if isinstance(part, int) else f".{part}"
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and index > 0:
+            yield f"[{part}]"
+        else:
+            yield f".{part}" if index > 0 else str(part)
 
 
 def _show(value: object, limit: int = 60) -> str:

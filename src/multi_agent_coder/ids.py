@@ -18,7 +18,9 @@ TASK_ID_PATTERN: Final = r"^[A-Z][A-Z0-9]*-?[0-9]{2,5}$"
 _TASK_ID: Final = re.compile(r"[A-Z][A-Z0-9]*-?[0-9]{2,5}", re.ASCII)
 
 #: Finds id-shaped words inside free text (hygiene: references to other tasks).
-TASK_ID_IN_TEXT: Final = re.compile(r"(?<![A-Za-z0-9_-])[A-Z][A-Z0-9]*-?[0-9]{2,5}(?![A-Za-z0-9_])", re.ASCII)
+TASK_ID_IN_TEXT: Final = re.compile(
+    r"(?<![A-Za-z0-9_-])[A-Z][A-Z0-9]*-?[0-9]{2,5}(?![A-Za-z0-9_])", re.ASCII
+)
 
 BRANCH_PREFIX: Final = "macoder/"
 

@@ -106,7 +106,8 @@ def render_markdown(reports: Sequence[FileReport]) -> str:
     if problems:
         out += ["| where | field | problem | code |", "| --- | --- | --- | --- |"]
         out += [
-            f"| `{p.path}:{p.line}:{p.col}` | `{_cell(p.field)}` | {_cell(p.message)} | `{p.code}` |"
+            f"| `{p.path}:{p.line}:{p.col}` | `{_cell(p.field)}` "
+            f"| {_cell(p.message)} | `{p.code}` |"
             for p in problems
         ]
         out.append("")

@@ -55,8 +55,8 @@ class Positions:
         """Line and column for `loc`; the nearest enclosing node when `loc` itself is absent
         (a missing field is reported where its parent mapping starts)."""
         if at_key and loc in self.keys:
-            span = self.keys[loc]
-            return span.line, span.col
+            key_span = self.keys[loc]
+            return key_span.line, key_span.col
         probe = loc
         while True:
             span = self.values.get(probe)
@@ -142,7 +142,7 @@ def parse_fast(text: str) -> Any | None:
             parse_datetime=False,
             alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=MAX_ALIAS_EXPANSION),
         )
-    except Exception:  # noqa: BLE001 - any refusal of the fast parser sends us to the slow path
+    except Exception:
         return None
 
 
@@ -258,13 +258,14 @@ def parse_with_positions(text: str) -> tuple[Any, Positions]:
     try:
         if not loader.check_node():
             raise YamlError("empty-file", "the file holds no YAML document", 1, 1)
-        root = loader.get_node()
+        root: Any = loader.get_node()
         if loader.check_node():
             extra = loader.get_node()
             span = _span(extra) if extra is not None else Span(1, 1, 0, 0)
             raise YamlError(
                 "yaml-multiple-documents",
-                "a second YAML document (after a '---' line) begins here; a backlog is one document",
+                "a second YAML document (after a '---' line) begins here; "
+                "a backlog is one document",
                 span.line,
                 span.col,
             )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests.support import backlog_yaml, task_dict
 
 from multi_agent_coder.backlog.load import LoadResult, load_bytes, require_valid
 from multi_agent_coder.errors import BacklogInvalidError
-from tests.support import backlog_yaml, task_dict
 
 
 def load(text: str) -> LoadResult:
@@ -80,7 +80,9 @@ def test_a_number_where_a_string_belongs_asks_for_quotes() -> None:
     text = backlog_yaml(task_dict("T001")).replace("version: '1.0'", "version: 1.10")
     [problem] = load(text).problems
     assert problem.code == "wrong-type"
-    assert problem.message == "expected a string, got a number; quote it to keep it as written: '1.1'"
+    assert (
+        problem.message == "expected a string, got a number; quote it to keep it as written: '1.1'"
+    )
     assert (problem.line, problem.col) == (1, 10)
 
 
@@ -98,10 +100,16 @@ def test_malformed_task_ids_are_refused(bad_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "reason"),
-    [("/etc/passwd", "absolute"), ("../outside.py", "leaves the repository"), ("C:\\x", "absolute")],
+    [
+        ("/etc/passwd", "absolute"),
+        ("../outside.py", "leaves the repository"),
+        ("C:\\x", "absolute"),
+    ],
 )
 def test_files_hint_must_stay_inside_the_repository(path: str, reason: str) -> None:
-    [problem] = load(backlog_yaml(task_dict("T001", scope={"files_hint": [path], "estimated_hours": 1}))).problems
+    [problem] = load(
+        backlog_yaml(task_dict("T001", scope={"files_hint": [path], "estimated_hours": 1}))
+    ).problems
     assert problem.code == "invalid-path"
     assert reason in problem.message
 

@@ -132,7 +132,9 @@ def test_file_mode_is_kept(odd_backlog: Path) -> None:
     assert odd_backlog.stat().st_mode & 0o777 == 0o640
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "f.yaml"
     path.write_bytes(b"old")
 
@@ -154,7 +156,8 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
     )
     path = tmp_path / "BACKLOG.yaml"
     path.write_text(
-        "version: '1'\ntrack_id: x\ncreated_at: 2026-01-01\nupdated_at: 2026-01-01\ntasks:\n" + tasks
+        "version: '1'\ntrack_id: x\ncreated_at: 2026-01-01\nupdated_at: 2026-01-01\ntasks:\n"
+        + tasks
     )
     threads = [
         threading.Thread(target=set_task_status, args=(path, f"T{i:03d}", TaskStatus.REVIEW))

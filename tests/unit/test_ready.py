@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.support import backlog_dict, task, task_dict
+
 from multi_agent_coder.backlog.model import Backlog
 from multi_agent_coder.backlog.ready import longest_chain, ready_tasks, stats
-from tests.support import backlog_dict, task, task_dict
 
 
 def ids(tasks: list) -> list[str]:  # type: ignore[type-arg]
@@ -22,7 +23,10 @@ def test_pending_and_ready_tasks_with_completed_dependencies_are_ready_in_file_o
 
 
 def test_other_statuses_are_never_ready() -> None:
-    tasks = [task(f"T00{i}", status=s) for i, s in enumerate(["in_progress", "review", "completed", "failed"])]
+    tasks = [
+        task(f"T00{i}", status=s)
+        for i, s in enumerate(["in_progress", "review", "completed", "failed"])
+    ]
     assert ready_tasks(tasks, max_attempts=3) == []
 
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 
 from multi_agent_coder.problems import CODES, Problem, format_loc
-from multi_agent_coder.report import FileReport, github_annotation, render_json, render_markdown, render_text
+from multi_agent_coder.report import (
+    FileReport,
+    github_annotation,
+    render_json,
+    render_markdown,
+    render_text,
+)
 
-PROBLEM = Problem("BACKLOG.yaml", 12, 5, "unknown-dependency", "unknown task 'T099'", "tasks[3].depends_on[0]")
-WARNING = Problem("BACKLOG.yaml", 3, 1, "context-truncated", "cut, 60%", "tasks[0].title", "warning")
+PROBLEM = Problem(
+    "BACKLOG.yaml", 12, 5, "unknown-dependency", "unknown task 'T099'", "tasks[3].depends_on[0]"
+)
+WARNING = Problem(
+    "BACKLOG.yaml", 3, 1, "context-truncated", "cut, 60%", "tasks[0].title", "warning"
+)
 
 
 def test_text_lines_are_path_line_col_field_message_code_then_a_summary() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.support import task
+
 from multi_agent_coder.backlog.rules import check_rules, strongly_connected
 from multi_agent_coder.problems import Finding
-from tests.support import task
 
 
 def run(*tasks_: object, known: set[str] | None = None) -> list[Finding]:
@@ -37,7 +38,9 @@ def test_ids_known_from_malformed_tasks_are_not_unknown() -> None:
 
 
 def test_a_completed_task_may_not_depend_on_an_unfinished_one() -> None:
-    [finding] = run(task("T001", status="review"), task("T002", status="completed", depends_on=["T001"]))
+    [finding] = run(
+        task("T001", status="review"), task("T002", status="completed", depends_on=["T001"])
+    )
     assert finding.code == "completed-before-dependency"
     assert "which is review" in finding.message
     assert finding.refs == (("tasks", 0, "status"),)

@@ -36,7 +36,13 @@ def test_the_schema_refuses_what_the_model_refuses() -> None:
         "scope": {"estimated_hours": 0},
         "extra": 1,
     }
-    doc = {"version": "1", "track_id": "x", "created_at": "2026-01-01", "updated_at": "2026-01-01", "tasks": [task]}
+    doc = {
+        "version": "1",
+        "track_id": "x",
+        "created_at": "2026-01-01",
+        "updated_at": "2026-01-01",
+        "tasks": [task],
+    }
     messages = " ".join(e.message for e in validator.iter_errors(doc))
     for fragment in ("T1;ls", "'done'", "[]", "0", "extra"):
         assert fragment in messages

@@ -24,7 +24,13 @@ from multi_agent_coder.backlog.rules import Entry, check_rules
 from multi_agent_coder.errors import BacklogInvalidError, UsageError
 from multi_agent_coder.ids import TASK_ID_PATTERN, is_task_id
 from multi_agent_coder.problems import Finding, Loc, Problem, errors_in, format_loc
-from multi_agent_coder.yamlread import Positions, YamlError, decode, parse_fast, parse_with_positions
+from multi_agent_coder.yamlread import (
+    Positions,
+    YamlError,
+    decode,
+    parse_fast,
+    parse_with_positions,
+)
 
 #: A check over the tasks that validated; `known_ids` holds every readable id in the file.
 Check = Callable[[Sequence[Entry], Collection[str]], list[Finding]]
@@ -132,7 +138,9 @@ def _validate(data: dict[Any, Any]) -> tuple[Backlog | None, list[Entry], set[st
         findings.append(Finding(("tasks",), "missing-field", "required field 'tasks' is missing"))
     elif not isinstance(raw_tasks, list):
         findings.append(
-            Finding(("tasks",), "wrong-type", f"'tasks' must be a list of tasks, not {_kind(raw_tasks)}")
+            Finding(
+                ("tasks",), "wrong-type", f"'tasks' must be a list of tasks, not {_kind(raw_tasks)}"
+            )
         )
     else:
         for index, raw in enumerate(raw_tasks):
@@ -216,7 +224,9 @@ def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
         hint = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
         return Finding(
-            loc, "invalid-value", f"{value!r} is not a status{suggestion}; use one of {', '.join(choices)}"
+            loc,
+            "invalid-value",
+            f"{value!r} is not a status{suggestion}; use one of {', '.join(choices)}",
         )
     if kind == "too_short":
         return Finding(loc, "invalid-value", f"{field!r} needs at least one item")
@@ -268,7 +278,9 @@ def _pin(display: str, finding: Finding, positions: Positions) -> Problem:
     message = finding.message
     for i, ref in enumerate(finding.refs):
         message = message.replace(f"{{ref{i}}}", f"line {positions.locate(ref)[0]}")
-    return Problem(display, line, col, finding.code, message, format_loc(finding.loc), finding.severity)
+    return Problem(
+        display, line, col, finding.code, message, format_loc(finding.loc), finding.severity
+    )
 
 
 def _yaml_problem(display: str, exc: YamlError) -> Problem:

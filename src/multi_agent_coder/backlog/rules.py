@@ -186,7 +186,9 @@ def check_cycles(graph: Graph) -> list[Finding]:
     return out
 
 
-def check_rules(entries: Sequence[Entry], known_ids: Collection[str] | None = None) -> list[Finding]:
+def check_rules(
+    entries: Sequence[Entry], known_ids: Collection[str] | None = None
+) -> list[Finding]:
     """Every graph and status rule over the tasks that validated."""
     ids = known_ids if known_ids is not None else {task.id for _, task in entries}
     return [

@@ -187,7 +187,8 @@ def _fit(
         shared, count = pool
         over = f"over the {budget} bytes it gets of the {shared}-byte budget"
         over += f" shared by {count} criteria"
-    message = f"{size} bytes, {over}: the agent sees only the first {kept} bytes and '...'"
+    first = f"{kept} byte" if kept == 1 else f"{kept} bytes"
+    message = f"{size} bytes, {over}: the agent sees only the first {first} and '...'"
     notes.append(Finding(loc, "context-truncated", message, severity="warning"))
     return shown
 

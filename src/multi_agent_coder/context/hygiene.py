@@ -15,7 +15,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
@@ -61,6 +61,27 @@ def check_backlog(backlog: Backlog, settings: ContextSettings = DEFAULT_SETTINGS
     for index, task in enumerate(backlog.tasks):
         findings.extend(check_task(task, ("tasks", index), ids, settings))
     return findings
+
+
+#: The loader's check signature (`backlog.load.Check`): the tasks that validated, with their
+#: positions in the file, and every readable id of the file.
+LoaderCheck = Callable[[Sequence[tuple[int, Task]], Collection[str]], list[Finding]]
+
+
+def hygiene_check(settings: ContextSettings = DEFAULT_SETTINGS) -> LoaderCheck:
+    """`check_task` as a loader check, so `macoder check` runs hygiene beside the graph rules.
+
+    `known_ids` includes ids of tasks that did not validate: naming one is still a reference.
+    """
+
+    def check(entries: Sequence[tuple[int, Task]], known_ids: Collection[str]) -> list[Finding]:
+        ids = known_ids if isinstance(known_ids, set | frozenset) else frozenset(known_ids)
+        findings: list[Finding] = []
+        for index, task in entries:
+            findings.extend(check_task(task, ("tasks", index), ids, settings))
+        return findings
+
+    return check
 
 
 def check_task(
