@@ -67,9 +67,18 @@ def check_dependencies(entries: Sequence[Entry], known_ids: Collection[str]) -> 
     status_of: dict[str, tuple[int, TaskStatus]] = {}
     for index, task in entries:
         status_of.setdefault(task.id, (index, task.status))
+    completed = TaskStatus.COMPLETED
     out: list[Finding] = []
     for index, task in entries:
-        for position, dep in enumerate(task.depends_on):
+        deps = task.depends_on
+        if not deps:
+            continue
+        task_done = task.status is completed
+        # Common case first: every dependency known, not self, nothing completed too early.
+        if task.id not in deps and all(d in known_ids for d in deps):
+            if not task_done or all(status_of[d][1] is completed for d in deps if d in status_of):
+                continue
+        for position, dep in enumerate(deps):
             loc = _task_loc(index, "depends_on", position)
             if dep == task.id:
                 out.append(Finding(loc, "self-dependency", f"task {dep!r} depends on itself"))
@@ -77,9 +86,9 @@ def check_dependencies(entries: Sequence[Entry], known_ids: Collection[str]) -> 
                 out.append(
                     Finding(loc, "unknown-dependency", f"unknown task {dep!r} in depends_on")
                 )
-            elif task.status is TaskStatus.COMPLETED and dep in status_of:
+            elif task_done and dep in status_of:
                 dep_index, dep_status = status_of[dep]
-                if dep_status is not TaskStatus.COMPLETED:
+                if dep_status is not completed:
                     out.append(
                         Finding(
                             loc,
@@ -165,9 +174,26 @@ def _cycle_through(start: str, members: set[str], edges: dict[str, list[str]]) -
     return [start, start]  # unreachable for a real component
 
 
+def is_acyclic(graph: Graph) -> bool:
+    """Kahn's algorithm: cheaper than Tarjan's, so the common case (no cycle) pays only this."""
+    indegree = dict.fromkeys(graph.first, 0)
+    for deps in graph.edges.values():
+        for dep in deps:
+            indegree[dep] += 1
+    queue = [node for node, degree in indegree.items() if degree == 0]
+    for node in queue:  # `queue` grows while we walk it
+        for dep in graph.edges[node]:
+            indegree[dep] -= 1
+            if indegree[dep] == 0:
+                queue.append(dep)
+    return len(queue) == len(indegree)
+
+
 def check_cycles(graph: Graph) -> list[Finding]:
     """`dependency-cycle`: one finding per cycle, naming every member and its line."""
     out: list[Finding] = []
+    if is_acyclic(graph):
+        return out
     for component in strongly_connected(graph.first, graph.edges):
         members = sorted(component, key=lambda task_id: graph.first[task_id][0])
         start = members[0]

@@ -37,16 +37,19 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def backlog_files(args: argparse.Namespace) -> list[Path]:
-    """The backlogs to check, each once, in the order given."""
+def backlog_files(args: argparse.Namespace) -> list[tuple[Path, bool]]:
+    """The backlogs to check, each once, in the order given, and whether each was named
+    explicitly (a spec file only implies the configured backlog, which may not exist)."""
     default = backlog_path(args)
-    chosen: list[Path] = []
-    for name in args.paths or [str(default)]:
+    chosen: dict[Path, bool] = {}
+    if not args.paths:
+        chosen[default] = False
+    for name in args.paths:
         path = Path(name)
-        target = path if path.suffix in BACKLOG_SUFFIXES else default
-        if target not in chosen:
-            chosen.append(target)
-    return chosen
+        explicit = path.suffix in BACKLOG_SUFFIXES
+        target = path if explicit else default
+        chosen[target] = chosen.get(target, False) or explicit
+    return list(chosen.items())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     rules, hygiene = all_checks(args)
     checks = {"all": (rules, hygiene), "schema": (rules,), "hygiene": (hygiene,)}[args.only]
     reports: list[FileReport] = []
-    for path in backlog_files(args):
-        if not path.exists() and path == backlog_path(args) and not args.paths:
+    for path, explicit in backlog_files(args):
+        if not explicit and not path.exists():
             print(f"macoder: no backlog at {display_name(path)}; nothing to check", file=sys.stderr)
             continue
         result = load_file(path, display_name(path), checks)
