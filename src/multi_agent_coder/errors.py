@@ -61,8 +61,9 @@ class ProblemsFound(MacoderError):
 
     def __init__(self, problems: Sequence[Problem], summary: str = "") -> None:
         self.problems = list(problems)
-        first = self.problems[0].render() if self.problems else "no details"
-        super().__init__(summary or first)
+        count = len(self.problems)
+        default = f"{count} problem{'s' if count != 1 else ''} found" if count else "invalid input"
+        super().__init__(summary or default)
 
 
 class BacklogInvalidError(ProblemsFound):
@@ -71,3 +72,64 @@ class BacklogInvalidError(ProblemsFound):
 
 class WriteRefusedError(ProblemsFound):
     """A backlog edit would produce an invalid file, so nothing was written."""
+
+
+class GitError(MacoderError):
+    """A git operation failed. The message names the command and carries git's own words."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: Sequence[str] = (),
+        stderr: str = "",
+        returncode: int | None = None,
+    ) -> None:
+        self.command = list(command)
+        self.stderr = stderr.strip()
+        self.returncode = returncode
+        parts = [message]
+        if self.command:
+            parts.append(f"command: {' '.join(self.command)}")
+        if self.stderr:
+            parts.append(f"git said: {self.stderr}")
+        super().__init__("\n  ".join(parts))
+
+
+class NotAGitRepositoryError(UsageError):
+    """macoder was pointed at a directory that is not inside a git repository."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: not a git repository (or any parent up to the filesystem root)")
+
+
+class RefMovedError(GitError):
+    """A compare-and-swap ref update lost a race: the ref no longer holds the expected commit."""
+
+
+class MergeConflictError(GitError):
+    """A merge would conflict; nothing was changed."""
+
+    def __init__(self, target: str, source: str, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        shown = ", ".join(self.paths[:10]) + (" …" if len(self.paths) > 10 else "")
+        super().__init__(
+            f"cannot merge {source!r} into {target!r}: conflicts in {shown}; nothing was changed"
+        )
+
+
+class DirtyCheckoutError(GitError):
+    """The branch to update is checked out with local changes; updating it would lose them."""
+
+    def __init__(self, branch: str, path: str) -> None:
+        self.branch = branch
+        self.path = path
+        super().__init__(
+            f"branch {branch!r} is checked out at {path} with uncommitted changes; "
+            "commit or stash them and try again (nothing was changed)"
+        )
+
+
+class LedgerBusyError(GitError):
+    """The run ledger kept moving under us; the write was given up after bounded retries."""

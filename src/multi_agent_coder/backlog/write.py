@@ -89,6 +89,7 @@ def set_task_status(
     """
     validate_task_id(task_id)
     shown = display or str(path)
+    path = path.resolve()  # write through a symlinked backlog to its target, keep the link
     with directory_lock(path.parent):
         raw = read_bytes(path)
         current = load_bytes(raw, shown, checks)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from multi_agent_coder.cli.common import all_checks, backlog_path, display_name
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 
 BACKLOG_SUFFIXES = (".yaml", ".yml")
 
@@ -46,6 +46,8 @@ def backlog_files(args: argparse.Namespace) -> list[tuple[Path, bool]]:
         chosen[default] = False
     for name in args.paths:
         path = Path(name)
+        if path.is_dir():
+            raise UsageError(f"{name}: is a directory; name the backlog file inside it")
         explicit = path.suffix in BACKLOG_SUFFIXES
         target = path if explicit else default
         chosen[target] = chosen.get(target, False) or explicit

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,9 @@ def add_backlog_option(parser: argparse.ArgumentParser) -> None:
 
 
 def root_of(args: argparse.Namespace) -> Path:
-    return Path(args.root)
+    """The project root: the current directory, which `-C DIR` has already changed to."""
+    del args
+    return Path()
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -59,13 +60,10 @@ def all_checks(args: argparse.Namespace) -> tuple[Check, ...]:
 
 
 def load_valid(args: argparse.Namespace) -> tuple[Backlog, LoadResult]:
-    """Load the backlog with every check; print its errors and raise if it has any."""
+    """Load the backlog with every check; raise `BacklogInvalidError` (its problems are
+    printed once, by `main`) if it has errors."""
     from multi_agent_coder.backlog.load import load_file, require_valid
-    from multi_agent_coder.problems import errors_in
 
     path = backlog_path(args)
     result = load_file(path, display_name(path), all_checks(args))
-    if errors_in(result.problems) or result.backlog is None:
-        for problem in errors_in(result.problems):
-            print(problem.render(), file=sys.stderr)
     return require_valid(result), result

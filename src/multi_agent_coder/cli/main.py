@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from multi_agent_coder import __version__
-from multi_agent_coder.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, MacoderError
+from multi_agent_coder.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MacoderError,
+    ProblemsFound,
+    UsageError,
+)
 
 #: command name -> module under multi_agent_coder.cli (each has `add_parser` and `run`)
 COMMANDS: dict[str, str] = {
@@ -74,8 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _change_directory(args.root)
         module = import_module(f"multi_agent_coder.cli.{args._module}")
         return int(module.run(args))
+    except ProblemsFound as exc:
+        for problem in exc.problems:
+            print(problem.render(), file=sys.stderr)
+        print(f"macoder: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except MacoderError as exc:
         print(f"macoder: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -96,6 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _change_directory(root: str) -> None:
+    """`-C DIR` works like `git -C`: every path, config file and default is read from DIR."""
+    if root == ".":
+        return
+    try:
+        os.chdir(root)
+    except OSError as exc:
+        raise UsageError(f"-C {root}: {exc.strerror or exc}") from None
 
 
 def entry() -> None:
