@@ -97,7 +97,7 @@ def check_task(
     `context-too-large`, then the compressor's `context-truncated` warnings.
     """
     findings: list[Finding] = []
-    phrases = _folded_phrases(settings.debris_phrases)
+    phrases = folded_phrases(settings.debris_phrases)
     if _may_be_dirty(task, other_ids, phrases, settings.max_pasted_lines):
         for loc, text in _fields(task):
             findings.extend(
@@ -180,7 +180,7 @@ def _may_be_dirty(
 
 
 @lru_cache(maxsize=16)
-def _folded_phrases(phrases: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def folded_phrases(phrases: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(phrase as configured, phrase as matched), once per distinct phrase list."""
     return tuple((phrase, _fold(phrase)) for phrase in dict.fromkeys(phrases))
 
@@ -207,7 +207,7 @@ def _field_findings(
     settings: ContextSettings,
 ) -> Iterator[Finding]:
     """The findings of one field, in code order: debris, reference, paste, pattern form."""
-    debris = _debris(text, _folded_phrases(settings.debris_phrases))
+    debris = debris_in(text, folded_phrases(settings.debris_phrases))
     if debris:
         quoted = ", ".join(f'"{phrase}"' for phrase in debris)
         yield Finding(
@@ -215,7 +215,7 @@ def _field_findings(
             "planning-debris",
             f"planning debris {quoted}: give the agent the decision, not how it was reached",
         )
-    names = _other_task_ids(text, task.id, other_ids)
+    names = other_task_ids(text, task.id, other_ids)
     if names:
         which = f"another task of this backlog ({names[0]})"
         if len(names) > 1:
@@ -234,7 +234,7 @@ def _field_findings(
             yield finding
 
 
-def _debris(text: str, phrases: tuple[tuple[str, str], ...]) -> list[str]:
+def debris_in(text: str, phrases: tuple[tuple[str, str], ...]) -> list[str]:
     """The configured phrases found in `text`, case-insensitively, in configured order."""
     if not phrases:
         return []
@@ -242,7 +242,7 @@ def _debris(text: str, phrases: tuple[tuple[str, str], ...]) -> list[str]:
     return [phrase for phrase, needle in phrases if needle in folded]
 
 
-def _other_task_ids(text: str, own: str, other_ids: Container[str]) -> list[str]:
+def other_task_ids(text: str, own: str, other_ids: Container[str]) -> list[str]:
     """Id-shaped words of `text` that are other tasks of the backlog, first occurrence order.
 
     Only real tasks count: `UTF-16` or `SHA256` are id-shaped but name no task.
