@@ -133,3 +133,11 @@ class DirtyCheckoutError(GitError):
 
 class LedgerBusyError(GitError):
     """The run ledger kept moving under us; the write was given up after bounded retries."""
+
+
+class ForgeError(MacoderError):
+    """The forge (local records or GitHub) refused or failed an operation."""
+
+
+class UnhealthyRepositoryError(MacoderError):
+    """The target repository's own checks fail before any agent starts: nothing is touched."""

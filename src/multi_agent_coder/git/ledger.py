@@ -1,0 +1,330 @@
+"""The run ledger (DESIGN §4): runtime state as append-only JSON lines on a git ref.
+
+`refs/macoder/ledger` points at a commit whose tree holds one file, `ledger.jsonl`; every
+write is a new commit on top of the previous one (its own history, never checked out). A
+write is a compare-and-swap of the ref: build the new commit on the tip we read, then
+`git update-ref REF NEW OLD`. Losing the race means someone else appended first: re-read,
+re-decide (a lease may now be taken), re-append on the new tip, back off with jitter, retry —
+bounded. So parallel runs never lose a record and never both hold one task.
+
+The first half of this module is pure (records, parsing, and what they mean: live leases,
+attempt counts); the `Ledger` class at the end is the only part that does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Final
+
+import pygit2
+from pydantic import TypeAdapter, ValidationError
+from pygit2.enums import FileMode
+
+from multi_agent_coder.errors import LedgerBusyError, RefMovedError, UsageError
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.ids import is_task_id, validate_task_id
+
+LEDGER_REF: Final = "refs/macoder/ledger"
+LEDGER_FILE: Final = "ledger.jsonl"
+
+#: Ledger commits are macoder's bookkeeping, not the user's work: never the user's identity.
+LEDGER_IDENTITY: Final = ("macoder", "macoder@localhost")
+
+log = logging.getLogger(__name__)
+
+# ===================================================================== pure: records
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """`run_id` (on `holder`, e.g. host:pid or a CI job) works on `task` until `expires_at`."""
+
+    kind: ClassVar[str] = "lease"
+    task: str
+    run_id: str
+    holder: str
+    acquired_at: float
+    expires_at: float
+
+    def live(self, now: float) -> bool:
+        """True until the expiry: a crashed run's lease frees its task by itself."""
+        return now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One finished try at a task; tokens and cost are None when the provider did not say."""
+
+    kind: ClassVar[str] = "attempt"
+    task: str
+    run_id: str
+    outcome: str
+    reason: str
+    duration_s: float
+    context_bytes: int
+    model: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """`run_id` is done with `task` (only frees the task if that run still holds its lease)."""
+
+    kind: ClassVar[str] = "release"
+    task: str
+    run_id: str
+    at: float
+
+
+Record = Lease | Attempt | Release
+
+_TYPES: Final[dict[str, type[Lease] | type[Attempt] | type[Release]]] = {
+    cls.kind: cls for cls in (Lease, Attempt, Release)
+}
+_ADAPTERS: Final[dict[str, TypeAdapter[Any]]] = {
+    kind: TypeAdapter(cls) for kind, cls in _TYPES.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A ledger line that was not understood (torn write, hand edit, newer macoder)."""
+
+    line: int
+    reason: str
+    text: str
+
+
+def dumps(record: Record) -> str:
+    """One JSON line (without newline): `{"type": "lease", "task": ..., ...}`."""
+    return json.dumps({"type": record.kind, **asdict(record)}, ensure_ascii=False)
+
+
+def parse(text: str, skipped: list[Skipped] | None = None) -> list[Record]:
+    """The records in `text`, in order. Lines that are not a valid record are left out and,
+    when `skipped` is given, reported there: one bad line must not hide every other record.
+    Unknown extra fields are ignored so an older macoder can read a newer ledger.
+    """
+    records: list[Record] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        record, reason = _parse_line(line)
+        if record is not None:
+            records.append(record)
+        elif skipped is not None:
+            skipped.append(Skipped(number, reason, line))
+    return records
+
+
+def _parse_line(line: str) -> tuple[Record | None, str]:
+    """A record, or None and the reason it is not one."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return None, "not JSON: nested too deeply"
+    if not isinstance(data, dict):
+        return None, "not a JSON object"
+    kind = data.get("type")
+    adapter = _ADAPTERS.get(kind) if isinstance(kind, str) else None
+    if adapter is None:
+        return None, f"unknown record type {kind!r}"
+    try:
+        record: Record = adapter.validate_json(line, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return None, f"{kind}: {where}: {first['msg']}"
+    if not is_task_id(record.task):
+        return None, f"{kind}: task: invalid task id {record.task!r}"
+    return record, ""
+
+
+# ===================================================================== pure: meaning
+
+
+def live_leases(records: Iterable[Record], now: float) -> dict[str, Lease]:
+    """The lease that holds each task at `now`.
+
+    Replayed in ledger order: a lease takes a task that is free, already its run's (renewal)
+    or held by a lease that had expired when it was taken; a release frees a task only when it
+    comes from the run that holds it (a late release by a run that lost its lease is ignored).
+    """
+    held: dict[str, Lease] = {}
+    for record in records:
+        current = held.get(record.task)
+        if isinstance(record, Lease) and _may_take(current, record):
+            held[record.task] = record
+        elif isinstance(record, Release) and current and current.run_id == record.run_id:
+            del held[record.task]
+    return {task: lease for task, lease in held.items() if lease.live(now)}
+
+
+def _may_take(current: Lease | None, lease: Lease) -> bool:
+    """A lease replaces none, its own run's, or one that had expired when it was taken."""
+    return current is None or current.run_id == lease.run_id or not current.live(lease.acquired_at)
+
+
+def attempts(records: Iterable[Record]) -> dict[str, int]:
+    """How many attempts each task has had (every recorded attempt counts)."""
+    return dict(Counter(r.task for r in records if isinstance(r, Attempt)))
+
+
+def last_attempt(records: Iterable[Record], task: str) -> Attempt | None:
+    """The most recent attempt at `task`, or None when it has never been tried."""
+    found: Attempt | None = None
+    for record in records:
+        if isinstance(record, Attempt) and record.task == task:
+            found = record
+    return found
+
+
+def appended(text: str, records: Sequence[Record]) -> str:
+    """`text` with `records` added as new lines; a torn last line is closed first."""
+    lines = "".join(dumps(record) + "\n" for record in records)
+    separator = "\n" if text and not text.endswith("\n") else ""
+    return text + separator + lines
+
+
+def backoff(
+    attempt: int, rng: Callable[[], float], base: float = 0.005, cap: float = 0.25
+) -> float:
+    """Full-jitter exponential backoff: contending writers spread out instead of colliding."""
+    return min(cap, base * 2.0**attempt) * rng()
+
+
+# ===================================================================== I/O
+
+#: Decides, from the records at the current tip, what to append (None: append nothing).
+Plan = Callable[[list[Record]], Sequence[Record] | None]
+
+
+class Ledger:
+    """The run ledger of one repository, on `ref` (default `refs/macoder/ledger`)."""
+
+    def __init__(
+        self,
+        repo: Repo,
+        ref: str = LEDGER_REF,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_tries: int = 100,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.repo = repo
+        self.ref = ref
+        self.clock = clock
+        self.max_tries = max_tries
+        self._sleep = sleep
+        self._rng = rng
+
+    # ----------------------------------------------------------------- reading
+
+    def read(self, skipped: list[Skipped] | None = None) -> list[Record]:
+        """Every record on the ledger's tip (none when the ref does not exist yet).
+
+        Lines that do not parse are skipped, logged, and appended to `skipped` if given.
+        """
+        bad: list[Skipped] = []
+        records = parse(self._load()[1], bad)
+        for item in bad:
+            log.warning("%s:%s:%d: skipped: %s", self.ref, LEDGER_FILE, item.line, item.reason)
+        if skipped is not None:
+            skipped.extend(bad)
+        return records
+
+    def _load(self) -> tuple[str | None, str]:
+        """The tip commit id (None when the ref is absent) and the text of the ledger file."""
+        try:
+            commit = self.repo.raw.lookup_reference(self.ref).peel(pygit2.Commit)
+        except KeyError:
+            return None, ""
+        try:
+            blob = self.repo.raw[commit.tree[LEDGER_FILE].id]
+        except KeyError:
+            return str(commit.id), ""
+        data = blob.data if isinstance(blob, pygit2.Blob) else b""
+        return str(commit.id), data.decode("utf-8", errors="replace")
+
+    # ----------------------------------------------------------------- writing
+
+    def append(self, *records: Record) -> None:
+        """Append `records` in one commit, whatever else is appended concurrently."""
+        if records:
+            self._update(lambda _current: records)
+
+    def acquire(self, task: str, run_id: str, holder: str, ttl_s: float) -> Lease | None:
+        """Take (or, for the run that holds it, extend) the lease on `task` for `ttl_s` seconds.
+
+        Returns the lease written, or None when another run holds a live lease. The check and
+        the write happen on the same tip, so two racing runs cannot both win.
+        """
+        validate_task_id(task)
+        if ttl_s <= 0:
+            raise UsageError(f"lease time-to-live must be positive, got {ttl_s!r}")
+
+        def plan(current: list[Record]) -> list[Record] | None:
+            now = self.clock()
+            held = live_leases(current, now).get(task)
+            if held is not None and held.run_id != run_id:
+                return None
+            since = held.acquired_at if held is not None else now
+            return [Lease(task, run_id, holder, since, now + ttl_s)]
+
+        written = self._update(plan)
+        return written[0] if written and isinstance(written[0], Lease) else None
+
+    def release(self, task: str, run_id: str) -> None:
+        """Give up `run_id`'s lease on `task` (harmless when it no longer holds it)."""
+        self.append(Release(validate_task_id(task), run_id, self.clock()))
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        """Add one attempt; attempt counts are derived from these records."""
+        validate_task_id(attempt.task)
+        self.append(attempt)
+
+    def _update(self, plan: Plan) -> Sequence[Record] | None:
+        """Compare-and-swap loop: read tip, decide, write on that tip, retry if it moved."""
+        for attempt in range(self.max_tries):
+            tip, text = self._load()
+            records = plan(parse(text))
+            if not records:
+                return records
+            new = self._commit(tip, appended(text, records), records)
+            try:
+                self.repo.update_ref(self.ref, new, tip, _summary(records))
+            except RefMovedError:
+                self._sleep(backoff(attempt, self._rng))
+                continue
+            return records
+        raise LedgerBusyError(
+            f"{self.ref}: gave up after {self.max_tries} tries; the ledger kept changing "
+            "(or a stale lock file is left in the repository's refs directory)"
+        )
+
+    def _commit(self, tip: str | None, text: str, records: Sequence[Record]) -> str:
+        """A commit holding `text` as the ledger file, on top of `tip` (not yet on any ref)."""
+        raw = self.repo.raw
+        builder = raw.TreeBuilder()
+        builder.insert(LEDGER_FILE, raw.create_blob(text.encode("utf-8")), FileMode.BLOB)
+        name, email = LEDGER_IDENTITY
+        sig = pygit2.Signature(name, email, int(self.clock()), 0)
+        parents = [tip] if tip is not None else []
+        return str(raw.create_commit(None, sig, sig, _summary(records), builder.write(), parents))
+
+
+def _summary(records: Sequence[Record]) -> str:
+    """A commit / reflog message naming what was appended, e.g. `ledger: lease T001`."""
+    return "ledger: " + ", ".join(f"{r.kind} {r.task}" for r in records)

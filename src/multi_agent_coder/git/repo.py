@@ -1,0 +1,393 @@
+"""The repository macoder works on, over pygit2.
+
+Everything that only reads or writes objects and refs happens in-process with pygit2 (fast,
+no parsing of porcelain output). The `git` binary is used for three things libgit2 cannot do
+the way git does them: an atomic compare-and-swap of a ref that `git` itself respects
+(`git update-ref NEW OLD`), updating the index and files of a checkout the user is looking at
+(`git merge --ff-only`, which runs git's own safety checks and filters), and committing paths
+that go through an external filter driver such as git-lfs (libgit2 runs only built-in
+filters, so it would commit the raw file instead of the pointer).
+
+The user's checkout, index and current branch are never touched except by `merge_into`, and
+then only through git's own fast-forward on a clean checkout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import pygit2
+from pygit2.enums import DiffStatsFormat, FileStatus, SortMode
+
+from multi_agent_coder.errors import (
+    DirtyCheckoutError,
+    GitError,
+    MergeConflictError,
+    NotAGitRepositoryError,
+    RefMovedError,
+)
+from multi_agent_coder.git.env import run_git
+
+HEADS = "refs/heads/"
+ORIGIN_HEAD = "refs/remotes/origin/HEAD"
+ORIGIN_PREFIX = "refs/remotes/origin/"
+
+#: Status bits that mean "this path differs from HEAD" (ignored files are not a change).
+_CHANGED = ~(FileStatus.CURRENT | FileStatus.IGNORED)
+
+
+class DiffStat(NamedTuple):
+    """What `git diff --stat base head` says, as numbers plus the rendered text."""
+
+    files: int
+    insertions: int
+    deletions: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutState:
+    """A checkout's current branch (None when detached) and whether tracked files are clean."""
+
+    branch: str | None
+    clean: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """One working tree of the repository (the main one or a linked worktree)."""
+
+    path: Path
+    branch: str | None
+
+
+def signature(author: tuple[str, str]) -> pygit2.Signature:
+    """A pygit2 signature for `(name, email)`, stamped now."""
+    name, email = author
+    return pygit2.Signature(name, email)
+
+
+class Repo:
+    """One git repository, opened once; `raw` is the pygit2 handle for callers that need it."""
+
+    def __init__(self, raw: pygit2.Repository, root: Path, git_dir: Path) -> None:
+        self.raw = raw
+        self.root = root
+        self.git_dir = git_dir
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: Path | str) -> Repo:
+        """Open the repository containing `path` (searching upwards, like git does).
+
+        `root` is the working tree found there; `git_dir` is the common git directory, the
+        same for every linked worktree (refs, objects, `info/exclude` and worktree
+        registrations live there).
+        """
+        where = Path(path)
+        try:
+            raw = pygit2.Repository(str(where))
+        except (pygit2.GitError, KeyError) as exc:
+            if pygit2.discover_repository(str(where)) is None:
+                raise NotAGitRepositoryError(str(where)) from exc
+            raise GitError(f"{where}: cannot open the git repository: {exc}") from exc
+        git_dir = _common_dir(Path(raw.path))
+        root = Path(raw.workdir) if raw.workdir else git_dir
+        return cls(raw, root.resolve(), git_dir.resolve())
+
+    # ----------------------------------------------------------------- branches
+
+    def default_branch(self) -> str:
+        """The branch new work starts from.
+
+        In order: what `origin/HEAD` points at (the forge's default), `init.defaultBranch`
+        when that branch exists, `main` or `master` when one exists, else the current branch.
+        """
+        from_origin = self._origin_head()
+        if from_origin is not None:
+            return from_origin
+        candidates = [self._config_value("init.defaultBranch"), "main", "master"]
+        for name in candidates:
+            if name and self.branch_head(name) is not None:
+                return name
+        current = self._head_branch(self.raw)
+        if current is None:
+            raise GitError(f"{self.root}: cannot tell the default branch (HEAD is detached)")
+        return current
+
+    def branch_head(self, name: str) -> str | None:
+        """The commit `refs/heads/<name>` points at, or None when the branch does not exist."""
+        try:
+            ref = self.raw.lookup_reference(HEADS + name)
+        except (KeyError, pygit2.InvalidSpecError):
+            return None
+        return str(ref.peel(pygit2.Commit).id)
+
+    def update_ref(self, name: str, new: str, old: str | None, message: str) -> None:
+        """Point `name` at `new` only if it still points at `old` (None: only if it is absent).
+
+        `git update-ref` takes git's ref lock and compares under it, so two processes (or a
+        process and the user's own git) can never both win. A lost race, or a lock held by a
+        concurrent writer, raises `RefMovedError`; the caller re-reads and retries. git's
+        message is matched, so it runs in the C locale (untranslated).
+        """
+        args = ["update-ref", "-m", message, name, new, old or ""]
+        result = run_git(args, self.root, check=False, extra_env={"LC_ALL": "C"})
+        if result.returncode == 0:
+            return
+        stderr = result.stderr.decode("utf-8", "replace")
+        kind = RefMovedError if "cannot lock ref" in stderr else GitError
+        raise kind(
+            f"cannot update {name}",
+            command=["git", *args],
+            stderr=stderr,
+            returncode=result.returncode,
+        )
+
+    # ----------------------------------------------------------------- worktree content
+
+    def commit_all(self, workdir: Path, message: str, author: tuple[str, str]) -> str | None:
+        """Commit every change in the worktree at `workdir` on its current branch.
+
+        Stages new, modified and deleted files (ignored files stay out) in that worktree's own
+        index, so the user's index is never read or written. Returns the new commit's id, or
+        None when the worktree matches its HEAD. The author is also the committer: these are
+        macoder's commits, not the user's, so the user's `user.name` is not consulted.
+        """
+        work = pygit2.Repository(str(workdir))
+        changed = _changed_paths(work)
+        if not changed:
+            return None
+        if _needs_filter_driver(work, changed):
+            return _commit_all_with_git(workdir, message, author)
+        index = work.index
+        index.read()
+        index.add_all()
+        tree = index.write_tree()
+        parents = [] if work.head_is_unborn else [work.head.target]
+        if parents and work[parents[0]].peel(pygit2.Commit).tree_id == tree:
+            return None
+        sig = signature(author)
+        commit = work.create_commit("HEAD", sig, sig, message, tree, parents)
+        index.write()
+        return str(commit)
+
+    def changed_files(self, workdir: Path) -> list[str]:
+        """Paths that differ from HEAD in the worktree at `workdir`: staged, unstaged or new."""
+        return sorted(_changed_paths(pygit2.Repository(str(workdir))))
+
+    # ----------------------------------------------------------------- history
+
+    def diffstat(self, base_sha: str, head_sha: str) -> DiffStat:
+        """Files, insertions and deletions from `base_sha` to `head_sha`, renames detected."""
+        diff = self.raw.diff(self.commit(base_sha), self.commit(head_sha))
+        diff.find_similar()
+        stats = diff.stats
+        text = stats.format(DiffStatsFormat.FULL | DiffStatsFormat.INCLUDE_SUMMARY, 80)
+        return DiffStat(stats.files_changed, stats.insertions, stats.deletions, text)
+
+    def commits_between(self, base: str, head: str) -> list[tuple[str, str, str]]:
+        """`(sha, author email, message)` of commits in `head` but not in `base`, oldest first.
+
+        Used to tell whether a person added commits to a task branch (then macoder stops).
+        """
+        walker = self.raw.walk(self.commit(head).id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+        walker.hide(self.commit(base).id)
+        return [(str(c.id), c.author.email, c.message) for c in walker]
+
+    def commit(self, rev: str) -> pygit2.Commit:
+        """The commit `rev` names (a sha, branch, tag or any revision git understands)."""
+        try:
+            return self.raw.revparse_single(rev).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"{self.root}: {rev!r} does not name a commit") from exc
+
+    # ----------------------------------------------------------------- merging
+
+    def merge_into(
+        self, target_branch: str, source_branch: str, message: str, author: tuple[str, str]
+    ) -> str:
+        """Merge `source_branch` into `target_branch` and return the target's new commit.
+
+        The merge is computed in memory (no checkout, no index): a fast-forward when the
+        target is behind, nothing when the source is already contained, else a real merge
+        commit — refused whole on conflicts. The target ref moves by compare-and-swap. When
+        some checkout has the target branch checked out, its files must follow: clean, it is
+        fast-forwarded by git itself; dirty, the merge is refused before anything changes.
+        """
+        ours = self._branch_commit(target_branch)
+        theirs = self._branch_commit(source_branch)
+        checkout = self._checkout_of(target_branch)
+        if checkout is not None and not self.checkout_state(checkout).clean:
+            raise DirtyCheckoutError(target_branch, str(checkout))
+        new = self._merged(ours, theirs, message, author, (target_branch, source_branch))
+        if new == ours.id:
+            return str(new)
+        if checkout is None:
+            self.update_ref(HEADS + target_branch, str(new), str(ours.id), message)
+            return str(new)
+        run_git(["merge", "--ff-only", "--quiet", "--no-edit", str(new)], checkout)
+        if self.branch_head(target_branch) != str(new):
+            raise RefMovedError(f"{target_branch!r} moved while it was being merged into")
+        return str(new)
+
+    def _merged(
+        self,
+        ours: pygit2.Commit,
+        theirs: pygit2.Commit,
+        message: str,
+        author: tuple[str, str],
+        names: tuple[str, str],
+    ) -> pygit2.Oid:
+        """The commit the target should point at after merging `theirs` into `ours`."""
+        if ours.id == theirs.id or self.raw.descendant_of(ours.id, theirs.id):
+            return ours.id
+        if self.raw.descendant_of(theirs.id, ours.id):
+            return theirs.id
+        index = self.raw.merge_commits(ours, theirs)
+        if index.conflicts is not None:
+            raise MergeConflictError(names[0], names[1], _conflict_paths(index))
+        tree = index.write_tree(self.raw)
+        sig = signature(author)
+        return self.raw.create_commit(None, sig, sig, message, tree, [ours.id, theirs.id])
+
+    def _branch_commit(self, name: str) -> pygit2.Commit:
+        """The tip of local branch `name`, or a clear error when there is no such branch."""
+        sha = self.branch_head(name)
+        if sha is None:
+            raise GitError(f"{self.root}: no branch named {name!r}")
+        return self.commit(sha)
+
+    # ----------------------------------------------------------------- checkouts
+
+    def checkouts(self) -> list[Checkout]:
+        """Every working tree of this repository: the main one first, then linked ones."""
+        found: list[Checkout] = []
+        main = _common_repository(self)
+        if main.workdir:
+            found.append(Checkout(Path(main.workdir).resolve(), self._head_branch(main)))
+        found.extend(_linked_checkouts(main))
+        return found
+
+    def user_checkout_state(self) -> CheckoutState:
+        """Branch and cleanliness of the checkout macoder was started in (for tests and checks)."""
+        return self.checkout_state(self.root)
+
+    def checkout_state(self, path: Path) -> CheckoutState:
+        """Branch and cleanliness (tracked files only; untracked files do not count) of `path`."""
+        work = pygit2.Repository(str(path))
+        dirty = any(flags & _CHANGED for flags in work.status(untracked_files="no").values())
+        return CheckoutState(self._head_branch(work), not dirty)
+
+    def _checkout_of(self, branch: str) -> Path | None:
+        """The working tree that has `branch` checked out, if any."""
+        return next((c.path for c in self.checkouts() if c.branch == branch), None)
+
+    # ----------------------------------------------------------------- small readers
+
+    @staticmethod
+    def _head_branch(repo: pygit2.Repository) -> str | None:
+        """The branch HEAD points at (also when it has no commit yet), or None when detached."""
+        try:
+            head = repo.lookup_reference("HEAD")
+        except KeyError:
+            return None
+        target = head.target
+        if isinstance(target, str) and target.startswith(HEADS):
+            return target.removeprefix(HEADS)
+        return None
+
+    def _origin_head(self) -> str | None:
+        """The branch `origin/HEAD` names, when the clone recorded one."""
+        try:
+            target = self.raw.lookup_reference(ORIGIN_HEAD).target
+        except KeyError:
+            return None
+        if isinstance(target, str) and target.startswith(ORIGIN_PREFIX):
+            return target.removeprefix(ORIGIN_PREFIX)
+        return None
+
+    def _config_value(self, key: str) -> str | None:
+        """A config value as git would see it from this repository, or None."""
+        try:
+            return str(self.raw.config[key])
+        except KeyError:
+            return None
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _common_dir(git_dir: Path) -> Path:
+    """The common git directory: a linked worktree's admin dir names it in `commondir`."""
+    pointer = git_dir / "commondir"
+    if not pointer.is_file():
+        return git_dir
+    return (git_dir / pointer.read_text(encoding="utf-8").strip()).resolve()
+
+
+def _common_repository(repo: Repo) -> pygit2.Repository:
+    """The repository as opened from its common dir (so its workdir is the main checkout)."""
+    if Path(repo.raw.path).resolve() == repo.git_dir:
+        return repo.raw
+    return pygit2.Repository(str(repo.git_dir))
+
+
+def _linked_checkouts(main: pygit2.Repository) -> Iterator[Checkout]:
+    """The linked worktrees whose directory still exists, with their branches."""
+    for name in main.list_worktrees():
+        try:
+            path = Path(main.lookup_worktree(name).path)
+            work = pygit2.Repository(str(path))
+        except (pygit2.GitError, KeyError):
+            continue  # registered but gone (prunable): nothing is checked out there
+        yield Checkout(path.resolve(), Repo._head_branch(work))
+
+
+def _changed_paths(work: pygit2.Repository) -> list[str]:
+    """Paths whose status differs from HEAD, including untracked and excluding ignored ones."""
+    return [path for path, flags in work.status().items() if flags & _CHANGED]
+
+
+def _conflict_paths(index: pygit2.Index) -> list[str]:
+    """Each conflicted path once, from whichever side of the conflict still has it."""
+    paths: list[str] = []
+    for ancestor, ours, theirs in index.conflicts or ():
+        entry = ours or theirs or ancestor
+        if entry is not None and entry.path not in paths:
+            paths.append(entry.path)
+    return sorted(paths)
+
+
+def _needs_filter_driver(work: pygit2.Repository, paths: list[str]) -> bool:
+    """True when a changed path goes through a configured external filter (git-lfs & co)."""
+    drivers = _filter_drivers(work)
+    if not drivers:
+        return False
+    return any(work.get_attr(path, "filter") in drivers for path in paths)
+
+
+def _filter_drivers(work: pygit2.Repository) -> set[str]:
+    """Names of `filter.<name>.clean` / `.process` drivers configured for this repository."""
+    drivers: set[str] = set()
+    for entry in work.config:
+        parts = entry.name.split(".")
+        if len(parts) == 3 and parts[0] == "filter" and parts[2] in {"clean", "process"}:
+            drivers.add(parts[1])
+    return drivers
+
+
+def _commit_all_with_git(workdir: Path, message: str, author: tuple[str, str]) -> str | None:
+    """`git add -A` + `git commit` in the worktree, for content only git's filters can clean."""
+    name, email = author
+    run_git(["add", "--all"], workdir)
+    if run_git(["diff", "--cached", "--quiet"], workdir, check=False).returncode == 0:
+        return None
+    identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty-message"]
+    run_git([*identity, *commit, f"--author={name} <{email}>", "-m", message], workdir)
+    return run_git(["rev-parse", "HEAD"], workdir).stdout.decode().strip()

@@ -1,0 +1,204 @@
+"""One disposable git worktree per task, under `<root>/.macoder/worktrees/<task-id>`.
+
+Worktrees are created with `git worktree add` rather than libgit2: git runs the repository's
+filter drivers (git-lfs smudge), honours its checkout settings and hooks, and writes exactly
+the administrative files every other git tool expects; libgit2 would check out LFS pointers.
+Everything around it (validation, branch lookup, registrations) is in-process pygit2.
+
+Removal must always succeed, also after a crash: a process killed mid-run leaves a directory,
+a registration in `.git/worktrees/`, or a registration still locked by an interrupted
+`git worktree add`. `remove` clears all three; `reconcile` does it for every task that no live
+lease keeps. Nothing outside `<base_dir>/<task-id>` is ever touched: not the user's checkout,
+index or branch, and not the user's `.gitignore` (the base dir is excluded in
+`.git/info/exclude`, which is local and never committed).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import stat
+import sys
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+import pygit2
+
+from multi_agent_coder.errors import ConfigError, GitError
+from multi_agent_coder.git.env import run_git
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.ids import branch_for, is_task_id, validate_task_id
+
+DEFAULT_BASE_DIR = ".macoder/worktrees"
+
+
+class WorktreeManager:
+    """Creates, lists and removes the task worktrees of one repository."""
+
+    def __init__(self, repo: Repo, base_dir: str | Path = DEFAULT_BASE_DIR) -> None:
+        self.repo = repo
+        self.base = _checked_base(repo.root, Path(base_dir))
+
+    def path_for(self, task_id: str) -> Path:
+        """Where the worktree of `task_id` lives (whether or not it exists)."""
+        return self.base / validate_task_id(task_id)
+
+    # ----------------------------------------------------------------- create
+
+    def create(self, task_id: str, base_ref: str, *, reset_branch: bool) -> Path:
+        """Check out branch `macoder/<id>` in a fresh worktree and return its path.
+
+        The branch is created from `base_ref` when absent; when present it is reset to
+        `base_ref` if `reset_branch`, else checked out as it is. Whatever an earlier run left
+        at that path is removed first, so the worktree always starts clean.
+        """
+        path = self.path_for(task_id)
+        branch = branch_for(task_id)
+        base = str(self.repo.commit(base_ref).id)
+        self._ensure_excluded()
+        if os.path.lexists(path) or self._registrations(path):
+            self.remove(task_id)
+        self.base.mkdir(parents=True, exist_ok=True)
+        run_git(self._add_args(branch, path, base, reset_branch=reset_branch), self.repo.root)
+        return path
+
+    def _add_args(
+        self, branch: str, path: Path, base: str, *, reset_branch: bool
+    ) -> builtins.list[str]:
+        """`git worktree add` arguments; `--no-track` so no upstream is ever configured."""
+        if self.repo.branch_head(branch) is None:
+            return ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base]
+        if reset_branch:
+            return ["worktree", "add", "--quiet", "--no-track", "-B", branch, str(path), base]
+        return ["worktree", "add", "--quiet", str(path), branch]
+
+    def _ensure_excluded(self) -> None:
+        """Add `/<base_dir>/` to `.git/info/exclude` once, so `git status` never shows it."""
+        try:
+            relative = self.base.relative_to(self.repo.root)
+        except ValueError:
+            return  # outside the working tree: nothing to hide
+        entry = f"/{relative.as_posix()}/"
+        exclude = self.repo.git_dir / "info" / "exclude"
+        text = exclude.read_text(encoding="utf-8") if exclude.is_file() else ""
+        if entry in text.splitlines():
+            return
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        separator = "" if not text or text.endswith("\n") else "\n"
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write(f"{separator}# macoder task worktrees\n{entry}\n")
+
+    # ----------------------------------------------------------------- remove
+
+    def remove(self, task_id: str) -> None:
+        """Leave no directory and no registration for `task_id`, whatever state they are in.
+
+        `git worktree remove -f -f` first (it also removes a locked or dirty worktree), then
+        a plain delete of whatever is left on disk, then unlock and prune registrations that
+        point nowhere. The branch stays: it is the task's branch forever (DESIGN §2).
+        """
+        path = self.path_for(task_id)
+        if not self._registrations(path):
+            _delete(path)
+            return
+        remove = ["worktree", "remove", "--force", "--force", str(path)]
+        if run_git(remove, self.repo.root, check=False).returncode == 0 and not path.exists():
+            return
+        _delete(path)
+        leftovers = self._registrations(path)
+        if leftovers:
+            self._unlock(leftovers)
+            self._prune()
+        if self._registrations(path):
+            raise GitError(f"{path}: git still lists this worktree after removing it")
+
+    def _unlock(self, names: Collection[str]) -> None:
+        """Drop the lock an interrupted `git worktree add` leaves (prune skips locked ones)."""
+        for name in names:
+            (self.repo.git_dir / "worktrees" / name / "locked").unlink(missing_ok=True)
+
+    def _prune(self) -> None:
+        run_git(["worktree", "prune"], self.repo.root)
+
+    # ----------------------------------------------------------------- list / reconcile
+
+    def list(self) -> builtins.list[str]:
+        """Task ids that have a directory or a registered worktree under the base dir."""
+        found: set[str] = set(self._registered_under_base())
+        if self.base.is_dir():
+            found.update(p.name for p in self.base.iterdir() if is_task_id(p.name))
+        return sorted(found)
+
+    def reconcile(self, keep: Collection[str]) -> builtins.list[str]:
+        """Remove every task worktree whose task is not in `keep`; prune; return removed ids.
+
+        Run at start-up with the tasks that hold a live lease: anything else under the base
+        dir was left by a run that is gone (crash, kill -9, cancelled job).
+        """
+        removed = [task_id for task_id in self.list() if task_id not in keep]
+        for task_id in removed:
+            self.remove(task_id)
+        self._prune()
+        return removed
+
+    # ----------------------------------------------------------------- registrations
+
+    def _registrations(self, path: Path) -> builtins.list[str]:
+        """Names of the worktree registrations (`.git/worktrees/<name>`) that point at `path`."""
+        raw = self.repo.raw
+        names: builtins.list[str] = []
+        for name in raw.list_worktrees():
+            registered = _registered_path(raw, name)
+            if registered is not None and registered == path:
+                names.append(name)
+        return names
+
+    def _registered_under_base(self) -> builtins.list[str]:
+        """Task ids of the registered worktrees directly under the base dir."""
+        raw = self.repo.raw
+        paths = (_registered_path(raw, name) for name in raw.list_worktrees())
+        return [
+            p.name for p in paths if p is not None and p.parent == self.base and is_task_id(p.name)
+        ]
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _checked_base(root: Path, base_dir: Path) -> Path:
+    """The absolute base dir; refused when it is the repository root or one of its parents."""
+    base = (root / base_dir).resolve()
+    if root.is_relative_to(base):
+        raise ConfigError(
+            f"worktree_dir {str(base_dir)!r} resolves to {base}, which contains the repository; "
+            "use a directory of its own such as '.macoder/worktrees'"
+        )
+    return base
+
+
+def _registered_path(raw: pygit2.Repository, name: str) -> Path | None:
+    """Where registration `name` says its worktree is, or None when it cannot be read."""
+    try:
+        return Path(raw.lookup_worktree(name).path).resolve()
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+
+
+def _delete(path: Path) -> None:
+    """Delete `path` (directory, file or symlink) if present, read-only files included."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir() and sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=_make_writable_and_retry)
+    elif path.is_dir():  # Python 3.11 has only the (later deprecated) `onerror`
+        shutil.rmtree(path, onerror=_make_writable_and_retry)
+
+
+def _make_writable_and_retry(func: Callable[[str], object], name: str, _exc: object) -> None:
+    """rmtree error hook: a read-only directory (say, a tool's cache) blocks deleting in it."""
+    parent = os.path.dirname(name)
+    os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+    if os.path.isdir(name) and not os.path.islink(name):
+        os.chmod(name, os.stat(name).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+    func(name)

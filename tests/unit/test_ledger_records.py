@@ -1,0 +1,190 @@
+"""The pure half of the run ledger: records, parsing, and what the records mean."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from multi_agent_coder.git.ledger import (
+    Attempt,
+    Lease,
+    Record,
+    Release,
+    Skipped,
+    appended,
+    attempts,
+    backoff,
+    dumps,
+    last_attempt,
+    live_leases,
+    parse,
+)
+
+
+def lease(task: str = "T001", run: str = "run-a", at: float = 100.0, ttl: float = 60.0) -> Lease:
+    return Lease(task, run, f"host:{run}", at, at + ttl)
+
+
+def attempt(task: str = "T001", outcome: str = "failed", at: float = 200.0) -> Attempt:
+    return Attempt(task, "run-a", outcome, "tests failed", 12.5, 2400, "m", 10, 20, 0.01, at)
+
+
+# --------------------------------------------------------------------- format
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        lease(),
+        attempt(),
+        Attempt("AUTH-012", "r", "timeout", "", 0.0, 0, None, None, None, None, 1.0),
+        Release("T001", "run-a", 300.0),
+    ],
+)
+def test_every_record_round_trips_through_one_json_line(record: Record) -> None:
+    line = dumps(record)
+    assert "\n" not in line
+    assert json.loads(line)["type"] == record.kind
+    assert parse(line) == [record]
+
+
+def test_non_ascii_text_survives() -> None:
+    record = Attempt("T001", "r", "failed", "café ✓ 測試", 1.0, 1, None, None, None, None, 1.0)
+    assert parse(dumps(record) + "\n") == [record]
+
+
+def test_records_are_frozen() -> None:
+    record = lease()
+    with pytest.raises(AttributeError):
+        record.task = "T002"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------- tolerant parsing
+
+
+def test_a_torn_last_line_is_skipped_and_reported() -> None:
+    good = dumps(lease())
+    skipped: list[Skipped] = []
+    assert parse(f"{good}\n{good[:25]}", skipped) == [lease()]
+    assert [(s.line, s.text) for s in skipped] == [(2, good[:25])]
+    assert skipped[0].reason.startswith("not JSON")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"type": "vote", "task": "T001"}', "unknown record type 'vote'"),
+        ('{"task": "T001"}', "unknown record type None"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"type": "release", "task": "T001", "at": 1}', "release: run_id: Field required"),
+        (
+            '{"type": "release", "task": "T001", "run_id": "r", "at": "soon"}',
+            "release: at: Input should be a valid number",
+        ),
+        (
+            '{"type": "release", "task": "t1", "run_id": "r", "at": 1}',
+            "release: task: invalid task id 't1'",
+        ),
+        ("[" * 100_000, "not JSON"),
+    ],
+)
+def test_bad_lines_are_skipped_with_a_reason(line: str, reason: str) -> None:
+    skipped: list[Skipped] = []
+    good = dumps(Release("T002", "r", 5.0))
+    assert parse(f"{good}\n{line}\n{good}\n", skipped) == [Release("T002", "r", 5.0)] * 2
+    assert len(skipped) == 1
+    assert skipped[0].line == 2
+    assert skipped[0].reason.startswith(reason)
+
+
+def test_blank_lines_and_unknown_fields_are_fine() -> None:
+    data = json.loads(dumps(lease()))
+    data["added_by_a_newer_version"] = {"x": 1}
+    skipped: list[Skipped] = []
+    assert parse(f"\n  \n{json.dumps(data)}\r\n\n", skipped) == [lease()]
+    assert skipped == []
+
+
+def test_parse_without_a_report_list_just_skips() -> None:
+    assert parse("garbage\n" + dumps(lease())) == [lease()]
+
+
+def test_appended_starts_a_new_line_after_a_torn_one() -> None:
+    assert appended("", [lease()]) == dumps(lease()) + "\n"
+    assert appended("{torn", [lease()]) == "{torn\n" + dumps(lease()) + "\n"
+    text = appended(appended("", [lease()]), [Release("T001", "run-a", 1.0)])
+    assert parse(text) == [lease(), Release("T001", "run-a", 1.0)]
+
+
+# --------------------------------------------------------------------- leases
+
+
+def test_a_lease_is_live_until_it_expires() -> None:
+    records = [lease(at=100, ttl=60)]
+    assert live_leases(records, now=159.9) == {"T001": lease(at=100, ttl=60)}
+    assert live_leases(records, now=160.0) == {}
+
+
+def test_a_release_by_the_holder_frees_the_task() -> None:
+    assert live_leases([lease(), Release("T001", "run-a", 120.0)], now=130) == {}
+
+
+def test_a_release_by_another_run_is_ignored() -> None:
+    records: list[Record] = [lease(run="run-b"), Release("T001", "run-a", 120.0)]
+    assert set(live_leases(records, now=130)) == {"T001"}
+
+
+def test_a_late_release_by_a_run_that_lost_its_lease_does_not_free_the_new_holder() -> None:
+    records: list[Record] = [
+        lease(run="run-a", at=100, ttl=10),
+        lease(run="run-b", at=200, ttl=60),  # run-a's lease had expired: run-b takes the task
+        Release("T001", "run-a", 210.0),
+    ]
+    assert live_leases(records, now=220)["T001"].run_id == "run-b"
+
+
+def test_a_lease_over_a_live_lease_of_another_run_does_not_take_the_task() -> None:
+    records = [lease(run="run-a", at=100, ttl=60), lease(run="run-b", at=110, ttl=60)]
+    assert live_leases(records, now=120)["T001"].run_id == "run-a"
+    assert live_leases(records, now=165) == {}  # run-b's never counted, run-a's expired
+
+
+def test_the_holder_renewing_extends_its_lease() -> None:
+    records = [lease(at=100, ttl=60), Lease("T001", "run-a", "host:run-a", 100, 300)]
+    assert live_leases(records, now=250)["T001"].expires_at == 300
+
+
+def test_leases_of_different_tasks_are_independent() -> None:
+    records: list[Record] = [
+        lease("T001"),
+        lease("T002", run="run-b"),
+        Release("T001", "run-a", 120.0),
+    ]
+    assert set(live_leases(records, now=130)) == {"T002"}
+
+
+# --------------------------------------------------------------------- attempts
+
+
+def test_attempts_are_counted_per_task() -> None:
+    records: list[Record] = [attempt(), lease(), attempt(), attempt("T002")]
+    assert attempts(records) == {"T001": 2, "T002": 1}
+    assert attempts([]) == {}
+
+
+def test_last_attempt_is_the_latest_for_that_task() -> None:
+    latest = attempt(outcome="success", at=300)
+    records: list[Record] = [attempt(at=100), latest, attempt("T002", at=400)]
+    assert last_attempt(records, "T001") == latest
+    assert last_attempt(records, "T003") is None
+
+
+# --------------------------------------------------------------------- backoff
+
+
+def test_backoff_grows_is_capped_and_is_jittered() -> None:
+    assert backoff(0, lambda: 1.0) == pytest.approx(0.005)
+    assert backoff(3, lambda: 1.0) == pytest.approx(0.04)
+    assert backoff(50, lambda: 1.0) == pytest.approx(0.25)
+    assert backoff(5, lambda: 0.0) == 0.0
