@@ -32,6 +32,12 @@ from typing import Final
 SIZES: Final = (1_000, 10_000)
 SEED: Final = 20261125
 
+
+def size_id(size: int) -> str:
+    """`1k`, `10k`, ... for test ids and report rows."""
+    return f"{size // 1000}k" if size % 1000 == 0 else str(size)
+
+
 _COMPONENTS: Final = (
     "storage layer", "billing service", "search index", "session cache", "audit log",
     "import pipeline", "export job", "notification queue", "user profile module",
@@ -207,12 +213,14 @@ def _task(rng: random.Random, number: int, completed_upto: int) -> list[str]:
         lines.append("    context:")
         if rng.random() < 0.7:
             lines.append("      constraints:")
-            lines += (f"        - {_scalar(c)}" for c in rng.sample(_CONSTRAINTS, rng.randint(1, 3)))
+            lines += (
+                f"        - {_scalar(c)}" for c in rng.sample(_CONSTRAINTS, rng.randint(1, 3))
+            )
         if rng.random() < 0.7:
             lines.append("      patterns:")
             for why in rng.sample(_WHY, rng.randint(1, 3)):
                 start = rng.randint(1, 300)
-                where = f"{rng.choice(files[:1] + [f'src/app/{rng.choice(_MODULES)}.py'])}"
+                where = rng.choice([files[0], f"src/app/{rng.choice(_MODULES)}.py"])
                 pattern = f"{where}:{start}-{start + rng.randint(5, 60)} - {why}"
                 lines.append(f"        - {json.dumps(pattern)}")
         if rng.random() < 0.4 or lines[-1] == "    context:":

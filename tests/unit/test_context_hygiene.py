@@ -407,3 +407,39 @@ def test_the_one_pass_scan_never_hides_a_finding(
     finally:
         hygiene._may_be_dirty = original
     assert fast == slow
+
+
+def test_the_size_shortcut_never_hides_a_finding() -> None:
+    """Whatever the shortcut skips, building the prompt would have found nothing either."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from multi_agent_coder.context import hygiene
+    from multi_agent_coder.context.build import DEFAULT_SETTINGS, build_prompt
+    from tests.support import task
+
+    text = st.text(st.sampled_from("ab é\n漢"), min_size=1, max_size=160).filter(str.strip)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        title=text,
+        description=st.text(st.sampled_from("ab é\n漢"), min_size=1, max_size=700).filter(
+            str.strip
+        ),
+        acceptance=st.lists(text, min_size=1, max_size=6),
+        constraints=st.lists(text, max_size=7),
+    )
+    def check(title: str, description: str, acceptance: list[str], constraints: list[str]) -> None:
+        t = task(
+            "T001",
+            title=title,
+            description=description,
+            acceptance=acceptance,
+            context={"constraints": constraints},
+        )
+        if hygiene._surely_fits(t, DEFAULT_SETTINGS):
+            built = build_prompt(t, DEFAULT_SETTINGS)
+            assert built.truncations == ()
+            assert built.size <= DEFAULT_SETTINGS.max_bytes
+
+    check()

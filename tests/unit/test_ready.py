@@ -84,3 +84,45 @@ def test_longest_chain_follows_the_deepest_path() -> None:
 def test_longest_chain_of_independent_tasks_is_one_task() -> None:
     assert longest_chain([task("T001"), task("T002")]) == ["T001"]
     assert longest_chain([]) == []
+
+
+def test_ready_tasks_and_blocked_reason_agree_on_every_task() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from multi_agent_coder.backlog.ready import _completed_ids, blocked_reason
+
+    statuses = st.sampled_from(["pending", "ready", "completed", "failed", "in_progress"])
+    ids = [f"T{i:03d}" for i in range(8)]
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                statuses, st.lists(st.sampled_from([*ids, "T999"]), max_size=3), st.integers(0, 4)
+            ),
+            min_size=len(ids),
+            max_size=len(ids),
+        ),
+        st.sets(st.sampled_from(ids)),
+    )
+    def agree(rows: list, leased: set) -> None:  # type: ignore[type-arg]
+        tasks = [
+            task(task_id, status=status, depends_on=deps, attempts=attempts)
+            for task_id, (status, deps, attempts) in zip(ids, rows, strict=True)
+        ]
+        ready = {t.id for t in ready_tasks(tasks, max_attempts=3, leased=leased)}
+        completed = _completed_ids(tasks)
+        status_of = {t.id: t.status for t in tasks}
+        expected = {
+            t.id
+            for t in tasks
+            if t.status.value in ("pending", "ready")
+            and blocked_reason(
+                t, completed, status_of, max_attempts=3, leased=leased, ledger_attempts={}
+            )
+            is None
+        }
+        assert ready == expected
+
+    agree()

@@ -71,22 +71,17 @@ def ready_tasks(
 ) -> list[Task]:
     """Tasks that may start now, in file order: status pending or ready, every dependency
     completed, attempts below `max_attempts`, not held by a live lease."""
+    # The same rule as `blocked_reason` (a test holds them equal), short-circuited: this runs
+    # over every task of the backlog on every run and hook, `blocked_reason` only for stats.
     completed = _completed_ids(tasks)
-    status_of = {t.id: t.status for t in tasks}
     attempts = ledger_attempts or {}
     return [
         t
         for t in tasks
         if t.status in SCHEDULABLE
-        and blocked_reason(
-            t,
-            completed,
-            status_of,
-            max_attempts=max_attempts,
-            leased=leased,
-            ledger_attempts=attempts,
-        )
-        is None
+        and t.id not in leased
+        and attempts_of(t, attempts) < max_attempts
+        and all(dep in completed for dep in t.depends_on)
     ]
 
 

@@ -23,11 +23,13 @@ from typing import Final
 from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.context.build import (
     DEFAULT_SETTINGS,
+    INSTRUCTIONS,
     ContextSettings,
     biggest_sections,
     build_prompt,
     build_sections,
     truncate,
+    utf8_size,
 )
 from multi_agent_coder.ids import TASK_ID_IN_TEXT
 from multi_agent_coder.problems import Finding, Loc
@@ -111,11 +113,64 @@ def check_task(
             if finding is not None:
                 findings.append(finding)
 
+    if _surely_fits(task, settings):
+        return findings  # nothing is cut and the prompt is under the limit: no need to build it
     built = build_prompt(task, settings)
     if built.size > settings.max_bytes:
         findings.append(_too_large(task, task_loc, built.size, settings))
     findings.extend(replace(note, loc=task_loc + note.loc) for note in built.truncations)
     return findings
+
+
+# --- the size shortcut ---------------------------------------------------------------------
+
+#: More than the prompt's fixed text around the fields can take: the instructions, the
+#: headings, the id line and the blank lines between sections.
+_FIXED_OVERHEAD: Final = utf8_size(INSTRUCTIONS) + 256
+
+
+def _bytes(text: str) -> int:
+    return len(text) if text.isascii() else utf8_size(text)
+
+
+def _item_bound(text: str) -> int:
+    """At most what one list item adds to the prompt: '- ', the text, its newline, and two
+    spaces of indentation per continuation line."""
+    return _bytes(text) + 3 + 2 * text.count("\n")
+
+
+def _surely_fits(task: Task, settings: ContextSettings) -> bool:
+    """True when every field is within its budget and count (so nothing is cut) and an upper
+    bound of the prompt's size is under the limit: then `build_prompt` would find nothing.
+
+    Most tasks pass this in a few microseconds, which is what lets `macoder check` skip
+    building 10,000 prompts; anything else takes the exact path.
+    """
+    if (
+        _bytes(task.title) > settings.title_budget
+        or _bytes(task.description) > settings.spec_budget
+    ):
+        return False
+    bound = _FIXED_OVERHEAD + _bytes(task.title) + _bytes(task.description)
+    acceptance = [_bytes(text) for text in task.acceptance]
+    if sum(acceptance) > settings.acceptance_budget:
+        return False
+    bound += sum(acceptance) + 3 * len(acceptance) + sum(2 * t.count("\n") for t in task.acceptance)
+    files = task.scope.files_hint
+    if len(files) > settings.max_files:
+        return False
+    bound += sum(_item_bound(path) for path in files)
+    context = task.context
+    if context is not None:
+        for items, limit, budget in (
+            (context.constraints, settings.max_constraints, settings.constraint_budget),
+            (context.patterns, settings.max_patterns, settings.pattern_budget),
+            (context.gotchas, settings.max_gotchas, settings.gotcha_budget),
+        ):
+            if len(items) > limit or any(_bytes(item) > budget for item in items):
+                return False
+            bound += sum(_item_bound(item) for item in items)
+    return bound <= settings.max_bytes
 
 
 # --- the one-pass scan ----------------------------------------------------------------------
