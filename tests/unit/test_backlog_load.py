@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.support import backlog_yaml, task_dict
 
 from multi_agent_coder.backlog.load import LoadResult, load_bytes, require_valid
 from multi_agent_coder.errors import BacklogInvalidError
+from tests.support import backlog_yaml, task_dict
 
 
 def load(text: str) -> LoadResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.support import task
 
 from multi_agent_coder.context.build import (
     INSTRUCTIONS,
@@ -16,6 +15,7 @@ from multi_agent_coder.context.build import (
 from multi_agent_coder.ids import TASK_ID_IN_TEXT
 from multi_agent_coder.limits import PLANNING_DEBRIS_PHRASES
 from multi_agent_coder.problems import CODES, Finding
+from tests.support import task
 
 INSTRUCTIONS_TEXT = (
     "## Instructions\n"

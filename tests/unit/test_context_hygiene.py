@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support import backlog_dict, task, task_dict
 
 from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.context import hygiene
 from multi_agent_coder.context.build import ContextSettings, build_prompt
 from multi_agent_coder.context.hygiene import check_backlog, check_task, hygiene_check
 from multi_agent_coder.problems import CODES, Finding
+from tests.support import backlog_dict, task, task_dict
 
 AT = ("tasks", 4)
 IDS = frozenset({"T001", "T002", "AUTH-012"})
@@ -437,7 +437,9 @@ def test_the_size_shortcut_never_hides_a_finding() -> None:
             acceptance=acceptance,
             context={"constraints": constraints},
         )
-        if hygiene._surely_fits(t, DEFAULT_SETTINGS):
+        texts = hygiene._texts(t)
+        joined = hygiene._SEPARATOR.join(texts)
+        if hygiene._surely_fits(t, joined, len(texts), DEFAULT_SETTINGS):
             built = build_prompt(t, DEFAULT_SETTINGS)
             assert built.truncations == ()
             assert built.size <= DEFAULT_SETTINGS.max_bytes

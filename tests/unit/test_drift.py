@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.support import task
 
 from multi_agent_coder.context.build import ContextSettings, build_prompt
 from multi_agent_coder.run.drift import DriftReport, check_drift, check_session_input
+from tests.support import task
 
 IDS = frozenset({"T001", "T002", "AUTH-012"})
 

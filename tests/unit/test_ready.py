@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support import backlog_dict, task, task_dict
-
 from multi_agent_coder.backlog.model import Backlog
 from multi_agent_coder.backlog.ready import longest_chain, ready_tasks, stats
+from tests.support import backlog_dict, task, task_dict
 
 
 def ids(tasks: list) -> list[str]:  # type: ignore[type-arg]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support import task
 
 from multi_agent_coder.agents.router import (
     RoutedModel,
@@ -16,6 +15,7 @@ from multi_agent_coder.agents.router import (
 )
 from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.config import ModelSettings
+from tests.support import task
 
 MODELS = ModelSettings(
     documentation="cheap/small-model",

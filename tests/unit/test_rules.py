@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support import task
-
 from multi_agent_coder.backlog.rules import check_rules, strongly_connected
 from multi_agent_coder.problems import Finding
+from tests.support import task
 
 
 def run(*tasks_: object, known: set[str] | None = None) -> list[Finding]:
@@ -89,3 +88,7 @@ def test_a_diamond_is_not_a_cycle() -> None:
         )
         == []
     )
+
+
+def test_a_completed_task_may_depend_on_a_malformed_but_known_task_without_crashing() -> None:
+    assert run(task("T002", status="completed", depends_on=["T001"]), known={"T001", "T002"}) == []

@@ -75,9 +75,12 @@ def check_dependencies(entries: Sequence[Entry], known_ids: Collection[str]) -> 
             continue
         task_done = task.status is completed
         # Common case first: every dependency known, not self, nothing completed too early.
-        if task.id not in deps and all(d in known_ids for d in deps):
-            if not task_done or all(status_of[d][1] is completed for d in deps if d in status_of):
-                continue
+        clean = task.id not in deps and all(d in known_ids for d in deps)
+        if clean and (
+            not task_done
+            or all(d not in status_of or status_of[d][1] is completed for d in deps)
+        ):
+            continue
         for position, dep in enumerate(deps):
             loc = _task_loc(index, "depends_on", position)
             if dep == task.id:
