@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs, from the lock, into project-local directories:
-#   .tools/   a tiny venv holding the pinned uv
+#   .tools/uv/  a tiny venv holding the pinned uv (scripts/opencode.sh adds .tools/opencode/)
 #   .venv/    the project and its locked dependencies (uv sync --frozen)
 # Safe to run again: each step is skipped or is a no-op when already in place.
 set -euo pipefail
@@ -14,13 +14,18 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   exit 2
 fi
 
-if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
-  echo "bootstrap: installing uv $UV_VERSION into .tools/" >&2
-  rm -rf .tools
-  "$PYTHON" -m venv .tools
-  .tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+# This machine's pip.conf may list local index folders that do not exist; pip warns about
+# each on every call. The warning says nothing about us, so it is filtered out.
+quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+
+UV=.tools/uv/bin/uv
+if [ ! -x "$UV" ] || [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  echo "bootstrap: installing uv $UV_VERSION into .tools/uv/" >&2
+  rm -rf .tools/uv
+  "$PYTHON" -m venv .tools/uv
+  quiet_pip .tools/uv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 
 export UV_PYTHON_DOWNLOADS=never
 export UV_PROJECT_ENVIRONMENT="$PWD/.venv"
-.tools/bin/uv sync --frozen --quiet --python "$PYTHON"
+"$UV" sync --frozen --quiet --python "$PYTHON"

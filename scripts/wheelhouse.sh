@@ -10,14 +10,14 @@
 #
 # Safe to run again: skipped in well under a second when the wheelhouse matches the current
 # uv.lock, build requirements and Python (a stamp file records the sha256 of those).
-# Needs scripts/bootstrap.sh to have run (.tools/bin/uv and .tools/bin/python).
+# Needs scripts/bootstrap.sh to have run (.tools/uv/bin/uv and its python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEST=".cache/wheelhouse"
 STAMP="$DEST/.complete"
-UV=".tools/bin/uv"
-PY=".tools/bin/python"
+UV=".tools/uv/bin/uv"
+PY=".tools/uv/bin/python"
 
 if [ ! -x "$UV" ] || [ ! -x "$PY" ]; then
   echo "wheelhouse: $UV or $PY is missing; run scripts/bootstrap.sh first" >&2
@@ -58,7 +58,8 @@ printf '%s\n' "$build_requires" >"$work/build-requirements.txt"
 mkdir "$work/wheels"
 for requirements in requirements.txt build-requirements.txt; do
   "$PY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    --dest "$work/wheels" --requirement "$work/$requirements"
+    --dest "$work/wheels" --requirement "$work/$requirements" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 done
 printf '%s\n' "$key" >"$work/wheels/.complete"
 

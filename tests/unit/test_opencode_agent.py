@@ -1,14 +1,16 @@
-"""`OpenCodeAgent`'s decisions with a fake client and a fake clock.
+"""`OpenCodeAgent`'s decisions with a fake client and a fake clock; `server.py` with fake binaries.
 
 The real server cannot be made to stay busy after an abort, lose its stream at a chosen moment
-or die mid-run on request; these paths are driven here. The integration tests run the rest
-against the real binary.
+or die mid-run on request; these paths are driven here. The integration tests
+(`tests/integration/test_opencode_agent.py`) run the rest against the real binary.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,13 @@ from multi_agent_coder.agents.opencode import sansio
 from multi_agent_coder.agents.opencode.agent import OpenCodeAgent, title_or_default
 from multi_agent_coder.agents.opencode.client import OpenCodeClient, OpenCodeError, StreamGap
 from multi_agent_coder.agents.opencode.sansio import Event, Meaning, Signal
-from multi_agent_coder.agents.opencode.server import OpenCodeNotFoundError, find_binary
+from multi_agent_coder.agents.opencode.server import (
+    OpenCodeNotFoundError,
+    OpenCodeServer,
+    OpenCodeStartError,
+    find_binary,
+    free_port,
+)
 
 DATA = Path(__file__).parent / "data" / "opencode"
 SID = "ses_fake"
@@ -151,9 +159,15 @@ def make(
 ) -> tuple[OpenCodeAgent, FakeClient, Clock]:
     clock = Clock()
     kill = behaviour.pop("kill_when_stuck", False)
+    cancel = behaviour.pop("cancel", None)
     client = FakeClient(clock, items, **behaviour)
     agent = OpenCodeAgent(
-        server or FakeServer(), client, clock=clock, sleep=clock.sleep, kill_when_stuck=kill
+        server or FakeServer(),
+        client,
+        clock=clock,
+        sleep=clock.sleep,
+        kill_when_stuck=kill,
+        cancel=cancel,
     )
     return agent, client, clock
 
@@ -241,6 +255,7 @@ def test_stuck_server_is_killed_when_asked() -> None:
     assert result.outcome is AgentOutcome.TIMEOUT
     assert server.killed
     assert agent.needs_kill
+    assert result.reason.endswith("so the OpenCode server was killed")
 
 
 @pytest.mark.parametrize(
@@ -287,6 +302,28 @@ def test_gap_with_retry_status_keeps_waiting() -> None:
     agent, _, _ = make([BUSY, StreamGap(1)], statuses=[Signal.RETRY, Signal.IDLE])
     result = run(agent, timeout_s=5)
     assert result.outcome is AgentOutcome.TIMEOUT
+
+
+def test_cancel_ends_the_wait_early() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    agent, client, clock = make([BUSY], statuses=[Signal.IDLE], cancel=cancel)
+    start = clock.now
+    result = run(agent, timeout_s=600)
+    assert result.outcome is AgentOutcome.TIMEOUT
+    assert result.reason.startswith("cancelled before session.idle")
+    assert clock.now - start < 10
+    assert "abort" in client.calls
+    assert result.session_deleted
+
+
+def test_needs_kill_is_sticky_across_runs() -> None:
+    agent, client, _ = make([BUSY])
+    run(agent, timeout_s=5)
+    assert agent.needs_kill
+    client.items.extend([BUSY, IDLE])
+    assert run(agent).outcome is AgentOutcome.SUCCESS
+    assert agent.needs_kill
 
 
 def test_keyboard_interrupt_aborts_and_deletes_then_propagates() -> None:
@@ -381,3 +418,38 @@ def test_find_binary_falls_back_to_path(tmp_path: Path, monkeypatch: pytest.Monk
     binary = fake_binary(tmp_path / "bin" / "opencode")
     monkeypatch.setenv("PATH", str(binary.parent) + os.pathsep + os.environ.get("PATH", ""))
     assert find_binary(project_root=tmp_path / "elsewhere") == binary.resolve()
+
+
+def test_a_server_that_dies_at_startup_says_why(tmp_path: Path) -> None:
+    binary = tmp_path / "opencode"
+    binary.write_text("#!/bin/sh\necho 'Error: \\033[91mboom\\033[0m' >&2\nexit 3\n")
+    binary.chmod(0o755)
+    server = OpenCodeServer(provider={}, binary=binary, port=free_port(), startup_timeout_s=10)
+    with pytest.raises(OpenCodeStartError, match=r"exited with code 3(.|\n)*Error: boom"):
+        server.start()
+    assert server.pid is None
+    assert server.home is None  # its temp dir is gone
+
+
+def test_server_environment_reaches_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real spawn path: only allowlisted variables, isolated HOME, our flags and config."""
+    dump = tmp_path / "env.txt"
+    binary = tmp_path / "opencode"
+    binary.write_text(f"#!/bin/sh\nenv > {dump}\nexit 1\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("GITHUB_TOKEN", "secret-xyz")
+    monkeypatch.setenv("GIT_DIR", "/x/.git")
+    monkeypatch.setenv("MY_KEY", "k-1")
+    provider = {"p": {"options": {"apiKey": "{env:MY_KEY}"}}}
+    server = OpenCodeServer(provider=provider, binary=binary, port=free_port())
+    with pytest.raises(OpenCodeStartError):
+        server.start()
+    env = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert "GITHUB_TOKEN" not in env
+    assert "GIT_DIR" not in env
+    assert env["MY_KEY"] == "k-1"
+    assert env["HOME"].startswith(tempfile.gettempdir())
+    assert env["OPENCODE_DISABLE_PROJECT_CONFIG"] == "1"
+    assert json.loads(env["OPENCODE_CONFIG_CONTENT"])["provider"] == provider

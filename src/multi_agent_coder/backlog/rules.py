@@ -77,8 +77,7 @@ def check_dependencies(entries: Sequence[Entry], known_ids: Collection[str]) -> 
         # Common case first: every dependency known, not self, nothing completed too early.
         clean = task.id not in deps and all(d in known_ids for d in deps)
         if clean and (
-            not task_done
-            or all(d not in status_of or status_of[d][1] is completed for d in deps)
+            not task_done or all(d not in status_of or status_of[d][1] is completed for d in deps)
         ):
             continue
         for position, dep in enumerate(deps):

@@ -31,6 +31,10 @@ COMMANDS: dict[str, str] = {
     "context": "context",
     "mark": "mark",
     "schema": "schema",
+    "run": "run",
+    "prs": "prs",
+    "merge": "merge",
+    "status": "status",
 }
 
 HELP: dict[str, str] = {
@@ -40,6 +44,10 @@ HELP: dict[str, str] = {
     "context": "print exactly the prompt an agent would be sent for a task",
     "mark": "set a task's status in BACKLOG.yaml (validated, atomic, nothing else touched)",
     "schema": "print the JSON Schema of BACKLOG.yaml",
+    "run": "run the ready tasks: one worktree, one agent session, one verified PR each",
+    "prs": "list the local forge's pull requests",
+    "merge": "merge a task's pull request on the local forge (completes the task)",
+    "status": "each task's state: completed, PR open, running, ready, waiting, failed",
 }
 
 

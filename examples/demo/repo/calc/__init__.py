@@ -1,0 +1,1 @@
+"""A tiny calculator the demo's agents extend, one function per task."""

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the pinned OpenCode (the agent runtime) from npm into .tools/opencode/ and prints the
+# path of its binary. Safe to run again: skipped when that binary already reports the version.
+#   MACODER_OPENCODE_VERSION=1.18.33 bash scripts/opencode.sh
+# npm 11 skips the package's postinstall; the platform binary is still unpacked under
+# node_modules/opencode-<os>-<arch>[-musl]/bin/opencode, which is what we use directly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION="${MACODER_OPENCODE_VERSION:-1.18.33}"
+PREFIX=".tools/opencode"
+
+case "$(uname -s)" in
+  Linux) os=linux ;;
+  Darwin) os=darwin ;;
+  *) echo "opencode.sh: unsupported OS $(uname -s)" >&2; exit 2 ;;
+esac
+case "$(uname -m)" in
+  x86_64 | amd64) arch=x64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) echo "opencode.sh: unsupported CPU $(uname -m)" >&2; exit 2 ;;
+esac
+libc=""
+if [ "$os" = linux ] && { [ -e /etc/alpine-release ] || ldd --version 2>&1 | grep -qi musl; }; then
+  libc="-musl"
+fi
+PKG="opencode-$os-$arch$libc"
+BIN="$PREFIX/node_modules/$PKG/bin/opencode"
+
+installed_version() { "$1" --version 2>/dev/null | tr -d '[:space:]' || true; }
+
+if [ -x "$BIN" ] && [ "$(installed_version "$BIN")" = "$VERSION" ]; then
+  echo "$PWD/$BIN"
+  exit 0
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "opencode.sh: npm is needed to install opencode-ai@$VERSION (install Node.js >= 18)" >&2
+  exit 2
+fi
+
+echo "opencode.sh: installing opencode-ai@$VERSION into $PREFIX/" >&2
+mkdir -p "$PREFIX"
+npm install --prefix "$PREFIX" --no-audit --no-fund --loglevel=error "opencode-ai@$VERSION" >&2
+
+if [ ! -x "$BIN" ]; then
+  # Some CPUs need the -baseline build (no AVX2); npm picks whichever optional package fits.
+  for candidate in "$PREFIX/node_modules/opencode-$os-$arch"*/bin/opencode; do
+    if [ -x "$candidate" ] && [ "$(installed_version "$candidate")" = "$VERSION" ]; then
+      BIN="$candidate"
+      break
+    fi
+  done
+fi
+if [ ! -x "$BIN" ] || [ "$(installed_version "$BIN")" != "$VERSION" ]; then
+  echo "opencode.sh: installed opencode-ai@$VERSION but found no working $PKG binary" >&2
+  exit 1
+fi
+echo "$PWD/$BIN"

@@ -1,0 +1,32 @@
+"""`macoder prs`: the local forge's pull requests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the pull requests as JSON")
+    parser.add_argument("--all", action="store_true", help="include merged and closed ones")
+
+
+def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.forge.base import PrState
+    from multi_agent_coder.forge.local import LocalForge
+    from multi_agent_coder.git.repo import Repo
+
+    prs = LocalForge(Repo.open(".")).list_prs()
+    if not args.all:
+        prs = [p for p in prs if p.state is PrState.OPEN]
+    if args.json:
+        print(json.dumps([{**asdict(p), "state": p.state.value} for p in prs], indent=2))
+        return 0
+    if not prs:
+        print("no pull requests" if args.all else "no open pull requests")
+    for pr in prs:
+        flags = " [draft]" if pr.draft else ""
+        labels = f" ({', '.join(pr.labels)})" if pr.labels else ""
+        print(f"#{pr.number}\t{pr.state.value}{flags}\t{pr.branch}\t{pr.title}{labels}")
+    return 0

@@ -1,0 +1,80 @@
+"""`macoder run`: run the ready tasks, one worktree, one agent session, one PR each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from multi_agent_coder.cli.common import settings_of
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry",
+        metavar="TASK_ID",
+        action="append",
+        default=[],
+        help="run this task again although it has an open PR (repeatable)",
+    )
+    parser.add_argument(
+        "--only", metavar="TASK_ID", action="append", help="run only these ready tasks"
+    )
+    parser.add_argument("--workers", type=int, help="tasks at once (default: setting 'workers')")
+    parser.add_argument(
+        "--task-timeout", type=float, metavar="SECONDS", help="hard limit of one agent session"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show what would run; start nothing")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.agents.opencode.runtime import opencode_agent
+    from multi_agent_coder.errors import UsageError
+    from multi_agent_coder.forge.local import LocalForge
+    from multi_agent_coder.git.repo import Repo
+    from multi_agent_coder.ids import validate_task_id
+    from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, report_json
+    from multi_agent_coder.run.progress import Progress, outcome_table
+
+    settings = settings_of(args)
+    overrides: dict[str, object] = {}
+    if args.workers is not None:
+        if not 1 <= args.workers <= 64:
+            raise UsageError("--workers must be between 1 and 64")
+        overrides["workers"] = args.workers
+    if args.task_timeout is not None:
+        if args.task_timeout <= 0:
+            raise UsageError("--task-timeout must be positive")
+        overrides["task_timeout"] = args.task_timeout
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    retry = frozenset(validate_task_id(t) for t in args.retry)
+    only = frozenset(validate_task_id(t) for t in args.only) if args.only else None
+    repo = Repo.open(".")
+    progress = Progress(live=False if args.json else None)
+    orchestrator = Orchestrator(
+        repo, settings, LocalForge, opencode_agent, on_phase=progress.on_phase
+    )
+    with progress.showing():
+        report = orchestrator.run(RunOptions(retry=retry, only=only, dry_run=args.dry_run))
+    if args.json:
+        print(report_json(report))
+        return report.exit_code
+    for task_id in report.reconciled_worktrees:
+        print(f"removed a stray worktree of {task_id} (no live lease)", file=sys.stderr)
+    for task_id in report.freed_leases:
+        print(f"freed the lease of {task_id} (its run is gone)", file=sys.stderr)
+    if report.health is not None:
+        for warning in report.health.warnings:
+            print(f"health warning: {warning}", file=sys.stderr)
+    if report.note:
+        print(report.note)
+        if report.ready:
+            print("ready: " + ", ".join(report.ready))
+    if report.outcomes:
+        outcome_table(report.outcomes)
+    if report.interrupted:
+        print("interrupted: sessions aborted, worktrees removed, leases released", file=sys.stderr)
+    if report.timed_out:
+        print(f"run_timeout ({settings.run_timeout:.0f} s) reached", file=sys.stderr)
+    return report.exit_code

@@ -1,0 +1,191 @@
+"""The embedded default forge: pull requests as records next to the repository's refs.
+
+A local pull request is the branch `macoder/<id>` plus a record (title, body, state, head) in
+`<git dir>/macoder/forge.json`. The records live in the git directory, not the working tree,
+so they never show up in `git status`, and every change goes through a lock and an atomic
+replace, like backlog writes. `merge` merges the branch into the default branch in memory
+(see `Repo.merge_into`), so the task's own commit that marks it completed lands on the default
+branch: "merged" and "completed" are one event, as on GitHub.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from typing import Any
+
+from multi_agent_coder.backlog.write import atomic_write, directory_lock
+from multi_agent_coder.errors import ForgeError, UsageError
+from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.ids import branch_for, validate_task_id
+
+STORE_DIR = "macoder"
+STORE_FILE = "forge.json"
+
+
+class LocalForge:
+    """Pull requests for a repository with no hosting service at all."""
+
+    name = "local"
+
+    def __init__(self, repo: Repo, clock: Callable[[], float] = time.time) -> None:
+        self.repo = repo
+        self.clock = clock
+        self.store = repo.git_dir / STORE_DIR / STORE_FILE
+
+    # ----------------------------------------------------------------- storage
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """Read-modify-write of the store under the directory lock; written only if changed."""
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        with directory_lock(self.store.parent):
+            raw = self.store.read_bytes() if self.store.exists() else b""
+            data = self._parse(raw)
+            before = json.dumps(data, sort_keys=True)
+            yield data
+            if json.dumps(data, sort_keys=True) != before:
+                atomic_write(self.store, (json.dumps(data, indent=2) + "\n").encode())
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        if not raw.strip():
+            return {"next_number": 1, "pulls": []}
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ForgeError(
+                f"{self.store}: the local forge's records are damaged: {exc}"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("pulls"), list):
+            raise ForgeError(f"{self.store}: the local forge's records are damaged")
+        return data
+
+    def _read(self) -> list[PullRequest]:
+        raw = self.store.read_bytes() if self.store.exists() else b""
+        return [_from_json(p) for p in self._parse(raw)["pulls"]]
+
+    def url_of(self, number: int) -> str:
+        return f"local:{self.repo.root}#pr-{number}"
+
+    # ----------------------------------------------------------------- Forge
+
+    def publish_branch(self, branch: str, head_sha: str) -> None:
+        """The branch is already in this repository; check it is where the caller thinks."""
+        actual = self.repo.branch_head(branch.removeprefix("refs/heads/"))
+        if actual != head_sha:
+            raise ForgeError(f"branch {branch} is at {actual}, expected {head_sha}")
+
+    def list_prs(self) -> list[PullRequest]:
+        return self._read()
+
+    def find_open_pr(self, task_id: str) -> PullRequest | None:
+        validate_task_id(task_id)
+        return next(
+            (p for p in self._read() if p.task_id == task_id and p.state is PrState.OPEN), None
+        )
+
+    def create_or_update_pr(
+        self,
+        *,
+        task_id: str,
+        branch: str,
+        base: str,
+        head_sha: str,
+        title: str,
+        body: str,
+        draft: bool,
+        labels: tuple[str, ...],
+    ) -> PrResult:
+        if branch != branch_for(task_id):
+            raise ForgeError(f"task {task_id} must use branch {branch_for(task_id)}, not {branch}")
+        now = self.clock()
+        with self._locked() as data:
+            pulls = [_from_json(p) for p in data["pulls"]]
+            for position, pr in enumerate(pulls):
+                if pr.task_id == task_id and pr.state is PrState.OPEN:
+                    updated = replace(
+                        pr,
+                        title=title,
+                        body=body,
+                        head_sha=head_sha,
+                        draft=draft,
+                        labels=tuple(dict.fromkeys((*pr.labels, *labels))),
+                    )
+                    if updated == pr:
+                        return PrResult(pr.number, pr.url, "none", head_sha, pr.labels)
+                    updated = replace(updated, updated_at=now)
+                    data["pulls"][position] = _to_json(updated)
+                    return PrResult(pr.number, pr.url, "updated", head_sha, updated.labels)
+            number = int(data["next_number"])
+            pr = PullRequest(
+                number=number,
+                task_id=task_id,
+                branch=branch,
+                base=base,
+                title=title,
+                body=body,
+                state=PrState.OPEN,
+                draft=draft,
+                head_sha=head_sha,
+                url=self.url_of(number),
+                labels=tuple(dict.fromkeys(labels)),
+                created_at=now,
+                updated_at=now,
+            )
+            data["pulls"].append(_to_json(pr))
+            data["next_number"] = number + 1
+            return PrResult(number, pr.url, "created", head_sha, pr.labels)
+
+    # ----------------------------------------------------------------- local only
+
+    def merge(self, task_id: str, author: tuple[str, str]) -> PullRequest:
+        """Merge the task's open PR into its base branch and mark it merged."""
+        validate_task_id(task_id)
+        with self._locked() as data:
+            pulls = [_from_json(p) for p in data["pulls"]]
+            position = next(
+                (
+                    i
+                    for i, p in enumerate(pulls)
+                    if p.task_id == task_id and p.state is PrState.OPEN
+                ),
+                None,
+            )
+            if position is None:
+                raise UsageError(f"task {task_id} has no open pull request (see `macoder prs`)")
+            pr = pulls[position]
+            if pr.draft:
+                raise UsageError(
+                    f"PR #{pr.number} for {task_id} is a draft (its task failed); "
+                    f"re-run it with `macoder run --retry {task_id}`"
+                )
+            branch_head = self.repo.branch_head(pr.branch.removeprefix("refs/heads/"))
+            if branch_head != pr.head_sha:
+                raise ForgeError(
+                    f"branch {pr.branch} moved since PR #{pr.number} was updated "
+                    f"({pr.head_sha[:10]} -> {str(branch_head)[:10]}); re-run the task first"
+                )
+            merged = self.repo.merge_into(
+                pr.base,
+                pr.branch.removeprefix("refs/heads/"),
+                f"Merge pull request #{pr.number} from {pr.branch}\n\n{pr.title}",
+                author,
+            )
+            done = replace(pr, state=PrState.MERGED, merged_sha=merged, updated_at=self.clock())
+            data["pulls"][position] = _to_json(done)
+            return done
+
+
+def _to_json(pr: PullRequest) -> dict[str, Any]:
+    data = asdict(pr)
+    data["state"] = pr.state.value
+    data["labels"] = list(pr.labels)
+    return data
+
+
+def _from_json(data: dict[str, Any]) -> PullRequest:
+    return PullRequest(**{**data, "state": PrState(data["state"]), "labels": tuple(data["labels"])})

@@ -1,0 +1,423 @@
+"""One task, start to pull request (DESIGN §5), with every exit path cleaned up.
+
+lease -> worktree on `macoder/<id>` from the default head -> prompt built and checked (fail
+closed) -> agent session with a hard timeout -> verification (changes exist, the backlog was
+left alone, the target's tests pass) -> macoder commits the agent's work and, separately, the
+status flip -> branch published, one PR created or updated -> attempt recorded -> worktree
+removed and lease released, always (also on errors and on Ctrl-C).
+
+The decisions (what the PR says, whether a branch holds someone else's commits) are small pure
+functions at the bottom; `run_task` strings the I/O together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
+from multi_agent_coder.agents.router import model_for
+from multi_agent_coder.backlog.model import Task, TaskStatus
+from multi_agent_coder.backlog.write import set_task_status
+from multi_agent_coder.config import Settings
+from multi_agent_coder.context.build import BuiltPrompt, build_prompt
+from multi_agent_coder.context.hygiene import check_task
+from multi_agent_coder.errors import MacoderError
+from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, LABEL_NEEDS_REVIEW, Forge, PrResult
+from multi_agent_coder.git.ledger import Attempt, Ledger
+from multi_agent_coder.git.repo import DiffStat, Repo
+from multi_agent_coder.git.worktree import WorktreeManager
+from multi_agent_coder.ids import branch_for
+from multi_agent_coder.run.drift import check_drift
+from multi_agent_coder.run.health import CommandResult, run_checks
+
+Status = Literal["succeeded", "failed", "skipped", "needs-review", "interrupted"]
+
+
+class Phase(StrEnum):
+    """Where a task is; shown live, one line per task."""
+
+    QUEUED = "queued"
+    LEASE = "lease"
+    WORKTREE = "worktree"
+    CONTEXT = "context"
+    AGENT = "agent"
+    VERIFY = "verify"
+    COMMIT = "commit"
+    PUBLISH = "publish"
+    CLEANUP = "cleanup"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """What happened to one task in one run."""
+
+    task_id: str
+    status: Status
+    reason: str
+    phase: Phase
+    duration_s: float = 0.0
+    agent_s: float = 0.0
+    context_bytes: int = 0
+    model: str = ""
+    pr: PrResult | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None
+    session_deleted: bool = True
+
+
+@dataclass
+class RunEnv:
+    """Everything the tasks of one run share."""
+
+    repo: Repo
+    settings: Settings
+    ledger: Ledger
+    forge: Forge
+    worktrees: WorktreeManager
+    agent: Agent
+    run_id: str
+    holder: str
+    base_branch: str
+    base_sha: str
+    backlog_path: str  # relative to the repository root
+    all_ids: Collection[str]
+    test_command: Sequence[str] | None
+    forge_factory: Callable[[Repo], Forge] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    on_phase: Callable[[str, Phase], None] = lambda task_id, phase: None
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+    def for_this_thread(self) -> RunEnv:
+        """A copy with its own repository handle (and what hangs off it): pygit2 objects must
+        not be used by two threads at once, and tasks run in parallel threads."""
+        repo = Repo.open(self.repo.root)
+        return replace(
+            self,
+            repo=repo,
+            ledger=Ledger(repo, self.ledger.ref, self.ledger.clock),
+            worktrees=WorktreeManager(repo, self.settings.worktree_dir),
+            forge=self.forge_factory(repo) if self.forge_factory else self.forge,
+        )
+
+    @property
+    def author(self) -> tuple[str, str]:
+        return (self.settings.git_author_name, self.settings.git_author_email)
+
+    @property
+    def lease_ttl(self) -> float:
+        """Agent time plus as long again for tests and bookkeeping, plus a minute."""
+        return 2 * self.settings.task_timeout + 60
+
+
+class TaskFailed(Exception):
+    """A task ends here; `reason` is what the user reads, `phase` where it happened."""
+
+    def __init__(self, reason: str, phase: Phase, status: Status = "failed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.phase = phase
+        self.status: Status = status
+
+
+@dataclass
+class _Progress:
+    """Mutable notes a task takes while it runs, for the outcome and the ledger."""
+
+    phase: Phase = Phase.QUEUED
+    prompt: BuiltPrompt | None = None
+    model: str = ""
+    agent: AgentResult | None = None
+    tests: list[CommandResult] = field(default_factory=list)
+    diffstat: DiffStat | None = None
+    head_sha: str | None = None
+
+
+def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
+    """Run `task` to a PR or a recorded failure; never raises for a task-level problem."""
+    env = env.for_this_thread()
+    started = env.monotonic()
+    notes = _Progress()
+
+    def enter(phase: Phase) -> None:
+        notes.phase = phase
+        env.on_phase(task.id, phase)
+        if env.cancel.is_set() and phase not in (Phase.CLEANUP, Phase.DONE):
+            raise TaskFailed("interrupted", phase, "interrupted")
+
+    enter(Phase.LEASE)
+    if env.ledger.acquire(task.id, env.run_id, env.holder, env.lease_ttl) is None:
+        return TaskOutcome(task.id, "skipped", "another run holds its lease", Phase.LEASE)
+    pr: PrResult | None = None
+    try:
+        pr = _attempt(task, env, notes, enter, baseline_bytes)
+        status: Status = "succeeded"
+        reason = f"PR #{pr.number} {pr.operation}"
+    except TaskFailed as failure:
+        status, reason = failure.status, failure.reason
+        if status == "failed":
+            pr = _report_failure(task, env, notes, reason)
+    except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
+        status, reason = "failed", str(error)
+    finally:
+        env.on_phase(task.id, Phase.CLEANUP)
+        env.worktrees.remove(task.id)
+    duration = env.monotonic() - started
+    agent = notes.agent
+    outcome = TaskOutcome(
+        task_id=task.id,
+        status=status,
+        reason=reason,
+        phase=notes.phase,
+        duration_s=duration,
+        agent_s=agent.duration_s if agent else 0.0,
+        context_bytes=notes.prompt.size if notes.prompt else 0,
+        model=notes.model,
+        pr=pr,
+        tokens_in=agent.tokens_in if agent else None,
+        tokens_out=agent.tokens_out if agent else None,
+        cost=agent.cost if agent else None,
+        session_deleted=agent.session_deleted if agent else True,
+    )
+    try:
+        if status in ("succeeded", "failed"):
+            env.ledger.record_attempt(_attempt_record(outcome, env))
+    finally:
+        env.ledger.release(task.id, env.run_id)
+        env.on_phase(task.id, Phase.DONE)
+    return outcome
+
+
+def _attempt(
+    task: Task,
+    env: RunEnv,
+    notes: _Progress,
+    enter: Callable[[Phase], None],
+    baseline_bytes: int | None,
+) -> PrResult:
+    branch = branch_for(task.id)
+    enter(Phase.WORKTREE)
+    foreign = foreign_commits(env.repo, env.base_sha, branch, env.author)
+    if foreign:
+        _mark_needs_review(task, env)
+        raise TaskFailed(
+            f"branch {branch} has commits by someone else ({', '.join(foreign)}); "
+            f"labelled {LABEL_NEEDS_REVIEW}, not overwritten",
+            Phase.WORKTREE,
+            "needs-review",
+        )
+    worktree = env.worktrees.create(task.id, env.base_sha, reset_branch=True)
+
+    enter(Phase.CONTEXT)
+    context_settings = env.settings.context_settings()
+    notes.prompt = build_prompt(task, context_settings)
+    # Fail closed on the same hygiene rules the hooks apply (only the messages matter here).
+    errors = [
+        f.message
+        for f in check_task(task, ("tasks", 0), env.all_ids, context_settings)
+        if f.severity == "error"
+    ]
+    if errors:
+        raise TaskFailed("context refused: " + "; ".join(errors), Phase.CONTEXT)
+    drift = check_drift(task.id, baseline_bytes, notes.prompt.size, env.settings.drift_max_growth)
+    if not drift.ok:
+        raise TaskFailed(drift.reason or "context drift", Phase.CONTEXT)
+    routed = model_for(task, env.settings.models)
+    notes.model = routed.model
+
+    enter(Phase.AGENT)
+    notes.agent = env.agent.run(
+        prompt=notes.prompt.text,
+        worktree=worktree,
+        model=routed.model,
+        timeout_s=env.settings.task_timeout,
+        title=f"macoder {task.id}: {task.title}",
+    )
+    if env.cancel.is_set():
+        raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
+    if notes.agent.outcome is not AgentOutcome.SUCCESS:
+        raise TaskFailed(f"agent {notes.agent.outcome.value}: {notes.agent.reason}", Phase.AGENT)
+
+    enter(Phase.VERIFY)
+    _verify(task, env, notes, worktree)
+
+    enter(Phase.COMMIT)
+    agent_commit = env.repo.commit_all(
+        worktree, f"{task.id}: {task.title}\n\n{_commit_trailer(notes)}", env.author
+    )
+    if agent_commit is None:  # pragma: no cover - _verify saw changes a moment ago
+        raise TaskFailed("the agent's changes vanished before commit", Phase.COMMIT)
+    set_task_status(worktree / env.backlog_path, task.id, TaskStatus.COMPLETED)
+    head = env.repo.commit_all(worktree, f"{task.id}: mark completed", env.author)
+    notes.head_sha = head or agent_commit
+    notes.diffstat = env.repo.diffstat(env.base_sha, notes.head_sha)
+
+    enter(Phase.PUBLISH)
+    env.forge.publish_branch(branch, notes.head_sha)
+    return env.forge.create_or_update_pr(
+        task_id=task.id,
+        branch=branch,
+        base=env.base_branch,
+        head_sha=notes.head_sha,
+        title=f"{task.id}: {task.title}",
+        body=pr_body(task, notes, ok=True, reason=""),
+        draft=False,
+        labels=(LABEL,),
+    )
+
+
+def _verify(task: Task, env: RunEnv, notes: _Progress, worktree: Path) -> None:
+    """The agent's claim of success is checked, never believed."""
+    if env.repo.commits_between(env.base_sha, _head_of(worktree)):
+        raise TaskFailed("the agent committed by itself; only macoder commits", Phase.VERIFY)
+    changed = env.repo.changed_files(worktree)
+    if not changed:
+        raise TaskFailed("the agent made no changes", Phase.VERIFY)
+    if env.backlog_path in changed:
+        raise TaskFailed(f"the agent edited {env.backlog_path}; only macoder may", Phase.VERIFY)
+    if env.test_command is None:
+        raise TaskFailed("no test command to verify with (set checks.test)", Phase.VERIFY)
+    notes.tests = run_checks(worktree, {"test": list(env.test_command)}, env.settings.task_timeout)
+    failed = [r for r in notes.tests if not r.passed]
+    if failed:
+        tail = failed[0].output_tail.strip().splitlines()[-1:] or [""]
+        why = failed[0].failure or f"exit {failed[0].exit_code}"
+        raise TaskFailed(f"tests fail after the agent's change ({why}): {tail[0]}", Phase.VERIFY)
+
+
+def _head_of(worktree: Path) -> str:
+    import pygit2
+
+    return str(pygit2.Repository(str(worktree)).head.target)
+
+
+def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> PrResult | None:
+    """`failure_mode: draft-pr` publishes what the agent left as a draft PR with the report;
+    the default (`no-pr`) leaves no PR. Reporting must never mask the original failure."""
+    if env.settings.failure_mode != "draft-pr" or notes.agent is None:
+        return None
+    try:
+        worktree = env.worktrees.path_for(task.id)
+        head = env.repo.commit_all(
+            worktree, f"{task.id}: failed attempt (draft)\n\n{reason}", env.author
+        )
+        if head is None:
+            return None
+        branch = branch_for(task.id)
+        env.forge.publish_branch(branch, head)
+        return env.forge.create_or_update_pr(
+            task_id=task.id,
+            branch=branch,
+            base=env.base_branch,
+            head_sha=head,
+            title=f"{task.id}: {task.title} (failed)",
+            body=pr_body(task, notes, ok=False, reason=reason),
+            draft=True,
+            labels=(LABEL, LABEL_FAILED),
+        )
+    except MacoderError:
+        return None
+
+
+def _mark_needs_review(task: Task, env: RunEnv) -> None:
+    existing = env.forge.find_open_pr(task.id)
+    if existing is None:
+        return
+    env.forge.create_or_update_pr(
+        task_id=task.id,
+        branch=existing.branch,
+        base=existing.base,
+        head_sha=existing.head_sha,
+        title=existing.title,
+        body=existing.body,
+        draft=existing.draft,
+        labels=(*existing.labels, LABEL_NEEDS_REVIEW),
+    )
+
+
+def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
+    return Attempt(
+        task=outcome.task_id,
+        run_id=env.run_id,
+        outcome="success" if outcome.status == "succeeded" else "failure",
+        reason=outcome.reason,
+        duration_s=round(outcome.duration_s, 3),
+        context_bytes=outcome.context_bytes,
+        model=outcome.model,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        cost=outcome.cost,
+        at=env.clock(),
+    )
+
+
+# ===================================================================== pure decisions
+
+
+def foreign_commits(repo: Repo, base_sha: str, branch: str, author: tuple[str, str]) -> list[str]:
+    """Short shas of commits on `branch` (beyond `base_sha`) that macoder did not author."""
+    head = repo.branch_head(branch)
+    if head is None:
+        return []
+    return [
+        sha[:10]
+        for sha, email, _message in repo.commits_between(base_sha, head)
+        if email != author[1]
+    ]
+
+
+def _commit_trailer(notes: _Progress) -> str:
+    tests = ", ".join(f"`{r.command}` passed" for r in notes.tests) or "no tests"
+    return f"Written by an OpenCode agent ({notes.model}); verified by macoder: {tests}."
+
+
+def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str) -> str:
+    """The PR description: what the agent was asked, what was checked, what changed, cost."""
+    lines = [f"Task **{task.id}**: {task.title}", ""]
+    if ok:
+        lines.append("✅ Verified by macoder: the agent's changes pass the project's tests.")
+    else:
+        lines += [f"❌ **This attempt failed:** {reason}", ""]
+        lines.append("Draft: kept for inspection; it will not be merged as is.")
+    lines += ["", "### Verification"]
+    for result in notes.tests:
+        verdict = "passed" if result.passed else (result.failure or f"exit {result.exit_code}")
+        lines.append(f"- `{result.command}`: {verdict} in {result.duration_s:.1f} s")
+    if not notes.tests:
+        lines.append("- tests not run")
+    agent = notes.agent
+    if agent is not None:
+        lines += [
+            "",
+            "### Agent",
+            f"- model: `{notes.model}`, outcome: {agent.outcome.value}, "
+            f"time: {agent.duration_s:.1f} s",
+            f"- tokens in/out: {_known(agent.tokens_in)}/{_known(agent.tokens_out)}, "
+            f"cost: {_known(agent.cost)}",
+        ]
+    if notes.diffstat is not None:
+        lines += ["", "### Changes", "```", notes.diffstat.text.rstrip(), "```"]
+    if notes.prompt is not None:
+        lines += [
+            "",
+            f"<details><summary>Context sent to the agent ({notes.prompt.size} bytes)</summary>",
+            "",
+            "```markdown",
+            notes.prompt.text.rstrip(),
+            "```",
+            "</details>",
+        ]
+    lines += ["", "<!-- macoder:task=" + task.id + " -->"]
+    return "\n".join(lines) + "\n"
+
+
+def _known(value: object) -> str:
+    return "unknown" if value is None else str(value)
