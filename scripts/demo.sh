@@ -1,27 +1,83 @@
 #!/usr/bin/env bash
-# The main job on the embedded default, from a fresh clone: bootstrap, then check the example
-# backlog, show what is ready, what blocks the rest, and the exact prompt the first task gets.
+# The main job on the embedded default, end to end, from a fresh clone, with no API key:
+# bootstrap, install the pinned OpenCode, make a throwaway target repository from
+# examples/demo/repo, start the scripted model, then `macoder run` -> two PRs, merge them,
+# `macoder run` -> the dependent task's PR, merge it, `macoder run` -> nothing to do.
+#   KEEP=1 scripts/demo.sh     keep the demo repository afterwards (its path is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+ROOT="$PWD"
 
-EXAMPLE=examples/backlogs/good/BACKLOG.yaml
-macoder() { .venv/bin/macoder "$@"; }
+bash scripts/bootstrap.sh
+OPENCODE_BIN="$(bash scripts/opencode.sh)"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/macoder-demo.XXXXXX")"
+OPENCODE_BEFORE="$(pgrep -f "$OPENCODE_BIN" | sort || true)"
+MODEL_PID=""
+cleanup() {
+  if [ -n "$MODEL_PID" ]; then kill "$MODEL_PID" 2>/dev/null || true; wait "$MODEL_PID" 2>/dev/null || true; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "demo repository kept at $WORK/repo"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+macoder() { "$ROOT/.venv/bin/macoder" "$@"; }
 
-step macoder check "$EXAMPLE"
-macoder check "$EXAMPLE"
-step macoder ready --backlog "$EXAMPLE"
-macoder ready --backlog "$EXAMPLE"
-step macoder stats --backlog "$EXAMPLE"
-macoder stats --backlog "$EXAMPLE"
-step macoder context T001 --backlog "$EXAMPLE"
-macoder context T001 --backlog "$EXAMPLE"
-step macoder check examples/backlogs/bad/unknown-dependency.yaml "(a bad backlog: exit 1)"
-if macoder check examples/backlogs/bad/unknown-dependency.yaml; then
-  echo "demo: the bad example passed the check; that is a bug" >&2
-  exit 1
-fi
+# 1. A target repository macoder has never seen: a tiny Python package, its tests, a backlog.
+cp -R examples/demo/repo "$WORK/repo"
+cd "$WORK/repo"
+git init --quiet --initial-branch=main
+git add -A
+git -c user.name="Demo User" -c user.email=demo@example.com commit --quiet -m "A tiny calculator and its backlog"
+
+# 2. The scripted model (an OpenAI-compatible server on 127.0.0.1) plays the LLM; OpenCode is real.
+"$ROOT/.venv/bin/python" -m multi_agent_coder.testing.scripted_model \
+  --scenarios "$ROOT/examples/demo/scenarios.yaml" >"$WORK/model.json" 2>"$WORK/model.log" &
+MODEL_PID=$!
+for _ in $(seq 1 100); do [ -s "$WORK/model.json" ] && break; sleep 0.1; done
+mkdir -p .macoder
+"$ROOT/.venv/bin/python" - "$WORK/model.json" .macoder/opencode.json <<'PY'
+import json, sys
+info = json.loads(open(sys.argv[1]).readline())
+json.dump({"provider": info["provider"]}, open(sys.argv[2], "w"), indent=2)
+PY
+export MACODER_OPENCODE_BIN="$OPENCODE_BIN"
+export PATH="$ROOT/.venv/bin:$PATH"   # `python` in the demo's checks.test is the project's venv
+
+step macoder check
+macoder check
+step macoder status
+macoder status
+step macoder context T001
+macoder context T001
+
+step "macoder run                      # T001 and T002 are ready; T003 waits for both"
+macoder run
+step macoder prs
+macoder prs
+step git log --oneline main..macoder/T001
+git log --oneline main..macoder/T001
+
+step "macoder merge T001 && macoder merge T002"
+macoder merge T001
+macoder merge T002
+step "macoder run                      # the next wave: T003"
+macoder run
+step macoder merge T003
+macoder merge T003
+step "macoder run                      # nothing is ready; nothing changes"
+before="$(git for-each-ref)"
+macoder run
+[ "$before" = "$(git for-each-ref)" ] || { echo "demo: a run with nothing ready changed refs" >&2; exit 1; }
+step macoder status
+macoder status
+
+# What a user would check: the code works on main, nothing is left behind.
+step 'python -c "from calc.power import power; print(power(2, 10))"'
+python -c "from calc.power import power; print(power(2, 10))"
+[ "$(git worktree list | wc -l)" -eq 1 ] || { echo "demo: a worktree was left behind" >&2; exit 1; }
+left="$(comm -13 <(echo "$OPENCODE_BEFORE") <(pgrep -f "$OPENCODE_BIN" | sort || true))"
+[ -z "$left" ] || { echo "demo: an opencode process was left running: $left" >&2; exit 1; }
+[ -z "$(git status --porcelain --untracked-files=no)" ] || { echo "demo: the checkout is dirty" >&2; exit 1; }
 echo
-echo "demo: ok"
+echo "demo: ok — three tasks, three verified PRs, merged in two waves; no worktree or agent left"

@@ -224,7 +224,7 @@ class Orchestrator:
         if unknown_retry:
             raise UsageError(f"--retry names unknown task(s): {', '.join(unknown_retry)}")
         if not ready:
-            report.note = "nothing is ready: all done, running, in review, or waiting"
+            report.note = _nothing_ready(state)
             return report
         if options.dry_run:
             report.note = "dry run: nothing was started"
@@ -322,6 +322,22 @@ class Orchestrator:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+
+def _nothing_ready(state: _State) -> str:
+    tasks = state.backlog.tasks
+    done = sum(1 for t in tasks if t.status.value == "completed")
+    if done == len(tasks):
+        return f"nothing to do: all {len(tasks)} tasks are completed"
+    busy = sorted(state.busy & {t.id for t in tasks})
+    parts = [f"{done}/{len(tasks)} completed"]
+    if busy:
+        parts.append(f"running or in review: {', '.join(busy)}")
+    return (
+        "nothing is ready ("
+        + "; ".join(parts)
+        + "; the rest wait on dependencies or are out of attempts)"
+    )
 
 
 def report_json(report: RunReport) -> str:

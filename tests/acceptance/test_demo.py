@@ -1,0 +1,33 @@
+"""The README's first command, as a new user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_the_demo_runs_three_tasks_in_two_waves_and_leaves_nothing_behind() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MACODER_"))}
+    result = subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    assert out.count("PR #") >= 3
+    assert "merged PR" in out
+    assert "nothing to do: all 3 tasks are completed" in out
+    assert "1024" in out
+    assert "demo: ok" in out
