@@ -51,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     retry = frozenset(validate_task_id(t) for t in args.retry)
     only = frozenset(validate_task_id(t) for t in args.only) if args.only else None
     repo = Repo.open(".")
+    from multi_agent_coder.agents.opencode.runtime import reap_orphans
+
+    for pid in reap_orphans(repo.git_dir):
+        print(
+            f"stopped process {pid}, left running by a macoder run that was killed", file=sys.stderr
+        )
     progress = Progress(live=False if args.json else None)
     orchestrator = Orchestrator(
         repo, settings, LocalForge, opencode_agent, on_phase=progress.on_phase

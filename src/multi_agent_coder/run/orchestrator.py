@@ -41,6 +41,7 @@ from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import Attempt, Ledger, attempts, live_leases
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.git.worktree import WorktreeManager
+from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, run_task
 
@@ -92,23 +93,9 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead for our purposes
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
 def _dead_local_holder(holder: str) -> bool:
     host, _, pid = holder.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
 
 class Orchestrator:

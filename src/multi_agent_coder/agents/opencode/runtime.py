@@ -10,7 +10,11 @@ vLLM or our scripted test model. Secrets stay in the environment: the config ref
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from multi_agent_coder.agents.opencode.agent import OpenCodeAgent
-from multi_agent_coder.agents.opencode.server import OpenCodeServer
+from multi_agent_coder.agents.opencode.server import OpenCodeServer, process_tree
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import ConfigError
 from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.processes import pid_alive
 
 #: API-key variables of OpenCode's built-in providers, by provider id: passed to the server
 #: only for the providers the configured models name (a custom provider declares its own).
@@ -83,7 +88,65 @@ def opencode_agent(
         project_root=Path(__file__).resolve().parents[4],
         extra_env_names=sorted(provider_key_names(settings)),
     )
+    reap_orphans(repo.git_dir)
     with server:
-        # A stuck session marks the agent `needs_kill`; the server is shared by every task of
-        # the run, so it is killed when the run ends (stop() escalates to SIGKILL), not mid-run.
-        yield OpenCodeAgent(server, server.client(), cancel=cancel)
+        record = _record_server(repo.git_dir, server)
+        try:
+            # A stuck session marks the agent `needs_kill`; the server is shared by every task of
+            # the run, so it is killed when the run ends (stop() escalates to SIGKILL), not mid-run.
+            yield OpenCodeAgent(server, server.client(), cancel=cancel)
+        finally:
+            record.unlink(missing_ok=True)
+
+
+# --- servers of runs that died ---------------------------------------------------------------
+
+SERVERS_DIR = Path("macoder") / "servers"
+
+
+def _record_server(git_dir: Path, server: OpenCodeServer) -> Path:
+    """Note which server this process started, so a later run can stop it if we are killed
+    (kill -9 skips every cleanup, and the server runs in its own session: nothing else would)."""
+    folder = git_dir / SERVERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / f"{os.getpid()}.json"
+    record.write_text(
+        json.dumps({"macoder_pid": os.getpid(), "server_pid": server.pid, "home": str(server.home)})
+    )
+    return record
+
+
+def reap_orphans(git_dir: Path) -> list[int]:
+    """Stop the OpenCode servers (and their commands) of macoder runs that no longer exist.
+
+    Returns the pids killed. A record whose macoder process is alive is left alone; a server
+    pid that no longer runs OpenCode (reused by the system) is never signalled.
+    """
+    killed: list[int] = []
+    folder = git_dir / SERVERS_DIR
+    for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(record.read_text())
+            owner, server_pid = int(data["macoder_pid"]), int(data["server_pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            record.unlink(missing_ok=True)
+            continue
+        if pid_alive(owner):
+            continue
+        if pid_alive(server_pid) and _is_opencode(server_pid):
+            for info in process_tree(server_pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(info.pid, signal.SIGKILL)
+                    killed.append(info.pid)
+        home = data.get("home")
+        if isinstance(home, str) and Path(home).name.startswith("macoder-opencode-"):
+            shutil.rmtree(home, ignore_errors=True)
+        record.unlink(missing_ok=True)
+    return killed
+
+
+def _is_opencode(pid: int) -> bool:
+    try:
+        return b"opencode" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -1,0 +1,86 @@
+"""Servers of a killed run are stopped by the next one; a live run's server is left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from multi_agent_coder.agents.opencode.runtime import SERVERS_DIR, reap_orphans
+from multi_agent_coder.processes import pid_alive
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def fake_server() -> subprocess.Popen[bytes]:
+    """A process whose command line says opencode, like the real server's."""
+    return subprocess.Popen(["bash", "-c", "exec -a opencode-serve-fake sleep 60"])
+
+
+def record(git_dir: Path, owner: int, server: int, home: Path) -> Path:
+    folder = git_dir / SERVERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{owner}.json"
+    path.write_text(json.dumps({"macoder_pid": owner, "server_pid": server, "home": str(home)}))
+    return path
+
+
+def wait_gone(proc: subprocess.Popen[bytes]) -> bool:
+    for _ in range(50):
+        if proc.poll() is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_server_of_a_dead_run_is_killed_and_its_home_removed(tmp_path: Path) -> None:
+    server = fake_server()
+    time.sleep(0.1)
+    home = tmp_path / "macoder-opencode-xyz"
+    home.mkdir()
+    path = record(tmp_path, dead_pid(), server.pid, home)
+    try:
+        assert server.pid in reap_orphans(tmp_path)
+        assert wait_gone(server)
+        assert not path.exists()
+        assert not home.exists()
+    finally:
+        server.kill()
+
+
+def test_the_server_of_a_live_run_is_left_alone(tmp_path: Path) -> None:
+    server = fake_server()
+    path = record(tmp_path, os.getpid(), server.pid, tmp_path)
+    try:
+        assert reap_orphans(tmp_path) == []
+        assert pid_alive(server.pid)
+        assert path.exists()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_reused_pid_that_is_not_opencode_is_never_signalled(tmp_path: Path) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    path = record(tmp_path, dead_pid(), bystander.pid, tmp_path / "elsewhere")
+    try:
+        assert reap_orphans(tmp_path) == []
+        assert pid_alive(bystander.pid)
+        assert not path.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_damaged_record_is_dropped(tmp_path: Path) -> None:
+    folder = tmp_path / SERVERS_DIR
+    folder.mkdir(parents=True)
+    (folder / "1.json").write_text("{nope")
+    assert reap_orphans(tmp_path) == []
+    assert list(folder.iterdir()) == []
