@@ -32,7 +32,9 @@ def derive(
 ) -> list[TaskState]:
     """One line per task, in file order."""
     open_prs = {pr.task_id: pr for pr in prs if pr.state is PrState.OPEN}
-    busy: Collection[str] = set(live) | set(open_prs)
+    # As the orchestrator decides: a draft PR holds a failed attempt, so it does not keep the
+    # task from being tried again (its attempts count does).
+    busy: Collection[str] = set(live) | {t for t, pr in open_prs.items() if not pr.draft}
     ready = {
         t.id
         for t in ready_tasks(
@@ -48,14 +50,15 @@ def derive(
             state, detail = "completed", ""
         elif task.id in live:
             state, detail = "running", f"lease held by {live[task.id].holder}"
-        elif pr is not None:
-            state = "failed" if pr.draft else "pr-open"
-            detail = f"PR #{pr.number}" + (" (draft: failed attempt)" if pr.draft else "")
+        elif pr is not None and not pr.draft:
+            state, detail = "pr-open", f"PR #{pr.number}"
         elif task.id in ready:
             state = "ready"
             detail = (
                 f"last attempt failed: {last.reason}" if last and last.outcome != "success" else ""
             )
+            if pr is not None:
+                detail += f" (draft PR #{pr.number})"
         elif task.status in SCHEDULABLE and count >= max_attempts:
             state = "failed"
             detail = f"attempts used up ({count}/{max_attempts})" + (
