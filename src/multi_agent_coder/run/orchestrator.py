@@ -16,6 +16,7 @@ Order matters and is chosen so that a run that should not happen changes nothing
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -126,22 +127,9 @@ class Orchestrator:
     # ----------------------------------------------------------------- state
 
     def _backlog_at(self, sha: str) -> Backlog:
-        """The backlog as the default branch has it (never the user's working copy)."""
-        commit = self.repo.commit(sha)
-        try:
-            blob = self.repo.raw[commit.tree[self.settings.backlog].id]
-        except KeyError:
-            raise UsageError(
-                f"{self.settings.backlog}: not found on branch {self.repo.default_branch()} "
-                f"({sha[:10]}); commit a backlog first"
-            ) from None
-        raw: bytes = blob.data  # type: ignore[attr-defined]
-        from multi_agent_coder.backlog.rules import check_rules
+        return backlog_at(self.repo, sha, self.settings.backlog)
 
-        return require_valid(load_bytes(raw, self.settings.backlog, (check_rules,)))
-
-    def _state(self, base_sha: str, retry: Collection[str], report: RunReport) -> _State:
-        backlog = self._backlog_at(base_sha)
+    def _state(self, backlog: Backlog, retry: Collection[str], report: RunReport) -> _State:
         ledger = Ledger(self.repo, clock=self.clock)
         records = ledger.read()
         live = live_leases(records, self.clock())
@@ -204,12 +192,15 @@ class Orchestrator:
         if base_sha is None:
             raise UsageError(f"branch {base_branch} has no commits yet")
         report = RunReport(self.run_id, base_branch, base_sha)
-        state = self._state(base_sha, options.retry, report)
+        backlog = self._backlog_at(base_sha)
+        known = {t.id for t in backlog.tasks}
+        for flag, ids in (("--retry", options.retry), ("--only", options.only or frozenset())):
+            if ids - known:
+                unknown = ", ".join(sorted(ids - known))
+                raise UsageError(f"{flag} names unknown task(s): {unknown}")
+        state = self._state(backlog, options.retry, report)
         ready = self.ready(state, options)
         report.ready = [t.id for t in ready]
-        unknown_retry = sorted(options.retry - {t.id for t in state.backlog.tasks})
-        if unknown_retry:
-            raise UsageError(f"--retry names unknown task(s): {', '.join(unknown_retry)}")
         if not ready:
             report.note = _nothing_ready(state)
             return report
@@ -227,6 +218,7 @@ class Orchestrator:
         with self._signals_cancel():
             self._run_tasks(
                 ready,
+                options=options,
                 state=state,
                 report=report,
                 base_branch=base_branch,
@@ -240,6 +232,7 @@ class Orchestrator:
         self,
         ready: list[Task],
         *,
+        options: RunOptions,
         state: _State,
         report: RunReport,
         base_branch: str,
@@ -264,6 +257,7 @@ class Orchestrator:
                 all_ids={t.id for t in state.backlog.tasks},
                 test_command=test_command,
                 cancel=self.cancel,
+                recheck=functools.partial(still_to_do, retry=options.retry),
                 on_phase=self.on_phase,
                 clock=self.clock,
             )
@@ -309,6 +303,37 @@ class Orchestrator:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+
+def backlog_at(repo: Repo, sha: str, path: str) -> Backlog:
+    """The backlog as commit `sha` has it (never the user's working copy)."""
+    from multi_agent_coder.backlog.rules import check_rules
+
+    commit = repo.commit(sha)
+    try:
+        blob = repo.raw[commit.tree[path].id]
+    except KeyError:
+        raise UsageError(
+            f"{path}: not found in commit {sha[:10]}; commit a backlog first"
+        ) from None
+    raw: bytes = blob.data  # type: ignore[attr-defined]
+    return require_valid(load_bytes(raw, path, (check_rules,)))
+
+
+def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | None:
+    """Asked right after a task's lease is taken: the ready set was computed at the start of
+    the run, and meanwhile another run may have opened the task's PR or had it merged.
+    Returns why the task is no longer to be done, or None."""
+    pr = env.forge.find_open_pr(task_id)
+    if pr is not None and not pr.draft and task_id not in retry:
+        return f"PR #{pr.number} was opened meanwhile by another run"
+    head = env.repo.branch_head(env.base_branch)
+    if head is not None and head != env.base_sha:
+        current = backlog_at(env.repo, head, env.backlog_path)
+        index = current.task_index().get(task_id)
+        if index is not None and current.tasks[index].status.value == "completed":
+            return f"completed on {env.base_branch} meanwhile"
+    return None
 
 
 def _nothing_ready(state: _State) -> str:

@@ -92,6 +92,8 @@ class RunEnv:
     test_command: Sequence[str] | None
     forge_factory: Callable[[Repo], Forge] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: After the lease is taken: a reason the task is no longer to be done, or None.
+    recheck: Callable[[RunEnv, str], str | None] | None = None
     on_phase: Callable[[str, Phase], None] = lambda task_id, phase: None
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
@@ -156,6 +158,11 @@ def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutc
     enter(Phase.LEASE)
     if env.ledger.acquire(task.id, env.run_id, env.holder, env.lease_ttl) is None:
         return TaskOutcome(task.id, "skipped", "another run holds its lease", Phase.LEASE)
+    gone = env.recheck(env, task.id) if env.recheck is not None else None
+    if gone is not None:
+        env.ledger.release(task.id, env.run_id)
+        env.on_phase(task.id, Phase.DONE)
+        return TaskOutcome(task.id, "skipped", gone, Phase.LEASE)
     pr: PrResult | None = None
     try:
         pr = _attempt(task, env, notes, enter, baseline_bytes)
