@@ -141,3 +141,78 @@ class ForgeError(MacoderError):
 
 class UnhealthyRepositoryError(MacoderError):
     """The target repository's own checks fail before any agent starts: nothing is touched."""
+
+
+class GitHubError(ForgeError):
+    """GitHub answered an API call with an error. `status` is the HTTP status (0: no answer).
+
+    Messages name the repository and what macoder was doing; they never carry the token.
+    """
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class GitHubAuthError(GitHubError):
+    """401: the token is missing, wrong or expired ("Bad credentials"). Never retried."""
+
+
+class GitHubForbiddenError(GitHubError):
+    """403 that is not a rate limit: the token lacks a permission. Never retried."""
+
+
+class GitHubNotFoundError(GitHubError):
+    """404: the repository (or pull request) does not exist or the token cannot see it."""
+
+
+class GitHubValidationError(GitHubError):
+    """422: GitHub refused the request's content; `messages`/`codes` are its `errors[]`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 422,
+        messages: Sequence[str] = (),
+        codes: Sequence[str] = (),
+    ) -> None:
+        self.messages = tuple(messages)
+        self.codes = tuple(codes)
+        super().__init__(message, status=status)
+
+
+class PullRequestExistsError(GitHubValidationError):
+    """422 "A pull request already exists for owner:branch": someone opened it first."""
+
+
+class GitHubUnavailableError(GitHubError):
+    """A failure worth retrying (5xx, no answer, rate limit); `retry_after` is GitHub's ask."""
+
+    def __init__(self, message: str, *, status: int = 0, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status)
+
+
+class GitHubRateLimitError(GitHubUnavailableError):
+    """403/429 rate limit (primary or secondary); retried only if the wait is within the cap."""
+
+
+class PushRejectedError(ForgeError):
+    """A push was refused: the remote branch moved since it was inspected (lease rejected)."""
+
+
+class NeedsReviewError(ForgeError):
+    """The remote task branch has commits macoder did not write: it is not overwritten.
+
+    The caller labels the pull request `macoder:needs-review` and stops the task.
+    """
+
+    def __init__(self, branch: str, commits: Sequence[str]) -> None:
+        self.branch = branch
+        self.commits = tuple(commits)
+        shown = ", ".join(self.commits[:5]) + (" …" if len(self.commits) > 5 else "")
+        super().__init__(
+            f"branch {branch} on the remote has commits by someone else ({shown}); "
+            "not overwritten — a person should review it (label macoder:needs-review)"
+        )

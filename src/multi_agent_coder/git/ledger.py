@@ -213,6 +213,10 @@ Plan = Callable[[list[Record]], Sequence[Record] | None]
 class Ledger:
     """The run ledger of one repository, on `ref` (default `refs/macoder/ledger`)."""
 
+    #: Bounds of the jittered pause after a lost compare-and-swap (see `backoff`).
+    backoff_base: ClassVar[float] = 0.005
+    backoff_cap: ClassVar[float] = 0.25
+
     def __init__(
         self,
         repo: Repo,
@@ -237,6 +241,7 @@ class Ledger:
 
         Lines that do not parse are skipped, logged, and appended to `skipped` if given.
         """
+        self._refresh()
         bad: list[Skipped] = []
         records = parse(self._load()[1], bad)
         for item in bad:
@@ -298,21 +303,32 @@ class Ledger:
     def _update(self, plan: Plan) -> Sequence[Record] | None:
         """Compare-and-swap loop: read tip, decide, write on that tip, retry if it moved."""
         for attempt in range(self.max_tries):
+            self._refresh()
             tip, text = self._load()
             records = plan(parse(text))
             if not records:
                 return records
             new = self._commit(tip, appended(text, records), records)
             try:
-                self.repo.update_ref(self.ref, new, tip, _summary(records))
+                self._swap(new, tip, _summary(records))
             except RefMovedError:
-                self._sleep(backoff(attempt, self._rng))
+                self._sleep(backoff(attempt, self._rng, self.backoff_base, self.backoff_cap))
                 continue
             return records
         raise LedgerBusyError(
             f"{self.ref}: gave up after {self.max_tries} tries; the ledger kept changing "
             "(or a stale lock file is left in the repository's refs directory)"
         )
+
+    # Hooks for a ledger kept elsewhere (`git/remote_ledger.py`): bring the ref up to date
+    # before each read, and move it by compare-and-swap. Locally the ref is the truth.
+
+    def _refresh(self) -> None:
+        """Make the local ref current before it is read; a local ledger already is."""
+
+    def _swap(self, new: str, old: str | None, message: str) -> None:
+        """Move the ref from `old` to `new`, or raise `RefMovedError` if it moved meanwhile."""
+        self.repo.update_ref(self.ref, new, old, message)
 
     def _commit(self, tip: str | None, text: str, records: Sequence[Record]) -> str:
         """A commit holding `text` as the ledger file, on top of `tip` (not yet on any ref)."""

@@ -44,7 +44,7 @@ from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.health import HealthReport, check_health
-from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, run_task
+from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, ledger_for, run_task
 
 #: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
 AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
@@ -130,7 +130,7 @@ class Orchestrator:
         return backlog_at(self.repo, sha, self.settings.backlog)
 
     def _state(self, backlog: Backlog, retry: Collection[str], report: RunReport) -> _State:
-        ledger = Ledger(self.repo, clock=self.clock)
+        ledger = ledger_for(self.forge, self.repo, self.clock)
         records = ledger.read()
         live = live_leases(records, self.clock())
         for task_id, lease in list(live.items()):

@@ -27,7 +27,7 @@ from multi_agent_coder.backlog.write import set_task_status
 from multi_agent_coder.config import Settings
 from multi_agent_coder.context.build import BuiltPrompt, build_prompt
 from multi_agent_coder.context.hygiene import check_task
-from multi_agent_coder.errors import MacoderError
+from multi_agent_coder.errors import MacoderError, NeedsReviewError
 from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, LABEL_NEEDS_REVIEW, Forge, PrResult
 from multi_agent_coder.git.ledger import Attempt, Ledger
 from multi_agent_coder.git.repo import DiffStat, Repo
@@ -102,12 +102,13 @@ class RunEnv:
         """A copy with its own repository handle (and what hangs off it): pygit2 objects must
         not be used by two threads at once, and tasks run in parallel threads."""
         repo = Repo.open(self.repo.root)
+        forge = self.forge_factory(repo) if self.forge_factory else self.forge
         return replace(
             self,
             repo=repo,
-            ledger=Ledger(repo, self.ledger.ref, self.ledger.clock),
+            ledger=ledger_for(forge, repo, self.clock),
             worktrees=WorktreeManager(repo, self.settings.worktree_dir),
-            forge=self.forge_factory(repo) if self.forge_factory else self.forge,
+            forge=forge,
         )
 
     @property
@@ -118,6 +119,13 @@ class RunEnv:
     def lease_ttl(self) -> float:
         """Agent time plus as long again for tests and bookkeeping, plus a minute."""
         return 2 * self.settings.task_timeout + 60
+
+
+def ledger_for(forge: Forge, repo: Repo, clock: Callable[[], float]) -> Ledger:
+    """The forge's shared ledger when it has one (GitHub: pushed to the remote, so parallel
+    matrix jobs see each other's leases and attempts), else the repository's own ref."""
+    remote: Callable[..., Ledger] | None = getattr(forge, "ledger", None)
+    return remote(clock=clock) if remote is not None else Ledger(repo, clock=clock)
 
 
 class TaskFailed(Exception):
@@ -145,7 +153,17 @@ class _Progress:
 
 def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
     """Run `task` to a PR or a recorded failure; never raises for a task-level problem."""
+    shared_forge = env.forge
     env = env.for_this_thread()
+    try:
+        return _run_task(task, env, baseline_bytes=baseline_bytes)
+    finally:
+        close = getattr(env.forge, "close", None)
+        if env.forge is not shared_forge and close is not None:
+            close()  # this thread's own forge client (e.g. GitHub's HTTP connection pool)
+
+
+def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
     started = env.monotonic()
     notes = _Progress()
 
@@ -212,7 +230,12 @@ def _attempt(
 ) -> PrResult:
     branch = branch_for(task.id)
     enter(Phase.WORKTREE)
-    foreign = foreign_commits(env.repo, env.base_sha, branch, env.author)
+    remote_view: Callable[[str], Sequence[str]] | None = getattr(env.forge, "foreign_commits", None)
+    foreign = (
+        list(remote_view(branch))
+        if remote_view is not None
+        else foreign_commits(env.repo, env.base_sha, branch, env.author)
+    )
     if foreign:
         _mark_needs_review(task, env)
         raise TaskFailed(
@@ -268,7 +291,13 @@ def _attempt(
     notes.diffstat = env.repo.diffstat(env.base_sha, notes.head_sha)
 
     enter(Phase.PUBLISH)
-    env.forge.publish_branch(branch, notes.head_sha)
+    try:
+        env.forge.publish_branch(branch, notes.head_sha)
+    except NeedsReviewError as exc:  # a person pushed to the branch while the agent worked
+        _mark_needs_review(task, env)
+        raise TaskFailed(
+            f"{exc}; labelled {LABEL_NEEDS_REVIEW}, not overwritten", Phase.PUBLISH, "needs-review"
+        ) from None
     return env.forge.create_or_update_pr(
         task_id=task.id,
         branch=branch,

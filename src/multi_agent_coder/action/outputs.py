@@ -1,0 +1,224 @@
+"""What the action hands back to GitHub: step outputs, the job summary, workflow commands.
+
+Pure renderers (strings in, strings out) plus two tiny appenders, so the tests can check the
+exact bytes GitHub will read.
+
+Step outputs use the multi-line form `name<<DELIMITER` ... `DELIMITER` for every value, with
+a fresh random delimiter each time (GitHub's own toolkit does the same): a value that contains
+a newline, or text that looks like `other=value`, then cannot inject a second output, and a
+value cannot end the block early because the delimiter is checked not to occur in it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, TextIO
+
+if TYPE_CHECKING:
+    from multi_agent_coder.backlog.model import Task
+    from multi_agent_coder.run.orchestrator import RunReport
+    from multi_agent_coder.run.task import TaskOutcome
+
+#: GitHub refuses a matrix of more than 256 jobs; the rest wait for the next wave.
+MATRIX_LIMIT: Final = 256
+
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+#: Worst first: the result of a run that had several tasks is its worst task's status.
+_SEVERITY: Final = ("interrupted", "failed", "needs-review", "skipped", "succeeded")
+
+
+def random_delimiter() -> str:
+    return f"ghadelimiter_{secrets.token_hex(16)}"
+
+
+def format_outputs(
+    values: Mapping[str, str], delimiter: Callable[[], str] = random_delimiter
+) -> str:
+    """`values` in the `$GITHUB_OUTPUT` file format, each as a heredoc block."""
+    blocks: list[str] = []
+    for name, value in values.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not an output name: {name!r}")
+        marker = delimiter()
+        while marker in value or marker in name:
+            marker = delimiter()
+        blocks.append(f"{name}<<{marker}\n{value}\n{marker}\n")
+    return "".join(blocks)
+
+
+def write_outputs(
+    path: Path | None, values: Mapping[str, str], *, fallback: TextIO | None = None
+) -> None:
+    """Append `values` to the `$GITHUB_OUTPUT` file. Outside Actions (no file) they are
+    printed as `name=value` lines instead, so a local run of the entry still shows them."""
+    if path is None:
+        stream = fallback if fallback is not None else sys.stderr
+        for name, value in values.items():
+            print(f"output {name}={value}", file=stream)
+        return
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(format_outputs(values))
+
+
+def append_summary(path: Path | None, markdown: str) -> None:
+    """Add a section to the job summary (`$GITHUB_STEP_SUMMARY`); nothing outside Actions."""
+    if path is None or not markdown:
+        return
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+# --------------------------------------------------------------------------- workflow commands
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(kind: str, message: str, **properties: str) -> str:
+    """`::error title=...::message`, escaped the way the runner unescapes it, so a message
+    with newlines stays one annotation and a `::` inside it cannot start a new command."""
+    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+# --------------------------------------------------------------------------- results
+
+
+def run_result(report: RunReport, *, dry_run: bool) -> str:
+    """One word for a task or run job: the task's status (succeeded | failed | needs-review |
+    skipped | interrupted), the worst of them for several tasks, or why nothing ran
+    (dry-run | nothing-ready)."""
+    if report.interrupted:
+        return "interrupted"
+    statuses = {outcome.status for outcome in report.outcomes}
+    for status in _SEVERITY:
+        if status in statuses:
+            return status
+    return "dry-run" if dry_run and report.ready else "nothing-ready"
+
+
+def run_outputs(report: RunReport, *, dry_run: bool) -> dict[str, str]:
+    """The step outputs of a task or run job. The pull request outputs describe the one task
+    a `task` job runs; with several tasks they stay empty (the summary lists every PR)."""
+    with_pr = [o for o in report.outcomes if o.pr is not None]
+    pr = with_pr[0].pr if len(report.outcomes) == 1 and with_pr else None
+    return {
+        "ready": ready_json(report.ready),
+        "result": run_result(report, dry_run=dry_run),
+        "pr-number": str(pr.number) if pr is not None else "",
+        "pr-url": pr.url if pr is not None else "",
+        "operation": pr.operation if pr is not None else "none",
+        "head-sha": pr.head_sha if pr is not None else "",
+    }
+
+
+def ready_json(task_ids: Iterable[str]) -> str:
+    """A compact JSON list for `fromJSON(...)` in a matrix: `["T001","T002"]`."""
+    return json.dumps(list(task_ids), separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- job summary
+
+
+def _cell(text: str) -> str:
+    """Table-cell text: agent and test output may hold pipes, newlines or HTML."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
+
+
+def duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {rest:02d}s"
+
+
+def _pr_cell(outcome: TaskOutcome) -> str:
+    if outcome.pr is None:
+        return "-"
+    pr = outcome.pr
+    linkable = pr.url.startswith(("https://", "http://"))
+    link = f"[#{pr.number}]({pr.url})" if linkable else f"#{pr.number}"
+    return f"{link} ({pr.operation})"
+
+
+def _counts(outcomes: Sequence[TaskOutcome]) -> str:
+    seen: dict[str, int] = {}
+    for outcome in outcomes:
+        seen[outcome.status] = seen.get(outcome.status, 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in seen.items())
+
+
+def render_run_summary(report: RunReport, *, dry_run: bool) -> str:
+    """The job summary of a task or run job: one table row per task (result, PR, time,
+    context bytes, reason), or the reason nothing ran."""
+    result = run_result(report, dry_run=dry_run)
+    head = _counts(report.outcomes) if report.outcomes else result
+    out = [
+        f"### macoder: {head}",
+        "",
+        f"Base `{report.base_branch}` at `{report.base_sha[:10]}`, run `{report.run_id}`.",
+        "",
+    ]
+    if report.note:
+        out += [_cell(report.note), ""]
+    if report.ready and not report.outcomes:
+        out += ["Ready: " + ", ".join(f"`{t}`" for t in report.ready), ""]
+    if report.outcomes:
+        out += [
+            "| task | result | pull request | time | context | reason |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        out += [
+            f"| `{o.task_id}` | {o.status} | {_pr_cell(o)} | {duration(o.duration_s)} "
+            f"| {o.context_bytes:,} B | {_cell(o.reason)} |"
+            for o in report.outcomes
+        ]
+        out.append("")
+    if report.timed_out:
+        out += ["The run timeout was reached; unfinished tasks were stopped.", ""]
+    if report.interrupted:
+        out += ["Interrupted: sessions aborted, worktrees removed, leases released.", ""]
+    return "\n".join(out)
+
+
+def render_plan_summary(ready: Sequence[Task], *, note: str = "", held_back: int = 0) -> str:
+    """The job summary of a plan job: the tasks the matrix will run."""
+    if not ready:
+        out = ["### macoder plan: nothing is ready", ""]
+    else:
+        out = [
+            f"### macoder plan: {len(ready)} task(s) ready",
+            "",
+            "| task | title |",
+            "| --- | --- |",
+        ]
+        out += [f"| `{t.id}` | {_cell(t.title)} |" for t in ready]
+        out.append("")
+    if held_back:
+        out += [
+            f"{held_back} more ready task(s) wait for the next wave "
+            f"(a matrix holds at most {MATRIX_LIMIT} jobs).",
+            "",
+        ]
+    if note:
+        out += [_cell(note), ""]
+    return "\n".join(out)

