@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
 
 from multi_agent_coder.git.env import run_git
+from multi_agent_coder.testing.loopback import LoopbackServer
 
 DOCS: Final = "https://docs.github.com/rest"
 WEB: Final = "https://github.com"
@@ -145,8 +145,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """The fake API server; add repositories, start it, point `api_url` at it."""
+
+    thread_name = "fake-github"
 
     def __init__(
         self,
@@ -157,59 +159,23 @@ class FakeGitHub:
         clock: Callable[[], float] = time.time,
         login: str = "macoder-bot",
     ) -> None:
+        super().__init__(host, port)
         self.tokens = {token}
         self.login = login
         self.clock = clock
-        self._host = host
-        self._port = port
         self._lock = threading.RLock()
         self._repos: dict[str, _Repo] = {}
         self._faults: list[Fault] = []
         self._exchanges: list[Exchange] = []
         self._ids = 1000
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         #: Called (outside the state lock) with method and path before a request is handled;
         #: tests use it to hold requests at a barrier and force races.
         self.before_request: Callable[[str, str], None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> Self:
-        if self._server is None:
-            server = _QuietServer((self._host, self._port), _make_handler(self))
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, name="fake-github", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the fake GitHub is not running")
-        return int(self._server.server_address[1])
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def api_url(self) -> str:
@@ -823,13 +789,6 @@ class FakeGitHub:
                 changed_files=0,
             )
         return data
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up mid-answer is not worth a traceback on stderr."""
 
 
 def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:

@@ -35,14 +35,15 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Final, Literal, Self
+from types import FrameType
+from typing import Any, Final, Literal
 
 import yaml
 
 from multi_agent_coder.ids import is_task_id
+from multi_agent_coder.testing.loopback import LoopbackServer
 
 PROVIDER_ID: Final = "scripted"
 MODEL_ID: Final = "coder"
@@ -309,12 +310,14 @@ def completion_object(
 # --- the server ------------------------------------------------------------------------------
 
 
-class ScriptedModel:
+class ScriptedModel(LoopbackServer):
     """The server: start it, point OpenCode at `base_url`, read `requests` afterwards.
 
     Scenarios can be added while it runs (`set_scenario`), so one server can serve a whole test
     module. Thread-safe: each request is handled on its own thread.
     """
+
+    thread_name = "scripted-model"
 
     def __init__(
         self,
@@ -325,60 +328,24 @@ class ScriptedModel:
         port: int = 0,
         model_id: str = MODEL_ID,
     ) -> None:
+        super().__init__(host, port)
         self._scenarios: dict[str, Scenario] = dict(scenarios or {})
         self._default = default
-        self._host = host
-        self._port = port
         self.model_id = model_id
         self._lock = threading.Lock()
         self._records: list[RecordedRequest] = []
         self._counter = 0
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # lifecycle
 
-    def start(self) -> Self:
-        """Bind and serve on a background thread; returns at once."""
-        if self._server is not None:
-            return self
-        server = _QuietServer((self._host, self._port), _make_handler(self))
-        self._server = server
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="scripted-model", daemon=True
-        )
-        self._thread.start()
-        return self
+        return _make_handler(self)
 
-    def stop(self) -> None:
-        """Stop serving; hung and sleeping requests are released and their sockets closed."""
+    def _before_stop(self) -> None:
+        """Hung and sleeping requests are released before their sockets close."""
         self._stopping.set()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the scripted model is not running")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -461,17 +428,6 @@ def provider_config(
             },
         }
     }
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Clients (OpenCode) drop keep-alive connections at will; that is not worth a traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
