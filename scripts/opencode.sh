@@ -29,7 +29,25 @@ BIN="$PREFIX/node_modules/$PKG/bin/opencode"
 
 installed_version() { "$1" --version 2>/dev/null | tr -d '[:space:]' || true; }
 
+# OpenCode installs its plugin SDK (@opencode-ai/plugin, same version) into every fresh config
+# directory at start-up, from the npm registry. macoder gives each run a fresh one, so the
+# package is installed here once and copied in (hard links) by the server: no run downloads.
+PLUGIN_DIR="$PREFIX/plugin"
+plugin_version() {
+  node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch(e){}' \
+    "$PWD/$PLUGIN_DIR/node_modules/@opencode-ai/plugin/package.json" 2>/dev/null || true
+}
+ensure_plugin() {
+  if [ "$(plugin_version)" != "$VERSION" ]; then
+    echo "opencode.sh: installing @opencode-ai/plugin@$VERSION into $PLUGIN_DIR/" >&2
+    mkdir -p "$PLUGIN_DIR"
+    npm install --prefix "$PLUGIN_DIR" --no-audit --no-fund --loglevel=error \
+      "@opencode-ai/plugin@$VERSION" >&2
+  fi
+}
+
 if [ -x "$BIN" ] && [ "$(installed_version "$BIN")" = "$VERSION" ]; then
+  ensure_plugin
   echo "$PWD/$BIN"
   exit 0
 fi
@@ -56,4 +74,5 @@ if [ ! -x "$BIN" ] || [ "$(installed_version "$BIN")" != "$VERSION" ]; then
   echo "opencode.sh: installed opencode-ai@$VERSION but found no working $PKG binary" >&2
   exit 1
 fi
+ensure_plugin
 echo "$PWD/$BIN"
