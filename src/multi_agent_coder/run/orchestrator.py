@@ -253,7 +253,7 @@ class Orchestrator:
                 holder=holder_id(),
                 base_branch=base_branch,
                 base_sha=base_sha,
-                backlog_path=self.settings.backlog,
+                backlog_path=Path(self.settings.backlog).as_posix(),  # "./B.yaml" -> "B.yaml"
                 all_ids={t.id for t in state.backlog.tasks},
                 test_command=test_command,
                 cancel=self.cancel,
