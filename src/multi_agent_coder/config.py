@@ -46,7 +46,7 @@ from pydantic_settings import (
 
 from multi_agent_coder import limits
 from multi_agent_coder.errors import ConfigError
-from multi_agent_coder.problems import Loc
+from multi_agent_coder.problems import Loc, kind_of
 from multi_agent_coder.yamlread import Positions, YamlError, decode, parse_with_positions
 
 if TYPE_CHECKING:
@@ -357,7 +357,7 @@ def _pyproject_layers(root: Path) -> list[_Layer]:
     for key in PYPROJECT_TABLE:
         table = table.get(key, {}) if isinstance(table, dict) else table
     if not isinstance(table, dict):
-        raise ConfigError(f"{PYPROJECT}: [tool.macoder] must be a table, got {_kind(table)}")
+        raise ConfigError(f"{PYPROJECT}: [tool.macoder] must be a table, got {kind_of(table)}")
     return [_Layer(table, lambda loc, _at_key: _pyproject_place(text, loc))] if table else []
 
 
@@ -443,7 +443,7 @@ def _parse_yaml(text: str, name: str) -> tuple[Mapping[Any, Any] | None, Positio
     if not isinstance(data, dict):
         line, col = positions.locate(())
         raise ConfigError(
-            f"{name}:{line}:{col}: the file must be a mapping of settings, got {_kind(data)}"
+            f"{name}:{line}:{col}: the file must be a mapping of settings, got {kind_of(data)}"
         )
     return data, positions
 
@@ -632,20 +632,6 @@ def _loc_parts(loc: Loc) -> Iterator[str]:
 def _show(value: object, limit: int = 60) -> str:
     text = json.dumps(value) if isinstance(value, bool) or value is None else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    return "nothing" if value is None else f"a {type(value).__name__}"
 
 
 def _lower_first(text: str) -> str:

@@ -9,7 +9,7 @@ starts from the same `Problem`, so a user sees the same words everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -99,6 +99,21 @@ class Problem:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.col, self.code)
+
+
+def kind_of(value: object) -> str:
+    """How a YAML/JSON/TOML value is named in a message: 'expected a list, got a string'."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an empty value" if value is None else f"a {type(value).__name__}"
 
 
 def errors_in(problems: Iterable[Problem]) -> list[Problem]:

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from multi_agent_coder.config import ModelSettings, Settings
 from multi_agent_coder.errors import InvalidTaskIdError, UsageError
 from multi_agent_coder.ids import validate_task_id
+from multi_agent_coder.problems import kind_of
 
 ENV_PREFIX: Final = "ACTION_INPUT_"
 
@@ -354,7 +355,7 @@ def _models(value: str) -> dict[str, str]:
     if not isinstance(data, dict):
         raise ValueError(
             "must be a mapping of role to provider/model, e.g. "
-            f"'implementation: anthropic/claude-sonnet-4', got {_kind(data)}"
+            f"'implementation: anthropic/claude-sonnet-4', got {kind_of(data)}"
         )
     roles = list(ModelSettings.model_fields)
     problems: list[str] = []
@@ -396,7 +397,7 @@ def _opencode_config(value: str) -> str:
             "the content is not shown because it may hold secrets"
         ) from None
     if not isinstance(data, dict):
-        raise ValueError(f"must be a JSON object (OpenCode's opencode.json), got {_kind(data)}")
+        raise ValueError(f"must be a JSON object (OpenCode's opencode.json), got {kind_of(data)}")
     provider = data.get("provider", {})
     if not isinstance(provider, dict):
         raise ValueError("'provider' must be a JSON object")
@@ -413,18 +414,6 @@ def _pydantic_reason(error: Any) -> str:
         return "must be a string"
     message = str(error.get("msg", "is invalid"))
     return message[:1].lower() + message[1:]
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    return f"a {type(value).__name__}"
 
 
 def _show(value: object, limit: int = 60) -> str:

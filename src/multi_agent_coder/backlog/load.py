@@ -25,7 +25,7 @@ from multi_agent_coder.backlog.model import Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.rules import Entry, check_rules
 from multi_agent_coder.errors import BacklogInvalidError, UsageError
 from multi_agent_coder.ids import TASK_ID_PATTERN, is_task_id
-from multi_agent_coder.problems import Finding, Loc, Problem, errors_in, format_loc
+from multi_agent_coder.problems import Finding, Loc, Problem, errors_in, format_loc, kind_of
 from multi_agent_coder.yamlread import (
     Positions,
     YamlError,
@@ -131,7 +131,7 @@ def _slow(text: str, display: str, checks: Sequence[Check]) -> LoadResult:
     except YamlError as exc:
         return LoadResult(display, None, [_yaml_problem(display, exc)], text)
     if not isinstance(data, dict):
-        kind = _kind(data)
+        kind = kind_of(data)
         finding = Finding(
             (), "not-a-mapping", f"the top level must be a mapping with a 'tasks' list, not {kind}"
         )
@@ -156,7 +156,9 @@ def _validate(data: dict[Any, Any]) -> tuple[Backlog | None, list[Entry], set[st
     elif not isinstance(raw_tasks, list):
         findings.append(
             Finding(
-                ("tasks",), "wrong-type", f"'tasks' must be a list of tasks, not {_kind(raw_tasks)}"
+                ("tasks",),
+                "wrong-type",
+                f"'tasks' must be a list of tasks, not {kind_of(raw_tasks)}",
             )
         )
     else:
@@ -185,16 +187,6 @@ def _schema_findings(model: type[BaseModel], value: Any, prefix: Loc) -> list[Fi
     return []
 
 
-_KIND_NAMES: dict[type, str] = {
-    str: "a string",
-    bool: "true/false",
-    int: "a number",
-    float: "a number",
-    list: "a list",
-    dict: "a mapping",
-    type(None): "an empty value",
-}
-
 _EXPECTED: dict[str, str] = {
     "string_type": "a string",
     "int_type": "a whole number",
@@ -205,10 +197,6 @@ _EXPECTED: dict[str, str] = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
-
-
-def _kind(value: Any) -> str:
-    return _KIND_NAMES.get(type(value), type(value).__name__)
 
 
 def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
@@ -223,7 +211,7 @@ def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
         suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
         return Finding(loc, "unknown-key", f"unknown key {field!r}{suggestion}", at_key=True)
     if kind in _EXPECTED:
-        message = f"expected {_EXPECTED[kind]}, got {_kind(value)}"
+        message = f"expected {_EXPECTED[kind]}, got {kind_of(value)}"
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
             message += f"; quote it to keep it as written: '{value}'"
         return Finding(loc, "wrong-type", message)
