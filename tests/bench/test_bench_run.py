@@ -118,7 +118,8 @@ def _per_run_notes(results: Any, label: str, m: RunMeasure) -> None:
         results.notes.append(
             f"{label}: `opencode serve` used {m.opencode_cpu_s:.1f} CPU-s in the task phase "
             f"({m.opencode_cpu_s / n:.2f} per task, {m.opencode_cpu_s / m.task_phase_s:.2f} "
-            f"cores); its config dir holds {m.plugin_packages} npm packages (seeded from scripts/opencode.sh's install, not downloaded)"
+            f"cores); its config dir holds {m.plugin_packages} npm packages "
+            "(seeded from scripts/opencode.sh's install, not downloaded)"
         )
 
 
