@@ -15,24 +15,16 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multi_agent_coder.backlog.load import load_bytes, require_valid
-    from multi_agent_coder.backlog.rules import check_rules
     from multi_agent_coder.forge.local import LocalForge
     from multi_agent_coder.git.ledger import Attempt, Ledger, attempts, live_leases
     from multi_agent_coder.git.repo import Repo
+    from multi_agent_coder.run.orchestrator import backlog_at
     from multi_agent_coder.run.status import derive
 
     settings = settings_of(args)
     repo = Repo.open(".")
     branch = repo.default_branch()
-    commit = repo.commit(branch)
-    try:
-        raw: bytes = repo.raw[commit.tree[settings.backlog].id].data  # type: ignore[attr-defined]
-    except KeyError:
-        from multi_agent_coder.errors import UsageError
-
-        raise UsageError(f"{settings.backlog}: not found on branch {branch}") from None
-    backlog = require_valid(load_bytes(raw, f"{branch}:{settings.backlog}", (check_rules,)))
+    backlog = backlog_at(repo, str(repo.commit(branch).id), settings.backlog)
     records = Ledger(repo).read()
     last: dict[str, Attempt] = {r.task: r for r in records if isinstance(r, Attempt)}
     states = derive(

@@ -41,6 +41,7 @@ def derive(
             backlog.tasks, max_attempts=max_attempts, leased=busy, ledger_attempts=attempts
         )
     }
+    completed = _completed(backlog)
     out: list[TaskState] = []
     for task in backlog.tasks:
         count = max(task.attempts, attempts.get(task.id, 0))
@@ -65,7 +66,7 @@ def derive(
                 f"; last: {last.reason}" if last else ""
             )
         elif task.status in SCHEDULABLE:
-            waiting = [d for d in task.depends_on if d not in _completed(backlog)]
+            waiting = [d for d in task.depends_on if d not in completed]
             state, detail = "waiting", "on " + ", ".join(waiting)
         else:
             state, detail = task.status.value, ""
