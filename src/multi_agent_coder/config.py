@@ -130,15 +130,14 @@ class RetrySettings(BaseModel):
 
 
 class ModelSettings(BaseModel):
-    """Which model each kind of work runs on, as OpenCode's `provider/model`."""
+    """Which model each kind of task runs on, as OpenCode's `provider/model` (the router in
+    `agents/router.py` decides the kind). The planning, review and rebase roles of the seed
+    come back with the work that uses them: a role nothing runs would be a setting that lies."""
 
     model_config = _CLOSED_MODEL
 
-    planning: ModelRef = "google/gemini-2.0-flash-exp"
     implementation: ModelRef = "openai/gpt-4"
-    review: ModelRef = "openai/gpt-4"
     documentation: ModelRef = "google/gemini-2.0-flash-exp"
-    rebase: ModelRef = "openai/gpt-4"
 
 
 class CheckCommands(BaseModel):
@@ -164,9 +163,7 @@ class Settings(BaseSettings):
     )
 
     backlog: NonBlank = "BACKLOG.yaml"
-    specs_dir: NonBlank = "specs"
     worktree_dir: NonBlank = ".macoder/worktrees"
-    plan_dir: NonBlank = "tasks"
 
     max_context_bytes: int = Field(limits.MAX_CONTEXT_BYTES, ge=256)
     planning_debris: list[NonBlank] = Field(
@@ -175,12 +172,9 @@ class Settings(BaseSettings):
 
     max_attempts: int = Field(limits.MAX_ATTEMPTS, ge=1)
     workers: int = Field(3, ge=1, le=64)
-    planning_agents: int = Field(3, ge=1, le=3)  # spec, architecture, QA: never more than three
 
     task_timeout: Seconds = 1800.0
-    planning_timeout: Seconds = 600.0
     run_timeout: Seconds = 4 * 3600.0
-    poll_interval: Seconds = 2.0
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)

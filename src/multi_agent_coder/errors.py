@@ -54,6 +54,10 @@ class UnknownTaskError(UsageError):
         super().__init__(f"{path}: no task with id {task_id!r}")
 
 
+class NoBacklogError(UsageError):
+    """The backlog file is not in the commit (or directory) macoder reads it from."""
+
+
 class ProblemsFound(MacoderError):
     """Input was read but is not acceptable; `problems` say where and why."""
 

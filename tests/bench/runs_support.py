@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_HINT = "OpenCode binary missing: install it with `bash scripts/opencode.sh`"

@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
 from tests.bench.conftest import Ratio, Timing
 from tests.bench.runs_support import RunMeasure, find_opencode, make_target, measure_run, scenario
 

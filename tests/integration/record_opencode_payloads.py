@@ -27,7 +27,7 @@ import httpx
 
 from multi_agent_coder.agents.opencode import sansio
 from multi_agent_coder.agents.opencode.server import OpenCodeServer
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "unit" / "data" / "opencode"

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
 from tests.integration.gitrepos import git
 from tests.support import backlog_yaml, task_dict
 

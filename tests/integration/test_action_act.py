@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from multi_agent_coder.testing import scripted_model as sm
-from multi_agent_coder.testing.fake_github import FakeGitHub
+from testing import scripted_model as sm
+from testing.fake_github import FakeGitHub
 from tests.integration.gitrepos import git
 from tests.integration.runs import (
     INSTALL_HINT,

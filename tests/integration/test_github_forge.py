@@ -47,7 +47,7 @@ from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, PrState
 from multi_agent_coder.forge.github import GitHubForge, git_auth_env
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.testing.fake_github import Exchange, FakeGitHub
+from testing.fake_github import Exchange, FakeGitHub
 from tests.integration.gitrepos import git, git_env, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from multi_agent_coder.agents.opencode import (
     sansio,
 )
 from multi_agent_coder.agents.opencode.sansio import Event, Request
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
 
 pytestmark = pytest.mark.e2e
 

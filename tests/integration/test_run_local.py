@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
 from tests.integration import runs
 from tests.integration.runs import MACODER, Result, Target
 

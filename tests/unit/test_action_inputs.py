@@ -82,7 +82,7 @@ def test_every_input_is_parsed_into_its_type() -> None:
             max_parallel="5",
             task_timeout="900",
             run_timeout="3600.5",
-            models="implementation: anthropic/claude-sonnet-4\nreview: openai/gpt-4.1\n",
+            models="implementation: anthropic/claude-sonnet-4\ndocumentation: openai/gpt-4.1\n",
             opencode_version="1.18.33",
             opencode_config='{"provider": {}}',
             dry_run="True",
@@ -97,7 +97,7 @@ def test_every_input_is_parsed_into_its_type() -> None:
     assert inputs.run_timeout == 3600.5
     assert inputs.models == {
         "implementation": "anthropic/claude-sonnet-4",
-        "review": "openai/gpt-4.1",
+        "documentation": "openai/gpt-4.1",
     }
     assert inputs.opencode_config == '{"provider": {}}'
     assert inputs.dry_run is True
@@ -112,8 +112,8 @@ def test_every_input_is_parsed_into_its_type() -> None:
 
 
 def test_models_may_be_json_too() -> None:
-    inputs = read_inputs(env(models='{"planning": "google/gemini-2.5-pro"}'))
-    assert inputs.models == {"planning": "google/gemini-2.5-pro"}
+    inputs = read_inputs(env(models='{"documentation": "google/gemini-2.5-pro"}'))
+    assert inputs.models == {"documentation": "google/gemini-2.5-pro"}
 
 
 def test_blank_inputs_are_not_given() -> None:
@@ -145,8 +145,15 @@ def test_secrets_never_show_in_the_repr() -> None:
         ({"models": "- openai/gpt-4"}, "input 'models': must be a mapping of role to "),
         ({"models": "openai/gpt-4"}, "input 'models': must be a mapping of role to "),
         ({"models": "implementaton: openai/gpt-4"}, "did you mean 'implementation'?"),
-        ({"models": "review: gpt-4"}, "input 'models': review: must be 'provider/model'"),
-        ({"models": "review: [a"}, "input 'models': is not valid YAML or JSON (line 1"),
+        (
+            {"models": "documentation: gpt-4"},
+            "input 'models': documentation: must be 'provider/model'",
+        ),
+        ({"models": "documentation: [a"}, "input 'models': is not valid YAML or JSON (line 1"),
+        (
+            {"models": "review: a/b"},
+            "input 'models': unknown role 'review' (roles: implementation, documentation)",
+        ),
         ({"opencode_version": "latest"}, "input 'opencode-version': must be an exact version"),
         ({"opencode_config": "[1, 2]"}, "input 'opencode-config': must be a JSON object"),
         ({"dry_run": "yes"}, "input 'dry-run': must be true or false, got 'yes'"),
@@ -317,33 +324,14 @@ def test_secrets_are_removed_from_the_environment_the_run_hands_down() -> None:
 
 
 def test_inputs_override_the_repository_settings_role_by_role() -> None:
-    base = Settings(workers=2, models={"review": "a/b", "planning": "c/d"})
-    inputs = read_inputs(env(max_parallel="7", models="review: e/f"))
+    base = Settings(workers=2, models={"documentation": "a/b", "implementation": "c/d"})
+    inputs = read_inputs(env(max_parallel="7", models="documentation: e/f"))
     merged = action_main.with_inputs(base, inputs, opencode_bin="/opt/opencode")
     assert merged.workers == 7
-    assert merged.models.review == "e/f"
-    assert merged.models.planning == "c/d"
+    assert merged.models.documentation == "e/f"
+    assert merged.models.implementation == "c/d"
     assert merged.opencode_bin == "/opt/opencode"
     assert action_main.with_inputs(base, read_inputs({})) == base
-
-
-def test_the_tests_run_on_the_runners_python_not_macoders_virtualenv(tmp_path: Path) -> None:
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_app.py").write_text("def test_x() -> None: ...\n")
-    detected = action_main.with_test_command(Settings(), tmp_path, "/opt/py/bin/python3")
-    assert detected.checks.test == [
-        "/opt/py/bin/python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]
-    configured = Settings(checks={"test": "make test"})
-    assert action_main.with_test_command(configured, tmp_path, "/x/python3") == configured
-    nothing = tmp_path / "empty"
-    nothing.mkdir()
-    assert action_main.with_test_command(Settings(), nothing, "/x/python3") == Settings()
 
 
 def test_the_python_input_is_looked_up_on_the_runners_path(tmp_path: Path) -> None:

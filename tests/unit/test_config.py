@@ -61,25 +61,17 @@ def test_without_any_source_the_settings_are_the_seed_constants(tmp_path: Path) 
 
     assert settings == Settings()
     assert settings.backlog == "BACKLOG.yaml"
-    assert settings.specs_dir == "specs"
     assert settings.worktree_dir == ".macoder/worktrees"
-    assert settings.plan_dir == "tasks"
     assert settings.max_context_bytes == limits.MAX_CONTEXT_BYTES == 3000
     assert settings.planning_debris == list(limits.PLANNING_DEBRIS_PHRASES)
     assert settings.max_attempts == limits.MAX_ATTEMPTS == 3
     assert settings.workers == 3
-    assert settings.planning_agents == 3
     assert settings.task_timeout == 30 * 60
-    assert settings.planning_timeout == 10 * 60
     assert settings.run_timeout == 4 * 3600
-    assert settings.poll_interval == 2.0
     assert settings.retry == RetrySettings(max_retries=3, delay=1.0, backoff=2.0, max_delay=30.0)
     assert settings.models == ModelSettings(
-        planning="google/gemini-2.0-flash-exp",
         implementation="openai/gpt-4",
-        review="openai/gpt-4",
         documentation="google/gemini-2.0-flash-exp",
-        rebase="openai/gpt-4",
     )
     assert settings.opencode_bin is None
     assert settings.opencode_config is None
@@ -136,10 +128,13 @@ def test_the_environment_overrides_the_yaml_file(tmp_path: Path) -> None:
 def test_each_source_overrides_only_what_it_sets(tmp_path: Path) -> None:
     files = {
         "pyproject.toml": (
-            "[tool.macoder]\nworkers = 4\nbacklog = 'from-pyproject.yaml'\nspecs_dir = 'docs'\n"
-            "[tool.macoder.models]\nreview = 'anthropic/claude'\nrebase = 'anthropic/claude'\n"
+            "[tool.macoder]\nworkers = 4\nbacklog = 'from-pyproject.yaml'\nworktree_dir = 'wt'\n"
+            "[tool.macoder.models]\nimplementation = 'anthropic/claude'\n"
+            "documentation = 'anthropic/claude'\n"
         ),
-        ".macoder.yaml": "workers: 5\nbacklog: from-yaml.yaml\nmodels:\n  rebase: google/gemini\n",
+        ".macoder.yaml": (
+            "workers: 5\nbacklog: from-yaml.yaml\nmodels:\n  documentation: google/gemini\n"
+        ),
     }
     env = {"MACODER_WORKERS": "6"}
 
@@ -147,11 +142,10 @@ def test_each_source_overrides_only_what_it_sets(tmp_path: Path) -> None:
 
     assert settings.workers == 6
     assert settings.backlog == "from-yaml.yaml"
-    assert settings.specs_dir == "docs"
-    assert settings.models.review == "anthropic/claude"
-    assert settings.models.rebase == "google/gemini"
-    assert settings.models.implementation == "openai/gpt-4"
-    assert settings.plan_dir == "tasks"
+    assert settings.worktree_dir == "wt"
+    assert settings.models.implementation == "anthropic/claude"
+    assert settings.models.documentation == "google/gemini"
+    assert settings.max_attempts == 3
 
 
 def test_a_list_from_a_higher_source_replaces_the_lower_list(tmp_path: Path) -> None:
@@ -203,14 +197,14 @@ def test_lists_and_groups_come_from_the_environment_as_json(tmp_path: Path) -> N
 
 def test_a_nested_variable_wins_over_the_whole_group(tmp_path: Path) -> None:
     env = {
-        "MACODER_MODELS__REVIEW": "x/specific",
-        "MACODER_MODELS": '{"review": "x/whole", "rebase": "x/whole"}',
+        "MACODER_MODELS__DOCUMENTATION": "x/specific",
+        "MACODER_MODELS": '{"documentation": "x/whole", "implementation": "x/whole"}',
     }
 
     settings = load(tmp_path, env=env)
 
-    assert settings.models.review == "x/specific"
-    assert settings.models.rebase == "x/whole"
+    assert settings.models.documentation == "x/specific"
+    assert settings.models.implementation == "x/whole"
 
 
 def test_variable_names_are_case_insensitive_after_the_prefix(tmp_path: Path) -> None:
@@ -282,10 +276,10 @@ def test_a_bad_yaml_value_is_reported_with_line_and_column(tmp_path: Path) -> No
 
 
 def test_a_bad_nested_yaml_value_names_its_path(tmp_path: Path) -> None:
-    files = {".macoder.yaml": "models:\n  review: gpt4\nplanning_debris: [ok, '  ']\n"}
+    files = {".macoder.yaml": "models:\n  documentation: gpt4\nplanning_debris: [ok, '  ']\n"}
 
     assert config_error(tmp_path, files).splitlines() == [
-        ".macoder.yaml:2:11: models.review: must be 'provider/model' with no spaces "
+        ".macoder.yaml:2:18: models.documentation: must be 'provider/model' with no spaces "
         "(e.g. 'openai/gpt-4', 'openrouter/anthropic/claude-sonnet-4'), got 'gpt4'",
         ".macoder.yaml:3:23: planning_debris[1]: must not be empty, got '  '",
     ]
@@ -346,13 +340,13 @@ def test_a_variable_that_needs_json_and_has_none_is_refused(tmp_path: Path) -> N
 
 def test_each_bad_value_is_blamed_on_the_source_that_supplied_it(tmp_path: Path) -> None:
     files = {
-        "pyproject.toml": "[tool.macoder]\npoll_interval = 0\n",
+        "pyproject.toml": "[tool.macoder]\nrun_timeout = 0\n",
         ".macoder.yaml": "workers: 5\ntask_timeout: -1\n",
     }
     env = {"MACODER_WORKERS": "4", "MACODER_FAILURE_MODE": "comment"}
 
     assert config_error(tmp_path, files, env).splitlines() == [
-        "pyproject.toml:2:1: [tool.macoder] poll_interval: must be greater than 0, got 0",
+        "pyproject.toml:2:1: [tool.macoder] run_timeout: must be greater than 0, got 0",
         ".macoder.yaml:2:15: task_timeout: must be greater than 0, got -1",
         "environment MACODER_FAILURE_MODE: must be one of 'no-pr' or 'draft-pr', got 'comment'",
     ]
@@ -367,17 +361,17 @@ def test_a_value_overridden_above_is_still_checked_where_it_is_written(tmp_path:
 def test_model_ids_may_hold_slashes_after_the_provider(tmp_path: Path) -> None:
     from multi_agent_coder.config import load_settings
 
-    env = {"MACODER_MODELS__PLANNING": "openrouter/anthropic/claude-sonnet-4"}
+    env = {"MACODER_MODELS__DOCUMENTATION": "openrouter/anthropic/claude-sonnet-4"}
     settings = load_settings(tmp_path, env)
 
-    assert settings.models.planning == "openrouter/anthropic/claude-sonnet-4"
+    assert settings.models.documentation == "openrouter/anthropic/claude-sonnet-4"
 
 
 @pytest.mark.parametrize("ref", ["gpt-4", "openai/", "/gpt-4", "a/b/", "openai/gpt 4"])
 def test_a_model_must_be_provider_slash_model(tmp_path: Path, ref: str) -> None:
-    message = config_error(tmp_path, env={"MACODER_MODELS__PLANNING": ref})
+    message = config_error(tmp_path, env={"MACODER_MODELS__DOCUMENTATION": ref})
 
-    assert message.startswith("environment MACODER_MODELS__PLANNING: must be 'provider/model'")
+    assert message.startswith("environment MACODER_MODELS__DOCUMENTATION: must be 'provider/model'")
 
 
 @pytest.mark.parametrize(
@@ -387,7 +381,7 @@ def test_a_model_must_be_provider_slash_model(tmp_path: Path, ref: str) -> None:
         ("run_timeout: .inf", "run_timeout: must be a finite number, got inf"),
         ("max_context_bytes: 255", "max_context_bytes: must be at least 256, got 255"),
         ("max_attempts: 0", "max_attempts: must be at least 1, got 0"),
-        ("planning_agents: 4", "planning_agents: must be at most 3, got 4"),
+        ("workers: 65", "workers: must be at most 64, got 65"),
         ("workers: two", "workers: must be a whole number, got 'two'"),
         ("opencode_version: latest", "opencode_version: must be an exact version"),
         ("drift_max_growth: 0", "drift_max_growth: must be greater than 0, got 0"),
@@ -520,10 +514,11 @@ def test_an_unknown_variable_suggests_the_closest_variable(tmp_path: Path) -> No
 
 
 def test_an_unknown_nested_variable_suggests_the_closest_variable(tmp_path: Path) -> None:
-    message = config_error(tmp_path, env={"MACODER_MODELS__REVEIW": "a/b"})
+    message = config_error(tmp_path, env={"MACODER_MODELS__IMPLEMENTATON": "a/b"})
 
     assert message == (
-        "environment MACODER_MODELS__REVEIW: no such setting; did you mean MACODER_MODELS__REVIEW?"
+        "environment MACODER_MODELS__IMPLEMENTATON: no such setting; "
+        "did you mean MACODER_MODELS__IMPLEMENTATION?"
     )
 
 

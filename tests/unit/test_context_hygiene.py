@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.context import hygiene
 from multi_agent_coder.context.build import ContextSettings, build_prompt
-from multi_agent_coder.context.hygiene import check_backlog, check_task, hygiene_check
+from multi_agent_coder.context.hygiene import check_task, hygiene_check
 from multi_agent_coder.problems import CODES, Finding
 from tests.support import backlog_dict, task, task_dict
 
@@ -346,6 +346,12 @@ def test_every_code_is_known_and_only_truncation_is_a_warning() -> None:
 
 def backlog(*tasks: dict[str, Any]) -> Backlog:
     return Backlog.model_validate(backlog_dict(*tasks))
+
+
+def check_backlog(b: Backlog, settings: ContextSettings | None = None) -> list[Finding]:
+    """Hygiene of a whole backlog, the way the loader runs it."""
+    check = hygiene_check(settings) if settings is not None else hygiene_check()
+    return check(list(enumerate(b.tasks)), [t.id for t in b.tasks])
 
 
 def test_check_backlog_checks_every_task_in_file_order_against_the_other_ids() -> None:

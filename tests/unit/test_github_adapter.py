@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
 import pytest
 
+from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import (
     ForgeError,
     GitHubAuthError,
@@ -29,18 +32,20 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
+#: Stands in for the repository: these tests never reach git (only `root` is read).
+NO_REPO = cast(Repo, SimpleNamespace(root=Path.cwd()))
+
+
 def forge(handler: Handler, sleeps: Sleeps, **options: Any) -> GitHubForge:
     """A forge whose HTTP goes to `handler`; no git is involved in these tests."""
     return GitHubForge(
         "octo/widgets",
         TOKEN,
-        repo=cast(Repo, None),
+        repo=NO_REPO,
         git_remote_url="https://github.com/octo/widgets.git",
         transport=httpx.MockTransport(handler),
         sleep=sleeps,
-        clock=lambda: 1_800_000_000.0,
-        rng=lambda: 0.5,
-        **options,
+        **{"clock": lambda: 1_800_000_000.0, "rng": lambda: 0.5, **options},
     )
 
 
@@ -88,7 +93,7 @@ def test_no_answer_is_retried_then_reported_clearly() -> None:
     with pytest.raises(
         GitHubUnavailableError, match=r"cannot reach https://api\.github\.com"
     ) as caught:
-        forge(handler, sleeps, max_attempts=3).list_prs()
+        forge(handler, sleeps, retry=RetrySettings(max_retries=2)).list_prs()
     assert "gave up after 3 attempts" in str(caught.value)
     assert len(sleeps) == 2
 
@@ -128,7 +133,7 @@ def test_a_non_json_success_body_is_a_clear_error() -> None:
 def test_the_token_is_required_and_kept_out_of_repr() -> None:
     handler, _ = answers(httpx.Response(200, json=[]))
     with pytest.raises(UsageError, match="no GitHub token"):
-        GitHubForge("octo/widgets", " ", repo=cast(Repo, None))
+        GitHubForge("octo/widgets", " ", repo=NO_REPO)
     assert TOKEN not in repr(forge(handler, Sleeps()))
 
 
@@ -184,3 +189,21 @@ def test_create_posts_once_and_labels_after() -> None:
         ("POST", "/repos/octo/widgets/labels"),
         ("POST", "/repos/octo/widgets/issues/3/labels"),
     ]
+
+
+def test_the_retry_settings_decide_how_often_and_how_long_to_wait() -> None:
+    """`retry.*` drive the forge's retries: count, first delay, growth and ceiling."""
+    handler, seen = answers(httpx.Response(502))
+    sleeps = Sleeps()
+    policy = RetrySettings(max_retries=4, delay=0.2, backoff=3.0, max_delay=1.0)
+    with pytest.raises(GitHubUnavailableError, match="gave up after 5 attempts"):
+        forge(handler, sleeps, retry=policy, rng=lambda: 1.0).list_prs()
+    assert len(seen) == 5
+    assert sleeps == pytest.approx([0.2, 0.6, 1.0, 1.0])
+
+
+def test_no_retries_means_one_try() -> None:
+    handler, seen = answers(httpx.Response(503))
+    with pytest.raises(GitHubUnavailableError, match="gave up after 1 attempt$"):
+        forge(handler, Sleeps(), retry=RetrySettings(max_retries=0)).list_prs()
+    assert len(seen) == 1

@@ -1,8 +1,7 @@
 """GitHub's REST API without I/O: requests built, answers read, failures classified.
 
 Recorded samples come from GitHub's own published material installed by
-`scripts/npm-tools.sh`: pull-request examples of the OpenAPI description (`@octokit/openapi`)
-and webhook payloads (`@octokit/webhooks-examples`).
+`scripts/npm-tools.sh`: the examples of its OpenAPI description (`@octokit/openapi`).
 """
 
 from __future__ import annotations
@@ -28,12 +27,11 @@ from multi_agent_coder.errors import (
     UsageError,
 )
 from multi_agent_coder.forge import github_sansio as sansio
-from multi_agent_coder.forge.base import LABEL, PrResult, PrState
+from multi_agent_coder.forge.base import LABEL, PrState
 from multi_agent_coder.forge.github_sansio import Slug
 
 NPM = Path(__file__).resolve().parents[2] / ".tools/npm/node_modules/@octokit"
 OPENAPI = NPM / "openapi/generated/api.github.com.json"
-WEBHOOKS = NPM / "webhooks-examples/api.github.com/index.json"
 MISSING = "GitHub's published samples are not installed: run scripts/npm-tools.sh"
 
 SLUG = Slug("octo", "widgets")
@@ -51,15 +49,6 @@ def openapi_example(name: str) -> Any:
     if not OPENAPI.exists():
         pytest.skip(MISSING)
     return copy.deepcopy(_openapi_examples()[name]["value"])
-
-
-def webhook_examples(event: str) -> list[dict[str, Any]]:
-    if not WEBHOOKS.exists():
-        pytest.skip(MISSING)
-    events = json.loads(WEBHOOKS.read_text(encoding="utf-8"))
-    return [
-        copy.deepcopy(e) for entry in events if entry["name"] == event for e in entry["examples"]
-    ]
 
 
 def pull(**overrides: Any) -> dict[str, Any]:
@@ -357,64 +346,3 @@ def test_label_names_from_githubs_label_examples() -> None:
     labels = openapi_example("label-items")
     assert sansio.label_names(labels) == tuple(label["name"] for label in labels)
     assert sansio.label_names({"message": "x"}) == ()
-
-
-def test_action_outputs_are_named_like_create_pull_request() -> None:
-    result = PrResult(7, "https://github.com/octo/widgets/pull/7", "updated", "c" * 40)
-    assert sansio.action_outputs(result) == {
-        "number": "7",
-        "url": "https://github.com/octo/widgets/pull/7",
-        "operation": "updated",
-        "head-sha": "c" * 40,
-    }
-
-
-# --------------------------------------------------------------------- webhooks
-
-
-def branch_push() -> dict[str, Any]:
-    """GitHub's example push to a branch (its commit adds README.md)."""
-    return next(
-        e for e in webhook_examples("push") if e["ref"].startswith("refs/heads/") and e["commits"]
-    )
-
-
-def test_a_push_touching_the_backlog_concerns_it() -> None:
-    payload = branch_push()
-    assert not sansio.backlog_changed("push", payload, "BACKLOG.yaml")
-    for commit in [*payload["commits"], payload["head_commit"]]:
-        commit["added"] = ["BACKLOG.yaml" if p == "README.md" else p for p in commit["added"]]
-    assert sansio.backlog_changed("push", payload, "BACKLOG.yaml")
-    assert sansio.backlog_changed("push", payload, "./BACKLOG.yaml")
-    assert not sansio.backlog_changed("push", payload, "plans/BACKLOG.yaml")
-
-
-@pytest.mark.parametrize("kind", ["modified", "removed"])
-def test_modified_or_removed_backlog_counts_too(kind: str) -> None:
-    payload = branch_push()
-    payload["head_commit"] = None
-    payload["commits"][0]["added"] = []
-    payload["commits"][0][kind] = ["plans/BACKLOG.yaml"]
-    assert sansio.backlog_changed("push", payload, "plans/BACKLOG.yaml")
-
-
-def test_tag_pushes_and_deletions_do_not_concern_the_backlog() -> None:
-    tags = [e for e in webhook_examples("push") if e["ref"].startswith("refs/tags/")]
-    assert tags
-    assert not any(sansio.backlog_changed("push", e, ".gitignore") for e in tags)
-    deleted = {**branch_push(), "deleted": True}
-    assert not sansio.backlog_changed("push", deleted, "README.md")
-
-
-def test_when_the_listed_commits_may_be_incomplete_look_anyway() -> None:
-    payload = branch_push()
-    assert sansio.backlog_changed("push", {**payload, "forced": True}, "BACKLOG.yaml")
-    many = {**payload, "commits": payload["commits"] * sansio.PUSH_COMMITS_LISTED}
-    assert sansio.backlog_changed("push", many, "BACKLOG.yaml")
-
-
-def test_schedule_and_manual_dispatch_always_look() -> None:
-    [dispatch, *_] = webhook_examples("workflow_dispatch")
-    assert sansio.backlog_changed("workflow_dispatch", dispatch, "BACKLOG.yaml")
-    assert sansio.backlog_changed("schedule", {"schedule": "0 * * * *"}, "BACKLOG.yaml")
-    assert not sansio.backlog_changed("pull_request", {"action": "opened"}, "BACKLOG.yaml")

@@ -16,7 +16,6 @@ from multi_agent_coder.git.ledger import (
     attempts,
     backoff,
     dumps,
-    last_attempt,
     live_leases,
     parse,
 )
@@ -171,13 +170,6 @@ def test_attempts_are_counted_per_task() -> None:
     records: list[Record] = [attempt(), lease(), attempt(), attempt("T002")]
     assert attempts(records) == {"T001": 2, "T002": 1}
     assert attempts([]) == {}
-
-
-def test_last_attempt_is_the_latest_for_that_task() -> None:
-    latest = attempt(outcome="success", at=300)
-    records: list[Record] = [attempt(at=100), latest, attempt("T002", at=400)]
-    assert last_attempt(records, "T001") == latest
-    assert last_attempt(records, "T003") is None
 
 
 # --------------------------------------------------------------------- backoff

@@ -406,12 +406,29 @@ def test_find_binary_explicit(tmp_path: Path) -> None:
         find_binary(tmp_path / "missing")
 
 
-def test_find_binary_names_the_install_script(
+def test_find_binary_says_where_it_looked_and_how_to_set_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(OpenCodeNotFoundError, match=r"scripts/opencode\.sh"):
+    with pytest.raises(OpenCodeNotFoundError) as caught:
         find_binary(project_root=tmp_path)
+    message = str(caught.value)
+    assert "opencode_bin (MACODER_OPENCODE_BIN)" in message
+    assert str(tmp_path / ".tools/opencode") in message
+    assert "npm install opencode-ai@" in message
+
+
+def test_find_binary_never_looks_where_macoder_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's `.tools/` (the repository macoder works on) or PATH; an installed
+    wheel's location says nothing about where the agent is."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    here = Path(__file__).resolve().parents[2]  # this checkout has .tools/opencode
+    with pytest.raises(OpenCodeNotFoundError):
+        find_binary(project_root=tmp_path)
+    if any(here.glob(".tools/opencode/node_modules/opencode-*/bin/opencode")):
+        assert find_binary(project_root=here).is_file()
 
 
 def test_find_binary_falls_back_to_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from multi_agent_coder.testing import scripted_model as sm
+from testing import scripted_model as sm
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 TOOLS = [{"type": "function", "function": {"name": "write", "parameters": {}}}]
 SYSTEM = "You are opencode.\n<env>\n  Working directory: /tmp/wt/T001\n  Platform: linux\n</env>\n"
@@ -280,7 +282,7 @@ def test_cli_serves_a_scenario_file(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "multi_agent_coder.testing.scripted_model",
+            "testing.scripted_model",
             "--port",
             "0",
             "--scenarios",
@@ -288,6 +290,7 @@ def test_cli_serves_a_scenario_file(tmp_path: Path) -> None:
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=PROJECT_ROOT,  # `testing` is a top-level package beside src/, not installed
     )
     try:
         assert process.stdout is not None
@@ -306,11 +309,12 @@ def test_cli_bad_file_is_a_usage_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("- just a list\n")
     result = subprocess.run(
-        [sys.executable, "-m", "multi_agent_coder.testing.scripted_model", "--scenarios", str(bad)],
+        [sys.executable, "-m", "testing.scripted_model", "--scenarios", str(bad)],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
+        cwd=PROJECT_ROOT,
     )
     assert result.returncode == 2
     assert "top level is a mapping" in result.stderr

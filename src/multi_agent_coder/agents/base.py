@@ -43,6 +43,9 @@ class AgentResult:
     tokens_out: int | None
     cost: float | None
     model: str
+    #: The texts the session received as user messages, read back from the runtime: checked
+    #: again for drift, since they are what the agent really worked from.
+    received: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

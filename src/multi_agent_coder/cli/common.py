@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from multi_agent_coder.backlog.load import Check, LoadResult
     from multi_agent_coder.backlog.model import Backlog
     from multi_agent_coder.config import Settings
+    from multi_agent_coder.run.session import Session
 
 
 def add_backlog_option(parser: argparse.ArgumentParser) -> None:
@@ -67,3 +68,29 @@ def load_valid(args: argparse.Namespace) -> tuple[Backlog, LoadResult]:
     path = backlog_path(args)
     result = load_file(path, display_name(path), all_checks(args))
     return require_valid(result), result
+
+
+def open_session(args: argparse.Namespace) -> Session:
+    """The local session for the repository the command runs in (`-C DIR` already applied).
+
+    `--backlog PATH`, where the command has it, names the backlog inside the repository (as
+    the default branch has it), so it is made relative to the repository's root.
+    """
+    from multi_agent_coder.run.session import open_local, repository_root
+
+    settings = settings_of(args)
+    explicit = getattr(args, "backlog", None)
+    root = repository_root(root_of(args))
+    if explicit:
+        settings = settings.model_copy(update={"backlog": relative_to_root(Path(explicit), root)})
+    return open_local(root, settings)
+
+
+def relative_to_root(path: Path, root: Path) -> str:
+    """`path` (as typed, relative to the current directory) as a path from `root`."""
+    from multi_agent_coder.errors import UsageError
+
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise UsageError(f"--backlog {path}: not inside the repository at {root}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from multi_agent_coder.cli.common import settings_of
+from multi_agent_coder.cli.common import open_session
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -12,13 +12,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multi_agent_coder.forge.local import LocalForge
-    from multi_agent_coder.git.repo import Repo
     from multi_agent_coder.ids import validate_task_id
 
     task_id = validate_task_id(args.task_id)
-    settings = settings_of(args)
-    repo = Repo.open(".")
-    pr = LocalForge(repo).merge(task_id, (settings.git_author_name, settings.git_author_email))
+    with open_session(args) as session:
+        pr = session.merge(task_id)
     print(f"merged PR #{pr.number} ({pr.branch}) into {pr.base} at {str(pr.merged_sha)[:10]}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+from multi_agent_coder.cli.common import open_session
+
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the pull requests as JSON")
@@ -13,13 +15,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multi_agent_coder.forge.base import PrState
-    from multi_agent_coder.forge.local import LocalForge
-    from multi_agent_coder.git.repo import Repo
-
-    prs = LocalForge(Repo.open(".")).list_prs()
-    if not args.all:
-        prs = [p for p in prs if p.state is PrState.OPEN]
+    with open_session(args) as session:
+        prs = session.forge.list_prs(include_closed=args.all)
     if args.json:
         print(json.dumps([{**asdict(p), "state": p.state.value} for p in prs], indent=2))
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from multi_agent_coder.cli.common import settings_of
+from multi_agent_coder.cli.common import open_session
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -28,15 +28,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multi_agent_coder.agents.opencode.runtime import opencode_agent
     from multi_agent_coder.errors import UsageError
-    from multi_agent_coder.forge.local import LocalForge
-    from multi_agent_coder.git.repo import Repo
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, report_json
     from multi_agent_coder.run.progress import Progress, outcome_table
 
-    settings = settings_of(args)
     overrides: dict[str, object] = {}
     if args.workers is not None:
         if not 1 <= args.workers <= 64:
@@ -46,26 +42,22 @@ def run(args: argparse.Namespace) -> int:
         if args.task_timeout <= 0:
             raise UsageError("--task-timeout must be positive")
         overrides["task_timeout"] = args.task_timeout
-    if overrides:
-        settings = settings.model_copy(update=overrides)
     retry = frozenset(validate_task_id(t) for t in args.retry)
     only = frozenset(validate_task_id(t) for t in args.only) if args.only else None
-    repo = Repo.open(".")
-    from multi_agent_coder.agents.opencode.runtime import reap_orphans
-
-    for pid in reap_orphans(repo.git_dir):
-        print(
-            f"stopped process {pid}, left running by a macoder run that was killed", file=sys.stderr
-        )
     progress = Progress(live=False if args.json else None)
-    orchestrator = Orchestrator(
-        repo, settings, LocalForge, opencode_agent, on_phase=progress.on_phase
-    )
-    with progress.showing():
-        report = orchestrator.run(RunOptions(retry=retry, only=only, dry_run=args.dry_run))
+    with open_session(args) as session:
+        if overrides:
+            session.settings = session.settings.model_copy(update=overrides)
+        orchestrator = Orchestrator(session, on_phase=progress.on_phase)
+        with progress.showing():
+            report = orchestrator.run(RunOptions(retry=retry, only=only, dry_run=args.dry_run))
     if args.json:
         print(report_json(report))
         return report.exit_code
+    for pid in report.stopped_processes:
+        print(
+            f"stopped process {pid}, left running by a macoder run that was killed", file=sys.stderr
+        )
     for task_id in report.reconciled_worktrees:
         print(f"removed a stray worktree of {task_id} (no live lease)", file=sys.stderr)
     for task_id in report.freed_leases:
@@ -75,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"health warning: {warning}", file=sys.stderr)
     if report.note:
         print(report.note)
-        if report.ready:
-            print("ready: " + ", ".join(report.ready))
+    if report.planned and not report.outcomes:
+        for planned in report.planned:
+            print(
+                f"would start {planned.task_id} (attempt {planned.attempt}, "
+                f"{planned.kind} -> {planned.model}): {planned.title}"
+            )
     if report.outcomes:
         outcome_table(report.outcomes)
     if report.interrupted:
         print("interrupted: sessions aborted, worktrees removed, leases released", file=sys.stderr)
     if report.timed_out:
-        print(f"run_timeout ({settings.run_timeout:.0f} s) reached", file=sys.stderr)
+        print(f"run_timeout ({session.settings.run_timeout:.0f} s) reached", file=sys.stderr)
     return report.exit_code

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
 
-from multi_agent_coder.backlog.model import Backlog, Task
+from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.context.build import (
     DEFAULT_SETTINGS,
     INSTRUCTIONS,
@@ -54,15 +54,6 @@ _FENCE: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 #: Typographic apostrophes are folded to ASCII so "let’s reconsider" is caught too.
 _APOSTROPHES: Final = str.maketrans({"\u2019": "'", "\u2018": "'"})
-
-
-def check_backlog(backlog: Backlog, settings: ContextSettings = DEFAULT_SETTINGS) -> list[Finding]:
-    """Hygiene findings of every task, in file order, with locs from the backlog's root."""
-    ids = frozenset(task.id for task in backlog.tasks)
-    findings: list[Finding] = []
-    for index, task in enumerate(backlog.tasks):
-        findings.extend(check_task(task, ("tasks", index), ids, settings))
-    return findings
 
 
 #: The loader's check signature (`backlog.load.Check`): the tasks that validated, with their

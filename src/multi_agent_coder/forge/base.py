@@ -7,9 +7,13 @@ it, so running the same task twice never opens a second one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from multi_agent_coder.git.ledger import Ledger
 
 Operation = Literal["created", "updated", "none"]
 
@@ -54,17 +58,32 @@ class PrResult:
 
 
 class Forge(Protocol):
-    """What the run engine needs from wherever pull requests live."""
+    """Everything the run engine needs from wherever pull requests live.
+
+    A forge also says where the run ledger is (a GitHub repository shares it through its
+    remote, so parallel jobs see each other's leases) and who else wrote on a task branch.
+    """
 
     name: str
+
+    def ledger(self, clock: Callable[[], float]) -> Ledger:
+        """The run ledger the runs against this forge share."""
+        ...
 
     def publish_branch(self, branch: str, head_sha: str) -> None:
         """Make `branch` at `head_sha` visible to the forge (push); local: nothing to do."""
         ...
 
+    def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
+        """Short shas of commits on the task `branch` (beyond `base_sha`, the default branch)
+        that macoder did not write: a person worked there, so it must not be overwritten."""
+        ...
+
     def find_open_pr(self, task_id: str) -> PullRequest | None: ...
 
-    def list_prs(self) -> list[PullRequest]: ...
+    def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
+        """macoder's pull requests: the open ones, or all of them with `include_closed`."""
+        ...
 
     def create_or_update_pr(
         self,
@@ -78,3 +97,7 @@ class Forge(Protocol):
         draft: bool,
         labels: tuple[str, ...],
     ) -> PrResult: ...
+
+    def close(self) -> None:
+        """Let go of what the forge holds open (an HTTP connection pool)."""
+        ...

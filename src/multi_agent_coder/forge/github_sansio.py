@@ -2,9 +2,9 @@
 
 Why sans-I/O (as gidgethub does it): every decision about GitHub — which URL and body a call
 needs, how a pull request object maps onto `PullRequest`, whether a failure is worth waiting
-for and for how long, whether a push event concerns the backlog — is a pure function of its
-inputs, tested on recorded payloads with no server and no clock. `github.py` is the thin httpx
-adapter that sends these requests and sleeps when told to.
+for and for how long — is a pure function of its inputs, tested on recorded payloads with no
+server and no clock. `github.py` is the thin httpx adapter that sends these requests and
+sleeps when told to.
 
 Failure classes (GitHub's "best practices" and rate-limit documentation):
 
@@ -41,7 +41,6 @@ from multi_agent_coder.forge.base import (
     LABEL,
     LABEL_FAILED,
     LABEL_NEEDS_REVIEW,
-    PrResult,
     PrState,
     PullRequest,
 )
@@ -62,8 +61,6 @@ RESET_MARGIN_S: Final = 1.0
 #: GitHub refuses longer pull-request titles and bodies with a 422.
 MAX_TITLE_CHARS: Final = 256
 MAX_BODY_CHARS: Final = 65536
-#: A push webhook lists at most this many commits; a full list may be truncated.
-PUSH_COMMITS_LISTED: Final = 20
 
 #: Colour and description of the labels macoder creates (colour: 6 hex digits, no `#`).
 LABELS: Final[Mapping[str, tuple[str, str]]] = {
@@ -147,10 +144,6 @@ def list_pulls(
         params.insert(0, ("head", head_filter(slug, head)))
     action = f"looking for the open pull request of {head}" if head else "listing pull requests"
     return Request("GET", slug.path("pulls"), tuple(params), None, action)
-
-
-def get_pull(slug: Slug, number: int) -> Request:
-    return Request("GET", slug.path("pulls", number), action=f"reading pull request #{number}")
 
 
 def create_pull(slug: Slug, *, title: str, head: str, base: str, body: str, draft: bool) -> Request:
@@ -442,44 +435,3 @@ def label_names(data: Any) -> tuple[str, ...]:
     if not isinstance(data, list):
         return ()
     return tuple(str(item["name"]) for item in data if isinstance(item, Mapping) and "name" in item)
-
-
-def action_outputs(result: PrResult) -> dict[str, str]:
-    """The Action's outputs for one PR, named as create-pull-request names them."""
-    return {
-        "number": str(result.number),
-        "url": result.url,
-        "operation": result.operation,
-        "head-sha": result.head_sha,
-    }
-
-
-# ===================================================================== webhooks
-
-
-def backlog_changed(event_name: str, payload: Mapping[str, Any], backlog_path: str) -> bool:
-    """Whether the event that started the Action may have changed the backlog.
-
-    `schedule` and `workflow_dispatch` always look (that is what they are for). A push looks
-    when a listed commit added, modified or removed `backlog_path`, or when the listed commits
-    cannot be trusted to be complete (a force push; 20 listed commits, GitHub's cut-off). Tag
-    pushes, branch deletions and every other event do not concern the backlog.
-    """
-    if event_name in ("schedule", "workflow_dispatch"):
-        return True
-    if event_name != "push":
-        return False
-    if not str(payload.get("ref", "")).startswith("refs/heads/") or payload.get("deleted"):
-        return False
-    commits = [c for c in payload.get("commits") or [] if isinstance(c, Mapping)]
-    if payload.get("forced") or len(commits) >= PUSH_COMMITS_LISTED:
-        return True
-    head = payload.get("head_commit")
-    if isinstance(head, Mapping):
-        commits.append(head)
-    wanted = backlog_path.removeprefix("./")
-    return any(
-        wanted in (commit.get(kind) or ())
-        for commit in commits
-        for kind in ("added", "modified", "removed")
-    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Any
@@ -20,8 +20,10 @@ from typing import Any
 from multi_agent_coder.backlog.write import atomic_write, directory_lock
 from multi_agent_coder.errors import ForgeError, UsageError
 from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
+from multi_agent_coder.forge.pr_policy import WantedPr, plan_update
+from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import branch_for, validate_task_id
+from multi_agent_coder.ids import validate_task_id
 
 STORE_DIR = "macoder"
 STORE_FILE = "forge.json"
@@ -32,9 +34,16 @@ class LocalForge:
 
     name = "local"
 
-    def __init__(self, repo: Repo, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        clock: Callable[[], float] = time.time,
+        *,
+        macoder_emails: Collection[str] = (LEDGER_IDENTITY[1],),
+    ) -> None:
         self.repo = repo
         self.clock = clock
+        self.macoder_emails = frozenset(email.lower() for email in macoder_emails)
         self.store = repo.git_dir / STORE_DIR / STORE_FILE
 
     # ----------------------------------------------------------------- storage
@@ -73,20 +82,40 @@ class LocalForge:
 
     # ----------------------------------------------------------------- Forge
 
+    def ledger(self, clock: Callable[[], float] = time.time) -> Ledger:
+        """The repository's own `refs/macoder/ledger`: every local run sees the same ref."""
+        return Ledger(self.repo, clock=clock)
+
+    def close(self) -> None:
+        """Nothing is held open between calls (each reads and writes the store under a lock)."""
+
     def publish_branch(self, branch: str, head_sha: str) -> None:
         """The branch is already in this repository; check it is where the caller thinks."""
         actual = self.repo.branch_head(branch.removeprefix("refs/heads/"))
         if actual != head_sha:
             raise ForgeError(f"branch {branch} is at {actual}, expected {head_sha}")
 
-    def list_prs(self) -> list[PullRequest]:
-        return self._read()
+    def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
+        """Short shas of commits on the local `branch`, beyond `base_sha`, that macoder did
+        not author (none when the branch does not exist)."""
+        head = self.repo.branch_head(branch.removeprefix("refs/heads/"))
+        if head is None:
+            return ()
+        return tuple(
+            sha[:10]
+            for sha, email, _message in self.repo.commits_between(base_sha, head)
+            if email.lower() not in self.macoder_emails
+        )
+
+    def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
+        prs = self._read()
+        return prs if include_closed else [pr for pr in prs if pr.state is PrState.OPEN]
 
     def find_open_pr(self, task_id: str) -> PullRequest | None:
         validate_task_id(task_id)
-        return next(
-            (p for p in self._read() if p.task_id == task_id and p.state is PrState.OPEN), None
-        )
+        pulls = self._read()
+        position = _open_position(pulls, task_id)
+        return pulls[position] if position is not None else None
 
     def create_or_update_pr(
         self,
@@ -100,26 +129,28 @@ class LocalForge:
         draft: bool,
         labels: tuple[str, ...],
     ) -> PrResult:
-        if branch != branch_for(task_id):
-            raise ForgeError(f"task {task_id} must use branch {branch_for(task_id)}, not {branch}")
+        wanted = WantedPr(task_id, branch, base, head_sha, title, body, draft, labels)
         now = self.clock()
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            for position, pr in enumerate(pulls):
-                if pr.task_id == task_id and pr.state is PrState.OPEN:
-                    updated = replace(
-                        pr,
-                        title=title,
-                        body=body,
-                        head_sha=head_sha,
-                        draft=draft,
-                        labels=tuple(dict.fromkeys((*pr.labels, *labels))),
-                    )
-                    if updated == pr:
-                        return PrResult(pr.number, pr.url, "none", head_sha, pr.labels)
-                    updated = replace(updated, updated_at=now)
-                    data["pulls"][position] = _to_json(updated)
-                    return PrResult(pr.number, pr.url, "updated", head_sha, updated.labels)
+            position = _open_position(pulls, task_id)
+            if position is not None:
+                # A local PR's draft state changes in place: never a create or a supersede.
+                plan = plan_update(pulls[position], wanted)
+                updated = replace(
+                    plan.pr,
+                    title=title,
+                    body=body,
+                    base=base,
+                    head_sha=head_sha,
+                    draft=draft,
+                    labels=(*plan.pr.labels, *plan.add_labels),
+                )
+                if plan.operation == "updated":
+                    data["pulls"][position] = _to_json(replace(updated, updated_at=now))
+                return PrResult(
+                    updated.number, updated.url, plan.operation, head_sha, updated.labels
+                )
             number = int(data["next_number"])
             pr = PullRequest(
                 number=number,
@@ -147,14 +178,7 @@ class LocalForge:
         validate_task_id(task_id)
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = next(
-                (
-                    i
-                    for i, p in enumerate(pulls)
-                    if p.task_id == task_id and p.state is PrState.OPEN
-                ),
-                None,
-            )
+            position = _open_position(pulls, task_id)
             if position is None:
                 raise UsageError(f"task {task_id} has no open pull request (see `macoder prs`)")
             pr = pulls[position]
@@ -178,6 +202,14 @@ class LocalForge:
             done = replace(pr, state=PrState.MERGED, merged_sha=merged, updated_at=self.clock())
             data["pulls"][position] = _to_json(done)
             return done
+
+
+def _open_position(pulls: list[PullRequest], task_id: str) -> int | None:
+    """Where the task's open pull request is in `pulls` (at most one is ever open)."""
+    return next(
+        (i for i, pr in enumerate(pulls) if pr.task_id == task_id and pr.state is PrState.OPEN),
+        None,
+    )
 
 
 def _to_json(pr: PullRequest) -> dict[str, Any]:

@@ -181,15 +181,6 @@ def attempts(records: Iterable[Record]) -> dict[str, int]:
     return dict(Counter(r.task for r in records if isinstance(r, Attempt)))
 
 
-def last_attempt(records: Iterable[Record], task: str) -> Attempt | None:
-    """The most recent attempt at `task`, or None when it has never been tried."""
-    found: Attempt | None = None
-    for record in records:
-        if isinstance(record, Attempt) and record.task == task:
-            found = record
-    return found
-
-
 def appended(text: str, records: Sequence[Record]) -> str:
     """`text` with `records` added as new lines; a torn last line is closed first."""
     lines = "".join(dumps(record) + "\n" for record in records)

@@ -20,14 +20,13 @@ both take one lease. Credentials reach git only through `git_env` (see
 from __future__ import annotations
 
 import random
-import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import ClassVar, Final
 
 from multi_agent_coder.errors import GitError, LedgerBusyError, RefMovedError
-from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import LEDGER_REF, Ledger
+from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.repo import Repo
 
 #: git's words (in the C locale) for "the remote ref moved" or "someone holds its lock".
@@ -40,12 +39,11 @@ _LOST_RACE: Final = (
     "cannot lock ref",
     "incorrect old value",
 )
-_ABSENT: Final = "couldn't find remote ref"
 _LOCAL_LOCK_TRIES: Final = 20
 
 
 class RemoteLedger(Ledger):
-    """The run ledger whose truth is `ref` on `remote` (a URL, a path or a remote name)."""
+    """The run ledger whose truth is `ref` on `remote`."""
 
     #: A round trip to a remote takes longer than a local ref update: back off further.
     backoff_base: ClassVar[float] = 0.02
@@ -54,60 +52,45 @@ class RemoteLedger(Ledger):
     def __init__(
         self,
         repo: Repo,
-        remote: str,
+        remote: Remote,
         *,
-        git_env: Mapping[str, str] | None = None,
         ref: str = LEDGER_REF,
         clock: Callable[[], float] = time.time,
         max_tries: int = 100,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
-        timeout_s: float = 120.0,
     ) -> None:
         super().__init__(repo, ref, clock, max_tries=max_tries, sleep=sleep, rng=rng)
         self.remote = remote
-        self.timeout_s = timeout_s
-        self._env = {**(git_env or {}), "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
-
-    def _git(self, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-        return run_git(
-            args, self.repo.root, check=False, timeout=self.timeout_s, extra_env=self._env
-        )
 
     def _refresh(self) -> None:
         """Mirror the remote's ledger ref locally (a concurrent local fetch: try again)."""
-        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.remote]
-        args.append(f"+{self.ref}:{self.ref}")
         for attempt in range(_LOCAL_LOCK_TRIES):
-            result = self._git(args)
-            if result.returncode == 0:
-                return
-            stderr = result.stderr.decode("utf-8", "replace")
-            if _ABSENT in stderr:
-                self._git(["update-ref", "-d", self.ref])
-                return
-            if "lock" not in stderr:
-                raise GitError(
-                    f"cannot fetch the run ledger {self.ref} from {self.remote}",
-                    command=["git", *args],
-                    stderr=stderr,
-                    returncode=result.returncode,
-                )
-            self._sleep(0.01 * (attempt + 1) * self._rng())
+            try:
+                self.remote.fetch_ref(self.ref)
+            except GitError as exc:
+                if "lock" not in exc.stderr:
+                    raise GitError(
+                        f"cannot fetch the run ledger {self.ref} from {self.remote.url}",
+                        command=exc.command,
+                        stderr=exc.stderr,
+                        returncode=exc.returncode,
+                    ) from None
+                self._sleep(0.01 * (attempt + 1) * self._rng())
+                continue
+            return
         raise LedgerBusyError(f"{self.ref}: the local ref stayed locked while fetching it")
 
     def _swap(self, new: str, old: str | None, message: str) -> None:
         """A plain push of `new` (a descendant of `old`): the remote takes fast-forwards only."""
-        args = ["push", "--porcelain", "--no-verify", self.remote, f"{new}:{self.ref}"]
-        result = self._git(args)
-        if result.returncode == 0:
-            self._git(["update-ref", "-m", message, self.ref, new])
+        code, said = self.remote.push_ref(new, self.ref)
+        if code == 0:
+            self.remote.git(["update-ref", "-m", message, self.ref, new])
             return
-        said = (result.stdout + result.stderr).decode("utf-8", "replace")
         kind = RefMovedError if any(words in said for words in _LOST_RACE) else GitError
         raise kind(
-            f"cannot push the run ledger {self.ref} to {self.remote}",
-            command=["git", *args],
+            f"cannot push the run ledger {self.ref} to {self.remote.url}",
+            command=["git", "push", self.remote.url, f"{new}:{self.ref}"],
             stderr=said,
-            returncode=result.returncode,
+            returncode=code,
         )

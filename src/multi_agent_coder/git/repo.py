@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 import pygit2
@@ -199,6 +199,16 @@ class Repo:
         walker.hide(self.commit(base).id)
         return [(str(c.id), c.author.email, c.message) for c in walker]
 
+    def file_at(self, rev: str, path: str) -> bytes | None:
+        """The content of `path` (a POSIX path from the root) in commit `rev`; None when the
+        commit has no such file (a directory or a submodule there is not a file either)."""
+        try:
+            entry = self.commit(rev).tree[PurePosixPath(path).as_posix()]  # "./B.yaml" -> "B.yaml"
+        except KeyError:
+            return None
+        blob = self.raw[entry.id]
+        return blob.data if isinstance(blob, pygit2.Blob) else None
+
     def commit(self, rev: str) -> pygit2.Commit:
         """The commit `rev` names (a sha, branch, tag or any revision git understands)."""
         try:
@@ -272,10 +282,6 @@ class Repo:
             found.append(Checkout(Path(main.workdir).resolve(), self._head_branch(main)))
         found.extend(_linked_checkouts(main))
         return found
-
-    def user_checkout_state(self) -> CheckoutState:
-        """Branch and cleanliness of the checkout macoder was started in (for tests and checks)."""
-        return self.checkout_state(self.root)
 
     def checkout_state(self, path: Path) -> CheckoutState:
         """Branch and cleanliness (tracked files only; untracked files do not count) of `path`."""

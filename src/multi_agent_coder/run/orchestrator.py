@@ -1,16 +1,18 @@
 """`macoder run`: reconcile, pick the ready tasks, check the repository, run them, report.
 
 Order matters and is chosen so that a run that should not happen changes nothing:
-1. read state (default branch head, its BACKLOG.yaml, the ledger, open PRs);
-2. reconcile what a crashed run left (worktrees without a live lease, agent servers of dead
-   runs, leases of dead local processes);
-3. compute the ready set — nothing ready: stop here, nothing was started or written;
+1. read the default branch and its backlog, and refuse unknown `--retry` / `--only` ids
+   before anything is touched;
+2. reconcile what a crashed run left (agent servers of dead runs, leases of dead local
+   processes, worktrees without a live lease);
+3. decide where every task stands (`state.decide`, through the session's snapshot) — nothing
+   ready: stop here, nothing was started or written;
 4. health-check the target repository on the default head in a scratch worktree — unhealthy:
    stop, report, nothing was leased or written;
-5. start one agent server for the run and run up to `workers` tasks at once, each under its
+5. start one agent runtime for the run and run up to `workers` tasks at once, each under its
    own hard timeout, the whole run under `run_timeout`;
 6. SIGINT / SIGTERM: every task aborts its session, removes its worktree and releases its
-   lease, the server stops, exit 130.
+   lease, the runtime stops, exit 130.
 """
 
 from __future__ import annotations
@@ -26,28 +28,20 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from multi_agent_coder.agents.base import Agent
-from multi_agent_coder.backlog.load import load_bytes, require_valid
-from multi_agent_coder.backlog.model import Backlog, Task
-from multi_agent_coder.backlog.ready import ready_tasks
-from multi_agent_coder.config import Settings
+from multi_agent_coder.agents.router import model_for
+from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
-from multi_agent_coder.forge.base import Forge, PrState
 from multi_agent_coder.git.env import run_git
-from multi_agent_coder.git.ledger import Attempt, Ledger, attempts, live_leases
-from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.git.ledger import Ledger, Record, live_leases
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.health import HealthReport, check_health
-from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, ledger_for, run_task
-
-#: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
-AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
+from multi_agent_coder.run.session import Session, Snapshot, backlog_at
+from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, run_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +49,17 @@ class RunOptions:
     retry: frozenset[str] = frozenset()
     only: frozenset[str] | None = None
     dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A task the run starts (or, dry, would start): which model, which attempt."""
+
+    task_id: str
+    title: str
+    model: str
+    kind: str
+    attempt: int
 
 
 @dataclass
@@ -65,9 +70,11 @@ class RunReport:
     base_branch: str
     base_sha: str
     ready: list[str] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
     outcomes: list[TaskOutcome] = field(default_factory=list)
     reconciled_worktrees: list[str] = field(default_factory=list)
     freed_leases: list[str] = field(default_factory=list)
+    stopped_processes: list[int] = field(default_factory=list)
     health: HealthReport | None = None
     interrupted: bool = False
     timed_out: bool = False
@@ -78,15 +85,6 @@ class RunReport:
         if self.interrupted:
             return 130
         return 1 if any(o.status in ("failed", "needs-review") for o in self.outcomes) else 0
-
-
-@dataclass
-class _State:
-    backlog: Backlog
-    ledger: Ledger
-    attempts: dict[str, int]
-    busy: set[str]  # live lease or open PR
-    baseline: dict[str, int]
 
 
 def holder_id() -> str:
@@ -100,129 +98,108 @@ def _dead_local_holder(holder: str) -> bool:
 
 
 class Orchestrator:
-    """One `macoder run` over one repository."""
+    """One `macoder run` over one session's repository."""
 
     def __init__(
         self,
-        repo: Repo,
-        settings: Settings,
-        forge_factory: Callable[[Repo], Forge],
-        agent_factory: AgentFactory,
+        session: Session,
         *,
         on_phase: Callable[[str, Phase], None] = lambda task_id, phase: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.repo = repo
-        self.settings = settings
-        self.forge_factory = forge_factory
-        self.forge = forge_factory(repo)
-        self.agent_factory = agent_factory
+        self.session = session
+        self.settings = session.settings
         self.on_phase = on_phase
         self.clock = clock
         self.cancel = threading.Event()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock()))
         self.run_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
-        self.worktrees = WorktreeManager(repo, settings.worktree_dir)
+        self.worktrees = WorktreeManager(session.repo, self.settings.worktree_dir)
 
     # ----------------------------------------------------------------- state
 
-    def _backlog_at(self, sha: str) -> Backlog:
-        return backlog_at(self.repo, sha, self.settings.backlog)
-
-    def _state(self, backlog: Backlog, retry: Collection[str], report: RunReport) -> _State:
-        ledger = ledger_for(self.forge, self.repo, self.clock)
+    def _reconcile(self, ledger: Ledger, report: RunReport) -> list[Record]:
+        """Free the leases of local runs that are gone and remove worktrees no live lease
+        keeps; the ledger's records as they are afterwards."""
+        report.stopped_processes = self.session.reap_orphans()
         records = ledger.read()
         live = live_leases(records, self.clock())
-        for task_id, lease in list(live.items()):
-            if _dead_local_holder(lease.holder):
-                ledger.release(task_id, lease.run_id)
-                report.freed_leases.append(task_id)
-                del live[task_id]
-        report.reconciled_worktrees = self.worktrees.reconcile(keep=set(live))
-        open_prs = {
-            pr.task_id for pr in self.forge.list_prs() if pr.state is PrState.OPEN and not pr.draft
-        }
-        baseline: dict[str, int] = {}
-        for record in records:
-            if isinstance(record, Attempt) and record.context_bytes:
-                baseline.setdefault(record.task, record.context_bytes)
-        return _State(
-            backlog=backlog,
-            ledger=ledger,
-            attempts=attempts(records),
-            busy=set(live) | (open_prs - set(retry)),
-            baseline=baseline,
-        )
+        dead = [t for t, lease in live.items() if _dead_local_holder(lease.holder)]
+        for task_id in dead:
+            ledger.release(task_id, live[task_id].run_id)
+        report.freed_leases = dead
+        if dead:
+            records = ledger.read()
+        keep = set(live) - set(dead)
+        report.reconciled_worktrees = self.worktrees.reconcile(keep=keep)
+        return records
 
-    def ready(self, state: _State, options: RunOptions) -> list[Task]:
-        tasks = ready_tasks(
-            state.backlog.tasks,
-            max_attempts=self.settings.max_attempts,
-            leased=state.busy,
-            ledger_attempts=state.attempts,
-        )
-        if options.only is not None:
-            tasks = [t for t in tasks if t.id in options.only]
-        return tasks
+    def _plan(self, snapshot: Snapshot) -> list[Planned]:
+        out: list[Planned] = []
+        for task in snapshot.state.ready:
+            routed = model_for(task, self.settings.models)
+            attempt = snapshot.state.view(task.id).attempts + 1
+            out.append(Planned(task.id, task.title, routed.model, routed.kind.value, attempt))
+        return out
 
     # ----------------------------------------------------------------- health
 
     @contextlib.contextmanager
     def _scratch_checkout(self, sha: str) -> Iterator[Path]:
         """A detached worktree of `sha` for the health check; the user's checkout is untouched."""
-        base = self.repo.root / self.settings.worktree_dir
+        base = self.session.repo.root / self.settings.worktree_dir
         base.mkdir(parents=True, exist_ok=True)
         path = base / f".health-{self.run_id}"
-        run_git(["worktree", "add", "--detach", "--quiet", str(path), sha], self.repo.root)
+        root = self.session.repo.root
+        run_git(["worktree", "add", "--detach", "--quiet", str(path), sha], root)
         try:
             yield path
         finally:
-            run_git(["worktree", "remove", "--force", str(path)], self.repo.root, check=False)
-            run_git(["worktree", "prune"], self.repo.root, check=False)
+            run_git(["worktree", "remove", "--force", str(path)], root, check=False)
+            run_git(["worktree", "prune"], root, check=False)
 
     def _health(self, sha: str) -> HealthReport:
         with self._scratch_checkout(sha) as path:
-            return check_health(path, self.settings)
+            return check_health(path, self.settings, python=self.session.python)
 
     # ----------------------------------------------------------------- the run
 
     def run(self, options: RunOptions) -> RunReport:
-        base_branch = self.repo.default_branch()
-        base_sha = self.repo.branch_head(base_branch)
-        if base_sha is None:
-            raise UsageError(f"branch {base_branch} has no commits yet")
-        report = RunReport(self.run_id, base_branch, base_sha)
-        backlog = self._backlog_at(base_sha)
-        known = {t.id for t in backlog.tasks}
+        session = self.session
+        head = session.head()
+        known = {t.id for t in head.backlog.tasks}
         for flag, ids in (("--retry", options.retry), ("--only", options.only or frozenset())):
             if ids - known:
                 unknown = ", ".join(sorted(ids - known))
                 raise UsageError(f"{flag} names unknown task(s): {unknown}")
-        state = self._state(backlog, options.retry, report)
-        ready = self.ready(state, options)
-        report.ready = [t.id for t in ready]
-        if not ready:
-            report.note = _nothing_ready(state)
+        report = RunReport(self.run_id, head.branch, head.sha)
+        ledger = session.ledger()
+        records = self._reconcile(ledger, report)
+        snapshot = session.snapshot(
+            head=head, records=records, retry=options.retry, only=options.only
+        )
+        report.ready = snapshot.state.ready_ids
+        report.planned = self._plan(snapshot)
+        report.note = snapshot.state.note
+        if not snapshot.state.ready:
             return report
         if options.dry_run:
-            report.note = "dry run: nothing was started"
+            report.note = "; ".join(filter(None, ["dry run: nothing was started", report.note]))
             return report
-        report.health = self._health(base_sha)
+        report.health = self._health(head.sha)
         if not report.health.healthy:
             raise UnhealthyRepositoryError(
                 "the repository's own checks fail on "
-                f"{base_branch} ({base_sha[:10]}); no task was started:\n"
+                f"{head.branch} ({head.sha[:10]}); no task was started:\n"
                 + report.health.describe()
             )
         test_command = next((list(r.argv) for r in report.health.checks if r.name == "test"), None)
         with self._signals_cancel():
             self._run_tasks(
-                ready,
+                snapshot,
+                ledger=ledger,
                 options=options,
-                state=state,
                 report=report,
-                base_branch=base_branch,
-                base_sha=base_sha,
                 test_command=test_command,
             )
         report.interrupted = self.cancel.is_set() and not report.timed_out
@@ -230,32 +207,30 @@ class Orchestrator:
 
     def _run_tasks(
         self,
-        ready: list[Task],
+        snapshot: Snapshot,
         *,
+        ledger: Ledger,
         options: RunOptions,
-        state: _State,
         report: RunReport,
-        base_branch: str,
-        base_sha: str,
         test_command: list[str] | None,
     ) -> None:
+        ready: tuple[Task, ...] = snapshot.state.ready
         deadline = time.monotonic() + self.settings.run_timeout
-        with self.agent_factory(self.settings, self.repo, self.cancel) as agent:
+        session = self.session
+        with session.agent_factory(self.settings, session.repo, self.cancel) as agent:
             env = RunEnv(
-                repo=self.repo,
-                settings=self.settings,
-                ledger=state.ledger,
-                forge=self.forge,
-                forge_factory=self.forge_factory,
-                worktrees=self.worktrees,
+                session=session,
                 agent=agent,
                 run_id=self.run_id,
                 holder=holder_id(),
-                base_branch=base_branch,
-                base_sha=base_sha,
-                backlog_path=Path(self.settings.backlog).as_posix(),  # "./B.yaml" -> "B.yaml"
-                all_ids={t.id for t in state.backlog.tasks},
+                base_branch=snapshot.branch,
+                base_sha=snapshot.sha,
+                all_ids={t.id for t in snapshot.backlog.tasks},
                 test_command=test_command,
+                repo=session.repo,
+                forge=session.forge,
+                ledger=ledger,
+                worktrees=self.worktrees,
                 cancel=self.cancel,
                 recheck=functools.partial(still_to_do, retry=options.retry),
                 on_phase=self.on_phase,
@@ -266,7 +241,7 @@ class Orchestrator:
             ) as pool:
                 pending: dict[Future[TaskOutcome], str] = {
                     pool.submit(
-                        run_task, task, env, baseline_bytes=state.baseline.get(task.id)
+                        run_task, task, env, baseline_bytes=snapshot.state.baseline.get(task.id)
                     ): task.id
                     for task in ready
                 }
@@ -305,21 +280,6 @@ class Orchestrator:
                 signal.signal(sig, old)
 
 
-def backlog_at(repo: Repo, sha: str, path: str) -> Backlog:
-    """The backlog as commit `sha` has it (never the user's working copy)."""
-    from multi_agent_coder.backlog.rules import check_rules
-
-    commit = repo.commit(sha)
-    try:
-        blob = repo.raw[commit.tree[path].id]
-    except KeyError:
-        raise UsageError(
-            f"{path}: not found in commit {sha[:10]}; commit a backlog first"
-        ) from None
-    raw: bytes = blob.data  # type: ignore[attr-defined]
-    return require_valid(load_bytes(raw, path, (check_rules,)))
-
-
 def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | None:
     """Asked right after a task's lease is taken: the ready set was computed at the start of
     the run, and meanwhile another run may have opened the task's PR or had it merged.
@@ -336,22 +296,6 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
     return None
 
 
-def _nothing_ready(state: _State) -> str:
-    tasks = state.backlog.tasks
-    done = sum(1 for t in tasks if t.status.value == "completed")
-    if done == len(tasks):
-        return f"nothing to do: all {len(tasks)} tasks are completed"
-    busy = sorted(state.busy & {t.id for t in tasks})
-    parts = [f"{done}/{len(tasks)} completed"]
-    if busy:
-        parts.append(f"running or in review: {', '.join(busy)}")
-    return (
-        "nothing is ready ("
-        + "; ".join(parts)
-        + "; the rest wait on dependencies or are out of attempts)"
-    )
-
-
 def report_json(report: RunReport) -> str:
     """The run as a JSON document (`macoder run --json`)."""
     return json.dumps(
@@ -359,11 +303,22 @@ def report_json(report: RunReport) -> str:
             "run_id": report.run_id,
             "base": {"branch": report.base_branch, "sha": report.base_sha},
             "ready": report.ready,
+            "planned": [
+                {
+                    "id": p.task_id,
+                    "title": p.title,
+                    "model": p.model,
+                    "kind": p.kind,
+                    "attempt": p.attempt,
+                }
+                for p in report.planned
+            ],
             "note": report.note,
             "interrupted": report.interrupted,
             "timed_out": report.timed_out,
             "reconciled_worktrees": report.reconciled_worktrees,
             "freed_leases": report.freed_leases,
+            "stopped_processes": report.stopped_processes,
             "tasks": [
                 {
                     "id": o.task_id,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Literal
 
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
@@ -33,8 +33,10 @@ from multi_agent_coder.git.ledger import Attempt, Ledger
 from multi_agent_coder.git.repo import DiffStat, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import branch_for
+from multi_agent_coder.run.checks import CommandResult
 from multi_agent_coder.run.drift import check_drift
-from multi_agent_coder.run.health import CommandResult, run_checks
+from multi_agent_coder.run.session import Session
+from multi_agent_coder.run.verify import VerificationFailed, verify
 
 Status = Literal["succeeded", "failed", "skipped", "needs-review", "interrupted"]
 
@@ -75,22 +77,21 @@ class TaskOutcome:
 
 @dataclass
 class RunEnv:
-    """Everything the tasks of one run share."""
+    """Everything the tasks of one run share, plus this thread's own git and forge handles."""
 
-    repo: Repo
-    settings: Settings
-    ledger: Ledger
-    forge: Forge
-    worktrees: WorktreeManager
+    session: Session
     agent: Agent
     run_id: str
     holder: str
     base_branch: str
     base_sha: str
-    backlog_path: str  # relative to the repository root
     all_ids: Collection[str]
     test_command: Sequence[str] | None
-    forge_factory: Callable[[Repo], Forge] | None = None
+    #: This thread's handles (pygit2 objects must not be used by two threads at once).
+    repo: Repo
+    forge: Forge
+    ledger: Ledger
+    worktrees: WorktreeManager
     cancel: threading.Event = field(default_factory=threading.Event)
     #: After the lease is taken: a reason the task is no longer to be done, or None.
     recheck: Callable[[RunEnv, str], str | None] | None = None
@@ -99,33 +100,35 @@ class RunEnv:
     monotonic: Callable[[], float] = time.monotonic
 
     def for_this_thread(self) -> RunEnv:
-        """A copy with its own repository handle (and what hangs off it): pygit2 objects must
-        not be used by two threads at once, and tasks run in parallel threads."""
+        """A copy with its own repository handle and what hangs off it: the forge (and its
+        HTTP client), the ledger and the worktree manager."""
         repo = Repo.open(self.repo.root)
-        forge = self.forge_factory(repo) if self.forge_factory else self.forge
+        forge = self.session.forge_factory(repo)
         return replace(
             self,
             repo=repo,
-            ledger=ledger_for(forge, repo, self.clock),
-            worktrees=WorktreeManager(repo, self.settings.worktree_dir),
             forge=forge,
+            ledger=forge.ledger(self.clock),
+            worktrees=WorktreeManager(repo, self.settings.worktree_dir),
         )
 
     @property
+    def settings(self) -> Settings:
+        return self.session.settings
+
+    @property
+    def backlog_path(self) -> str:
+        """The backlog's path as git names it (`./B.yaml` -> `B.yaml`)."""
+        return PurePosixPath(self.settings.backlog).as_posix()
+
+    @property
     def author(self) -> tuple[str, str]:
-        return (self.settings.git_author_name, self.settings.git_author_email)
+        return self.session.author
 
     @property
     def lease_ttl(self) -> float:
         """Agent time plus as long again for tests and bookkeeping, plus a minute."""
         return 2 * self.settings.task_timeout + 60
-
-
-def ledger_for(forge: Forge, repo: Repo, clock: Callable[[], float]) -> Ledger:
-    """The forge's shared ledger when it has one (GitHub: pushed to the remote, so parallel
-    matrix jobs see each other's leases and attempts), else the repository's own ref."""
-    remote: Callable[..., Ledger] | None = getattr(forge, "ledger", None)
-    return remote(clock=clock) if remote is not None else Ledger(repo, clock=clock)
 
 
 class TaskFailed(Exception):
@@ -153,14 +156,11 @@ class _Progress:
 
 def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
     """Run `task` to a PR or a recorded failure; never raises for a task-level problem."""
-    shared_forge = env.forge
     env = env.for_this_thread()
     try:
         return _run_task(task, env, baseline_bytes=baseline_bytes)
     finally:
-        close = getattr(env.forge, "close", None)
-        if env.forge is not shared_forge and close is not None:
-            close()  # this thread's own forge client (e.g. GitHub's HTTP connection pool)
+        env.forge.close()  # this thread's own forge client (e.g. GitHub's HTTP connection pool)
 
 
 def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
@@ -230,12 +230,7 @@ def _attempt(
 ) -> PrResult:
     branch = branch_for(task.id)
     enter(Phase.WORKTREE)
-    remote_view: Callable[[str], Sequence[str]] | None = getattr(env.forge, "foreign_commits", None)
-    foreign = (
-        list(remote_view(branch))
-        if remote_view is not None
-        else foreign_commits(env.repo, env.base_sha, branch, env.author)
-    )
+    foreign = env.forge.foreign_commits(branch, env.base_sha)
     if foreign:
         _mark_needs_review(task, env)
         raise TaskFailed(
@@ -277,13 +272,28 @@ def _attempt(
         raise TaskFailed(f"agent {notes.agent.outcome.value}: {notes.agent.reason}", Phase.AGENT)
 
     enter(Phase.VERIFY)
-    _verify(task, env, notes, worktree)
+    try:
+        notes.tests = verify(
+            task,
+            repo=env.repo,
+            worktree=worktree,
+            base_sha=env.base_sha,
+            backlog_path=env.backlog_path,
+            received=notes.agent.received,
+            all_ids=env.all_ids,
+            context=context_settings,
+            test_command=env.test_command,
+            timeout_s=env.settings.task_timeout,
+        )
+    except VerificationFailed as failure:
+        notes.tests = failure.tests
+        raise TaskFailed(failure.reason, Phase.VERIFY) from None
 
     enter(Phase.COMMIT)
     agent_commit = env.repo.commit_all(
         worktree, f"{task.id}: {task.title}\n\n{_commit_trailer(notes)}", env.author
     )
-    if agent_commit is None:  # pragma: no cover - _verify saw changes a moment ago
+    if agent_commit is None:  # pragma: no cover - verify saw changes a moment ago
         raise TaskFailed("the agent's changes vanished before commit", Phase.COMMIT)
     set_task_status(worktree / env.backlog_path, task.id, TaskStatus.COMPLETED)
     head = env.repo.commit_all(worktree, f"{task.id}: mark completed", env.author)
@@ -308,31 +318,6 @@ def _attempt(
         draft=False,
         labels=(LABEL,),
     )
-
-
-def _verify(task: Task, env: RunEnv, notes: _Progress, worktree: Path) -> None:
-    """The agent's claim of success is checked, never believed."""
-    if env.repo.commits_between(env.base_sha, _head_of(worktree)):
-        raise TaskFailed("the agent committed by itself; only macoder commits", Phase.VERIFY)
-    changed = env.repo.changed_files(worktree)
-    if not changed:
-        raise TaskFailed("the agent made no changes", Phase.VERIFY)
-    if env.backlog_path in changed:
-        raise TaskFailed(f"the agent edited {env.backlog_path}; only macoder may", Phase.VERIFY)
-    if env.test_command is None:
-        raise TaskFailed("no test command to verify with (set checks.test)", Phase.VERIFY)
-    notes.tests = run_checks(worktree, {"test": list(env.test_command)}, env.settings.task_timeout)
-    failed = [r for r in notes.tests if not r.passed]
-    if failed:
-        tail = failed[0].output_tail.strip().splitlines()[-1:] or [""]
-        why = failed[0].failure or f"exit {failed[0].exit_code}"
-        raise TaskFailed(f"tests fail after the agent's change ({why}): {tail[0]}", Phase.VERIFY)
-
-
-def _head_of(worktree: Path) -> str:
-    import pygit2
-
-    return str(pygit2.Repository(str(worktree)).head.target)
 
 
 def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> PrResult | None:
@@ -396,18 +381,6 @@ def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
 
 
 # ===================================================================== pure decisions
-
-
-def foreign_commits(repo: Repo, base_sha: str, branch: str, author: tuple[str, str]) -> list[str]:
-    """Short shas of commits on `branch` (beyond `base_sha`) that macoder did not author."""
-    head = repo.branch_head(branch)
-    if head is None:
-        return []
-    return [
-        sha[:10]
-        for sha, email, _message in repo.commits_between(base_sha, head)
-        if email != author[1]
-    ]
 
 
 def _commit_trailer(notes: _Progress) -> str:

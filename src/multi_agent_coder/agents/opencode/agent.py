@@ -147,6 +147,7 @@ class OpenCodeAgent:
             tokens_out=transcript.tokens_out if transcript else None,
             cost=transcript.cost if transcript else None,
             model=model,
+            received=transcript.received if transcript else (),
         )
 
     # the happy path and its branches

@@ -105,15 +105,6 @@ class EventSubscription:
         except queue.Empty:
             return None
 
-    def drain(self) -> list[StreamItem]:
-        """Everything queued right now, without waiting."""
-        items: list[StreamItem] = []
-        while True:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                return items
-
     def close(self) -> None:
         self._closed.set()
         with self._lock:

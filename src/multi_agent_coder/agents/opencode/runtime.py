@@ -10,11 +10,9 @@ vLLM or our scripted test model. Secrets stay in the environment: the config ref
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from multi_agent_coder.agents.opencode.agent import OpenCodeAgent
-from multi_agent_coder.agents.opencode.server import OpenCodeServer, process_tree
+from multi_agent_coder.agents.opencode.server import OpenCodeServer, random_password
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import ConfigError
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.processes import pid_alive
+from multi_agent_coder.processes import command_line, kill_tree, pid_alive
 
 #: API-key variables of OpenCode's built-in providers, by provider id: passed to the server
 #: only for the providers the configured models name (a custom provider declares its own).
@@ -85,8 +83,11 @@ def opencode_agent(
     server = OpenCodeServer(
         provider=provider,
         binary=settings.opencode_bin,
-        project_root=Path(__file__).resolve().parents[4],
+        project_root=repo.root,
         extra_env_names=sorted(provider_key_names(settings)),
+        # The server answers only macoder: anyone else on this machine who finds the port
+        # would otherwise be able to run shell commands as the user through it.
+        password=random_password(),
     )
     reap_orphans(repo.git_dir)
     with server:
@@ -133,20 +134,10 @@ def reap_orphans(git_dir: Path) -> list[int]:
             continue
         if pid_alive(owner):
             continue
-        if pid_alive(server_pid) and _is_opencode(server_pid):
-            for info in process_tree(server_pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(info.pid, signal.SIGKILL)
-                    killed.append(info.pid)
+        if pid_alive(server_pid) and b"opencode" in command_line(server_pid):
+            killed += kill_tree(server_pid)
         home = data.get("home")
         if isinstance(home, str) and Path(home).name.startswith("macoder-opencode-"):
             shutil.rmtree(home, ignore_errors=True)
         record.unlink(missing_ok=True)
     return killed
-
-
-def _is_opencode(pid: int) -> bool:
-    try:
-        return b"opencode" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False

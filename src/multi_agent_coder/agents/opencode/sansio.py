@@ -311,6 +311,8 @@ class Transcript:
     tokens_out: int | None
     cost: float | None
     error_name: str | None = None
+    #: The texts the session received as user messages (what drift checks read back).
+    received: tuple[str, ...] = ()
 
 
 def parse_messages(payload: Any) -> Transcript:
@@ -346,6 +348,17 @@ def parse_messages(payload: Any) -> Transcript:
                     texts.append(str(part["text"]))
             elif part.get("type") == "tool":
                 tool_calls += 1
+    received = tuple(
+        str(part["text"])
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("info"), dict)
+        and item["info"].get("role") == "user"
+        for part in item.get("parts") or []
+        if isinstance(part, dict)
+        and part.get("type") == "text"
+        and isinstance(part.get("text"), str)
+    )
     last_error = assistants[-1]["info"].get("error") if assistants else None
     error_name: str | None = None
     if last_error:
@@ -368,6 +381,7 @@ def parse_messages(payload: Any) -> Transcript:
         tokens_out=tokens_out if saw_tokens else None,
         cost=cost if saw_cost else None,
         error_name=error_name,
+        received=received,
     )
 
 

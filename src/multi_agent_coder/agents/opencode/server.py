@@ -23,13 +23,11 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -37,8 +35,12 @@ from typing import Any, Final, Self
 from multi_agent_coder.agents.opencode import sansio
 from multi_agent_coder.agents.opencode.client import OpenCodeClient, OpenCodeError
 from multi_agent_coder.errors import UsageError
+from multi_agent_coder.processes import process_tree, terminate_tree
 
-INSTALL_HINT: Final = "install it with `bash scripts/opencode.sh` (pinned opencode-ai from npm)"
+INSTALL_HINT: Final = (
+    "install the pinned opencode-ai from npm (`npm install opencode-ai@<opencode_version>`) and "
+    "set opencode_bin to node_modules/opencode-<platform>/bin/opencode"
+)
 #: Where scripts/opencode.sh installs, relative to the project root.
 TOOLS_GLOB: Final = ".tools/opencode/node_modules/opencode-*/bin/opencode"
 STOP_GRACE_S: Final = 5.0
@@ -55,7 +57,12 @@ class OpenCodeStartError(OpenCodeError):
 
 
 def find_binary(explicit: str | Path | None = None, *, project_root: Path | None = None) -> Path:
-    """The OpenCode binary: `explicit`, else scripts/opencode.sh's install, else PATH."""
+    """The OpenCode binary: `explicit` (the `opencode_bin` setting), else the project's own
+    `.tools/opencode` (what scripts/opencode.sh installs there), else `opencode` on PATH.
+
+    Never a path derived from where macoder itself is installed: an installed wheel lives in
+    site-packages, and the binary belongs to the project or the machine, not to the package.
+    """
     if explicit is not None:
         path = Path(explicit)
         if path.is_file() and os.access(path, os.X_OK):
@@ -73,7 +80,8 @@ def find_binary(explicit: str | Path | None = None, *, project_root: Path | None
     if on_path:
         return Path(on_path).resolve()
     raise OpenCodeNotFoundError(
-        f"OpenCode not found: no {root / TOOLS_GLOB} and no `opencode` on PATH; {INSTALL_HINT}"
+        f"OpenCode not found: the setting opencode_bin (MACODER_OPENCODE_BIN) is not set, "
+        f"there is no {root / TOOLS_GLOB} and no `opencode` on PATH; {INSTALL_HINT}"
     )
 
 
@@ -109,60 +117,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class ProcessInfo:
-    """One process as /proc shows it; `start` (clock ticks since boot) guards against pid reuse."""
-
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
-    start: int
-
-
-def _read_process(pid: int) -> ProcessInfo | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # pid (comm) state ppid pgrp session ... starttime is field 22; comm may hold spaces.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    try:
-        return ProcessInfo(pid, int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
-    except (IndexError, ValueError):
-        return None
-
-
-def process_table() -> list[ProcessInfo]:
-    """Every process visible in /proc (empty where there is no /proc)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    found = (_read_process(int(e.name)) for e in proc.iterdir() if e.name.isdigit())
-    return [info for info in found if info is not None]
-
-
-def process_tree(root: int, table: Iterable[ProcessInfo] | None = None) -> list[ProcessInfo]:
-    """`root` and everything below it by parent pid, plus members of its session.
-
-    OpenCode starts each bash command in a new session and process group (measured: setsid),
-    so neither killpg on the server's group nor its session id reaches them; only the parent
-    links do, and only while the server is alive (its orphans are reparented).
-    """
-    rows = list(process_table() if table is None else table)
-    children: dict[int, list[ProcessInfo]] = {}
-    for info in rows:
-        children.setdefault(info.ppid, []).append(info)
-    found: dict[int, ProcessInfo] = {i.pid: i for i in rows if root in (i.pid, i.sid)}
-    queue = list(found)
-    while queue:
-        for child in children.get(queue.pop(), []):
-            if child.pid not in found:
-                found[child.pid] = child
-                queue.append(child.pid)
-    return sorted(found.values(), key=lambda i: i.pid)
 
 
 class OpenCodeServer:
@@ -222,18 +176,11 @@ class OpenCodeServer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        """SIGTERM the server's group (and its agents' commands), wait `grace_s`, then SIGKILL."""
+        """SIGTERM the server and every process it started (the agent's commands too), wait
+        `grace_s`, then SIGKILL what is left; remove its home."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            # Snapshot the tree first: once the server is gone its children are orphans.
-            tree = process_tree(proc.pid)
-            self._signal(proc.pid, tree, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=grace_s)
-            tree += process_tree(proc.pid) if proc.poll() is None else []
-            self._signal(proc.pid, tree, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(grace_s, 1.0))
+            terminate_tree(proc, grace_s)
         self._cleanup_home()
 
     def kill(self) -> None:
@@ -341,21 +288,6 @@ class OpenCodeServer:
         text = _ANSI.sub("", path.read_text(errors="replace"))
         tail = [line for line in text.splitlines() if line.strip()][-lines:]
         return ("; its log ends with:\n" + "\n".join(tail)) if tail else ""
-
-    @staticmethod
-    def _signal(leader: int, tree: Iterable[ProcessInfo], sig: signal.Signals) -> None:
-        """Signal the server's group and the group of every process in `tree` still alive."""
-        groups = {leader}
-        for info in tree:
-            now = _read_process(info.pid)
-            if now is not None and now.start == info.start:
-                groups.add(now.pgid)
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(info.pid, sig)
-        groups.discard(os.getpgid(0))  # never our own group
-        for group in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, sig)
 
     def _cleanup_home(self) -> None:
         if self._log_file is not None:

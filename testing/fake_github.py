@@ -34,7 +34,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
 
 from multi_agent_coder.git.env import run_git
-from multi_agent_coder.testing.loopback import LoopbackServer
+from testing.loopback import LoopbackServer
 
 DOCS: Final = "https://docs.github.com/rest"
 WEB: Final = "https://github.com"

@@ -1,4 +1,4 @@
-"""The instrumentation health check: detection, verdict, and running real checks."""
+"""The repository's checks (detection, running real ones) and the health verdict on them."""
 
 from __future__ import annotations
 
@@ -13,18 +13,16 @@ from typing import Any
 import pytest
 
 from multi_agent_coder.config import CheckCommands, Settings
-from multi_agent_coder.run.health import (
+from multi_agent_coder.processes import OUTPUT_TAIL_BYTES
+from multi_agent_coder.run.checks import (
     NO_TESTS_EXIT,
-    OUTPUT_TAIL_BYTES,
     CommandResult,
-    HealthReport,
-    check_health,
     choose_commands,
     detect_commands,
-    judge,
     run_checks,
     scan_repo,
 )
+from multi_agent_coder.run.health import HealthReport, check_health, judge
 
 PY = "/opt/py/bin/python"
 PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

@@ -43,7 +43,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from multi_agent_coder.ids import is_task_id
-from multi_agent_coder.testing.loopback import LoopbackServer
+from testing.loopback import LoopbackServer
 
 PROVIDER_ID: Final = "scripted"
 MODEL_ID: Final = "coder"
@@ -630,7 +630,7 @@ def load_scenarios(path: Path) -> dict[str, Scenario]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve scenarios from a file until interrupted; prints one JSON line describing itself."""
-    parser = argparse.ArgumentParser(prog="python -m multi_agent_coder.testing.scripted_model")
+    parser = argparse.ArgumentParser(prog="python -m testing.scripted_model")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--scenarios", type=Path, help="YAML: {scenario: [steps]}")

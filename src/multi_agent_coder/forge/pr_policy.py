@@ -1,0 +1,97 @@
+"""What to do with a task's pull request: create it, update it, or supersede it. Pure.
+
+Both forges keep one promise (DESIGN §7): a task has one branch, `macoder/<id>`, and at most
+one open pull request for it, found before anything is created. Given the open PR (if any)
+and the PR the run wants, `plan_pr` decides:
+
+- no open PR: **create** one;
+- an open PR in the wanted draft state (or a forge that can change the draft state in place):
+  **update** exactly the fields that differ and add the missing labels — `operation` is
+  `none` when nothing differs and the head did not move, so a re-run reports honestly;
+- an open PR in the other draft state on a forge that cannot change it (GitHub's REST API
+  cannot): **supersede** it — close it, open the successor, say so on the old one — so a failed
+  attempt never stays merge-ready and the task still has one open PR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multi_agent_coder.errors import ForgeError
+from multi_agent_coder.forge.base import Operation, PullRequest
+from multi_agent_coder.ids import branch_for
+
+
+@dataclass(frozen=True, slots=True)
+class WantedPr:
+    """The pull request a run wants for a task."""
+
+    task_id: str
+    branch: str
+    base: str
+    head_sha: str
+    title: str
+    body: str
+    draft: bool
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.branch != branch_for(self.task_id):
+            raise ForgeError(
+                f"task {self.task_id} must use branch {branch_for(self.task_id)}, not {self.branch}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Open a new pull request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Change `pr` in place. A field is None when it stays as it is."""
+
+    pr: PullRequest
+    title: str | None
+    body: str | None
+    base: str | None
+    draft: bool | None
+    add_labels: tuple[str, ...]
+    operation: Operation
+
+
+@dataclass(frozen=True, slots=True)
+class Supersede:
+    """Close `old` (the wrong draft state) and open its successor."""
+
+    old: PullRequest
+
+
+PrPlan = Create | Update | Supersede
+
+
+def plan_pr(existing: PullRequest | None, wanted: WantedPr, *, can_change_draft: bool) -> PrPlan:
+    """The one thing to do to give `wanted.task_id` exactly one open pull request like `wanted`."""
+    if existing is None:
+        return Create()
+    if existing.draft != wanted.draft and not can_change_draft:
+        return Supersede(existing)
+    return plan_update(existing, wanted)
+
+
+def plan_update(existing: PullRequest, wanted: WantedPr) -> Update:
+    """The in-place update that makes `existing` look like `wanted` (also its draft state; a
+    forge that cannot change that leaves `draft` aside)."""
+
+    def changed(now: str, want: str) -> str | None:
+        return want if want != now else None
+
+    title = changed(existing.title, wanted.title)
+    body = changed(existing.body, wanted.body)
+    base = changed(existing.base, wanted.base)
+    draft = wanted.draft if wanted.draft != existing.draft else None
+    missing = tuple(label for label in dict.fromkeys(wanted.labels) if label not in existing.labels)
+    differs = any(value is not None for value in (title, body, base, draft)) or bool(missing)
+    moved = existing.head_sha != wanted.head_sha
+    operation: Operation = "updated" if differs or moved else "none"
+    return Update(existing, title, body, base, draft, missing, operation)

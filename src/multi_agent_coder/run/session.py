@@ -1,0 +1,233 @@
+"""The objects a command works with, built in one place: repository, forge, ledger, agent.
+
+`cli/` and `action/` parse their input, open a `Session` (`open_local` for a laptop with no
+hosting service, `open_github` for the Action) and call it; they never build a repository,
+forge, ledger or agent themselves. Whatever differs between the two worlds — where pull
+requests live, where the ledger is shared, which interpreter runs the repository's tests — is
+decided here, so the run engine above it has a single shape.
+
+`snapshot` is the one way every command reads "where things stand": the backlog as the
+default branch has it (`backlog_at`, the one reader of a backlog at a commit), the ledger's
+records, the forge's open pull requests, handed to the pure `state.decide`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from multi_agent_coder.agents.base import Agent
+from multi_agent_coder.backlog.load import load_bytes, require_valid
+from multi_agent_coder.backlog.model import Backlog
+from multi_agent_coder.backlog.rules import check_rules
+from multi_agent_coder.config import Settings
+from multi_agent_coder.errors import NoBacklogError, UnknownTaskError, UsageError
+from multi_agent_coder.forge.base import Forge, PullRequest
+from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.run.state import RunState, decide
+
+#: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
+AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
+#: Builds a forge on a repository handle (one per worker thread: pygit2 is not thread-safe).
+ForgeFactory = Callable[[Repo], Forge]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The default branch, the commit it points at, and the backlog in that commit."""
+
+    branch: str
+    sha: str
+    backlog: Backlog
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The default branch, its backlog, and where every task stands, read at one moment."""
+
+    branch: str
+    sha: str
+    backlog: Backlog
+    state: RunState
+    records: Sequence[Record]
+    prs: Sequence[PullRequest]
+
+
+@dataclass
+class Session:
+    """One repository with its forge, ledger and agent runtime; close it when done."""
+
+    repo: Repo
+    settings: Settings
+    forge_factory: ForgeFactory
+    agent_factory: AgentFactory
+    #: The interpreter the repository's pytest / unittest run with when they are detected.
+    python: str = sys.executable
+    clock: Callable[[], float] = time.time
+    forge: Forge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.forge = self.forge_factory(self.repo)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        self.forge.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def author(self) -> tuple[str, str]:
+        """Who macoder's commits are by (and whose commits are macoder's)."""
+        return (self.settings.git_author_name, self.settings.git_author_email)
+
+    def ledger(self) -> Ledger:
+        return self.forge.ledger(self.clock)
+
+    # ----------------------------------------------------------------- reading state
+
+    def head(self) -> Head:
+        """The default branch, its head commit and the backlog it holds."""
+        branch = self.repo.default_branch()
+        sha = self.repo.branch_head(branch)
+        if sha is None:
+            raise UsageError(f"branch {branch} has no commits yet")
+        return Head(branch, sha, backlog_at(self.repo, sha, self.settings.backlog))
+
+    def snapshot(
+        self,
+        *,
+        head: Head | None = None,
+        records: Sequence[Record] | None = None,
+        retry: Collection[str] = frozenset(),
+        only: Collection[str] | None = None,
+    ) -> Snapshot:
+        """Where things stand now. `head` and `records` may be passed when just read (the
+        run reads them first to validate its options and reconcile leases)."""
+        head = self.head() if head is None else head
+        records = self.ledger().read() if records is None else records
+        prs = self.forge.list_prs()
+        state = decide(
+            head.backlog,
+            records,
+            prs,
+            self.clock(),
+            max_attempts=self.settings.max_attempts,
+            retry=retry,
+            only=only,
+        )
+        return Snapshot(head.branch, head.sha, head.backlog, state, records, prs)
+
+    # ----------------------------------------------------------------- local forge only
+
+    def merge(self, task_id: str) -> PullRequest:
+        """Merge the task's PR on the local forge (on GitHub a person merges it)."""
+        from multi_agent_coder.forge.local import LocalForge
+
+        if not isinstance(self.forge, LocalForge):
+            raise UsageError(f"merging is done on {self.forge.name}, not by macoder")
+        if task_id not in self.head().backlog.task_index():
+            raise UnknownTaskError(task_id, self.settings.backlog)
+        return self.forge.merge(task_id, self.author)
+
+    def reap_orphans(self) -> list[int]:
+        """Stop agent servers that a killed macoder run left behind; the pids stopped."""
+        from multi_agent_coder.agents.opencode.runtime import reap_orphans
+
+        return reap_orphans(self.repo.git_dir)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def macoder_emails(settings: Settings) -> tuple[str, ...]:
+    """Whose commits on a task branch are macoder's: its configured author, and the ledger's."""
+    return tuple(dict.fromkeys((settings.git_author_email, LEDGER_IDENTITY[1])))
+
+
+def _default_agent() -> AgentFactory:
+    from multi_agent_coder.agents.opencode.runtime import opencode_agent
+
+    return opencode_agent
+
+
+def open_local(
+    root: Path, settings: Settings, *, agent_factory: AgentFactory | None = None
+) -> Session:
+    """The embedded default: pull requests and the ledger live in the repository itself."""
+    from multi_agent_coder.forge.local import LocalForge
+
+    emails = macoder_emails(settings)
+
+    def forge(repo: Repo) -> Forge:
+        return LocalForge(repo, macoder_emails=emails)
+
+    return Session(Repo.open(root), settings, forge, agent_factory or _default_agent())
+
+
+def open_github(
+    root: Path,
+    settings: Settings,
+    *,
+    slug: str,
+    token: str,
+    api_url: str,
+    git_remote_url: str,
+    python: str = sys.executable,
+    agent_factory: AgentFactory | None = None,
+) -> Session:
+    """A GitHub repository: PRs over its REST API, branches and the ledger through its remote."""
+    from multi_agent_coder.forge.github import GitHubForge
+
+    emails = macoder_emails(settings)
+
+    def forge(repo: Repo) -> Forge:
+        return GitHubForge(
+            slug,
+            token,
+            repo=repo,
+            api_url=api_url,
+            git_remote_url=git_remote_url,
+            macoder_emails=emails,
+            retry=settings.retry,
+        )
+
+    return Session(Repo.open(root), settings, forge, agent_factory or _default_agent(), python)
+
+
+# --------------------------------------------------------------------------- the backlog
+
+
+def backlog_at(repo: Repo, sha: str, path: str) -> Backlog:
+    """The backlog as commit `sha` has it (never a working copy): what a run works from.
+
+    `NoBacklogError` when the commit has no such file; `BacklogInvalidError` when it does not
+    validate (a run never starts from a backlog the checks would refuse).
+    """
+    raw = repo.file_at(sha, path)
+    if raw is None:
+        raise NoBacklogError(f"{path}: not found in commit {sha[:10]}; commit a backlog first")
+    return require_valid(load_bytes(raw, path, (check_rules,)))
+
+
+def repository_root(path: Path) -> Path:
+    """The working tree's root of the repository containing `path` (a usage error naming
+    `path` when there is none)."""
+    return Repo.open(path).root

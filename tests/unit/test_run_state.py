@@ -1,0 +1,189 @@
+"""Where every task stands is decided once, from the backlog, the ledger and the PRs: a spec.
+
+`decide` is pure, so every rule is a table row here; `macoder run`, `ready`, `status` and the
+Action's plan job all read its answer (tests elsewhere hold them to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import pytest
+
+from multi_agent_coder.backlog.model import Backlog
+from multi_agent_coder.forge.base import PrState, PullRequest
+from multi_agent_coder.git.ledger import Attempt, Lease, Record, Release
+from multi_agent_coder.run.state import RunState, Standing, decide
+from tests.support import backlog_dict, task_dict
+
+NOW = 1_000.0
+
+
+def pr(
+    task_id: str, *, number: int = 7, draft: bool = False, state: PrState = PrState.OPEN
+) -> PullRequest:
+    return PullRequest(
+        number=number,
+        task_id=task_id,
+        branch=f"macoder/{task_id}",
+        base="main",
+        title="t",
+        body="b",
+        state=state,
+        draft=draft,
+        head_sha="0" * 40,
+        url=f"local:x#pr-{number}",
+    )
+
+
+def attempt(
+    task_id: str, reason: str = "tests fail", *, outcome: str = "failure", size: int = 100
+) -> Attempt:
+    return Attempt(task_id, "run-1", outcome, reason, 1.0, size, "m/x", None, None, None, NOW - 50)
+
+
+def lease(
+    task_id: str, *, holder: str = "ci:42", expires: float = NOW + 60, run: str = "run-9"
+) -> Lease:
+    return Lease(task_id, run, holder, NOW - 10, expires)
+
+
+def backlog(*tasks: dict[str, object]) -> Backlog:
+    return Backlog.model_validate(backlog_dict(*tasks))
+
+
+SEVEN = backlog(
+    task_dict("T001", status="completed"),
+    task_dict("T002"),
+    task_dict("T003"),
+    task_dict("T004", depends_on=["T002"]),
+    task_dict("T005"),
+    task_dict("T006", attempts=3),
+    task_dict("T007", status="review"),
+)
+
+
+def state(
+    records: Sequence[Record] = (),
+    prs: Sequence[PullRequest] = (),
+    *,
+    of: Backlog = SEVEN,
+    retry: Collection[str] = (),
+    only: Collection[str] | None = None,
+) -> RunState:
+    return decide(of, records, prs, NOW, max_attempts=3, retry=retry, only=only)
+
+
+def standings(result: RunState) -> dict[str, str]:
+    return {v.task_id: v.label for v in result.views}
+
+
+def test_each_standing_comes_from_where_its_truth_lives() -> None:
+    result = state([lease("T003"), attempt("T005")], [pr("T002"), pr("T005", number=8, draft=True)])
+    assert standings(result) == {
+        "T001": "completed",
+        "T002": "pr-open",
+        "T003": "running",
+        "T004": "waiting",
+        "T005": "ready",  # a draft PR holds a failed attempt: it may be tried again
+        "T006": "failed",  # out of attempts (the backlog's own count)
+        "T007": "review",  # marked by hand: not macoder's to schedule
+    }
+    assert result.ready_ids == ["T005"]
+    assert result.busy == ["T002", "T003"]
+
+
+@pytest.mark.parametrize(
+    ("records", "prs", "task", "detail"),
+    [
+        ([lease("T003", holder="ci-runner-7:4242")], [], "T003", "lease held by ci-runner-7:4242"),
+        ([], [pr("T002", number=12)], "T002", "PR #12"),
+        ([], [], "T004", "on T002"),
+        ([], [], "T006", "attempts used up (3/3)"),
+        ([attempt("T002", "no changes")], [], "T002", "last attempt failed: no changes"),
+        (
+            [attempt("T002")],
+            [pr("T002", number=3, draft=True)],
+            "T002",
+            "last attempt failed: tests fail (draft PR #3)",
+        ),
+        ([attempt("T002", outcome="success")], [], "T002", ""),
+    ],
+)
+def test_every_standing_says_why(
+    records: list[Record], prs: list[PullRequest], task: str, detail: str
+) -> None:
+    result = state(records, prs)
+    assert result.view(task).detail(result.max_attempts) == detail
+
+
+def test_attempts_are_the_larger_of_the_backlogs_and_the_ledgers_count() -> None:
+    result = state([attempt("T002"), attempt("T002"), attempt("T002")])
+    assert result.view("T002").attempts == 3
+    assert result.view("T002").standing is Standing.EXHAUSTED
+    assert "T002" not in result.ready_ids
+    assert result.view("T006").attempts == 3  # from the file
+
+
+def test_an_expired_or_released_lease_frees_the_task() -> None:
+    expired = lease("T002", expires=NOW - 1)
+    released = [lease("T003", run="r1"), Release("T003", "r1", NOW - 5)]
+    result = state([expired, *released])
+    assert {"T002", "T003"} <= set(result.ready_ids)
+
+
+def test_merged_and_closed_prs_do_not_hold_a_task() -> None:
+    result = state([], [pr("T002", state=PrState.MERGED), pr("T003", state=PrState.CLOSED)])
+    assert {"T002", "T003"} <= set(result.ready_ids)
+
+
+def test_retry_runs_a_task_in_review_again_but_never_one_a_run_holds() -> None:
+    result = state([lease("T003")], [pr("T002")], retry={"T002", "T003"})
+    assert "T002" in result.ready_ids
+    assert "T003" not in result.ready_ids
+
+
+def test_ready_tasks_are_in_file_order_and_only_narrows_them_not_the_picture() -> None:
+    assert state().ready_ids == ["T002", "T003", "T005"]
+    narrowed = state(only={"T005", "T002"})
+    assert narrowed.ready_ids == ["T002", "T005"]
+    assert len(narrowed.views) == 7
+
+
+def test_the_baseline_is_the_first_attempts_context_size() -> None:
+    result = state([attempt("T002", size=900), attempt("T002", size=1500), attempt("T003", size=0)])
+    assert result.baseline == {"T002": 900}
+
+
+# --- why nothing is ready ----------------------------------------------------------------
+
+
+def test_nothing_ready_names_what_each_waiting_task_waits_for() -> None:
+    result = state([lease("T003"), attempt("T005"), attempt("T005"), attempt("T005")], [pr("T002")])
+    assert result.ready_ids == []
+    assert result.note == (
+        "nothing is ready (1/7 completed; running or in review: T002, T003; "
+        "waiting: T004 on T002; out of attempts: T005, T006; marked by hand: T007 (review))"
+    )
+
+
+def test_only_explains_each_named_task_that_cannot_start() -> None:
+    result = state([lease("T003")], [pr("T002")], only={"T002", "T003", "T004", "T006"})
+    assert result.ready_ids == []
+    assert result.note == (
+        "nothing is ready: T002 is in review (PR #7; --retry runs it again); "
+        "T003 is running (lease held by ci:42); T004 waits on T002; "
+        "T006 is out of attempts (3/3)"
+    )
+
+
+def test_only_with_some_ready_still_explains_the_others() -> None:
+    result = state(only={"T002", "T004"})
+    assert result.ready_ids == ["T002"]
+    assert result.note == "not started: T004 waits on T002"
+
+
+def test_all_completed_and_empty_backlogs_say_there_is_nothing_to_do() -> None:
+    done = backlog(task_dict("T001", status="completed"), task_dict("T002", status="completed"))
+    assert state(of=done).note == "nothing to do: all 2 tasks are completed"
+    assert state().note == ""
