@@ -1,10 +1,11 @@
-"""The action's entry on real git repositories: check, plan and a dry-run task.
+"""The action's entry on real git repositories and a fake GitHub: check, plan, dry-run task.
 
 The setting is what a GitHub job sees: a bare repository plays GitHub's git remote (its URL
-is `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY.git`, here a `file://` URL), the job's checkout is
-a fresh clone of it (so, like `actions/checkout`, it has no `refs/macoder/ledger`), and the
-forge is the local one, injected where the GitHub forge would be. The outputs and the summary
-are read back from the files GitHub would read.
+is `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY.git`, here a `file://` URL), `FakeGitHub` on
+127.0.0.1 plays its REST API (`$GITHUB_API_URL`), and the job's checkout is a fresh clone of
+the remote (so, like `actions/checkout`, it has no `refs/macoder/ledger`). The entry builds
+its real GitHub session on them; the outputs and the summary are read back from the files
+GitHub would read.
 """
 
 from __future__ import annotations
@@ -12,32 +13,26 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from multi_agent_coder.action.inputs import RunnerContext
-from multi_agent_coder.action.main import fetch_ledger, main, ready_now
+from multi_agent_coder.action.main import main
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, GitError
-from multi_agent_coder.forge.local import LocalForge
+from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import branch_for
 from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
-from tests.integration.gitrepos import git, make_repo
+from multi_agent_coder.run.session import open_github
+from testing.fake_github import FakeGitHub
+from tests.integration.gitrepos import commit, git, make_repo
 from tests.support import backlog_yaml, task_dict
 
 SLUG = "octo/target"
 TOKEN = "ghs_FAKE0123456789abcdef"  # noqa: S105 - a made-up token
-
-
-def local_forge(runner: RunnerContext, token: str) -> Any:
-    """Stands in for `github_forge_factory`: same shape, the local forge."""
-    assert token == TOKEN
-    assert runner.repository == SLUG
-    return LocalForge
 
 
 def no_agent(*args: object) -> Any:
@@ -55,18 +50,23 @@ def read_outputs(path: Path) -> dict[str, str]:
 class Job:
     """One job's files and environment; `run()` calls the entry like action.yml does."""
 
-    def __init__(self, tmp_path: Path, checkout: Path, server: Path) -> None:
+    def __init__(self, tmp_path: Path, checkout: Path, server: Path, api_url: str) -> None:
         self.checkout = checkout
         self.output = tmp_path / "github_output"
         self.summary = tmp_path / "step_summary"
         self.env = {
             "GITHUB_REPOSITORY": SLUG,
             "GITHUB_SERVER_URL": server.as_uri(),
+            "GITHUB_API_URL": api_url,
             "GITHUB_OUTPUT": str(self.output),
             "GITHUB_STEP_SUMMARY": str(self.summary),
             "RUNNER_TEMP": str(tmp_path / "runner-temp"),
             "GITHUB_ACTIONS": "true",
         }
+
+    @property
+    def remote_url(self) -> str:
+        return self.env["GITHUB_SERVER_URL"] + f"/{SLUG}.git"
 
     def run(self, *, token: bool = True, **inputs: str) -> tuple[int, str]:
         """The entry with these inputs (`task_id=` is `task-id`); the token unless told not."""
@@ -76,14 +76,7 @@ class Job:
         for name, value in inputs.items():
             environ["ACTION_INPUT_" + name.upper()] = value
         out = io.StringIO()
-        code = main(
-            ["run"],
-            environ,
-            root=self.checkout,
-            make_forge=local_forge,
-            agent_factory=no_agent,
-            stdout=out,
-        )
+        code = main(["run"], environ, root=self.checkout, agent_factory=no_agent, stdout=out)
         return code, out.getvalue()
 
     @property
@@ -103,12 +96,22 @@ TASKS = [
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Job:
-    """GitHub's remote with a backlog and a ledger; the job's fresh clone of it."""
+def github(tmp_path: Path) -> Iterator[tuple[FakeGitHub, Path]]:
+    """GitHub: its API (the fake) and its git remote (a bare repository) for SLUG."""
     server = tmp_path / "server"
     remote = server / f"{SLUG}.git"
     remote.parent.mkdir(parents=True)
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    with FakeGitHub(TOKEN) as fake:
+        fake.add_repo(SLUG, remote)
+        yield fake, server
+
+
+@pytest.fixture
+def world(tmp_path: Path, github: tuple[FakeGitHub, Path]) -> Job:
+    """GitHub with a backlog, a ledger and two task PRs; the job's fresh clone of it."""
+    fake, server = github
+    remote = server / f"{SLUG}.git"
     author = make_repo(tmp_path / "author", {"BACKLOG.yaml": backlog_yaml(*TASKS)})
     repo = Repo.open(author)
     ledger = Ledger(repo)
@@ -130,23 +133,31 @@ def world(tmp_path: Path) -> Job:
                 now,
             )
         )
-    git(author, "push", "-q", str(remote), "main", f"{LEDGER_REF}:{LEDGER_REF}")
-    checkout = tmp_path / "checkout"
-    git(tmp_path, "clone", "-q", str(remote), str(checkout))
-    assert git(checkout, "for-each-ref", LEDGER_REF) == ""
-    forge = LocalForge(Repo.open(checkout))
+    heads = {}
+    for task_id in ("T004", "T005"):
+        git(author, "checkout", "-q", "-b", f"macoder/{task_id}", "main")
+        heads[task_id] = commit(author, {f"{task_id}.py": "x = 1\n"}, f"{task_id}: work")
+        git(author, "checkout", "-q", "main")
+    git(
+        author, "push", "-q", str(remote), "refs/heads/*:refs/heads/*", f"{LEDGER_REF}:{LEDGER_REF}"
+    )
+    forge = GitHubForge(SLUG, TOKEN, repo=repo, api_url=fake.api_url, git_remote_url=str(remote))
     for task_id, draft in (("T004", False), ("T005", True)):
         forge.create_or_update_pr(
             task_id=task_id,
-            branch=branch_for(task_id),
+            branch=f"macoder/{task_id}",
             base="main",
-            head_sha="0" * 40,
+            head_sha=heads[task_id],
             title=task_id,
             body="",
             draft=draft,
             labels=(),
         )
-    return Job(tmp_path, checkout, server)
+    forge.close()
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(remote), str(checkout))
+    assert git(checkout, "for-each-ref", LEDGER_REF) == ""
+    return Job(tmp_path, checkout, server, fake.api_url)
 
 
 # --------------------------------------------------------------------------- plan
@@ -164,40 +175,73 @@ def test_plan_outputs_the_ready_set_after_fetching_the_ledger(world: Job) -> Non
 
 def test_plan_and_the_orchestrator_agree_on_what_is_ready(world: Job) -> None:
     """One rule, two callers: the read-only plan must match what a task job would start."""
-    fetch_ledger(world.checkout, world.env["GITHUB_SERVER_URL"] + f"/{SLUG}.git", {})
-    repo = Repo.open(world.checkout)
-    settings = Settings()
-    planned, _ = ready_now(repo, settings, LocalForge(repo), time.time())
-    orchestrator = Orchestrator(repo, settings, LocalForge, no_agent)
-    report = orchestrator.run(RunOptions(dry_run=True))
-    assert [t.id for t in planned] == report.ready == ["T001", "T005"]
+    code, _ = world.run(mode="plan")
+    assert code == EXIT_OK
+    session = open_github(
+        world.checkout,
+        Settings(),
+        slug=SLUG,
+        token=TOKEN,
+        api_url=world.env["GITHUB_API_URL"],
+        git_remote_url=world.remote_url,
+        agent_factory=no_agent,
+    )
+    with session:
+        report = Orchestrator(session).run(RunOptions(dry_run=True))
+    assert world.outputs["ready"] == '["T001","T005"]'
+    assert report.ready == ["T001", "T005"]
 
 
 def test_plan_with_a_task_id_plans_that_task_only_if_it_is_ready(world: Job) -> None:
     code, _ = world.run(mode="plan", task_id="T004")
     assert code == EXIT_OK
     assert world.outputs == {"ready": "[]", "result": "nothing-ready"}
-    assert "T004 is not ready now" in world.summary.read_text()
+    assert "T004 is in review (PR #1" in world.summary.read_text()
 
 
-def test_plan_without_a_ledger_on_the_remote_treats_it_as_empty(tmp_path: Path) -> None:
-    server = tmp_path / "server"
-    remote = server / f"{SLUG}.git"
-    remote.parent.mkdir(parents=True)
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    author = make_repo(tmp_path / "author", {"BACKLOG.yaml": backlog_yaml(task_dict("T001"))})
-    git(author, "push", "-q", str(remote), "main")
-    git(tmp_path, "clone", "-q", str(remote), str(tmp_path / "checkout"))
-    job = Job(tmp_path, tmp_path / "checkout", server)
+def fresh(tmp_path: Path, github: tuple[FakeGitHub, Path], backlog: str | None) -> Job:
+    """A job on a remote with one commit (holding `backlog`, if any) and no ledger."""
+    fake, server = github
+    files = {"BACKLOG.yaml": backlog} if backlog is not None else {"README.md": "hi\n"}
+    author = make_repo(tmp_path / "author", files)
+    git(author, "push", "-q", str(server / f"{SLUG}.git"), "main")
+    git(tmp_path, "clone", "-q", str(server / f"{SLUG}.git"), str(tmp_path / "checkout"))
+    return Job(tmp_path, tmp_path / "checkout", server, fake.api_url)
+
+
+def test_plan_without_a_ledger_on_the_remote_treats_it_as_empty(
+    tmp_path: Path, github: tuple[FakeGitHub, Path]
+) -> None:
+    job = fresh(tmp_path, github, backlog_yaml(task_dict("T001")))
     code, out = job.run(mode="plan")
     assert code == EXIT_OK, out
     assert job.outputs["ready"] == '["T001"]'
 
 
-def test_a_remote_that_cannot_be_read_is_an_error_not_an_empty_ledger(tmp_path: Path) -> None:
-    checkout = make_repo(tmp_path / "checkout")
-    with pytest.raises(GitError, match="cannot fetch the run ledger"):
-        fetch_ledger(checkout, (tmp_path / "nowhere.git").as_uri(), {})
+def test_plan_without_a_backlog_on_the_default_branch_warns_and_plans_nothing(
+    tmp_path: Path, github: tuple[FakeGitHub, Path]
+) -> None:
+    job = fresh(tmp_path, github, None)
+    code, out = job.run(mode="plan")
+    assert code == EXIT_OK, out
+    assert out.startswith("::warning title=macoder::BACKLOG.yaml: not found in commit")
+    assert job.outputs == {"ready": "[]", "result": "no-backlog"}
+
+
+def test_a_remote_that_cannot_be_read_is_an_error_not_an_empty_ledger(world: Job) -> None:
+    world.env["GITHUB_SERVER_URL"] = (world.checkout.parent / "nowhere").as_uri()
+    code, out = world.run(mode="plan")
+    assert code == EXIT_PROBLEMS
+    assert "cannot fetch the run ledger" in out
+    assert world.outputs == {"result": "error"}
+
+
+def test_a_bad_token_is_reported_as_github_says_it(world: Job) -> None:
+    world.env["ACTION_INPUT_GITHUB_TOKEN"] = "ghp_wrong"  # noqa: S105 - made up
+    code, out = world.run(mode="plan", token=False)
+    assert code == EXIT_PROBLEMS
+    assert "bad credentials" in out
+    assert "ghp_wrong" not in out
 
 
 def test_plan_needs_the_token(world: Job) -> None:
@@ -258,11 +302,12 @@ def test_the_install_step_uses_a_configured_binary(world: Job, tmp_path: Path) -
 
 
 def check_job(tmp_path: Path, backlog: str | None) -> Job:
+    """Check mode needs neither GitHub nor git: only the checked-out file."""
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     if backlog is not None:
         (checkout / "BACKLOG.yaml").write_text(backlog, encoding="utf-8")
-    return Job(tmp_path, checkout, tmp_path / "server")
+    return Job(tmp_path, checkout, tmp_path / "server", "http://127.0.0.1:9")
 
 
 def test_check_of_a_good_backlog(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,10 +43,11 @@ from multi_agent_coder.errors import (
     NeedsReviewError,
     PushRejectedError,
 )
-from multi_agent_coder.forge import github as github_module
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, PrState
-from multi_agent_coder.forge.github import GitHubForge, git_auth_env
+from multi_agent_coder.forge.github import GitHubForge
+from multi_agent_coder.git import remote as remote_module
+from multi_agent_coder.git.remote import git_auth_env
 from multi_agent_coder.git.repo import Repo
 from testing.fake_github import Exchange, FakeGitHub
 from tests.integration.gitrepos import git, git_env, make_repo
@@ -110,9 +112,12 @@ def _template(path: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def openapi(request: pytest.FixtureRequest) -> Iterator[OpenAPIChecker]:
+def openapi(request: pytest.FixtureRequest) -> Iterator[OpenAPIChecker | None]:
+    """The checker, or None where GitHub's description is not installed: the flows still run
+    against the fake; only the extra validation of each exchange is left out."""
     if not OPENAPI.exists():
-        pytest.skip(NO_OPENAPI)
+        yield None
+        return
     from openapi_core import Config, OpenAPI
     from openapi_schema_validator import OAS30Validator
 
@@ -203,7 +208,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fake(openapi: OpenAPIChecker, remote: Path, clock: Clock) -> Iterator[FakeGitHub]:
+def fake(openapi: OpenAPIChecker | None, remote: Path, clock: Clock) -> Iterator[FakeGitHub]:
     with FakeGitHub(TOKEN, clock=clock) as server:
         server.add_repo(SLUG, remote)
         yield server
@@ -213,7 +218,8 @@ def fake(openapi: OpenAPIChecker, remote: Path, clock: Clock) -> Iterator[FakeGi
                 assert exchange.request_headers["X-GitHub-Api-Version"] == sansio.API_VERSION
                 assert exchange.request_headers["Authorization"].startswith("Bearer ")
                 assert TOKEN not in exchange.path + exchange.query
-            openapi.check(exchange)
+            if openapi is not None:
+                openapi.check(exchange)
 
 
 def make_forge(
@@ -233,7 +239,7 @@ def make_forge(
 
 @pytest.fixture
 def forge(fake: FakeGitHub, work: Path, remote: Path, clock: Clock) -> Iterator[GitHubForge]:
-    with make_forge(fake, work, remote, clock) as instance:
+    with closing(make_forge(fake, work, remote, clock)) as instance:
         yield instance
 
 
@@ -277,12 +283,6 @@ def test_one_task_opens_one_labelled_pr(forge: GitHubForge, fake: FakeGitHub, wo
     assert found is not None
     assert found.number == result.number
     assert found.task_id == "T001"
-    assert sansio.action_outputs(result) == {
-        "number": str(result.number),
-        "url": pr["html_url"],
-        "operation": "created",
-        "head-sha": result.head_sha,
-    }
 
 
 def test_the_same_run_twice_updates_and_never_duplicates(
@@ -334,7 +334,7 @@ def test_racing_creators_open_exactly_one_pr(
 
     def run() -> None:
         try:
-            with make_forge(fake, work, remote, clock) as racer:
+            with closing(make_forge(fake, work, remote, clock)) as racer:
                 results.append(
                     racer.create_or_update_pr(
                         task_id="T001",
@@ -427,7 +427,7 @@ def test_existing_labels_are_fine_and_unknown_ones_are_created(
 def test_list_prs_follows_pagination_and_keeps_only_macoder_branches(
     fake: FakeGitHub, work: Path, remote: Path, clock: Clock
 ) -> None:
-    with make_forge(fake, work, remote, clock, page_size=2) as forge:
+    with closing(make_forge(fake, work, remote, clock, page_size=2)) as forge:
         for n in range(1, 6):
             publish(forge, work, f"T00{n}", f"print({n})\n")
         git(work, "checkout", "-q", "-b", "feature/x")
@@ -522,10 +522,10 @@ def test_server_errors_forever_give_a_clear_error_after_bounded_retries(
 
     message = str(caught.value)
     assert "HTTP 500" in message
-    assert "gave up after 5 attempts" in message
+    assert "gave up after 4 attempts" in message  # retry.max_retries = 3: one try + 3 retries
     assert SLUG in message
-    assert len(fake.exchanges) == 5
-    assert len(clock.sleeps) == 4
+    assert len(fake.exchanges) == 4
+    assert len(clock.sleeps) == 3
     assert caught.value.exit_code == EXIT_PROBLEMS
 
 
@@ -533,7 +533,7 @@ def test_an_unknown_repository_is_a_clear_404_without_retry(
     fake: FakeGitHub, work: Path, remote: Path, clock: Clock
 ) -> None:
     with (
-        make_forge(fake, work, remote, clock, slug="octo/nope") as forge,
+        closing(make_forge(fake, work, remote, clock, slug="octo/nope")) as forge,
         pytest.raises(GitHubNotFoundError, match="repository octo/nope does not exist"),
     ):
         forge.list_prs()
@@ -547,7 +547,7 @@ def test_a_bad_token_is_bad_credentials_without_retry(
     fake: FakeGitHub, work: Path, remote: Path, clock: Clock, token: str
 ) -> None:
     with (
-        make_forge(fake, work, remote, clock, token=token) as forge,
+        closing(make_forge(fake, work, remote, clock, token=token)) as forge,
         pytest.raises(GitHubAuthError, match="bad credentials") as caught,
     ):
         forge.find_open_pr("T001")
@@ -634,15 +634,15 @@ def test_foreign_commits_can_be_checked_before_any_work(
     work: Path, remote: Path, clock: Clock, tmp_path: Path
 ) -> None:
     forge = make_forge(None, work, remote, clock)
-    assert forge.foreign_commits("macoder/T001") == ()  # no branch yet
+    assert forge.foreign_commits("macoder/T001", "main") == ()  # no branch yet
     forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
-    assert forge.foreign_commits("macoder/T001") == ()  # only macoder's commits
+    assert forge.foreign_commits("macoder/T001", "main") == ()  # only macoder's commits
     human = tmp_path / "human"
     git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
     theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
     git(human, "push", "-q", "origin", "macoder/T001")
 
-    assert forge.foreign_commits("refs/heads/macoder/T001") == (theirs[:10],)
+    assert forge.foreign_commits("refs/heads/macoder/T001", "main") == (theirs[:10],)
 
 
 def test_a_push_that_lands_after_inspection_rejects_the_lease(
@@ -652,7 +652,7 @@ def test_a_push_that_lands_after_inspection_rejects_the_lease(
     forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(other))
-    real_run_git = github_module.run_git
+    real_run_git = remote_module.run_git
 
     def push_in_between(args: list[str], cwd: Path, **kw: Any) -> Any:
         if args[0] == "push":  # another macoder job pushes first
@@ -660,7 +660,7 @@ def test_a_push_that_lands_after_inspection_rejects_the_lease(
             git(other, "push", "-q", "origin", "macoder/T001")
         return real_run_git(args, cwd, **kw)
 
-    monkeypatch.setattr(github_module, "run_git", push_in_between)
+    monkeypatch.setattr(remote_module, "run_git", push_in_between)
     mine = task_commit(work, "T001", "two\n")
 
     with pytest.raises(PushRejectedError, match="moved since macoder looked at it"):
@@ -709,13 +709,13 @@ def test_git_gets_the_token_only_as_one_scoped_header(
     origin = f"http://127.0.0.1:{server.server_address[1]}/"
     git(work, "config", f"http.{origin}.extraheader", "AUTHORIZATION: basic c3RhbGU=")
     argv: list[list[str]] = []
-    real_run_git = github_module.run_git
+    real_run_git = remote_module.run_git
 
     def spy(args: list[str], cwd: Path, **kw: Any) -> Any:
         argv.append(list(args))
         return real_run_git(args, cwd, **kw)
 
-    monkeypatch.setattr(github_module, "run_git", spy)
+    monkeypatch.setattr(remote_module, "run_git", spy)
     HeaderSink.seen = []
     try:
         forge = GitHubForge(
@@ -756,10 +756,10 @@ def test_the_token_never_reaches_logs_errors_or_git_argv(  # noqa: PLR0917 - pyt
     monkeypatch.setattr(subprocess, "run", spy)
     errors: list[str] = []
     caplog.set_level(logging.DEBUG)
-    with make_forge(fake, work, remote, clock) as forge:
+    with closing(make_forge(fake, work, remote, clock)) as forge:
         publish(forge, work, "T001", "one\n")
         publish(forge, work, "T001", "two\n", draft=True, labels=(LABEL, LABEL_FAILED))
-        forge.ledger(sleep=clock.sleep).append(_attempt("T001"))
+        forge.ledger(clock).append(_attempt("T001"))
         fake.fail(500, times=100)
         fake.secondary_rate_limit(times=1)
         for call in (forge.list_prs, lambda: forge.find_open_pr("T002")):
@@ -775,12 +775,12 @@ def test_the_token_never_reaches_logs_errors_or_git_argv(  # noqa: PLR0917 - pyt
             forge.publish_branch("macoder/T001", task_commit(work, "T001", "three\n"))
         except MacoderError as exc:
             errors.append(str(exc))
-    with make_forge(fake, work, tmp_path / "missing.git", clock) as broken:
+    with closing(make_forge(fake, work, tmp_path / "missing.git", clock)) as broken:
         try:
             broken.publish_branch("macoder/T001", git(work, "rev-parse", "HEAD"))
         except MacoderError as exc:
             errors.append(str(exc))
-    with make_forge(fake, work, remote, clock, token=WRONG_TOKEN) as wrong:
+    with closing(make_forge(fake, work, remote, clock, token=WRONG_TOKEN)) as wrong:
         try:
             wrong.list_prs()
         except MacoderError as exc:
@@ -847,7 +847,9 @@ def test_the_fakes_read_endpoints_answer_like_github(
     assert missing.status_code == 404
 
 
-def test_the_openapi_check_is_not_a_rubber_stamp(openapi: OpenAPIChecker) -> None:
+def test_the_openapi_check_is_not_a_rubber_stamp(openapi: OpenAPIChecker | None) -> None:
+    if openapi is None:
+        pytest.skip(NO_OPENAPI)
     """The validation used on every exchange above does reject what GitHub would not send."""
     from openapi_core.validation.request.exceptions import RequestValidationError
     from openapi_core.validation.response.exceptions import ResponseValidationError

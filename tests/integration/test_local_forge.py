@@ -125,3 +125,59 @@ def test_damaged_records_are_a_clear_error_not_a_crash(repo: Repo) -> None:
     store.write_text(json.dumps({"pulls": "nope"}))
     with pytest.raises(ForgeError, match="damaged"):
         LocalForge(repo).list_prs()
+
+
+# --- the rest of the Forge protocol ------------------------------------------------------
+
+
+def test_open_prs_are_listed_by_default_and_every_pr_on_request(repo: Repo) -> None:
+    forge = LocalForge(repo)
+    open_pr(forge, repo)
+    forge.merge("T001", AUTHOR)
+    assert forge.list_prs() == []
+    [merged] = forge.list_prs(include_closed=True)
+    assert (merged.task_id, merged.state) == ("T001", PrState.MERGED)
+
+
+def test_a_pr_changes_its_draft_state_in_place(repo: Repo) -> None:
+    """Locally a failed attempt's draft becomes the verified PR with the same number: there is
+    no REST limit to work around, so nothing is closed and reopened."""
+    forge = LocalForge(repo)
+    draft = open_pr(forge, repo, draft=True)
+    ready = open_pr(forge, repo, draft=False)
+    assert (ready.number, ready.operation) == (draft.number, "updated")  # type: ignore[attr-defined]
+    [pr] = forge.list_prs(include_closed=True)
+    assert pr.draft is False
+
+
+def test_foreign_commits_are_the_branch_commits_macoder_did_not_write(repo: Repo) -> None:
+    forge = LocalForge(repo, macoder_emails=("macoder@localhost",))
+    base = repo.branch_head("main")
+    assert base is not None
+    assert forge.foreign_commits("macoder/T009", base) == ()  # no such branch
+    assert forge.foreign_commits("macoder/T001", base) != ()  # the fixture's commit is the dev's
+    git(repo.root, "checkout", "-q", "-b", "macoder/T002", "main")
+    git(
+        repo.root,
+        "-c",
+        "user.name=macoder",
+        "-c",
+        "user.email=MACODER@localhost",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "T002: work",
+    )
+    git(repo.root, "checkout", "-q", "main")
+    assert forge.foreign_commits("refs/heads/macoder/T002", base) == ()  # emails: any case
+
+
+def test_the_ledger_is_the_repositorys_own_ref(repo: Repo) -> None:
+    from multi_agent_coder.git.ledger import LEDGER_REF, Ledger
+
+    ledger = LocalForge(repo).ledger(lambda: 100.0)
+    assert type(ledger) is Ledger
+    assert ledger.acquire("T001", "run-1", "host:1", 60) is not None
+    assert git(repo.root, "rev-parse", "--verify", "-q", LEDGER_REF)
+    LocalForge(repo).close()  # nothing held: closing is harmless, also twice

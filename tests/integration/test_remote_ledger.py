@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from multi_agent_coder.errors import GitError
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Lease, Ledger, attempts, live_leases
+from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
 from tests.integration.gitrepos import git, git_env, make_repo
@@ -29,6 +31,12 @@ def remote(tmp_path: Path) -> Path:
     return bare
 
 
+def shared(work: Path, remote: Path | str, **options: Any) -> RemoteLedger:
+    """The ledger of the clone at `work`, shared through `remote`."""
+    repo = Repo.open(work)
+    return RemoteLedger(repo, Remote(repo.root, str(remote)), **options)
+
+
 def clone(tmp_path: Path, remote: Path, name: str) -> Path:
     path = tmp_path / name
     git(tmp_path, "clone", "-q", str(remote), str(path))
@@ -36,8 +44,8 @@ def clone(tmp_path: Path, remote: Path, name: str) -> Path:
 
 
 def test_records_travel_through_the_remote_between_clones(tmp_path: Path, remote: Path) -> None:
-    a = RemoteLedger(Repo.open(clone(tmp_path, remote, "a")), str(remote))
-    b = RemoteLedger(Repo.open(clone(tmp_path, remote, "b")), str(remote))
+    a = shared(clone(tmp_path, remote, "a"), remote)
+    b = shared(clone(tmp_path, remote, "b"), remote)
     assert a.read() == []
     assert b.read() == []
 
@@ -52,8 +60,8 @@ def test_records_travel_through_the_remote_between_clones(tmp_path: Path, remote
 
 def test_a_lost_push_fetches_and_re_appends_on_the_new_tip(tmp_path: Path, remote: Path) -> None:
     sleeps: list[float] = []
-    ours = RemoteLedger(Repo.open(clone(tmp_path, remote, "a")), str(remote), sleep=sleeps.append)
-    theirs = RemoteLedger(Repo.open(clone(tmp_path, remote, "b")), str(remote))
+    ours = shared(clone(tmp_path, remote, "a"), remote, sleep=sleeps.append)
+    theirs = shared(clone(tmp_path, remote, "b"), remote)
     original = ours._swap
     calls: list[str] = []
 
@@ -75,7 +83,7 @@ def test_the_local_ref_mirrors_the_remote(tmp_path: Path, remote: Path) -> None:
     work = clone(tmp_path, remote, "a")
     Ledger(Repo.open(work)).append(attempt("T009", "local-only"))  # never pushed
 
-    ledger = RemoteLedger(Repo.open(work), str(remote))
+    ledger = shared(work, remote)
     assert ledger.read() == []  # the remote has no ledger: the local one is not the truth
     ledger.append(attempt("T001", "run-a"))
 
@@ -83,8 +91,30 @@ def test_the_local_ref_mirrors_the_remote(tmp_path: Path, remote: Path) -> None:
     assert git(work, "rev-parse", LEDGER_REF) == git(remote, "rev-parse", LEDGER_REF)
 
 
+def test_a_remote_that_does_not_answer_is_retried_with_the_retry_settings(
+    tmp_path: Path, remote: Path
+) -> None:
+    """Refused connections are a network fault: retried `retry.max_retries` times with the
+    policy's waits, then reported; a missing repository (below) is not retried at all."""
+    from multi_agent_coder.config import RetrySettings
+    from multi_agent_coder.git.remote import NetworkError
+
+    work = clone(tmp_path, remote, "a")
+    sleeps: list[float] = []
+    policy = RetrySettings(max_retries=2, delay=0.25, backoff=2.0, max_delay=10.0)
+    repo = Repo.open(work)
+    down = Remote(
+        repo.root, "http://127.0.0.1:9/octo/widgets.git", retry=policy, sleep=sleeps.append
+    )
+    with pytest.raises(NetworkError, match="cannot fetch the run ledger refs/macoder/ledger"):
+        RemoteLedger(repo, down).read()
+    assert len(sleeps) == 2
+    assert 0.125 <= sleeps[0] <= 0.25
+    assert 0.25 <= sleeps[1] <= 0.5
+
+
 def test_an_unreachable_remote_is_a_clear_git_error(tmp_path: Path, remote: Path) -> None:
-    ledger = RemoteLedger(Repo.open(clone(tmp_path, remote, "a")), str(tmp_path / "gone.git"))
+    ledger = shared(clone(tmp_path, remote, "a"), tmp_path / "gone.git")
     with pytest.raises(GitError, match="cannot fetch the run ledger"):
         ledger.append(attempt("T001", "run-a"))
 
@@ -94,8 +124,11 @@ import sys, time
 from pathlib import Path
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.git.ledger import Attempt
+from multi_agent_coder.git.remote import Remote
+from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
-ledger = RemoteLedger(Repo.open(sys.argv[1]), sys.argv[2])
+repo = Repo.open(sys.argv[1])
+ledger = RemoteLedger(repo, Remote(repo.root, sys.argv[2]))
 go = Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.001)

@@ -204,6 +204,6 @@ def test_the_retry_settings_decide_how_often_and_how_long_to_wait() -> None:
 
 def test_no_retries_means_one_try() -> None:
     handler, seen = answers(httpx.Response(503))
-    with pytest.raises(GitHubUnavailableError, match="gave up after 1 attempt$"):
+    with pytest.raises(GitHubUnavailableError, match=r"gave up after 1 attempt$"):
         forge(handler, Sleeps(), retry=RetrySettings(max_retries=0)).list_prs()
     assert len(seen) == 1

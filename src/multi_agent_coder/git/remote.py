@@ -39,6 +39,7 @@ _LEASE_LOST: Final = ("stale info", "fetch first", "non-fast-forward")
 _NETWORK: Final = (
     "could not resolve host",
     "failed to connect",
+    "couldn't connect to server",
     "connection timed out",
     "connection refused",
     "connection reset",

@@ -70,7 +70,7 @@ class RemoteLedger(Ledger):
                 self.remote.fetch_ref(self.ref)
             except GitError as exc:
                 if "lock" not in exc.stderr:
-                    raise GitError(
+                    raise type(exc)(
                         f"cannot fetch the run ledger {self.ref} from {self.remote.url}",
                         command=exc.command,
                         stderr=exc.stderr,
