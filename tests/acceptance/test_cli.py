@@ -1,18 +1,16 @@
 """Every `macoder` command as a new user types it, on the good examples and on bad input.
 
-The CLI runs as a subprocess (`python -m multi_agent_coder`) in a temporary project directory
-holding a copy of an example backlog, with no `MACODER_*` variables from the caller. Exit codes
-are DESIGN §8: 0 ok, 1 problems found, 2 usage or configuration error, 3 internal error.
+The CLI runs through `main(argv)` in a temporary project directory holding a copy of an
+example backlog, with no `MACODER_*` variables from the caller (`tests/cli.py`); the last
+tests run each command once as a real process. Exit codes are DESIGN §8: 0 ok, 1 problems
+found, 2 usage or configuration error, 3 internal error.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -21,41 +19,11 @@ import pytest
 from multi_agent_coder import __version__
 from multi_agent_coder.cli.main import COMMANDS
 from multi_agent_coder.yamlread import decode, parse_with_positions
+from tests.cli import as_process, macoder
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backlogs"
 GOOD = EXAMPLES / "good"
 BAD = EXAMPLES / "bad"
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("MACODER_")}
-
-
-def macoder(*args: str, cwd: Path) -> Run:
-    done = subprocess.run(
-        [sys.executable, "-m", "multi_agent_coder", *args],
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    run = Run(done.returncode, done.stdout, done.stderr)
-    assert "Traceback" not in run.output, run.output
-    assert run.code != 3, f"internal error: {run.output}"
-    return run
 
 
 def project_with(tmp_path: Path, source: Path, name: str = "BACKLOG.yaml") -> Path:
@@ -217,7 +185,9 @@ def test_C_makes_path_arguments_relative_to_that_directory(project: Path, tmp_pa
     """`-C DIR` is "run as if started in DIR" (like `git -C`), so paths on the command line
     are read from DIR too."""
     checked = macoder("-C", "project", "check", "BACKLOG.yaml", cwd=tmp_path)
-    ready = macoder("-C", "project", "ready", "--backlog", "BACKLOG.yaml", cwd=tmp_path)
+    ready = macoder(
+        "-C", "project", "ready", "--backlog-only", "--backlog", "BACKLOG.yaml", cwd=tmp_path
+    )
 
     assert checked.code == 0, checked.output
     assert ready.code == 0, ready.output
@@ -231,18 +201,18 @@ def test_C_with_a_directory_that_does_not_exist_is_a_usage_error(tmp_path: Path)
     assert "no-such-dir" in run.stderr
 
 
-# --- ready ---------------------------------------------------------------------------------
+# --- ready (the backlog file alone: --backlog-only) ----------------------------------------
 
 
 def test_ready_lists_tasks_whose_dependencies_are_done_as_id_tab_title(project: Path) -> None:
-    run = macoder("ready", cwd=project)
+    run = macoder("ready", "--backlog-only", cwd=project)
 
     assert run.code == 0
     assert run.stdout == "T001\tStore todo items in a JSON file\nT002\tAdd the 'add' command\n"
 
 
 def test_ready_json_is_a_list_of_id_and_title(project: Path) -> None:
-    run = macoder("ready", "--json", cwd=project)
+    run = macoder("ready", "--backlog-only", "--json", cwd=project)
 
     assert run.code == 0
     assert json.loads(run.stdout) == [
@@ -252,7 +222,7 @@ def test_ready_json_is_a_list_of_id_and_title(project: Path) -> None:
 
 
 def test_ready_skips_finished_running_blocked_and_exhausted_tasks(twelve: Path) -> None:
-    run = macoder("ready", "--json", cwd=twelve)
+    run = macoder("ready", "--backlog-only", "--json", cwd=twelve)
 
     assert [task["id"] for task in json.loads(run.stdout)] == ["T005", "T006"]
 
@@ -261,8 +231,8 @@ def test_ready_says_so_when_nothing_can_start(tmp_path: Path) -> None:
     project = project_with(tmp_path, GOOD / "minimal.yaml")
     macoder("mark", "T001", "completed", cwd=project)
 
-    text = macoder("ready", cwd=project)
-    as_json = macoder("ready", "--json", cwd=project)
+    text = macoder("ready", "--backlog-only", cwd=project)
+    as_json = macoder("ready", "--backlog-only", "--json", cwd=project)
 
     assert text.code == as_json.code == 0
     assert text.stdout.startswith("no task is ready")
@@ -272,7 +242,7 @@ def test_ready_says_so_when_nothing_can_start(tmp_path: Path) -> None:
 def test_ready_on_an_invalid_backlog_fails_and_prints_its_problems(tmp_path: Path) -> None:
     project = project_with(tmp_path, BAD / "dependency-cycle.yaml")
 
-    run = macoder("ready", cwd=project)
+    run = macoder("ready", "--backlog-only", cwd=project)
 
     assert run.code == 1
     assert run.stdout == ""
@@ -282,7 +252,7 @@ def test_ready_on_an_invalid_backlog_fails_and_prints_its_problems(tmp_path: Pat
 def test_ready_on_an_invalid_backlog_prints_each_problem_once(tmp_path: Path) -> None:
     project = project_with(tmp_path, BAD / "unknown-dependency.yaml")
 
-    run = macoder("ready", cwd=project)
+    run = macoder("ready", "--backlog-only", cwd=project)
 
     assert run.code == 1
     assert run.stderr.count("unknown task 'T009'") == 1, run.stderr
@@ -291,7 +261,7 @@ def test_ready_on_an_invalid_backlog_prints_each_problem_once(tmp_path: Path) ->
 def test_ready_with_a_backlog_option_reads_that_file(project: Path) -> None:
     shutil.copyfile(GOOD / "twelve-tasks.yaml", project / "shop.yaml")
 
-    run = macoder("ready", "--json", "--backlog", "shop.yaml", cwd=project)
+    run = macoder("ready", "--backlog-only", "--json", "--backlog", "shop.yaml", cwd=project)
 
     assert [task["id"] for task in json.loads(run.stdout)] == ["T005", "T006"]
 
@@ -543,11 +513,11 @@ def test_a_hostile_task_id_is_refused_before_it_touches_anything(
 @pytest.mark.parametrize(
     "args",
     [
-        ["ready"],
+        ["ready", "--backlog-only"],
         ["stats"],
         ["context", "T001"],
         ["mark", "T001", "completed"],
-        ["ready", "--backlog", "plans/nope.yaml"],
+        ["ready", "--backlog-only", "--backlog", "plans/nope.yaml"],
     ],
     ids=" ".join,
 )
@@ -622,15 +592,111 @@ def test_macoder_script_and_python_m_are_the_same_program(project: Path) -> None
     script = Path(sys.executable).with_name("macoder")
     if not script.exists():
         pytest.skip("the console script is not installed next to this interpreter")
-    done = subprocess.run(
-        [str(script), "ready", "--json"],
-        cwd=project,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = as_process("ready", "--backlog-only", "--json", cwd=project, program=[str(script)])
 
-    assert done.returncode == 0
-    assert done.stdout == macoder("ready", "--json", cwd=project).stdout
+    assert done.code == 0
+    assert done.stdout == macoder("ready", "--backlog-only", "--json", cwd=project).stdout
+
+
+# --- ready (the repository's view: what `macoder run` would start) -------------------------
+
+
+def committed(project: Path) -> Path:
+    """`project` as a git repository whose main branch holds its files."""
+    from tests.integration.gitrepos import git
+
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "x")
+    return project
+
+
+def test_ready_shows_what_run_would_start_leases_and_prs_included(project: Path) -> None:
+    """The default view is the run's own: a task leased by a live run, or in review, is not
+    listed though the backlog file alone would list it."""
+    from multi_agent_coder.forge.local import LocalForge
+    from multi_agent_coder.git.ledger import Ledger
+    from multi_agent_coder.git.repo import Repo
+
+    repo = Repo.open(committed(project))
+    assert macoder("ready", cwd=project).stdout.startswith("T001\t")
+    Ledger(repo).acquire("T001", "run-elsewhere", "ci:1", 600)
+
+    run = macoder("ready", "--json", cwd=project)
+    dry = macoder("run", "--dry-run", "--json", cwd=project)
+    alone = macoder("ready", "--backlog-only", "--json", cwd=project)
+
+    assert [t["id"] for t in json.loads(run.stdout)] == ["T002"]
+    assert json.loads(dry.stdout)["ready"] == ["T002"]
+    assert [t["id"] for t in json.loads(alone.stdout)] == ["T001", "T002"]
+    LocalForge(repo).create_or_update_pr(
+        task_id="T002",
+        branch="macoder/T002",
+        base="main",
+        head_sha=repo.branch_head("main") or "",
+        title="T002",
+        body="",
+        draft=False,
+        labels=(),
+    )
+    nothing = macoder("ready", cwd=project)
+    assert nothing.stdout.startswith("no task is ready: nothing is ready (0/3 completed; ")
+    assert "running or in review: T001, T002" in nothing.stdout
+
+
+def test_ready_reads_the_default_branch_not_the_working_copy(project: Path) -> None:
+    committed(project)
+    (project / "BACKLOG.yaml").write_text("not: [valid\n")  # an edit in progress
+
+    run = macoder("ready", "--json", cwd=project)
+
+    assert run.code == 0, run.output
+    assert [t["id"] for t in json.loads(run.stdout)] == ["T001", "T002"]
+
+
+def test_ready_outside_a_repository_points_at_backlog_only(project: Path) -> None:
+    run = macoder("ready", cwd=project)
+
+    assert run.code == 2
+    assert "not a git repository" in run.stderr
+    assert "--backlog-only" in run.stderr
+
+
+def test_ready_without_a_committed_backlog_names_it(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("hi\n")
+    committed(project)
+
+    run = macoder("ready", cwd=project)
+
+    assert run.code == 2
+    assert "BACKLOG.yaml: not found in commit" in run.stderr
+
+
+# --- each command as a real process --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (["check"], 0, "ok: 1 file checked"),
+        (["ready", "--backlog-only"], 0, "T001\t"),
+        (["stats"], 0, "ready now (2): T001, T002"),
+        (["context", "T001"], 0, "# Task T001"),
+        (["mark", "T001", "ready"], 0, "T001: set to ready"),
+        (["schema"], 0, '"$schema"'),
+        (["run", "--dry-run"], 0, "dry run: nothing was started"),
+        (["prs"], 0, "no open pull requests"),
+        (["merge", "T001"], 2, "no open pull request"),
+        (["status"], 0, "T003"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_every_command_runs_as_a_process(
+    project: Path, args: list[str], code: int, expected: str
+) -> None:
+    committed(project)
+    run = as_process(*args, cwd=project)
+    assert run.code == code, run.output
+    assert expected in run.output

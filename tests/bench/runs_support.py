@@ -34,7 +34,6 @@ import pytest
 from testing import scripted_model as sm
 
 ROOT = Path(__file__).resolve().parents[2]
-SKIP_HINT = "OpenCode binary missing: install it with `bash scripts/opencode.sh`"
 
 #: The target's test suite: tiny on purpose (its time is reported, not counted as overhead).
 TEST_FILE = """import unittest
@@ -46,17 +45,6 @@ class TestCalc(unittest.TestCase):
     def test_the_package_imports(self) -> None:
         self.assertTrue(calc.__doc__)
 """
-
-
-def find_opencode() -> Path:
-    """The pinned OpenCode binary, or a skip naming scripts/opencode.sh."""
-    from multi_agent_coder.agents.opencode.server import OpenCodeNotFoundError, find_binary
-
-    try:
-        return find_binary(project_root=ROOT)
-    except OpenCodeNotFoundError as exc:
-        reason = str(exc)
-        pytest.skip(reason if "scripts/opencode.sh" in reason else f"{SKIP_HINT}: {reason}")
 
 
 def scenario(delay_s: float) -> sm.Scenario:
@@ -113,10 +101,7 @@ def make_target(path: Path, n_tasks: int) -> Path:
         ".macoder.yaml": "\n".join(
             [
                 "models:",
-                *(
-                    f"  {kind}: {sm.MODEL_REF}"
-                    for kind in ("planning", "implementation", "review", "documentation", "rebase")
-                ),
+                *(f"  {kind}: {sm.MODEL_REF}" for kind in ("implementation", "documentation")),
                 "checks:",
                 f"  test: [{sys.executable}, -B, -m, unittest, discover, -q]",
                 "task_timeout: 120",
@@ -268,11 +253,11 @@ def _patched(
 ) -> Iterator[Callable[..., Any]]:
     """Wrap `run_task` and `run_checks` where the engine calls them; yield the agent factory."""
     import multi_agent_coder.run.orchestrator as orchestrator_module
-    import multi_agent_coder.run.task as task_module
+    import multi_agent_coder.run.verify as verify_module
     from multi_agent_coder.agents.opencode.runtime import opencode_agent
 
     real_run_task = vars(orchestrator_module)["run_task"]
-    real_run_checks = vars(task_module)["run_checks"]
+    real_run_checks = vars(verify_module)["run_checks"]
 
     def run_task(task: Any, env: Any, **kwargs: Any) -> Any:
         mine = recorder.task(task.id)
@@ -319,7 +304,7 @@ def _patched(
 
     with monkeypatch.context() as patch:
         patch.setattr(orchestrator_module, "run_task", run_task)
-        patch.setattr(task_module, "run_checks", run_checks)
+        patch.setattr(verify_module, "run_checks", run_checks)
         yield agent_factory
 
 
@@ -361,9 +346,8 @@ def measure_run(
 ) -> RunMeasure:
     """One instrumented `Orchestrator.run()` on `root` (LocalForge, the real OpenCode)."""
     from multi_agent_coder.config import load_settings
-    from multi_agent_coder.forge.local import LocalForge
-    from multi_agent_coder.git.repo import Repo
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
+    from multi_agent_coder.run.session import open_local
 
     settings = load_settings(root, env={}).model_copy(
         update={
@@ -375,9 +359,8 @@ def measure_run(
     measure = RunMeasure(workers=workers, model_delay_s=model_delay_s)
     recorder = _Recorder()
     with _patched(monkeypatch, recorder, measure) as factory:
-        orchestrator = Orchestrator(
-            Repo.open(root), settings, LocalForge, factory, on_phase=recorder.on_phase
-        )
+        session = open_local(root, settings, agent_factory=factory)
+        orchestrator = Orchestrator(session, on_phase=recorder.on_phase)
         real_health = orchestrator._health
 
         def health(sha: str) -> Any:

@@ -32,7 +32,7 @@ import os
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ import pytest
 
 from testing import scripted_model as sm
 from tests.bench.conftest import Ratio, Timing
-from tests.bench.runs_support import RunMeasure, find_opencode, make_target, measure_run, scenario
+from tests.bench.runs_support import RunMeasure, make_target, measure_run, scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -57,17 +57,6 @@ PARALLEL_TASKS = 6
 PARALLEL_DELAY_S = 4.0  # x 3 turns: 12 s of model time against ~2.5 CPU-s of OpenCode's own
 TURNS = 3
 WORKTREE_ROUNDS = 40
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    return find_opencode()
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[sm.ScriptedModel]:
-    with sm.ScriptedModel() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -308,9 +308,7 @@ def make_target(
     config: dict[str, Any] = {
         "opencode_config": str(opencode_json),
         "opencode_bin": str(binary),
-        "models": dict.fromkeys(
-            ("planning", "implementation", "review", "documentation", "rebase"), sm.MODEL_REF
-        ),
+        "models": dict.fromkeys(("implementation", "documentation"), sm.MODEL_REF),
         "checks": {"test": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]},
         "task_timeout": task_timeout,
         "workers": 3,

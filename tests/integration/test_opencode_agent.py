@@ -21,7 +21,6 @@ from multi_agent_coder.agents import AgentOutcome, AgentResult
 from multi_agent_coder.agents.opencode import (
     OpenCodeAgent,
     OpenCodeClient,
-    OpenCodeNotFoundError,
     OpenCodeServer,
     sansio,
 )
@@ -87,22 +86,6 @@ def git(cwd: Path, *args: str) -> None:
     env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid")
     env.update(GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    from multi_agent_coder.agents.opencode.server import find_binary
-
-    try:
-        return find_binary(project_root=ROOT)
-    except OpenCodeNotFoundError as exc:
-        pytest.skip(f"OpenCode binary missing; run `bash scripts/opencode.sh` ({exc})")
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[sm.ScriptedModel]:
-    with sm.ScriptedModel(SCENARIOS) as server:
-        yield server
 
 
 def start_server(binary: Path, model: sm.ScriptedModel, **kwargs: Any) -> OpenCodeServer:

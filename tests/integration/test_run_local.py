@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from testing import scripted_model as sm
+from tests.conftest import MakeTarget
 from tests.integration import runs
 from tests.integration.runs import MACODER, Result, Target
 
@@ -29,40 +29,8 @@ HANG_TIMEOUT = 5.0
 #: Allowed on top of a task timeout: abort, session delete, clean-up.
 SLACK = 5.0
 
-MakeTarget = Callable[..., Target]
 #: What a run with no ready task says (the wording differs when everything is completed).
 NOTHING = re.compile(r"nothing (is ready|to do)")
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    found = runs.opencode_binary()
-    if found is None:
-        pytest.skip(runs.INSTALL_HINT)
-    return found
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[sm.ScriptedModel]:
-    with sm.ScriptedModel() as server:
-        yield server
-
-
-@pytest.fixture
-def make(tmp_path: Path, binary: Path, model: sm.ScriptedModel) -> Iterator[MakeTarget]:
-    """Builds target repositories; afterwards kills any OpenCode process a test left behind
-    (each test asserts on leftovers itself: this only keeps one failure from leaking into
-    the next test)."""
-    made: list[Target] = []
-
-    def build(backlog: str, **kwargs: Any) -> Target:
-        target = runs.make_target(tmp_path / f"t{len(made)}", model, binary, backlog, **kwargs)
-        made.append(target)
-        return target
-
-    yield build
-    for target in made:
-        runs.kill_all(target.opencode_pids())
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -115,10 +83,10 @@ def assert_no_pr(target: Target) -> None:
 
 
 def test_success_opens_one_verified_pr_and_leaves_nothing_behind(
-    make: MakeTarget, model: sm.ScriptedModel
+    make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     model.set_scenario("T001", runs.feature("triple", 3))
-    target = make(runs.tasks("T001"))
+    target = make_target(runs.tasks("T001"))
     (target.root / "notes.txt").write_text("the user's own notes\n")
     before = target.checkout()
     main_before = target.git("rev-parse", "main")
@@ -178,10 +146,12 @@ def test_success_opens_one_verified_pr_and_leaves_nothing_behind(
 
 
 @pytest.mark.slow
-def test_dependency_waves_then_nothing_to_do(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_dependency_waves_then_nothing_to_do(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
     model.set_scenario("T001", runs.feature("triple", 3))
     model.set_scenario("T002", runs.feature("quadruple", 4))
-    target = make(runs.tasks("T001", "T002", depends={"T002": ["T001"]}))
+    target = make_target(runs.tasks("T001", "T002", depends={"T002": ["T001"]}))
 
     first = target.macoder("run", "--json")
     assert first.code == 0, first
@@ -226,10 +196,10 @@ def test_dependency_waves_then_nothing_to_do(make: MakeTarget, model: sm.Scripte
 
 @pytest.mark.slow
 def test_rerun_skips_open_pr_and_retry_updates_the_same_pr(
-    make: MakeTarget, model: sm.ScriptedModel
+    make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     model.set_scenario("T001", runs.feature("triple", 3))
-    target = make(runs.tasks("T001"))
+    target = make_target(runs.tasks("T001"))
     first = target.macoder("run", "--json")
     assert first.code == 0, first
     number = only_task(first)["pr"]["number"]
@@ -262,9 +232,9 @@ def test_rerun_skips_open_pr_and_retry_updates_the_same_pr(
 # --- 4. wrong code --------------------------------------------------------------------------------
 
 
-def test_wrong_code_fails_without_a_pr(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_wrong_code_fails_without_a_pr(make_target: MakeTarget, model: sm.ScriptedModel) -> None:
     model.set_scenario("T001", runs.wrong_code())
-    target = make(runs.tasks("T001"))
+    target = make_target(runs.tasks("T001"))
     result = target.macoder("run", "--json")
     assert result.code == 1, result
     task = only_task(result)
@@ -288,9 +258,11 @@ def test_wrong_code_fails_without_a_pr(make: MakeTarget, model: sm.ScriptedModel
 
 
 @pytest.mark.slow
-def test_hang_is_bounded_by_the_task_timeout(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_hang_is_bounded_by_the_task_timeout(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
     model.set_scenario("T001", sm.Scenario([sm.hang()]))
-    target = make(runs.tasks("T001"), task_timeout=HANG_TIMEOUT)
+    target = make_target(runs.tasks("T001"), task_timeout=HANG_TIMEOUT)
     result = target.macoder("run", "--json")
     assert result.code == 1, result
     task = only_task(result)
@@ -308,10 +280,10 @@ def test_hang_is_bounded_by_the_task_timeout(make: MakeTarget, model: sm.Scripte
 
 
 def test_provider_400_fails_with_the_providers_message(
-    make: MakeTarget, model: sm.ScriptedModel
+    make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     model.set_scenario("T001", sm.Scenario([sm.error(400, "bad request: scripted")]))
-    target = make(runs.tasks("T001"))
+    target = make_target(runs.tasks("T001"))
     result = target.macoder("run", "--json")
     assert result.code == 1, result
     task = only_task(result)
@@ -325,10 +297,10 @@ def test_provider_400_fails_with_the_providers_message(
 
 @pytest.mark.slow
 def test_provider_500_retried_forever_is_bounded_by_the_task_timeout(
-    make: MakeTarget, model: sm.ScriptedModel
+    make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     model.set_scenario("T001", sm.Scenario([sm.error(500, "scripted overload")]))
-    target = make(runs.tasks("T001"), task_timeout=HANG_TIMEOUT)
+    target = make_target(runs.tasks("T001"), task_timeout=HANG_TIMEOUT)
     started = time.time()
     result = target.macoder("run", "--json")
     assert result.code == 1, result
@@ -348,7 +320,7 @@ def test_provider_500_retried_forever_is_bounded_by_the_task_timeout(
 
 
 def test_reading_or_writing_outside_the_worktree_is_denied(
-    make: MakeTarget, model: sm.ScriptedModel, tmp_path: Path
+    make_target: MakeTarget, model: sm.ScriptedModel, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("not yours\n")
@@ -362,7 +334,7 @@ def test_reading_or_writing_outside_the_worktree_is_denied(
             ]
         ),
     )
-    target = make(runs.tasks("T001"))
+    target = make_target(runs.tasks("T001"))
     result = target.macoder("run", "--json")
     assert result.code == 1, result
     task = only_task(result)
@@ -387,12 +359,12 @@ def test_reading_or_writing_outside_the_worktree_is_denied(
     "'allow' an agent can write outside its worktree (`echo x >> /abs/path`)",
 )
 def test_bash_redirect_outside_the_worktree_is_denied(
-    make: MakeTarget, model: sm.ScriptedModel, tmp_path: Path
+    make_target: MakeTarget, model: sm.ScriptedModel, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("not yours\n")
     model.set_scenario("T001", sm.Scenario([sm.bash(f"echo pwned >> {outside}"), sm.text("Done.")]))
-    target = make(runs.tasks("T001"))
+    target = make_target(runs.tasks("T001"))
     result = target.macoder("run", "--json")
     assert result.code == 1, result
     assert_clean(target)
@@ -403,7 +375,7 @@ def test_bash_redirect_outside_the_worktree_is_denied(
 
 
 def test_agent_editing_the_backlog_fails_the_task(
-    make: MakeTarget, model: sm.ScriptedModel
+    make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     backlog = runs.tasks("T001")
     cheat = backlog.replace("status: pending", "status: completed")
@@ -417,7 +389,7 @@ def test_agent_editing_the_backlog_fails_the_task(
             ]
         ),
     )
-    target = make(backlog)
+    target = make_target(backlog)
     result = target.macoder("run", "--json")
     assert result.code == 1, result
     task = only_task(result)
@@ -431,10 +403,12 @@ def test_agent_editing_the_backlog_fails_the_task(
 # --- 9. unhealthy repository ----------------------------------------------------------------------
 
 
-def test_unhealthy_repository_touches_nothing(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_unhealthy_repository_touches_nothing(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
     model.set_scenario("T001", runs.feature())
     broken = "def test_broken() -> None:\n    assert 1 == 2\n"
-    target = make(runs.tasks("T001"), files={"tests/test_broken.py": broken})
+    target = make_target(runs.tasks("T001"), files={"tests/test_broken.py": broken})
     refs, before = target.refs(), target.checkout()
     started = time.time()
     result = target.macoder("run")
@@ -468,9 +442,9 @@ def start_hanging_run(target: Target, model: sm.ScriptedModel) -> Any:
 
 
 @pytest.mark.slow
-def test_sigint_cleans_up_and_exits_130(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_sigint_cleans_up_and_exits_130(make_target: MakeTarget, model: sm.ScriptedModel) -> None:
     model.set_scenario("T001", sm.Scenario([sm.hang()]))
-    target = make(runs.tasks("T001"), task_timeout=120)
+    target = make_target(runs.tasks("T001"), task_timeout=120)
     process = start_hanging_run(target, model)
     assert target.opencode_pids() != []
 
@@ -501,12 +475,14 @@ def test_sigint_cleans_up_and_exits_130(make: MakeTarget, model: sm.ScriptedMode
 
 
 @pytest.mark.slow
-def test_after_kill_9_the_next_run_reconciles(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_after_kill_9_the_next_run_reconciles(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
     """A SIGKILLed run leaves a stray worktree, a live lease and its `opencode serve` (which
     runs in a session of its own, so nothing takes it down); the next run removes, frees and
     stops them, then does the task. Any server still alive at the end is killed here."""
     model.set_scenario("T001", sm.Scenario([sm.hang()]))
-    target = make(runs.tasks("T001"), task_timeout=120)
+    target = make_target(runs.tasks("T001"), task_timeout=120)
     try:
         process = start_hanging_run(target, model)
         process.kill()
@@ -538,8 +514,8 @@ def test_after_kill_9_the_next_run_reconciles(make: MakeTarget, model: sm.Script
 # --- 12. hostile and unknown ids ------------------------------------------------------------------
 
 
-def test_hostile_and_unknown_ids_are_usage_errors(make: MakeTarget) -> None:
-    target = make(runs.tasks("T001"))
+def test_hostile_and_unknown_ids_are_usage_errors(make_target: MakeTarget) -> None:
+    target = make_target(runs.tasks("T001"))
     refs, before = target.refs(), target.checkout()
     exclude = (target.git_dir / "info" / "exclude").read_bytes()
     calls = [
@@ -568,10 +544,12 @@ def test_hostile_and_unknown_ids_are_usage_errors(make: MakeTarget) -> None:
 
 
 @pytest.mark.slow
-def test_two_runs_at_once_run_each_task_once(make: MakeTarget, model: sm.ScriptedModel) -> None:
+def test_two_runs_at_once_run_each_task_once(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
     model.set_scenario("T001", runs.feature("triple", 3, delay_s=1.0))
     model.set_scenario("T002", runs.feature("quadruple", 4, delay_s=1.0))
-    target = make(runs.tasks("T001", "T002"))
+    target = make_target(runs.tasks("T001", "T002"))
     started = time.time()
     first, second = target.start("run", "--json"), target.start("run", "--json")
     results = [runs.finish(first, timeout=120), runs.finish(second, timeout=120)]
@@ -588,7 +566,7 @@ def test_two_runs_at_once_run_each_task_once(make: MakeTarget, model: sm.Scripte
 
 @pytest.mark.slow
 def test_a_task_finished_by_another_run_meanwhile_is_not_run_again(
-    make: MakeTarget, model: sm.ScriptedModel
+    make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     # Run A works on T001 with one worker, its agent waiting for a flag file, so T002 waits in
     # its queue; run B does T002 in the meantime and the PR is merged; then the flag is set.
@@ -603,7 +581,7 @@ def test_a_task_finished_by_another_run_meanwhile_is_not_run_again(
         ),
     )
     model.set_scenario("T002", runs.feature("quadruple", 4))
-    target = make(runs.tasks("T001", "T002"), task_timeout=90)
+    target = make_target(runs.tasks("T001", "T002"), task_timeout=90)
     started = time.time()
     slow = target.start("run", "--json", "--workers", "1")
     try:

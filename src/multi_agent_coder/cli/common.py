@@ -76,11 +76,19 @@ def open_session(args: argparse.Namespace) -> Session:
     `--backlog PATH`, where the command has it, names the backlog inside the repository (as
     the default branch has it), so it is made relative to the repository's root.
     """
+    from multi_agent_coder.errors import NotAGitRepositoryError, UsageError
     from multi_agent_coder.run.session import open_local, repository_root
 
     settings = settings_of(args)
     explicit = getattr(args, "backlog", None)
-    root = repository_root(root_of(args))
+    try:
+        root = repository_root(root_of(args))
+    except NotAGitRepositoryError:
+        raise UsageError(
+            f"{Path.cwd()}: not a git repository; `macoder {args.command}` works on the "
+            "repository's default branch, its run ledger and its pull requests (for the "
+            "backlog file alone: `macoder ready --backlog-only`, `macoder check`)"
+        ) from None
     if explicit:
         settings = settings.model_copy(update={"backlog": relative_to_root(Path(explicit), root)})
     return open_local(root, settings)

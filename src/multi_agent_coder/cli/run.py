@@ -51,17 +51,17 @@ def run(args: argparse.Namespace) -> int:
         orchestrator = Orchestrator(session, on_phase=progress.on_phase)
         with progress.showing():
             report = orchestrator.run(RunOptions(retry=retry, only=only, dry_run=args.dry_run))
-    if args.json:
-        print(report_json(report))
-        return report.exit_code
+    # What was cleaned up after a run that died goes to stderr also with --json (it is in the
+    # JSON too): the person at the terminal should see it either way.
     for pid in report.stopped_processes:
-        print(
-            f"stopped process {pid}, left running by a macoder run that was killed", file=sys.stderr
-        )
+        print(f"stopped process {pid}, left by a macoder run that was killed", file=sys.stderr)
     for task_id in report.reconciled_worktrees:
         print(f"removed a stray worktree of {task_id} (no live lease)", file=sys.stderr)
     for task_id in report.freed_leases:
         print(f"freed the lease of {task_id} (its run is gone)", file=sys.stderr)
+    if args.json:
+        print(report_json(report))
+        return report.exit_code
     if report.health is not None:
         for warning in report.health.warnings:
             print(f"health warning: {warning}", file=sys.stderr)

@@ -1,0 +1,475 @@
+"""The run engine through every phase, in-process, with a fake agent at the `Agent` protocol.
+
+Everything but the agent is real: a git repository in a temporary directory, task worktrees,
+the run ledger on its ref, the local forge, the repository's own check (a tiny Python script)
+run by the real check runner. The agent is a plain object that does to the worktree what a
+scenario says and reports what a runtime would — so each way a task can end is a few lines
+here and takes milliseconds, and the integration tests run the same engine with the real
+OpenCode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from multi_agent_coder.agents.base import AgentOutcome, AgentResult
+from multi_agent_coder.config import Settings
+from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
+from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW
+from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, RunReport, holder_id
+from multi_agent_coder.run.session import Session, open_local
+from multi_agent_coder.run.task import Phase
+from tests.integration.gitrepos import commit, git, make_repo
+from tests.support import backlog_yaml, task_dict
+
+#: The repository's own check: fails when any text file says BROKEN.
+CHECK = (
+    "import pathlib, sys\n"
+    "bad = [p.name for p in pathlib.Path('.').rglob('*.txt') if 'BROKEN' in p.read_text()]\n"
+    "print('broken:', bad) if bad else print('all good')\n"
+    "sys.exit(1 if bad else 0)\n"
+)
+
+#: What the agent does to a worktree; None: nothing.
+Act = Callable[[Path], None]
+
+
+def writes(name: str, text: str = "done\n") -> Act:
+    def act(worktree: Path) -> None:
+        (worktree / name).write_text(text, encoding="utf-8")
+
+    return act
+
+
+@dataclass
+class Scenario:
+    act: Act | None = None
+    outcome: AgentOutcome = AgentOutcome.SUCCESS
+    reason: str = "idle after 1 assistant message(s), 1 tool call(s)"
+    received: tuple[str, ...] | None = None  # None: exactly the prompt it was given
+    during: Callable[[], None] | None = None
+
+
+@dataclass
+class FakeAgent:
+    """The `Agent` protocol: runs each task's scenario, records every call."""
+
+    scenarios: dict[str, Scenario]
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(
+        self, *, prompt: str, worktree: Path, model: str, timeout_s: float, title: str
+    ) -> AgentResult:
+        task_id = worktree.name
+        with self.lock:
+            self.calls.append(
+                {"task": task_id, "prompt": prompt, "model": model, "timeout_s": timeout_s}
+            )
+        scenario = self.scenarios.get(task_id, Scenario(writes(f"{task_id.lower()}.txt")))
+        if scenario.during is not None:
+            scenario.during()
+        if scenario.act is not None:
+            scenario.act(worktree)
+        return AgentResult(
+            outcome=scenario.outcome,
+            reason=scenario.reason,
+            session_id="ses_fake",
+            duration_s=0.01,
+            session_deleted=True,
+            output_text="done",
+            tokens_in=1200,
+            tokens_out=80,
+            cost=0.002,
+            model=model,
+            received=(prompt,) if scenario.received is None else scenario.received,
+        )
+
+
+@dataclass
+class World:
+    root: Path
+    agent: FakeAgent
+    settings: Settings
+    started: list[str] = field(default_factory=list)
+
+    def session(self) -> Session:
+        @contextlib.contextmanager
+        def factory(settings: Settings, repo: Repo, cancel: threading.Event) -> Iterator[Any]:
+            self.started.append(settings.models.implementation)
+            yield self.agent
+
+        return open_local(self.root, self.settings, agent_factory=factory)
+
+    def run(self, **options: Any) -> RunReport:
+        with self.session() as session:
+            return Orchestrator(session).run(RunOptions(**options))
+
+    def ledger(self) -> list[dict[str, Any]]:
+        if not git(self.root, "for-each-ref", LEDGER_REF):
+            return []
+        text = git(self.root, "show", f"{LEDGER_REF}:ledger.jsonl")
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    def prs(self) -> list[dict[str, Any]]:
+        store = self.root / ".git" / "macoder" / "forge.json"
+        return json.loads(store.read_text())["pulls"] if store.exists() else []
+
+    def leftovers(self) -> list[str]:
+        """Task worktree directories, and worktrees git still lists besides the checkout."""
+        base = self.root / ".macoder" / "worktrees"
+        found = [p.name for p in base.iterdir()] if base.is_dir() else []
+        listed = git(self.root, "worktree", "list", "--porcelain").count("worktree ")
+        return found + ["registered"] * (listed - 1)
+
+
+def settings(**overrides: Any) -> Settings:
+    data: dict[str, Any] = {
+        "checks": {"test": [sys.executable, "check.py"]},
+        "models": {"implementation": "fake/strong", "documentation": "fake/cheap"},
+        "workers": 2,
+        "task_timeout": 60,
+    }
+    data.update(overrides)
+    return Settings(**data)
+
+
+def make_world(tmp_path: Path, *tasks: dict[str, Any], **overrides: Any) -> World:
+    backlog = backlog_yaml(*(tasks or (task_dict("T001"), task_dict("T002"))))
+    root = make_repo(
+        tmp_path / "repo",
+        {
+            "BACKLOG.yaml": backlog,
+            "check.py": CHECK,
+            "notes.txt": "fine\n",
+            ".gitignore": ".macoder/\n",
+        },
+    )
+    return World(root, FakeAgent({}), settings(**overrides))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(tmp_path)
+
+
+def outcome_of(report: RunReport, task_id: str) -> tuple[str, str]:
+    found = next(o for o in report.outcomes if o.task_id == task_id)
+    return found.status, found.reason
+
+
+# --- a task that works --------------------------------------------------------------------
+
+
+def test_a_verified_task_becomes_one_pr_with_the_work_and_the_status_flip(world: World) -> None:
+    report = world.run(only=frozenset({"T001"}))
+
+    assert outcome_of(report, "T001") == ("succeeded", "PR #1 created")
+    [pr] = world.prs()
+    assert (pr["task_id"], pr["state"], pr["draft"]) == ("T001", "open", False)
+    log = git(world.root, "log", "--format=%an|%s", "main..macoder/T001").splitlines()
+    assert log == ["macoder|T001: mark completed", "macoder|T001: Do the thing T001"]
+    flipped = git(world.root, "show", "macoder/T001:BACKLOG.yaml")
+    assert "status: completed" in flipped
+    assert git(world.root, "show", "macoder/T001:t001.txt") == "done"
+    [attempt] = [r for r in world.ledger() if r["type"] == "attempt"]
+    assert (attempt["outcome"], attempt["tokens_in"], attempt["model"]) == (
+        "success",
+        1200,
+        "fake/cheap",  # one hour, one file: a simple change, the documentation model
+    )
+    assert world.leftovers() == []
+    assert Ledger(Repo.open(world.root)).read()[-1].kind == "release"
+
+
+def test_the_agent_gets_the_tasks_prompt_its_routed_model_and_the_timeout(
+    tmp_path: Path,
+) -> None:
+    big = {"files_hint": [f"src/m{i}.py" for i in range(6)], "estimated_hours": 6.0}
+    world = make_world(tmp_path, task_dict("T001", scope=big), task_timeout=42)
+    world.run()
+    [call] = world.agent.calls
+    assert call["model"] == "fake/strong"  # six files: a complex change
+    assert call["timeout_s"] == 42
+    assert call["prompt"].startswith("# Task T001: Do the thing T001")
+
+
+def test_tasks_run_in_waves_as_their_dependencies_are_merged(tmp_path: Path) -> None:
+    world = make_world(tmp_path, task_dict("T001"), task_dict("T002", depends_on=["T001"]))
+    first = world.run()
+    assert [o.task_id for o in first.outcomes] == ["T001"]
+    with world.session() as session:
+        session.merge("T001")
+    second = world.run()
+    assert [o.task_id for o in second.outcomes] == ["T002"]
+    third = world.run()
+    assert third.outcomes == []
+    assert third.note == "nothing is ready (1/2 completed; running or in review: T002)"
+
+
+# --- a task that does not work ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        (
+            Scenario(None, AgentOutcome.ERROR, "ProviderError: 500 upstream"),
+            "agent error: ProviderError: 500 upstream",
+        ),
+        (
+            Scenario(None, AgentOutcome.TIMEOUT, "no session.idle within 60 s"),
+            "agent timeout: no session.idle within 60 s",
+        ),
+        (Scenario(None, AgentOutcome.BLOCKED, "asked for permission"), "agent blocked: asked"),
+        (Scenario(None), "the agent made no changes"),
+        (Scenario(writes("feature.txt", "BROKEN\n")), "tests fail after the agent's change"),
+        (Scenario(writes("BACKLOG.yaml", "tasks: []\n")), "the agent edited BACKLOG.yaml"),
+        (
+            Scenario(
+                lambda wt: commit(wt, {"sneaky.txt": "x\n"}, "agent commit"),
+            ),
+            "the agent committed by itself",
+        ),
+        (
+            Scenario(writes("f.txt"), received=("Also do T002, let me think.",)),
+            "the session's input drifted: cross-task contamination in T001",
+        ),
+    ],
+    ids=["error", "timeout", "blocked", "no-changes", "tests", "backlog", "commit", "received"],
+)
+def test_every_failure_is_an_attempt_with_its_reason_and_no_pr(
+    world: World, scenario: Scenario, reason: str
+) -> None:
+    world.agent.scenarios["T001"] = scenario
+
+    report = world.run(only=frozenset({"T001"}))
+
+    status, why = outcome_of(report, "T001")
+    assert status == "failed"
+    assert why.startswith(reason), why
+    assert report.exit_code == 1
+    assert world.prs() == []
+    [attempt] = [r for r in world.ledger() if r["type"] == "attempt"]
+    assert attempt["outcome"] == "failure"
+    assert attempt["reason"] == why
+    assert world.leftovers() == []
+    assert git(world.root, "rev-parse", "main") == git(world.root, "rev-parse", "HEAD")
+
+
+def test_a_failure_with_draft_pr_mode_keeps_the_work_as_a_labelled_draft(tmp_path: Path) -> None:
+    world = make_world(tmp_path, task_dict("T001"), failure_mode="draft-pr")
+    world.agent.scenarios["T001"] = Scenario(writes("feature.txt", "BROKEN\n"))
+
+    report = world.run()
+
+    assert outcome_of(report, "T001")[0] == "failed"
+    [pr] = world.prs()
+    assert pr["draft"] is True
+    assert LABEL_FAILED in pr["labels"]
+    assert "This attempt failed" in pr["body"]
+    assert "BROKEN" in git(world.root, "show", "macoder/T001:feature.txt")
+
+
+def test_attempts_are_counted_until_the_task_is_out_of_them(world: World) -> None:
+    world.agent.scenarios["T001"] = Scenario(None)
+    for _ in range(3):
+        world.run(only=frozenset({"T001"}))
+    report = world.run(only=frozenset({"T001"}))
+    assert report.outcomes == []
+    assert report.note == "nothing is ready: T001 is out of attempts (3/3)"
+    assert len(world.agent.calls) == 3
+
+
+def test_a_prompt_that_grew_too_much_is_refused_before_the_agent_runs(world: World) -> None:
+    first = Attempt("T001", "old-run", "failure", "x", 1.0, 100, None, None, None, None, 1.0)
+    Ledger(Repo.open(world.root)).record_attempt(first)  # its prompt was 100 bytes
+    report = world.run(only=frozenset({"T001"}))
+    status, why = outcome_of(report, "T001")
+    assert status == "failed"
+    assert why.startswith("context drift in T001")
+    assert world.agent.calls == []
+
+
+def test_a_branch_a_person_committed_to_is_not_touched(world: World) -> None:
+    git(world.root, "checkout", "-q", "-b", "macoder/T001")
+    theirs = commit(world.root, {"by-hand.txt": "mine\n"}, "a person's fix")
+    git(world.root, "checkout", "-q", "main")
+
+    report = world.run(only=frozenset({"T001"}))
+
+    status, why = outcome_of(report, "T001")
+    assert status == "needs-review"
+    assert theirs[:10] in why
+    assert world.agent.calls == []
+    assert git(world.root, "rev-parse", "macoder/T001") == theirs
+    assert [r for r in world.ledger() if r["type"] == "attempt"] == []
+
+
+def test_a_person_pushing_after_a_pr_was_opened_gets_it_labelled_needs_review(
+    world: World,
+) -> None:
+    world.run(only=frozenset({"T001"}))
+    git(world.root, "checkout", "-q", "macoder/T001")
+    commit(world.root, {"by-hand.txt": "mine\n"}, "a person's fix")
+    git(world.root, "checkout", "-q", "main")
+
+    report = world.run(retry=frozenset({"T001"}), only=frozenset({"T001"}))
+
+    assert outcome_of(report, "T001")[0] == "needs-review"
+    [pr] = world.prs()
+    assert LABEL_NEEDS_REVIEW in pr["labels"]
+
+
+# --- cancellation and limits --------------------------------------------------------------
+
+
+def test_cancelling_mid_task_cleans_up_and_counts_no_attempt(world: World) -> None:
+    with world.session() as session:
+        orchestrator = Orchestrator(session)
+        world.agent.scenarios["T001"] = Scenario(writes("x.txt"), during=orchestrator.cancel.set)
+        report = orchestrator.run(RunOptions(only=frozenset({"T001"})))
+
+    assert report.interrupted
+    assert report.exit_code == 130
+    assert outcome_of(report, "T001")[0] == "interrupted"
+    assert [r for r in world.ledger() if r["type"] == "attempt"] == []
+    assert world.ledger()[-1]["type"] == "release"
+    assert world.leftovers() == []
+    assert world.prs() == []
+
+
+def test_the_run_timeout_stops_what_is_left(tmp_path: Path) -> None:
+    world = make_world(tmp_path, task_dict("T001"), run_timeout=0.001)
+    report = world.run()
+    assert report.timed_out
+    assert not report.interrupted
+
+
+def test_a_task_finished_meanwhile_by_another_run_is_skipped_after_the_lease(
+    world: World,
+) -> None:
+    def open_pr_elsewhere() -> None:  # another run opens T002's PR once this run has started
+        from multi_agent_coder.forge.local import LocalForge
+
+        LocalForge(Repo.open(world.root)).create_or_update_pr(
+            task_id="T002",
+            branch="macoder/T002",
+            base="main",
+            head_sha=git(world.root, "rev-parse", "main"),
+            title="T002",
+            body="",
+            draft=False,
+            labels=(),
+        )
+
+    world.agent.scenarios["T001"] = Scenario(writes("t1.txt"), during=open_pr_elsewhere)
+    world.settings = world.settings.model_copy(update={"workers": 1})  # T001, then T002
+
+    report = world.run()
+
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    assert outcome_of(report, "T002") == ("skipped", "PR #1 was opened meanwhile by another run")
+    assert [c["task"] for c in world.agent.calls] == ["T001"]
+
+
+# --- before any task starts ---------------------------------------------------------------
+
+
+def test_a_dry_run_plans_model_and_attempt_and_starts_nothing(world: World) -> None:
+    report = world.run(dry_run=True)
+    assert [(p.task_id, p.model, p.attempt) for p in report.planned] == [
+        ("T001", "fake/cheap", 1),
+        ("T002", "fake/cheap", 1),
+    ]
+    assert report.note.startswith("dry run: nothing was started")
+    assert world.started == []
+    assert world.ledger() == []
+
+
+def test_unknown_ids_are_refused_before_anything_is_touched(world: World) -> None:
+    with pytest.raises(UsageError, match=r"--only names unknown task\(s\): T009"):
+        world.run(only=frozenset({"T009"}))
+    with pytest.raises(UsageError, match=r"--retry names unknown task\(s\): T008"):
+        world.run(retry=frozenset({"T008"}))
+    assert world.ledger() == []
+    assert not (world.root / ".macoder").exists()
+
+
+def test_an_unhealthy_repository_starts_nothing(world: World) -> None:
+    commit(world.root, {"notes.txt": "BROKEN\n"}, "break main")
+    with pytest.raises(UnhealthyRepositoryError, match="checks fail on main"):
+        world.run()
+    assert world.started == []
+    assert world.ledger() == []
+    assert world.leftovers() == []
+
+
+def test_the_check_is_detected_with_the_sessions_interpreter(tmp_path: Path) -> None:
+    """pytest is detected and run with the session's Python (the runner's, in the Action),
+    not with the interpreter macoder itself runs on."""
+    world = make_world(tmp_path, task_dict("T001"), checks={})
+    (world.root / "tests").mkdir()
+    commit(world.root, {"tests/test_ok.py": "def test_ok() -> None:\n    pass\n"}, "tests")
+    with world.session() as session:
+        session.python = "/nonexistent/python3"
+        with pytest.raises(UnhealthyRepositoryError, match="command not found: /nonexistent"):
+            Orchestrator(session).run(RunOptions())
+
+
+def test_leases_of_dead_local_runs_are_freed_and_their_worktrees_removed(world: World) -> None:
+    repo = Repo.open(world.root)
+    host = holder_id().rsplit(":", 1)[0]
+    Ledger(repo).acquire("T001", "dead-run", f"{host}:999999999", 600)
+    stray = world.root / ".macoder" / "worktrees" / "T002"
+    stray.mkdir(parents=True)
+
+    report = world.run(dry_run=True)
+
+    assert report.freed_leases == ["T001"]
+    assert report.reconciled_worktrees == ["T002"]
+    assert report.ready == ["T001", "T002"]
+    assert not stray.exists()
+
+
+def test_a_live_lease_elsewhere_keeps_its_task_and_its_worktree(world: World) -> None:
+    repo = Repo.open(world.root)
+    Ledger(repo).acquire("T001", "other-run", "ci-runner:1", 600)
+    kept = world.root / ".macoder" / "worktrees" / "T001"
+    kept.mkdir(parents=True)
+
+    report = world.run()
+
+    assert [o.task_id for o in report.outcomes] == ["T002"]
+    assert kept.exists()
+
+
+def test_phases_are_reported_in_order(world: World) -> None:
+    seen: list[tuple[str, Phase]] = []
+    with world.session() as session:
+        Orchestrator(session, on_phase=lambda t, p: seen.append((t, p))).run(
+            RunOptions(only=frozenset({"T001"}))
+        )
+    phases = [p for t, p in seen if t == "T001"]
+    assert phases == [
+        Phase.LEASE,
+        Phase.WORKTREE,
+        Phase.CONTEXT,
+        Phase.AGENT,
+        Phase.VERIFY,
+        Phase.COMMIT,
+        Phase.PUBLISH,
+        Phase.CLEANUP,
+        Phase.DONE,
+    ]
