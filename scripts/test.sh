@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: bootstrap, lint, types, tests.
 #   scripts/test.sh            everything (what CI runs)
-#   scripts/test.sh -m 'not slow' -x    extra arguments go to pytest
+#   scripts/test.sh -m 'not slow' -x    extra arguments go to pytest (and skip the coverage gate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +16,8 @@ echo "== ruff" >&2
 echo "== mypy (strict, src/)" >&2
 .venv/bin/mypy
 echo "== pytest" >&2
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+if [ "$#" -eq 0 ]; then
+  echo "== coverage of run/ and forge/ without external tools" >&2
+  bash scripts/coverage.sh
+fi

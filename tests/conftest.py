@@ -2,7 +2,7 @@
 
 - `binary`: the pinned OpenCode that scripts/opencode.sh installs under `.tools/opencode`
   (the plain platform build first); a test that needs it is skipped, with the reason and the
-  fix, where it is missing.
+  fix, where it is missing (or where `TESTS_WITHOUT_TOOLS=1` asks to do without).
 - `model`: one scripted OpenAI-compatible model server per test module (a module may give it
   scenarios with a `SCENARIOS` mapping; tests add more with `set_scenario`).
 - `make_target`: builds fresh target repositories for end-to-end runs of the CLI, and kills
@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,19 @@ from tests.integration import runs
 
 MakeTarget = Callable[..., runs.Target]
 
+#: Set to run the suite as on a machine with none of the external tools (OpenCode, GitHub's
+#: published OpenAPI description): what `scripts/coverage.sh` measures the core with.
+WITHOUT_TOOLS = "TESTS_WITHOUT_TOOLS"
+
+
+def without_tools() -> bool:
+    return os.environ.get(WITHOUT_TOOLS, "") not in ("", "0")
+
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
+    if without_tools():
+        pytest.skip(f"{WITHOUT_TOOLS} is set: the run goes without the OpenCode binary")
     found = runs.opencode_binary()
     if found is None:
         pytest.skip(runs.INSTALL_HINT)

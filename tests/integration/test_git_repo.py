@@ -362,7 +362,7 @@ def test_merge_into_updates_a_clean_checkout_of_the_target(repo: Repo, root: Pat
     assert git(root, "rev-parse", "HEAD") == merged
     assert (root / "a.txt").read_text() == "from task\n"
     assert git(root, "status", "--porcelain") == ""
-    assert repo.user_checkout_state() == CheckoutState("main", clean=True)
+    assert repo.checkout_state(repo.root) == CheckoutState("main", clean=True)
 
 
 def test_merge_into_keeps_untracked_files_of_a_clean_checkout(repo: Repo, root: Path) -> None:
@@ -391,7 +391,7 @@ def test_merge_into_refuses_a_dirty_checkout_of_the_target(repo: Repo, root: Pat
     assert git(root, "rev-parse", "main") == main_tip
     assert snapshot(root) == before
     assert sorted(os.listdir(root / ".git" / "objects")) == objects  # not even an object
-    assert repo.user_checkout_state() == CheckoutState("main", clean=False)
+    assert repo.checkout_state(repo.root) == CheckoutState("main", clean=False)
 
 
 def test_merge_into_refuses_a_staged_change_too(repo: Repo, root: Path) -> None:
@@ -433,12 +433,12 @@ def test_merge_into_an_unknown_branch_is_a_clear_error(repo: Repo) -> None:
 # --------------------------------------------------------------------- checkouts
 
 
-def test_user_checkout_state_reports_branch_and_cleanliness(repo: Repo, root: Path) -> None:
-    assert repo.user_checkout_state() == CheckoutState("main", clean=True)
+def test_checkout_state_reports_branch_and_cleanliness(repo: Repo, root: Path) -> None:
+    assert repo.checkout_state(repo.root) == CheckoutState("main", clean=True)
     write(root, {"untracked.txt": "u\n"})
-    assert repo.user_checkout_state().clean  # untracked files do not make it dirty
+    assert repo.checkout_state(repo.root).clean  # untracked files do not make it dirty
     git(root, "switch", "-q", "--detach")
-    assert repo.user_checkout_state() == CheckoutState(None, clean=True)
+    assert repo.checkout_state(repo.root) == CheckoutState(None, clean=True)
 
 
 def test_checkouts_lists_main_then_linked_worktrees(repo: Repo, root: Path) -> None:

@@ -50,6 +50,7 @@ from multi_agent_coder.git import remote as remote_module
 from multi_agent_coder.git.remote import git_auth_env
 from multi_agent_coder.git.repo import Repo
 from testing.fake_github import Exchange, FakeGitHub
+from tests.conftest import without_tools
 from tests.integration.gitrepos import git, git_env, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +116,7 @@ def _template(path: str) -> str:
 def openapi(request: pytest.FixtureRequest) -> Iterator[OpenAPIChecker | None]:
     """The checker, or None where GitHub's description is not installed: the flows still run
     against the fake; only the extra validation of each exchange is left out."""
-    if not OPENAPI.exists():
+    if not OPENAPI.exists() or without_tools():
         yield None
         return
     from openapi_core import Config, OpenAPI

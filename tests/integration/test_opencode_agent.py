@@ -240,11 +240,10 @@ def test_edit_and_relative_paths(
 def test_hang_times_out_and_the_server_survives(
     server: OpenCodeServer, client: OpenCodeClient, worktree: Path
 ) -> None:
-    started = time.monotonic()
     result, agent = run(server, client, worktree, "T103", timeout_s=3)
     assert result.outcome is AgentOutcome.TIMEOUT
     assert result.reason.startswith("no session.idle within 3 s")
-    assert time.monotonic() - started < 3 + 5
+    assert result.duration_s < 3 + 15  # bounded by our timeout (a hang would never end)
     assert_gone(client, result, worktree)
     assert not agent.needs_kill
     assert client.health()["healthy"]
@@ -262,11 +261,12 @@ def test_retryable_provider_errors_are_bounded_by_our_timeout(  # noqa: PLR0917
     task: str,
     message: str,
 ) -> None:
-    started = time.monotonic()
-    result, _ = run(server, client, worktree, task, timeout_s=5)
+    # OpenCode retries these forever; our timeout is the only bound. 15 s leaves room for
+    # its retries (and their status events) on a loaded machine.
+    result, _ = run(server, client, worktree, task, timeout_s=15)
     assert result.outcome is AgentOutcome.TIMEOUT
     assert f"the provider kept failing: {message}" in result.reason
-    assert time.monotonic() - started < 5 + 5
+    assert result.duration_s < 15 + 15
     assert len(model.task_requests(task)) >= 2  # OpenCode retried on its own
     assert_gone(client, result, worktree)
 
@@ -353,7 +353,7 @@ def test_timeout_during_a_running_command_stops_it(
     assert result.outcome is AgentOutcome.TIMEOUT
     assert not agent.needs_kill
     assert_gone(client, result, worktree)
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 15
     while sleepers("sleep 313") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert sleepers("sleep 313") == []

@@ -76,7 +76,7 @@ def assert_clean(target: Target) -> None:
 
 def assert_no_pr(target: Target) -> None:
     assert target.pulls() == []
-    assert runs.wait_for(lambda: target.opencode_pids() == [], 5)
+    assert runs.wait_for(lambda: target.opencode_pids() == [], 15)
 
 
 # --- 1. success -----------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ def test_sigint_cleans_up_and_exits_130(make_target: MakeTarget, model: sm.Scrip
     result = runs.finish(process, timeout=30)
     took = time.monotonic() - sent
     assert result.code == 130, result
-    assert took < 10, result
+    assert took < 60, result  # not the 120 s task timeout: Ctrl-C ended it
     task = only_task(result)
     assert task["status"] == "interrupted"
     assert task["session_deleted"] is True
@@ -486,7 +486,7 @@ def test_after_kill_9_the_next_run_reconciles(
     try:
         process = start_hanging_run(target, model)
         process.kill()
-        killed = runs.finish(process, timeout=10)
+        killed = runs.finish(process, timeout=30)
         assert killed.code == -signal.SIGKILL
         assert target.worktree_dirs() == ["T001"]
         assert len(target.worktrees()) == 2

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,11 +218,38 @@ def test_remove_of_a_locked_worktree_with_files(manager: WorktreeManager, root: 
     assert_gone(root, path)
 
 
+@pytest.fixture
+def permissions_as_for_a_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting in a directory without write permission fails, as it does for every user
+    but root. Tests run as root in CI, where the kernel would let any delete through and a
+    test of the read-only fallback could not fail; this puts the rule back for our process
+    (git, a child process, is not affected)."""
+    import stat
+
+    def guarded(real: Any) -> Any:
+        def call(path: Any, *args: Any, dir_fd: int | None = None, **kwargs: Any) -> Any:
+            parent = os.fstat(dir_fd) if dir_fd is not None else os.stat(Path(path).parent)
+            if not parent.st_mode & stat.S_IWUSR:
+                raise PermissionError(13, "Permission denied", str(path))
+            if dir_fd is not None:
+                kwargs["dir_fd"] = dir_fd
+            return real(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "unlink", guarded(os.unlink))
+    monkeypatch.setattr(os, "rmdir", guarded(os.rmdir))
+
+
+@pytest.mark.usefixtures("permissions_as_for_a_user")
 def test_remove_handles_read_only_directories(manager: WorktreeManager, root: Path) -> None:
-    """A tool in the worktree may leave a read-only directory; git cannot delete in it, so
-    the fallback makes it writable, deletes, and prunes the registration."""
+    """A tool in the worktree may leave a read-only directory, and git may refuse to remove
+    the worktree (its `.git` clobbered): the fallback makes the directory writable, deletes,
+    and prunes the registration."""
     path = manager.create("T001", "main", reset_branch=False)
     write(path / "cache", {"entry": "x"})
+    (path / ".git").unlink()
+    (path / ".git").mkdir()
     (path / "cache").chmod(0o500)
     manager.remove("T001")
     assert_gone(root, path)
@@ -241,6 +267,7 @@ def test_remove_falls_back_when_git_refuses(manager: WorktreeManager, root: Path
     assert_gone(root, path)
 
 
+@pytest.mark.usefixtures("permissions_as_for_a_user")
 def test_remove_deletes_a_stray_read_only_tree(manager: WorktreeManager, root: Path) -> None:
     stray = manager.path_for("T001")
     write(stray / "deep", {"entry": "x"})
@@ -329,34 +356,3 @@ def test_reconcile_cleans_up_after_a_killed_process(manager: WorktreeManager, ro
 
 def test_reconcile_with_nothing_to_do(manager: WorktreeManager) -> None:
     assert manager.reconcile(keep={"T001"}) == []
-
-
-# --------------------------------------------------------------------- cost
-
-
-@pytest.mark.slow
-def test_create_and_remove_cost_about_what_bare_git_costs(tmp_path: Path) -> None:
-    """Target: create + remove within 1.2x of `git worktree add` + `git worktree remove`."""
-    files = {f"pkg{d}/mod{f}.py": f"x = {d * f}\n" for d in range(10) for f in range(20)}
-    root = make_repo(tmp_path / "repo", files)
-    manager = WorktreeManager(Repo.open(root))
-    bare_path = root / ".macoder" / "worktrees" / "B001"
-
-    def bare() -> None:
-        add = ["worktree", "add", "-q", "--no-track", "-B", "bare", str(bare_path), "main"]
-        git(root, *add)
-        git(root, "worktree", "remove", "--force", str(bare_path))
-
-    def ours() -> None:
-        manager.create("T001", "main", reset_branch=True)
-        manager.remove("T001")
-
-    timings: dict[str, list[float]] = {"bare": [], "ours": []}
-    for i in range(16):
-        order = [("bare", bare), ("ours", ours)]
-        for name, run in order if i % 2 else order[::-1]:
-            start = time.perf_counter()
-            run()
-            timings[name].append(time.perf_counter() - start)
-    bare_s, ours_s = (statistics.median(timings[k]) for k in ("bare", "ours"))
-    assert ours_s <= 1.2 * bare_s + 0.005, f"ours {ours_s:.4f}s vs bare {bare_s:.4f}s"

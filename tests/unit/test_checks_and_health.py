@@ -260,7 +260,7 @@ def is_running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def gone_soon(pid: int, within_s: float = 3.0) -> bool:
+def gone_soon(pid: int, within_s: float = 15.0) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if not is_running(pid):
@@ -342,7 +342,7 @@ def test_a_hanging_check_is_killed_with_its_children(tmp_path: Path) -> None:
     hang = ["sh", "-c", "sleep 30 & echo $! > child.pid; wait"]
     started = time.monotonic()
     [outcome] = run_checks(tmp_path, {"test": hang}, timeout_s=1)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20  # not the child's 30 s
     assert outcome.failure == "timed out after 1s"
     assert outcome.exit_code is None
     assert not outcome.passed
@@ -356,7 +356,7 @@ def test_a_hanging_check_is_killed_with_its_children(tmp_path: Path) -> None:
 def test_children_left_behind_by_a_finished_check_are_killed(tmp_path: Path) -> None:
     [outcome] = run_checks(tmp_path, {"test": ["sh", "-c", "sleep 30 & echo $! > child.pid"]}, 30)
     assert outcome.passed
-    assert outcome.duration_s < 10  # did not wait for the child's end of output
+    assert outcome.duration_s < 20  # did not wait for the child's end of output (30 s)
     assert gone_soon(int((tmp_path / "child.pid").read_text()))
 
 

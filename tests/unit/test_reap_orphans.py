@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from multi_agent_coder.agents.opencode.runtime import SERVERS_DIR, reap_orphans
-from multi_agent_coder.processes import pid_alive
+from multi_agent_coder.processes import command_line, pid_alive
 
 
 def dead_pid() -> int:
@@ -19,8 +19,13 @@ def dead_pid() -> int:
 
 
 def fake_server() -> subprocess.Popen[bytes]:
-    """A process whose command line says opencode, like the real server's."""
-    return subprocess.Popen(["bash", "-c", "exec -a opencode-serve-fake sleep 60"])
+    """A process whose command line says opencode, like the real server's (returned once
+    the exec has happened: the command line is read from /proc, not guessed by time)."""
+    proc = subprocess.Popen(["bash", "-c", "exec -a opencode-serve-fake sleep 60"])
+    deadline = time.monotonic() + 30
+    while b"opencode" not in command_line(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc
 
 
 def record(git_dir: Path, owner: int, server: int, home: Path) -> Path:
@@ -32,16 +37,16 @@ def record(git_dir: Path, owner: int, server: int, home: Path) -> Path:
 
 
 def wait_gone(proc: subprocess.Popen[bytes]) -> bool:
-    for _ in range(50):
-        if proc.poll() is not None:
-            return True
-        time.sleep(0.05)
-    return False
+    """True once the process has exited (waited for, not guessed: up to 15 s)."""
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def test_the_server_of_a_dead_run_is_killed_and_its_home_removed(tmp_path: Path) -> None:
     server = fake_server()
-    time.sleep(0.1)
     home = tmp_path / "macoder-opencode-xyz"
     home.mkdir()
     path = record(tmp_path, dead_pid(), server.pid, home)

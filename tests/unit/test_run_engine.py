@@ -351,10 +351,22 @@ def test_cancelling_mid_task_cleans_up_and_counts_no_attempt(world: World) -> No
 
 
 def test_the_run_timeout_stops_what_is_left(tmp_path: Path) -> None:
+    """A task still going at `run_timeout` is cancelled like Ctrl-C cancels it; the report
+    says the time ran out (not that a person interrupted it)."""
     world = make_world(tmp_path, task_dict("T001"), run_timeout=0.001)
-    report = world.run()
+    with world.session() as session:
+        orchestrator = Orchestrator(session)
+        # The agent works until the run tells it to stop (an event, not a sleep).
+        world.agent.scenarios["T001"] = Scenario(
+            writes("x.txt"), during=lambda: orchestrator.cancel.wait(60)
+        )
+        report = orchestrator.run(RunOptions())
+
+    assert orchestrator.cancel.is_set()
     assert report.timed_out
     assert not report.interrupted
+    assert outcome_of(report, "T001")[0] == "interrupted"
+    assert world.leftovers() == []
 
 
 def test_a_task_finished_meanwhile_by_another_run_is_skipped_after_the_lease(
@@ -473,3 +485,77 @@ def test_phases_are_reported_in_order(world: World) -> None:
         Phase.CLEANUP,
         Phase.DONE,
     ]
+
+
+def test_sigterm_mid_task_cancels_cleanly_and_restores_the_handlers(world: World) -> None:
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    world.agent.scenarios["T001"] = Scenario(
+        writes("x.txt"), during=lambda: os.kill(os.getpid(), signal.SIGTERM)
+    )
+    with world.session() as session:
+        orchestrator = Orchestrator(session)
+        report = orchestrator.run(RunOptions(only=frozenset({"T001"})))
+
+    assert report.interrupted
+    assert outcome_of(report, "T001")[0] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert world.leftovers() == []
+
+
+def test_a_task_completed_on_main_meanwhile_is_skipped_after_the_lease(world: World) -> None:
+    def complete_t002_on_main() -> None:
+        text = (world.root / "BACKLOG.yaml").read_text()
+        marker = "- id: T002"
+        head, tail = text.split(marker)
+        commit(
+            world.root,
+            {"BACKLOG.yaml": head + marker + tail.replace("pending", "completed", 1)},
+            "T002 done by hand",
+        )
+
+    world.agent.scenarios["T001"] = Scenario(writes("t1.txt"), during=complete_t002_on_main)
+    world.settings = world.settings.model_copy(update={"workers": 1})
+
+    report = world.run()
+
+    assert outcome_of(report, "T002") == ("skipped", "completed on main meanwhile")
+
+
+# --- the session --------------------------------------------------------------------------
+
+
+def test_merging_is_for_the_local_forge_and_known_tasks_only(world: World) -> None:
+    from multi_agent_coder.errors import UnknownTaskError
+    from multi_agent_coder.run.session import open_github
+
+    with world.session() as session, pytest.raises(UnknownTaskError, match="'T009'"):
+        session.merge("T009")
+    github = open_github(
+        world.root,
+        world.settings,
+        slug="octo/widgets",
+        token="ghs_unused",  # noqa: S106 - made up; nothing is sent
+        api_url="http://127.0.0.1:9",
+        git_remote_url="http://127.0.0.1:9/octo/widgets.git",
+    )
+    with github, pytest.raises(UsageError, match="merging is done on github, not by macoder"):
+        github.merge("T001")
+
+
+def test_a_repository_with_no_commit_yet_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "empty"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    with open_local(root, settings()) as session, pytest.raises(UsageError, match="no commits"):
+        session.head()
+
+
+def test_without_an_agent_factory_the_session_runs_opencode(world: World) -> None:
+    from multi_agent_coder.agents.opencode.runtime import opencode_agent
+
+    with open_local(world.root, world.settings) as session:
+        assert session.agent_factory is opencode_agent
+        assert session.author == ("macoder", "macoder@localhost")

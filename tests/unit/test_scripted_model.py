@@ -81,7 +81,7 @@ def model() -> Iterator[sm.ScriptedModel]:
 @pytest.fixture
 def client(model: sm.ScriptedModel) -> Iterator[httpx.Client]:
     model.clear_requests()
-    with httpx.Client(base_url=model.base_url, timeout=5) as http:
+    with httpx.Client(base_url=model.base_url, timeout=30) as http:
         yield http
 
 
@@ -180,7 +180,7 @@ def test_hang_never_answers_and_stop_releases_it() -> None:
         ):
             http.post("/chat/completions", json=chat("T003", 0))
         started = time.monotonic()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # a hung request never ends by itself
     assert model.requests[-1].answer == "hang"
 
 
@@ -296,7 +296,7 @@ def test_cli_serves_a_scenario_file(tmp_path: Path) -> None:
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())
         assert info["model"] == sm.MODEL_REF
-        with httpx.Client(base_url=info["base_url"], timeout=5) as http:
+        with httpx.Client(base_url=info["base_url"], timeout=30) as http:
             chunks = stream_chunks(http, chat("T001", 0))
         text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
         assert text == "from the file"
