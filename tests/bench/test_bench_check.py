@@ -122,16 +122,22 @@ def test_macoder_check_in_process(
     checks_for: Callable[[Path], Any],
     size: int,
 ) -> None:
-    """`load_file` with every check `macoder check` runs (rules + hygiene), settings built once."""
+    """`load_file` with every check `macoder check` runs (rules + hygiene), settings built once,
+    the collector paused around it as the command pauses it."""
     from multi_agent_coder.backlog.load import load_file
+    from multi_agent_coder.cli.check import collector_paused
+
+    def load() -> Any:
+        with collector_paused():
+            return load_file(path, "BACKLOG.yaml", checks)
 
     benchmark.group = f"parse and check, {size_id(size)} tasks"
     path = backlogs[size]
     checks = checks_for(path)
-    first = load_file(path, "BACKLOG.yaml", checks)
+    first = load()
     assert first.problems == []
     assert first.positions is None, "a clean file must stay on the fast path"
-    _measure(benchmark, lambda: load_file(path, "BACKLOG.yaml", checks), _rounds(size, 30, 10))
+    _measure(benchmark, load, _rounds(size, 30, 10))
     mine = results.record(f"{size_id(size)} macoder check (load_file, in-process)", benchmark)
     if mine is None:
         pytest.skip("benchmarks disabled: nothing to compare")
