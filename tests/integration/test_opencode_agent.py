@@ -6,6 +6,7 @@ One server per module (and a second one for the "ask" permission cases), one ses
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -422,3 +423,44 @@ def test_stop_ends_the_whole_process_tree(
     assert sleepers("sleep 313") == []
     assert sleepers(f"--port {server.port} ") == []
     assert not home.exists()
+
+
+def test_the_runs_server_answers_only_with_the_runs_password(
+    binary: Path, model: sm.ScriptedModel, tmp_path: Path
+) -> None:
+    """Anyone on the machine can connect to 127.0.0.1; without the run's password nobody but
+    macoder gets a session (or a shell) out of the server."""
+    import threading
+
+    import httpx
+
+    from multi_agent_coder.agents.opencode.runtime import opencode_agent
+    from multi_agent_coder.config import Settings
+    from multi_agent_coder.git.repo import Repo
+
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    git(repo_dir, "init", "-q", "-b", "main")
+    (repo_dir / "README.md").write_text("# target\n")
+    git(repo_dir, "add", "README.md")
+    git(repo_dir, "commit", "-q", "-m", "init")
+    config = tmp_path / "opencode.json"
+    config.write_text(json.dumps({"provider": model.provider_config()}))
+    settings = Settings(
+        opencode_bin=str(binary),
+        opencode_config=str(config),
+        models={"implementation": sm.MODEL_REF},
+    )
+    with opencode_agent(settings, Repo.open(repo_dir), threading.Event()) as agent:
+        stranger = httpx.get(f"{agent.base_url}/session", timeout=30)
+        shell = httpx.post(f"{agent.base_url}/session/ses_x/shell", json={}, timeout=30)
+        result = agent.run(
+            prompt="# Task T001: say hi",
+            worktree=repo_dir,
+            model=sm.MODEL_REF,
+            timeout_s=60,
+            title="T001",
+        )
+    assert stranger.status_code == 401
+    assert shell.status_code == 401
+    assert result.outcome is AgentOutcome.SUCCESS, result.reason

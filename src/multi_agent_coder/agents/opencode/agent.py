@@ -103,6 +103,11 @@ class OpenCodeAgent:
         self._sleep = sleep
         self.needs_kill = False
 
+    @property
+    def base_url(self) -> str:
+        """Where the agent's OpenCode server listens (it answers only with the run's password)."""
+        return self._client.base_url
+
     def run(
         self, *, prompt: str, worktree: Path, model: str, timeout_s: float, title: str
     ) -> AgentResult:
