@@ -28,10 +28,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.cli.progress import Progress, outcome_table
     from multi_agent_coder.errors import UsageError
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, report_json
-    from multi_agent_coder.cli.progress import Progress, outcome_table
 
     overrides: dict[str, object] = {}
     if args.workers is not None:
