@@ -1,14 +1,11 @@
-"""The GitHub forge: `github_sansio` requests sent over httpx, branches pushed with git.
+"""The GitHub forge: the `Forge` protocol on a GitHub repository.
 
-Three jobs, three places: the REST calls are built and their answers judged in
-`github_sansio` (pure), what to do with a task's PR is decided in `pr_policy` (pure), and the
-branch push and remote inspection are `git/remote.py`'s (shared with the remote ledger). What
-is left here is the adapter that strings them together: send a request, hand the answer back
-to `github_sansio`, retry (`retrying.py`, the `retry` settings) only what that module calls
-retryable — 5xx, no answer, rate limits — waiting as long as GitHub asked (`retry-after`,
-`x-ratelimit-reset`) when that is within `max_wait_s`, else giving up at once with a clear
-error. `sleep`, `clock` and the httpx transport are injectable, so tests run against a fake
-with no real waiting.
+Each job has its own place, and this class strings them together: REST requests are built and
+their answers judged in `github_sansio` (pure) and sent by `github_api` (the thin httpx
+adapter, retries per the `retry` settings and GitHub's own asks); what to do with a task's PR
+is decided in `pr_policy` (pure); pushing the task branch and inspecting it on the remote is
+`git/remote.py`'s, shared with the remote ledger. `sleep`, `clock` and the httpx transport
+are injectable, so tests run against a fake with no real waiting.
 
 The token goes to GitHub only in the `Authorization` header and to git only through the
 `Remote`; it is never part of a URL, argv, a log line or an exception message.
@@ -28,28 +25,25 @@ import httpx
 from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import (
     ForgeError,
-    GitHubUnavailableError,
     GitHubValidationError,
     PullRequestExistsError,
     UsageError,
 )
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
+from multi_agent_coder.forge.github_api import GitHubAPI
 from multi_agent_coder.forge.pr_policy import Supersede, Update, WantedPr, plan_pr, plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import branch_for
-from multi_agent_coder.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
 
 #: Whose commits are macoder's: the default `git_author_email` (the ledger's identity
 #: too). Pass the configured one when it differs.
 DEFAULT_EMAILS: Final = (LEDGER_IDENTITY[1],)
-#: Pagination stops here even if GitHub keeps linking a next page.
-MAX_PAGES: Final = 100
 
 
 def default_git_remote(api_url: str, slug: sansio.Slug) -> str:
@@ -93,34 +87,35 @@ class GitHubForge:
             raise UsageError("no GitHub token: pass the action's `github-token` input")
         self.slug = sansio.Slug.parse(repo_slug)
         self.repo = repo
-        self.api_url = api_url.rstrip("/")
-        self.retry = retry if retry is not None else RetrySettings()
-        self.max_wait_s = max_wait_s
         self.page_size = page_size
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = rng
         self._labels_ready: set[str] = set()
-        remote_url = git_remote_url or default_git_remote(self.api_url, self.slug)
+        policy = retry if retry is not None else RetrySettings()
+        remote_url = git_remote_url or default_git_remote(api_url.rstrip("/"), self.slug)
         self.remote = Remote(
             repo.root,
             remote_url,
             token=token,
             macoder_emails=macoder_emails,
-            retry=self.retry,
+            retry=policy,
             timeout_s=git_timeout_s,
             sleep=sleep,
         )
-        self._client = httpx.Client(
-            base_url=self.api_url,
-            headers=sansio.request_headers(token),
+        self.api = GitHubAPI(
+            self.slug,
+            token,
+            api_url=api_url,
+            retry=policy,
             transport=transport,
-            timeout=timeout_s,
-            follow_redirects=False,
+            sleep=sleep,
+            clock=clock,
+            rng=rng,
+            max_wait_s=max_wait_s,
+            timeout_s=timeout_s,
+            scrub=self.remote.scrub,
         )
 
     def __repr__(self) -> str:
-        return f"GitHubForge({str(self.slug)!r}, api_url={self.api_url!r})"
+        return f"GitHubForge({str(self.slug)!r}, api_url={self.api.api_url!r})"
 
     @property
     def git_remote_url(self) -> str:
@@ -129,94 +124,25 @@ class GitHubForge:
     # ----------------------------------------------------------------- Forge: lifecycle
 
     def close(self) -> None:
-        self._client.close()
+        self.api.close()
 
     def ledger(self, clock: Callable[[], float] = time.time) -> Ledger:
         """The run ledger shared through this repository's remote, with the same credentials:
         parallel matrix jobs see each other's leases and attempts."""
         return RemoteLedger(self.repo, self.remote, clock=clock)
 
-    # ----------------------------------------------------------------- HTTP
+    def _send(self, request: sansio.Request) -> Any:
+        return self.api.send(request)[0]
 
-    def _send(self, request: sansio.Request, url: str | None = None) -> tuple[Any, httpx.Headers]:
-        """Send `request` (or fetch `url`, a pagination link), retrying what is worth it."""
-
-        def worth_retrying(fault: BaseException) -> bool:
-            return isinstance(fault, GitHubUnavailableError) and (
-                fault.retry_after is None or fault.retry_after <= self.max_wait_s
-            )
-
-        def asked(fault: BaseException) -> float | None:
-            return fault.retry_after if isinstance(fault, GitHubUnavailableError) else None
-
-        try:
-            return call_with_retries(
-                self.retry,
-                lambda: self._send_once(request, url),
-                transient=worth_retrying,
-                asked_wait=asked,
-                sleep=self._sleep,
-                rng=self._rng,
-            )
-        except GitHubUnavailableError as exc:
-            if exc.retry_after is not None and exc.retry_after > self.max_wait_s:
-                why = f"more than the {self.max_wait_s:.0f} s macoder waits; try again later"
-            else:
-                tries = self.retry.max_retries + 1
-                why = f"gave up after {tries} attempt{'s' if tries != 1 else ''}"
-            raise type(exc)(
-                f"{exc}; {why}", status=exc.status, retry_after=exc.retry_after
-            ) from None
-
-    def _send_once(self, request: sansio.Request, url: str | None) -> tuple[Any, httpx.Headers]:
-        try:
-            if url is None:
-                response = self._client.request(
-                    request.method, request.path, params=request.params, json=request.json
-                )
-            else:
-                response = self._client.request(request.method, url)
-        except httpx.TransportError as exc:
-            raise GitHubUnavailableError(
-                f"{self.slug}: cannot reach {self.api_url} while "
-                f"{request.action or request.path}: {type(exc).__name__}: "
-                f"{self.remote.scrub(str(exc))}"
-            ) from None
-        log.debug("GitHub %s %s -> %d", request.method, response.url.path, response.status_code)
-        try:
-            data = response.json() if response.content else None
-        except ValueError:
-            data = None
-        decoded = sansio.decipher(
-            request,
-            response.status_code,
-            response.headers,
-            data,
-            slug=self.slug,
-            now=self._clock(),
-        )
-        return decoded, response.headers
-
-    def _pages(self, request: sansio.Request) -> Iterator[PullRequest]:
-        """Every macoder pull request of a paginated list, following `Link: rel="next"`."""
-        url: str | None = None
-        for _ in range(MAX_PAGES):
-            data, headers = self._send(request, url)
-            yield from sansio.parse_pulls(data, self.slug)
-            url = sansio.next_link(headers.get("link"))
-            if url is None:
-                return
-            if not url.startswith(self.api_url + "/"):
-                raise ForgeError(
-                    f"{self.slug}: GitHub linked the next page to {url}, outside {self.api_url}; "
-                    "not following it (the token would go with it)"
-                )
+    def _pulls(self, request: sansio.Request) -> Iterator[PullRequest]:
+        for page in self.api.pages(request):
+            yield from sansio.parse_pulls(page, self.slug)
 
     # ----------------------------------------------------------------- Forge: pull requests
 
     def find_open_pr(self, task_id: str) -> PullRequest | None:
         branch = branch_for(task_id)
-        for pr in self._pages(sansio.list_pulls(self.slug, head=branch, per_page=self.page_size)):
+        for pr in self._pulls(sansio.list_pulls(self.slug, head=branch, per_page=self.page_size)):
             if pr.branch == branch and pr.state is PrState.OPEN:
                 return pr
         return None
@@ -226,7 +152,7 @@ class GitHubForge:
         open ones, or every one (merged and closed too) with `include_closed`."""
         state = "all" if include_closed else "open"
         request = sansio.list_pulls(self.slug, state=state, per_page=self.page_size)
-        return [pr for pr in self._pages(request) if include_closed or pr.state is PrState.OPEN]
+        return [pr for pr in self._pulls(request) if include_closed or pr.state is PrState.OPEN]
 
     def create_or_update_pr(
         self,
@@ -270,7 +196,7 @@ class GitHubForge:
         return PrResult(created.number, created.url, "created", head_sha, added)
 
     def _create(self, wanted: WantedPr) -> PullRequest:
-        data, _ = self._send(
+        data = self._send(
             sansio.create_pull(
                 self.slug,
                 title=wanted.title,
@@ -326,7 +252,7 @@ class GitHubForge:
         if not wanted:
             return ()
         self._ensure_labels(wanted)
-        data, _ = self._send(sansio.add_issue_labels(self.slug, number, wanted))
+        data = self._send(sansio.add_issue_labels(self.slug, number, wanted))
         return sansio.label_names(data)
 
     def _ensure_labels(self, names: Sequence[str]) -> None:
