@@ -492,11 +492,14 @@ def test_sigterm_mid_task_cancels_cleanly_and_restores_the_handlers(world: World
     import signal
 
     before = signal.getsignal(signal.SIGTERM)
-    world.agent.scenarios["T001"] = Scenario(
-        writes("x.txt"), during=lambda: os.kill(os.getpid(), signal.SIGTERM)
-    )
     with world.session() as session:
         orchestrator = Orchestrator(session)
+
+        def terminated_while_working() -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            orchestrator.cancel.wait(60)  # the agent is still at work when the run winds down
+
+        world.agent.scenarios["T001"] = Scenario(writes("x.txt"), during=terminated_while_working)
         report = orchestrator.run(RunOptions(only=frozenset({"T001"})))
 
     assert report.interrupted
