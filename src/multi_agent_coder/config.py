@@ -191,6 +191,12 @@ class Settings(BaseSettings):
 
     failure_mode: FailureMode = "no-pr"
 
+    #: The OS sandbox around the agent and the checks (bubblewrap). `sandbox: off` is an
+    #: explicit opt-out: warned on every run and written into every PR body.
+    sandbox: bool = True
+    #: Extra paths the sandboxed agent and checks may read (e.g. a toolchain in your home).
+    sandbox_read: list[NonBlank] = Field(default_factory=list)
+
     @classmethod
     def settings_customise_sources(
         cls,

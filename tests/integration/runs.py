@@ -167,13 +167,15 @@ class Target:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "multi_agent_coder", *args]
 
-    def macoder(self, *args: str, timeout: float = 120) -> Result:
-        """Run the real CLI to completion in the repository."""
+    def macoder(
+        self, *args: str, timeout: float = 120, extra_env: Mapping[str, str] | None = None
+    ) -> Result:
+        """Run the real CLI to completion in the repository (`extra_env` on top of `env()`)."""
         started = time.monotonic()
         done = subprocess.run(
             self.command(*args),
             cwd=self.root,
-            env=self.env(),
+            env={**self.env(), **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(report_json(report))
         return report.exit_code
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if report.health is not None:
         for warning in report.health.warnings:
             print(f"health warning: {warning}", file=sys.stderr)

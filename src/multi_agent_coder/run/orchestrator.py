@@ -31,6 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
 from multi_agent_coder.agents.router import model_for
 from multi_agent_coder.backlog.model import Task
@@ -42,6 +43,12 @@ from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
 from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, run_task
+
+#: What every run with the sandbox switched off says (and every PR it opens).
+SANDBOX_OFF: Final = (
+    "the sandbox is off (setting `sandbox: off`): the agent and the code it writes are not "
+    "contained — they can reach the network, your files and other processes"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,7 @@ class RunReport:
     freed_leases: list[str] = field(default_factory=list)
     stopped_processes: list[int] = field(default_factory=list)
     health: HealthReport | None = None
+    warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
     timed_out: bool = False
     note: str = ""
@@ -186,6 +194,9 @@ class Orchestrator:
         if options.dry_run:
             report.note = "; ".join(filter(None, ["dry run: nothing was started", report.note]))
             return report
+        # Fail closed: no sandbox, no run (unless the user opted out, which is said aloud).
+        if not session.jail().enabled:
+            report.warnings.append(SANDBOX_OFF)
         report.health = self._health(head.sha)
         if not report.health.healthy:
             raise UnhealthyRepositoryError(
@@ -318,6 +329,7 @@ def report_json(report: RunReport) -> str:
             "timed_out": report.timed_out,
             "reconciled_worktrees": report.reconciled_worktrees,
             "freed_leases": report.freed_leases,
+            "warnings": report.warnings,
             "stopped_processes": report.stopped_processes,
             "tasks": [
                 {

@@ -33,6 +33,7 @@ from multi_agent_coder.forge.base import Forge, PullRequest
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.run.state import RunState, decide
+from multi_agent_coder.sandbox import Jail, jail_for
 
 #: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
 AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
@@ -146,6 +147,16 @@ class Session:
         if task_id not in self.head().backlog.task_index():
             raise UnknownTaskError(task_id, self.settings.backlog)
         return self.forge.merge(task_id, self.author)
+
+    def jail(self) -> Jail:
+        """The run's sandbox, checked to start here (`SandboxUnavailableError` with the cause
+        and the fix when it cannot), or an open jail when the user opted out."""
+        return jail_for(
+            enabled=self.settings.sandbox,
+            extra_read=self.settings.sandbox_read,
+            repo_root=self.repo.root,
+            git_dir=self.repo.git_dir,
+        )
 
     def reap_orphans(self) -> list[int]:
         """Stop agent servers that a killed macoder run left behind; the pids stopped."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Final, Literal
 
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
 from multi_agent_coder.agents.router import model_for
@@ -314,7 +314,7 @@ def _attempt(
         base=env.base_branch,
         head_sha=notes.head_sha,
         title=f"{task.id}: {task.title}",
-        body=pr_body(task, notes, ok=True, reason=""),
+        body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
         draft=False,
         labels=(LABEL,),
     )
@@ -340,7 +340,7 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
             base=env.base_branch,
             head_sha=head,
             title=f"{task.id}: {task.title} (failed)",
-            body=pr_body(task, notes, ok=False, reason=reason),
+            body=pr_body(task, notes, ok=False, reason=reason, contained=env.settings.sandbox),
             draft=True,
             labels=(LABEL, LABEL_FAILED),
         )
@@ -388,9 +388,18 @@ def _commit_trailer(notes: _Progress) -> str:
     return f"Written by an OpenCode agent ({notes.model}); verified by macoder: {tests}."
 
 
-def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str) -> str:
+#: Every PR of a run with the sandbox off says so (the reviewer must know what ran unconfined).
+SANDBOX_OFF_NOTE: Final = (
+    "this run had the sandbox switched off (`sandbox: off`): the agent and the tests it wrote "
+    "ran with the full rights of the person or job running macoder."
+)
+
+
+def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: bool = True) -> str:
     """The PR description: what the agent was asked, what was checked, what changed, cost."""
     lines = [f"Task **{task.id}**: {task.title}", ""]
+    if not contained:
+        lines += [f"⚠️ **Not contained:** {SANDBOX_OFF_NOTE}", ""]
     if ok:
         lines.append("✅ Verified by macoder: the agent's changes pass the project's tests.")
     else:

@@ -69,12 +69,14 @@ class EventSubscription:
         *,
         auth: httpx.Auth | None = None,
         read_timeout_s: float = STREAM_READ_TIMEOUT_S,
+        uds: str | None = None,
     ) -> None:
         self._request = request
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
             timeout=httpx.Timeout(5.0, read=read_timeout_s),
+            transport=httpx.HTTPTransport(uds=uds) if uds is not None else None,
         )
         self._queue: queue.Queue[StreamItem] = queue.Queue()
         self._ready = threading.Event()
@@ -182,9 +184,15 @@ class OpenCodeClient:
         password: str | None = None,
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        uds: str | None = None,
     ) -> None:
+        """`uds`: the server's Unix socket (a sandboxed server has no port on this host's
+        network; `base_url` then only names it)."""
         self.base_url = base_url.rstrip("/")
+        self.uds = uds
         self._auth = httpx.BasicAuth("opencode", password) if password else None
+        if transport is None and uds is not None:
+            transport = httpx.HTTPTransport(uds=uds)
         self._http = httpx.Client(
             base_url=self.base_url, auth=self._auth, timeout=timeout_s, transport=transport
         )
@@ -251,7 +259,7 @@ class OpenCodeClient:
     def subscribe(self, directory: str, *, timeout_s: float = 10.0) -> EventSubscription:
         """A started event subscription for `directory` (see `EventSubscription`)."""
         subscription = EventSubscription(
-            self.base_url, sansio.subscribe(directory), auth=self._auth
+            self.base_url, sansio.subscribe(directory), auth=self._auth, uds=self.uds
         )
         return subscription.start(timeout_s)
 

@@ -10,6 +10,7 @@ vLLM or our scripted test model. Secrets stay in the environment: the config ref
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,14 +18,22 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from multi_agent_coder.agents.opencode.agent import OpenCodeAgent
-from multi_agent_coder.agents.opencode.server import OpenCodeServer, random_password
+from multi_agent_coder.agents.opencode.server import (
+    Confinement,
+    OpenCodeServer,
+    find_binary,
+    random_password,
+)
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import ConfigError
+from multi_agent_coder.gateway.routes import routes_for, through_gateway
+from multi_agent_coder.gateway.server import Gateway
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.processes import command_line, kill_tree, pid_alive
+from multi_agent_coder.sandbox import jail_for, socket_directory
 
 #: API-key variables of OpenCode's built-in providers, by provider id: passed to the server
 #: only for the providers the configured models name (a custom provider declares its own).
@@ -63,9 +72,13 @@ def read_provider_config(path: Path) -> dict[str, Any]:
 def provider_key_names(settings: Settings) -> set[str]:
     """Key variables of the built-in providers that the configured models use."""
     names: set[str] = set()
-    for ref in settings.models.model_dump().values():
-        names.update(BUILTIN_PROVIDER_KEYS.get(str(ref).split("/", 1)[0], ()))
+    for provider_id in used_providers(settings):
+        names.update(BUILTIN_PROVIDER_KEYS.get(provider_id, ()))
     return names
+
+
+#: The port inside the sandbox where the agent's model requests go (bridged to the gateway).
+EGRESS_PORT: Final = 4097
 
 
 @contextmanager
@@ -73,31 +86,68 @@ def opencode_agent(
     settings: Settings, repo: Repo, cancel: threading.Event
 ) -> Iterator[OpenCodeAgent]:
     """Start the run's OpenCode server, yield an agent on it, stop the server on every exit
-    path (its whole process tree, including commands the agent left running)."""
+    path (its whole process tree, including commands the agent left running).
+
+    With the sandbox on (the default), the server runs in it: it writes only the run's task
+    worktrees and its own home, sees nothing of the user's home or the main checkout, and
+    reaches its model only through the run's gateway, which forwards to the configured
+    providers and to nothing else.
+    """
     provider: dict[str, Any] = {}
     if settings.opencode_config is not None:
         config_path = Path(settings.opencode_config)
         if not config_path.is_absolute():
             config_path = repo.root / config_path
         provider = read_provider_config(config_path)
-    server = OpenCodeServer(
-        provider=provider,
-        binary=settings.opencode_bin,
-        project_root=repo.root,
-        extra_env_names=sorted(provider_key_names(settings)),
-        # The server answers only macoder: anyone else on this machine who finds the port
-        # would otherwise be able to run shell commands as the user through it.
-        password=random_password(),
+    jail = jail_for(
+        enabled=settings.sandbox,
+        extra_read=settings.sandbox_read,
+        repo_root=repo.root,
+        git_dir=repo.git_dir,
     )
     reap_orphans(repo.git_dir)
-    with server:
-        record = _record_server(repo.git_dir, server)
-        try:
-            # A stuck session marks the agent `needs_kill`; the server is shared by every task of
-            # the run, so it is killed when the run ends (stop() escalates to SIGKILL), not mid-run.
-            yield OpenCodeAgent(server, server.client(), cancel=cancel)
-        finally:
-            record.unlink(missing_ok=True)
+    with contextlib.ExitStack() as stack:
+        confinement: Confinement | None = None
+        binary = find_binary(settings.opencode_bin, project_root=repo.root)
+        if jail.enabled:
+            sockets = stack.enter_context(socket_directory())
+            routes = routes_for(provider, used_providers(settings))
+            gateway = stack.enter_context(Gateway(routes, sockets / "gateway.sock"))
+            provider = through_gateway(provider, routes, f"http://127.0.0.1:{EGRESS_PORT}")
+            worktrees = repo.root / settings.worktree_dir
+            worktrees.mkdir(parents=True, exist_ok=True)
+            confinement = Confinement(
+                jail,
+                sockets,
+                writable=(worktrees,),
+                readable=(binary.parents[1],),  # the platform package holding the binary
+                egress=((EGRESS_PORT, gateway.socket_path),),
+                environ=dict(os.environ),
+            )
+        server = OpenCodeServer(
+            provider=provider,
+            binary=binary,
+            project_root=repo.root,
+            extra_env_names=sorted(provider_key_names(settings)),
+            # The server answers only macoder: anyone else on this machine who reaches it
+            # would otherwise be able to run shell commands as the user through it.
+            password=random_password(),
+            confinement=confinement,
+        )
+        with server:
+            record = _record_server(repo.git_dir, server)
+            try:
+                # A stuck session marks the agent `needs_kill`; the server is shared by every
+                # task of the run, so it is killed when the run ends (stop() escalates to
+                # SIGKILL), not mid-run.
+                yield OpenCodeAgent(server, server.client(), cancel=cancel)
+            finally:
+                record.unlink(missing_ok=True)
+
+
+def used_providers(settings: Settings) -> set[str]:
+    """The provider ids of the configured models (the gateway routes these and no others)."""
+    return {str(ref).split("/", 1)[0] for ref in settings.models.model_dump().values()}
 
 
 # --- servers of runs that died ---------------------------------------------------------------

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -36,6 +37,7 @@ from multi_agent_coder.agents.opencode import sansio
 from multi_agent_coder.agents.opencode.client import OpenCodeClient, OpenCodeError
 from multi_agent_coder.errors import UsageError
 from multi_agent_coder.processes import process_tree, terminate_tree
+from multi_agent_coder.sandbox import Jail
 
 INSTALL_HINT: Final = (
     "install the pinned opencode-ai from npm (`npm install opencode-ai@<opencode_version>`) and "
@@ -119,6 +121,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+#: The port `opencode serve` listens on inside a sandbox (its own network namespace).
+SANDBOX_PORT: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Confinement:
+    """How a sandboxed server is started: the run's `Jail`, what else it may write (the task
+    worktrees), what else it may read, where its sockets live (a short path: a Unix socket's
+    name is at most 107 bytes), and its egress bridges (port inside -> socket outside)."""
+
+    jail: Jail
+    socket_dir: Path
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+    egress: tuple[tuple[int, Path], ...] = ()
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    def command(
+        self, command: list[str], *, home: Path, socket: Path, env: Mapping[str, str]
+    ) -> list[str]:
+        policy = self.jail.agent_policy(
+            env=env,
+            writable=[home, self.socket_dir, *self.writable],
+            readable=list(self.readable),
+            environ=self.environ,
+        )
+        inner = self.jail.inside(command, serve=(socket, SANDBOX_PORT), egress=self.egress)
+        return self.jail.wrap(policy, inner)
+
+
 class OpenCodeServer:
     """One `opencode serve` process; use as a context manager or call `start()` / `stop()`."""
 
@@ -138,7 +170,10 @@ class OpenCodeServer:
         startup_timeout_s: float = 60.0,
         log_level: str = "WARN",
         keep_home: bool = False,
+        confinement: Confinement | None = None,
     ) -> None:
+        """`confinement`: run the server (and so every command of its agents) in the OS
+        sandbox; it is then reached over a Unix socket only (see `Confinement`)."""
         self.binary = find_binary(binary, project_root=project_root)
         self.provider = dict(provider)
         self.config_content = sansio.opencode_config_content(provider, permission, model=model)
@@ -152,6 +187,8 @@ class OpenCodeServer:
         self.keep_home = keep_home
         self.port = 0
         self.home: Path | None = None
+        self.confinement = confinement
+        self.socket: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
 
@@ -204,6 +241,8 @@ class OpenCodeServer:
     def base_url(self) -> str:
         if not self.port:
             raise OpenCodeError("the OpenCode server is not started")
+        if self.socket is not None:
+            return "http://opencode.sandbox"  # reached through `socket`; the name is a label
         return f"http://{self.host}:{self.port}"
 
     @property
@@ -220,7 +259,13 @@ class OpenCodeServer:
 
     def client(self, timeout_s: float = 30.0) -> OpenCodeClient:
         """A client for this server (the caller closes it)."""
-        return OpenCodeClient(self.base_url, password=self.password, timeout_s=timeout_s)
+        return OpenCodeClient(
+            self.base_url, password=self.password, timeout_s=timeout_s, uds=self._uds
+        )
+
+    @property
+    def _uds(self) -> str | None:
+        return str(self.socket) if self.socket is not None else None
 
     def members(self) -> list[int]:
         """Pids of the server and every process it started (Linux /proc), agents' commands too."""
@@ -231,7 +276,9 @@ class OpenCodeServer:
     def _spawn(self) -> subprocess.Popen[bytes]:
         self.home = Path(tempfile.mkdtemp(prefix="macoder-opencode-"))
         seed_plugin(self.binary, self.home / "config" / "opencode")
-        self.port = self._requested_port or free_port(self.host)
+        confined = self.confinement
+        # In a sandbox the server has a network namespace of its own: any port is free there.
+        self.port = SANDBOX_PORT if confined else self._requested_port or free_port(self.host)
         env = sansio.server_environment(
             self._source_env,
             home=str(self.home),
@@ -250,6 +297,10 @@ class OpenCodeServer:
             "--log-level",
             self.log_level,
         ]
+        if confined is not None:
+            self.socket = confined.socket_dir / "opencode.sock"
+            self.socket.unlink(missing_ok=True)
+            command = confined.command(command, home=self.home, socket=self.socket, env=env)
         self._log_file = (self.home / "server.log").open("wb")
         self._proc = subprocess.Popen(
             command,
@@ -264,7 +315,7 @@ class OpenCodeServer:
 
     def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
-        with OpenCodeClient(self.base_url, password=self.password) as client:
+        with OpenCodeClient(self.base_url, password=self.password, uds=self._uds) as client:
             while True:
                 code = proc.poll()
                 if code is not None:
