@@ -196,6 +196,10 @@ class Settings(BaseSettings):
     sandbox: bool = True
     #: Extra paths the sandboxed agent and checks may read (e.g. a toolchain in your home).
     sandbox_read: list[NonBlank] = Field(default_factory=list)
+    #: Paths an agent may not change in a verified result (see `globs.py` for the patterns).
+    protected_paths: list[NonBlank] = Field(default_factory=lambda: list(limits.PROTECTED_PATHS))
+    #: Test files: changed or deleted by the agent, they must still pass in their base version.
+    test_globs: list[NonBlank] = Field(default_factory=lambda: list(limits.TEST_GLOBS))
 
     @classmethod
     def settings_customise_sources(

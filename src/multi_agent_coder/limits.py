@@ -36,6 +36,36 @@ MAX_ATTEMPTS: Final = 3
 #: Alias expansion budget of the YAML loaders (nodes produced by replaying aliases).
 MAX_ALIAS_EXPANSION: Final = 100_000
 
+#: Paths an agent may not change in a verified result (a change makes the PR a draft that a
+#: person reviews): CI, macoder's own settings and backlog, ownership, hooks and the test
+#: runner's configuration. Patterns as in `globs.py`.
+PROTECTED_PATHS: Final[tuple[str, ...]] = (
+    ".github/**",
+    ".macoder.yaml",
+    ".macoder.yml",
+    "BACKLOG.yaml",
+    "CODEOWNERS",
+    ".pre-commit-config.yaml",
+    "**/conftest.py",
+    "pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+)
+
+#: Test files (Python, JavaScript/TypeScript, Go, Rust, Ruby): one the agent changed or deleted
+#: must still pass, restored to its base version, against the agent's code.
+TEST_GLOBS: Final[tuple[str, ...]] = (
+    "test_*.py",
+    "*_test.py",
+    "tests/**",
+    "test/**",
+    "*.test.*",
+    "*.spec.*",
+    "__tests__/**",
+    "*_test.go",
+    "spec/**",
+)
+
 #: The seed's planning-debris phrases; matched case-insensitively. Configurable.
 PLANNING_DEBRIS_PHRASES: Final[tuple[str, ...]] = (
     "we explored",

@@ -789,7 +789,7 @@ def test_the_token_never_reaches_logs_errors_or_git_argv(  # noqa: PLR0917 - pyt
 
     assert len(errors) == 5
     assert argv
-    assert any(a[1] == "push" for a in argv)
+    assert any("push" in a for a in argv)
     assert any(env.get("GIT_CONFIG_VALUE_1", "").endswith(SECRETS[1]) for env in envs)
     texts = [r.getMessage() for r in caplog.records] + errors + [" ".join(a) for a in argv]
     assert caplog.records

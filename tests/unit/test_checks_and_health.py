@@ -16,6 +16,7 @@ from multi_agent_coder.config import CheckCommands, Settings
 from multi_agent_coder.processes import OUTPUT_TAIL_BYTES
 from multi_agent_coder.run.checks import (
     NO_TESTS_EXIT,
+    CheckRunner,
     CommandResult,
     choose_commands,
     detect_commands,
@@ -23,8 +24,24 @@ from multi_agent_coder.run.checks import (
     scan_repo,
 )
 from multi_agent_coder.run.health import HealthReport, check_health, judge
+from multi_agent_coder.sandbox import jail_for
 
 PY = "/opt/py/bin/python"
+
+
+@pytest.fixture(params=["sandboxed", "plain"])
+def runner(request: pytest.FixtureRequest, tmp_path: Path) -> CheckRunner:
+    """Where the checks run: in the checks sandbox (the default), or, with `sandbox: off`,
+    as plain children of macoder; both must judge alike."""
+    jail = jail_for(
+        enabled=request.param == "sandboxed",
+        extra_read=(),
+        repo_root=tmp_path / "no-repository",
+        git_dir=tmp_path / "no-repository" / ".git",
+    )
+    return CheckRunner(jail, dict(os.environ))
+
+
 PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 UNITTEST = [PY, "-m", "unittest", "discover", "-q"]
 
@@ -269,9 +286,9 @@ def gone_soon(pid: int, within_s: float = 15.0) -> bool:
     return False
 
 
-def test_a_passing_pytest_project_is_healthy(tmp_path: Path) -> None:
+def test_a_passing_pytest_project_is_healthy(tmp_path: Path, runner: CheckRunner) -> None:
     write(tmp_path, {"tests/test_ok.py": "def test_ok():\n    assert 1 + 1 == 2\n"})
-    report = check_health(tmp_path, Settings())
+    report = check_health(tmp_path, Settings(), runner=runner)
     assert report.healthy, report.describe()
     assert report.errors == report.warnings == ()
     [test] = report.checks
@@ -281,9 +298,9 @@ def test_a_passing_pytest_project_is_healthy(tmp_path: Path) -> None:
     assert not written & {".pytest_cache", "__pycache__"}  # the check wrote no caches
 
 
-def test_a_failing_pytest_project_is_unhealthy(tmp_path: Path) -> None:
+def test_a_failing_pytest_project_is_unhealthy(tmp_path: Path, runner: CheckRunner) -> None:
     write(tmp_path, {"tests/test_bad.py": "def test_bad():\n    assert 1 + 1 == 3\n"})
-    report = check_health(tmp_path, Settings())
+    report = check_health(tmp_path, Settings(), runner=runner)
     assert not report.healthy
     [error] = report.errors
     assert error.startswith("test runner: ")
@@ -291,14 +308,16 @@ def test_a_failing_pytest_project_is_unhealthy(tmp_path: Path) -> None:
     assert "FAILED tests/test_bad.py::test_bad" in report.describe()
 
 
-def test_a_pytest_project_with_no_tests_is_healthy_with_a_warning(tmp_path: Path) -> None:
+def test_a_pytest_project_with_no_tests_is_healthy_with_a_warning(
+    tmp_path: Path, runner: CheckRunner
+) -> None:
     write(tmp_path, {"pytest.ini": "[pytest]\n"})
-    report = check_health(tmp_path, Settings())
+    report = check_health(tmp_path, Settings(), runner=runner)
     assert report.healthy
     assert report.warnings[0].endswith("no tests collected: verification cannot prove anything")
 
 
-def test_a_unittest_project_is_detected_and_run(tmp_path: Path) -> None:
+def test_a_unittest_project_is_detected_and_run(tmp_path: Path, runner: CheckRunner) -> None:
     write(
         tmp_path,
         {
@@ -310,28 +329,34 @@ def test_a_unittest_project_is_detected_and_run(tmp_path: Path) -> None:
             )
         },
     )
-    report = check_health(tmp_path, Settings())
+    report = check_health(tmp_path, Settings(), runner=runner)
     assert report.healthy, report.describe()
     assert report.checks[0].argv[1:3] == ("-m", "unittest")
     assert "Ran 1 test" in report.checks[0].output_tail
 
 
-def test_an_empty_repository_has_no_test_runner(tmp_path: Path) -> None:
-    report = check_health(tmp_path, Settings())
+def test_an_empty_repository_has_no_test_runner(tmp_path: Path, runner: CheckRunner) -> None:
+    report = check_health(tmp_path, Settings(), runner=runner)
     assert not report.healthy
     assert report.errors == ("test runner: no test runner detected; set checks.test",)
     assert report.checks == ()
 
 
-def test_a_configured_test_command_wins_over_detection(tmp_path: Path) -> None:
+def test_a_configured_test_command_wins_over_detection(tmp_path: Path, runner: CheckRunner) -> None:
     write(tmp_path, {"tests/test_bad.py": "def test_bad():\n    assert False\n"})
-    report = check_health(tmp_path, settings(test=python("print('custom suite ok')")))
+    report = check_health(
+        tmp_path, settings(test=python("print('custom suite ok')")), runner=runner
+    )
     assert report.healthy
     assert report.checks[0].output_tail == "custom suite ok\n"
 
 
-def test_a_command_that_does_not_exist_is_a_clear_failure(tmp_path: Path) -> None:
-    report = check_health(tmp_path, settings(test=["macoder-no-such-command", "--flag"]))
+def test_a_command_that_does_not_exist_is_a_clear_failure(
+    tmp_path: Path, runner: CheckRunner
+) -> None:
+    report = check_health(
+        tmp_path, settings(test=["macoder-no-such-command", "--flag"]), runner=runner
+    )
     assert report.errors == (
         "test runner: `macoder-no-such-command --flag`: command not found: macoder-no-such-command",
     )
@@ -360,20 +385,24 @@ def test_children_left_behind_by_a_finished_check_are_killed(tmp_path: Path) -> 
     assert gone_soon(int((tmp_path / "child.pid").read_text()))
 
 
-def test_a_failing_type_checker_makes_the_repository_unhealthy(tmp_path: Path) -> None:
+def test_a_failing_type_checker_makes_the_repository_unhealthy(
+    tmp_path: Path, runner: CheckRunner
+) -> None:
     configured = settings(
         test=python("pass"), types=python("import sys; print('error: bad type'); sys.exit(1)")
     )
-    report = check_health(tmp_path, configured)
+    report = check_health(tmp_path, configured, runner=runner)
     assert not report.healthy
     [error] = report.errors
     assert error.startswith("type checker: ")
     assert error.endswith("exited with status 1: error: bad type")
 
 
-def test_a_failing_linter_in_a_real_run_is_only_a_warning(tmp_path: Path) -> None:
+def test_a_failing_linter_in_a_real_run_is_only_a_warning(
+    tmp_path: Path, runner: CheckRunner
+) -> None:
     configured = settings(test=python("pass"), lint=python("raise SystemExit(3)"))
-    report = check_health(tmp_path, configured)
+    report = check_health(tmp_path, configured, runner=runner)
     assert report.healthy
     assert report.warnings[0].startswith("linter: ")
     assert report.warnings[0].endswith("exited with status 3")

@@ -562,3 +562,57 @@ def test_without_an_agent_factory_the_session_runs_opencode(world: World) -> Non
     with open_local(world.root, world.settings) as session:
         assert session.agent_factory is opencode_agent
         assert session.author == ("macoder", "macoder@localhost")
+
+
+# --- the sandbox --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_user_namespaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine where bubblewrap exists but may not create namespaces (Ubuntu 24.04's
+    AppArmor rule, a locked-down container): bwrap fails the way it fails there."""
+    from multi_agent_coder.sandbox import bwrap
+
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(bwrap, "find_bwrap", lambda: fake)
+    bwrap.probe.cache_clear()
+    yield
+    bwrap.probe.cache_clear()
+
+
+@pytest.mark.usefixtures("no_user_namespaces")
+def test_without_a_sandbox_nothing_is_leased_and_the_fix_is_named(world: World) -> None:
+    from multi_agent_coder.sandbox import SandboxUnavailableError
+
+    with pytest.raises(SandboxUnavailableError) as caught:
+        world.run()
+    message = str(caught.value)
+    assert "setting up uid map: Permission denied" in message
+    assert "kernel.apparmor_restrict_unprivileged_userns=0" in message
+    assert "sandbox: off" in message
+    assert caught.value.exit_code == 2
+    assert world.ledger() == []
+    assert world.started == []
+    assert world.leftovers() == []
+
+
+@pytest.mark.usefixtures("no_user_namespaces")
+def test_opting_out_runs_but_says_so_on_the_run_and_in_the_pr(tmp_path: Path) -> None:
+    from multi_agent_coder.run.orchestrator import SANDBOX_OFF
+
+    world = make_world(tmp_path, task_dict("T001"), sandbox=False)
+    report = world.run()
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    assert report.warnings == [SANDBOX_OFF]
+    [pr] = world.prs()
+    assert "Not contained:" in pr["body"]
+    assert "`sandbox: off`" in pr["body"]
+
+
+def test_with_the_sandbox_on_no_warning_and_no_note(world: World) -> None:
+    report = world.run(only=frozenset({"T001"}))
+    assert report.warnings == []
+    [pr] = world.prs()
+    assert "Not contained" not in pr["body"]

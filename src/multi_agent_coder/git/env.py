@@ -19,6 +19,11 @@ from multi_agent_coder.errors import GitError
 
 GIT = "git"
 
+#: Every git command macoder runs ignores hooks and fsmonitor: macoder runs git in trees an
+#: agent wrote to and in the user's checkout, and neither may make it run a program. (Filter
+#: drivers are defined in the repository's config, which the sandbox keeps read-only.)
+HARDENING = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
 
 def clean_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
     """`base` (default: `os.environ`) without any `GIT_*` variable, plus `extra`."""
@@ -40,11 +45,12 @@ def run_git(
     """Run `git *args` in `cwd` with a clean environment; raise `GitError` when it fails.
 
     Arguments go to git as a list (never through a shell), so a path or ref with spaces or
-    metacharacters stays one argument. With `check=False` a non-zero exit is returned, not
-    raised; a missing git binary or a timeout is raised either way. `extra_env` adds variables
+    metacharacters stays one argument; hooks and fsmonitor never run (`HARDENING`). With
+    `check=False` a non-zero exit is returned, not raised; a missing git binary or a timeout
+    is raised either way. `extra_env` adds variables
     on top of the clean environment (e.g. `LC_ALL=C` where git's words are matched).
     """
-    command = [GIT, *args]
+    command = [GIT, *HARDENING, *args]
     try:
         result = subprocess.run(
             command,

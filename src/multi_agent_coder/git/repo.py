@@ -14,13 +14,14 @@ then only through git's own fast-forward on a clean checkout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 import pygit2
-from pygit2.enums import DiffStatsFormat, FileStatus, SortMode
+from pygit2.enums import DeltaStatus, DiffStatsFormat, FileMode, FileStatus, SortMode
 
 from multi_agent_coder.errors import (
     DirtyCheckoutError,
@@ -37,6 +38,13 @@ ORIGIN_PREFIX = "refs/remotes/origin/"
 
 #: Status bits that mean "this path differs from HEAD" (ignored files are not a change).
 _CHANGED = ~(FileStatus.CURRENT | FileStatus.IGNORED)
+
+
+class Change(NamedTuple):
+    """One path a commit changed against another: `added`, `modified` or `deleted`."""
+
+    kind: str
+    path: str
 
 
 class DiffStat(NamedTuple):
@@ -127,6 +135,15 @@ class Repo:
             return None
         return str(ref.peel(pygit2.Commit).id)
 
+    def delete_branch(self, name: str) -> None:
+        """Delete local branch `name` if it exists (a task branch nothing refers to)."""
+        try:
+            self.raw.branches.local.delete(name)
+        except KeyError:
+            return
+        except pygit2.GitError as exc:  # checked out somewhere: leave it
+            raise GitError(f"cannot delete branch {name}: {exc}") from exc
+
     def update_ref(self, name: str, new: str, old: str | None, message: str) -> None:
         """Point `name` at `new` only if it still points at `old` (None: only if it is absent).
 
@@ -158,12 +175,12 @@ class Repo:
         None when the worktree matches its HEAD. The author is also the committer: these are
         macoder's commits, not the user's, so the user's `user.name` is not consulted.
         """
-        work = pygit2.Repository(str(workdir))
+        work = self.open_workdir(workdir)
         changed = _changed_paths(work)
         if not changed:
             return None
         if _needs_filter_driver(work, changed):
-            return _commit_all_with_git(workdir, message, author)
+            return _commit_all_with_git(Path(work.path), workdir, message, author)
         index = work.index
         index.read()
         index.add_all()
@@ -178,7 +195,86 @@ class Repo:
 
     def changed_files(self, workdir: Path) -> list[str]:
         """Paths that differ from HEAD in the worktree at `workdir`: staged, unstaged or new."""
-        return sorted(_changed_paths(pygit2.Repository(str(workdir))))
+        return sorted(_changed_paths(self.open_workdir(workdir)))
+
+    def head_of(self, workdir: Path) -> str:
+        """The commit the worktree at `workdir` has checked out."""
+        return str(self.open_workdir(workdir).head.target)
+
+    def open_workdir(self, workdir: Path) -> pygit2.Repository:
+        """The repository as seen from one of its working trees, opened through the
+        registration git keeps for it (`<git dir>/worktrees/<name>`), never through the
+        `.git` file inside the tree: an agent can rewrite that file to point at a repository
+        of its own, whose configuration (hooks, fsmonitor, filter drivers) macoder's git
+        would then obey outside the sandbox."""
+        target = Path(workdir).resolve()
+        if target == self.root:
+            return pygit2.Repository(str(self.git_dir))
+        for name in self.raw.list_worktrees():
+            try:
+                registered = Path(self.raw.lookup_worktree(name).path).resolve()
+            except (pygit2.GitError, KeyError, ValueError):
+                continue
+            if registered == target:
+                return pygit2.Repository(str(self.git_dir / "worktrees" / name))
+        raise GitError(f"{workdir}: not a working tree of the repository at {self.root}")
+
+    def changes(self, base: str, head: str) -> list[Change]:
+        """What `head` changed against `base`, one entry per path: added, modified, deleted
+        (a rename is a deletion of the old path and an addition of the new one, so a renamed
+        test counts as deleted)."""
+        diff = self.raw.diff(self.commit(base), self.commit(head))
+        out: list[Change] = []
+        for delta in diff.deltas:
+            old, new = delta.old_file.path, delta.new_file.path
+            if delta.status == DeltaStatus.ADDED:
+                out.append(Change("added", new))
+            elif delta.status == DeltaStatus.DELETED:
+                out.append(Change("deleted", old))
+            else:
+                out.append(Change("modified", new))
+        return out
+
+    def tree_differences(self, rev: str, directory: Path) -> list[str]:
+        """The files of commit `rev` that `directory` no longer holds as committed (changed,
+        missing, or a link turned into a file). New files in `directory` are not counted:
+        tools leave caches, the committed tree is what must not move."""
+        found: list[str] = []
+        for path, entry in _blobs(self.raw, self.commit(rev).tree, ""):
+            on_disk = directory / path
+            if entry.filemode == FileMode.LINK:
+                target = self.raw[entry.id].peel(pygit2.Blob).data.decode("utf-8", "replace")
+                same = on_disk.is_symlink() and os.readlink(on_disk) == target
+            else:
+                try:
+                    same = (
+                        not on_disk.is_symlink() and pygit2.hash(on_disk.read_bytes()) == entry.id
+                    )
+                except OSError:
+                    same = False
+            if not same:
+                found.append(path)
+        return found
+
+    def restore(self, rev: str, paths: Iterable[str], directory: Path) -> None:
+        """Put `paths` into `directory` as commit `rev` has them (removed where it has none)."""
+        tree = self.commit(rev).tree
+        for path in paths:
+            target = directory / path
+            try:
+                blob = self.raw[tree[path].id].peel(pygit2.Blob)
+            except KeyError:
+                target.unlink(missing_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            target.write_bytes(blob.data)
+
+    def export(self, rev: str, dest: Path) -> None:
+        """Write the files of commit `rev` into `dest` (an empty directory): what a check runs
+        on. Blobs as committed — no filter, no hook, no `.git` — executables kept executable,
+        symbolic links as links."""
+        _export_tree(self.raw, self.commit(rev).tree, dest)
 
     # ----------------------------------------------------------------- history
 
@@ -387,13 +483,44 @@ def _filter_drivers(work: pygit2.Repository) -> set[str]:
     return drivers
 
 
-def _commit_all_with_git(workdir: Path, message: str, author: tuple[str, str]) -> str | None:
-    """`git add -A` + `git commit` in the worktree, for content only git's filters can clean."""
+def _commit_all_with_git(
+    git_dir: Path, workdir: Path, message: str, author: tuple[str, str]
+) -> str | None:
+    """`git add -A` + `git commit` in the worktree, for content only git's filters can clean.
+    The git directory is named explicitly (never found through the tree's `.git` file)."""
     name, email = author
-    run_git(["add", "--all"], workdir)
-    if run_git(["diff", "--cached", "--quiet"], workdir, check=False).returncode == 0:
+    where = ["--git-dir", str(git_dir), "--work-tree", str(workdir)]
+    run_git([*where, "add", "--all"], workdir)
+    if run_git([*where, "diff", "--cached", "--quiet"], workdir, check=False).returncode == 0:
         return None
     identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
     commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty-message"]
-    run_git([*identity, *commit, f"--author={name} <{email}>", "-m", message], workdir)
-    return run_git(["rev-parse", "HEAD"], workdir).stdout.decode().strip()
+    run_git([*where, *identity, *commit, f"--author={name} <{email}>", "-m", message], workdir)
+    return run_git([*where, "rev-parse", "HEAD"], workdir).stdout.decode().strip()
+
+
+def _blobs(
+    raw: pygit2.Repository, tree: pygit2.Tree, prefix: str
+) -> Iterator[tuple[str, pygit2.Object]]:
+    """(path, entry) of every file and link in `tree`, recursively."""
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.filemode == FileMode.TREE:
+            yield from _blobs(raw, raw[entry.id].peel(pygit2.Tree), path + "/")
+        elif entry.filemode != FileMode.COMMIT:
+            yield path, entry
+
+
+def _export_tree(raw: pygit2.Repository, tree: pygit2.Tree, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in tree:
+        target = dest / str(entry.name)
+        if entry.filemode == FileMode.TREE:
+            _export_tree(raw, raw[entry.id].peel(pygit2.Tree), target)
+        elif entry.filemode == FileMode.LINK:
+            target.symlink_to(raw[entry.id].peel(pygit2.Blob).data.decode("utf-8", "replace"))
+        elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            target.write_bytes(raw[entry.id].peel(pygit2.Blob).data)
+            if entry.filemode == FileMode.BLOB_EXECUTABLE:
+                target.chmod(0o755)
+        # a submodule (FileMode.COMMIT) has no content in this repository: left out

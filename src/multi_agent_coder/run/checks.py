@@ -14,9 +14,10 @@ import json
 import os
 import re
 import shlex
+import tempfile
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -24,6 +25,7 @@ from typing import Any, Final
 from multi_agent_coder.config import CheckCommands
 from multi_agent_coder.git.env import clean_env
 from multi_agent_coder.processes import run_bounded
+from multi_agent_coder.sandbox import Jail
 
 #: The check names, as in `Settings.checks`, in the order they run.
 TEST: Final = "test"
@@ -296,3 +298,53 @@ def detect_for(workdir: Path, configured: CheckCommands, python: str) -> dict[st
         facts = scan_repo(workdir)
         detected = detect_commands(facts.files, facts.package_json, python, configs=facts.configs)
     return choose_commands(configured, detected)
+
+
+# --- where checks run ---------------------------------------------------------------------
+
+#: The only variables the sandboxed checks get from macoder's environment: enough to find
+#: the tools and speak the locale. No token, no key, no `GITHUB_*` file path.
+CHECK_ENV_PASSED: Final = ("PATH", "LANG", "LC_ALL", "TERM")
+
+
+def sandboxed_environment(environ: Mapping[str, str], scratch: Path) -> dict[str, str]:
+    """The checks' environment in the sandbox: PATH and locale, a private home and temp dir."""
+    env = {name: environ[name] for name in CHECK_ENV_PASSED if name in environ}
+    home = scratch / "home"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), TMPDIR=str(scratch), PYTHONDONTWRITEBYTECODE="1", CI="true")
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRunner:
+    """Runs the repository's checks on a tree: in the checks sandbox (nothing writable but
+    that tree and a scratch dir, no network, an environment with no secret), or — with the
+    sandbox off — as plain children of macoder, as before."""
+
+    jail: Jail
+    environ: Mapping[str, str]
+
+    def run(
+        self, tree: Path, commands: Mapping[str, Sequence[str]], timeout_s: float
+    ) -> list[CommandResult]:
+        if not self.jail.enabled:
+            return run_checks(tree, commands, timeout_s, self.environ)
+        with tempfile.TemporaryDirectory(prefix="macoder-scratch-") as name:
+            scratch = Path(name)
+            env = sandboxed_environment(self.environ, scratch)
+            policy = self.jail.checks_policy(
+                copy=tree, scratch=scratch, env=env, environ=self.environ
+            )
+            wrapped = {label: self.jail.wrap(policy, argv) for label, argv in commands.items()}
+            results = run_checks(tree, wrapped, timeout_s, env)
+        # Reported as the user's commands, not as the sandbox's command lines, and a program
+        # the sandbox could not start as not found (as it is reported outside one).
+        return [_as_outside(replace(r, argv=tuple(commands[r.name]))) for r in results]
+
+
+def _as_outside(result: CommandResult) -> CommandResult:
+    missing = f"bwrap: execvp {result.argv[0]}: No such file or directory"
+    if result.exit_code == 1 and result.output_tail.strip() == missing:
+        return replace(result, exit_code=None, failure=f"command not found: {result.argv[0]}")
+    return result

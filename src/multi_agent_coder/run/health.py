@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -33,9 +33,9 @@ from multi_agent_coder.run.checks import (
     NO_TESTS_EXIT,
     TEST,
     TYPES,
+    CheckRunner,
     CommandResult,
     detect_for,
-    run_checks,
 )
 
 #: A failing critical check makes the repository unhealthy; any other check only warns.
@@ -144,14 +144,14 @@ def check_health(
     workdir: Path,
     settings: Settings,
     *,
+    runner: CheckRunner,
     python: str = sys.executable,
     timeout_s: float | None = None,
-    env: Mapping[str, str] | None = None,
 ) -> HealthReport:
-    """Run the repository's checks in `workdir` (a checkout of the default branch head) and
+    """Run the repository's checks on `workdir` (the files of the default branch head) and
     judge them. Commands come from `settings.checks` where set, detected otherwise (pytest and
     unittest with `python`); each check is bounded by `timeout_s` (default:
-    `settings.task_timeout`)."""
+    `settings.task_timeout`) and runs where `runner` runs checks (the checks sandbox)."""
     commands = detect_for(workdir, settings.checks, python)
     timeout = settings.task_timeout if timeout_s is None else timeout_s
-    return judge(run_checks(workdir, commands, timeout, env))
+    return judge(runner.run(workdir, commands, timeout))

@@ -29,20 +29,21 @@ import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Final
 
 from multi_agent_coder.agents.router import model_for
 from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
-from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import Ledger, Record, live_leases
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
+from multi_agent_coder.run.checks import CheckRunner
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
+from multi_agent_coder.run.state import waits_for_a_person
 from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, run_task
+from multi_agent_coder.run.verify import exported
 
 #: What every run with the sandbox switched off says (and every PR it opens).
 SANDBOX_OFF: Final = (
@@ -152,23 +153,11 @@ class Orchestrator:
 
     # ----------------------------------------------------------------- health
 
-    @contextlib.contextmanager
-    def _scratch_checkout(self, sha: str) -> Iterator[Path]:
-        """A detached worktree of `sha` for the health check; the user's checkout is untouched."""
-        base = self.session.repo.root / self.settings.worktree_dir
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / f".health-{self.run_id}"
-        root = self.session.repo.root
-        run_git(["worktree", "add", "--detach", "--quiet", str(path), sha], root)
-        try:
-            yield path
-        finally:
-            run_git(["worktree", "remove", "--force", str(path)], root, check=False)
-            run_git(["worktree", "prune"], root, check=False)
-
-    def _health(self, sha: str) -> HealthReport:
-        with self._scratch_checkout(sha) as path:
-            return check_health(path, self.settings, python=self.session.python)
+    def _health(self, sha: str, runner: CheckRunner) -> HealthReport:
+        """The checks on an export of `sha` (no worktree, no `.git`: nothing to reconcile
+        after a crash, and the user's checkout is never touched)."""
+        with exported(self.session.repo, sha) as tree:
+            return check_health(tree, self.settings, runner=runner, python=self.session.python)
 
     # ----------------------------------------------------------------- the run
 
@@ -195,9 +184,11 @@ class Orchestrator:
             report.note = "; ".join(filter(None, ["dry run: nothing was started", report.note]))
             return report
         # Fail closed: no sandbox, no run (unless the user opted out, which is said aloud).
-        if not session.jail().enabled:
+        jail = session.jail()
+        if not jail.enabled:
             report.warnings.append(SANDBOX_OFF)
-        report.health = self._health(head.sha)
+        runner = CheckRunner(jail, dict(os.environ))
+        report.health = self._health(head.sha, runner)
         if not report.health.healthy:
             raise UnhealthyRepositoryError(
                 "the repository's own checks fail on "
@@ -212,6 +203,7 @@ class Orchestrator:
                 options=options,
                 report=report,
                 test_command=test_command,
+                runner=runner,
             )
         report.interrupted = self.cancel.is_set() and not report.timed_out
         return report
@@ -224,6 +216,7 @@ class Orchestrator:
         options: RunOptions,
         report: RunReport,
         test_command: list[str] | None,
+        runner: CheckRunner,
     ) -> None:
         ready: tuple[Task, ...] = snapshot.state.ready
         deadline = time.monotonic() + self.settings.run_timeout
@@ -242,6 +235,7 @@ class Orchestrator:
                 forge=session.forge,
                 ledger=ledger,
                 worktrees=self.worktrees,
+                checks=runner,
                 cancel=self.cancel,
                 recheck=functools.partial(still_to_do, retry=options.retry),
                 on_phase=self.on_phase,
@@ -296,7 +290,7 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
     the run, and meanwhile another run may have opened the task's PR or had it merged.
     Returns why the task is no longer to be done, or None."""
     pr = env.forge.find_open_pr(task_id)
-    if pr is not None and not pr.draft and task_id not in retry:
+    if pr is not None and waits_for_a_person(pr) and task_id not in retry:
         return f"PR #{pr.number} was opened meanwhile by another run"
     head = env.repo.branch_head(env.base_branch)
     if head is not None and head != env.base_sha:

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from multi_agent_coder.backlog.model import SCHEDULABLE, Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.ready import attempts_of, ready_tasks
-from multi_agent_coder.forge.base import PrState, PullRequest
+from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, PrState, PullRequest
 from multi_agent_coder.git.ledger import Attempt, Lease, Record, attempts, live_leases
 
 
@@ -110,6 +110,13 @@ class RunState:
         return [v.task_id for v in self.views if v.standing in (Standing.RUNNING, Standing.PR_OPEN)]
 
 
+def waits_for_a_person(pr: PullRequest) -> bool:
+    """An open PR holds its task while a person has to act on it: a verified PR (to merge),
+    or a draft labelled needs-review (to review). A plain draft is a failed attempt, which
+    a later run may try again."""
+    return not pr.draft or LABEL_NEEDS_REVIEW in pr.labels
+
+
 def decide(
     backlog: Backlog,
     records: Sequence[Record],
@@ -124,9 +131,9 @@ def decide(
 
     A task starts when its status is pending or ready, every dependency is completed, its
     attempts (the larger of the backlog's and the ledger's count) are below `max_attempts`,
-    no live lease holds it, and it has no open pull request that is not a draft — unless it is
-    named in `retry` (a draft PR is a failed attempt, which may be tried again; an open one is
-    waiting for a person). `only` narrows the tasks to start, never the picture.
+    no live lease holds it, and it has no open pull request waiting for a person (see
+    `waits_for_a_person`) — unless it is named in `retry`. `only` narrows the tasks to
+    start, never the picture.
     """
     live = live_leases(records, now)
     counts = attempts(records)
@@ -138,7 +145,7 @@ def decide(
             if record.context_bytes:
                 baseline.setdefault(record.task, record.context_bytes)
     open_prs = {pr.task_id: pr for pr in prs if pr.state is PrState.OPEN}
-    in_review = {t for t, pr in open_prs.items() if not pr.draft and t not in retry}
+    in_review = {t for t, pr in open_prs.items() if waits_for_a_person(pr) and t not in retry}
     startable = {
         t.id
         for t in ready_tasks(

@@ -33,10 +33,15 @@ from multi_agent_coder.git.ledger import Attempt, Ledger
 from multi_agent_coder.git.repo import DiffStat, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import branch_for
-from multi_agent_coder.run.checks import CommandResult
+from multi_agent_coder.run.checks import CheckRunner, CommandResult
 from multi_agent_coder.run.drift import check_drift
 from multi_agent_coder.run.session import Session
-from multi_agent_coder.run.verify import VerificationFailed, verify
+from multi_agent_coder.run.verify import (
+    Rules,
+    VerificationFailed,
+    check_worktree,
+    verify_commit,
+)
 
 Status = Literal["succeeded", "failed", "skipped", "needs-review", "interrupted"]
 
@@ -92,6 +97,8 @@ class RunEnv:
     forge: Forge
     ledger: Ledger
     worktrees: WorktreeManager
+    #: Where the repository's checks run (the checks sandbox).
+    checks: CheckRunner
     cancel: threading.Event = field(default_factory=threading.Event)
     #: After the lease is taken: a reason the task is no longer to be done, or None.
     recheck: Callable[[RunEnv, str], str | None] | None = None
@@ -152,6 +159,8 @@ class _Progress:
     tests: list[CommandResult] = field(default_factory=list)
     diffstat: DiffStat | None = None
     head_sha: str | None = None
+    #: Rules the result breaks that a person must look at (a draft PR, never a verified one).
+    review: list[str] = field(default_factory=list)
 
 
 def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
@@ -173,7 +182,11 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         if env.cancel.is_set() and phase not in (Phase.CLEANUP, Phase.DONE):
             raise TaskFailed("interrupted", phase, "interrupted")
 
-    enter(Phase.LEASE)
+    try:
+        enter(Phase.LEASE)
+    except TaskFailed:  # cancelled (Ctrl-C, run timeout) before this task began: nothing to undo
+        env.on_phase(task.id, Phase.DONE)
+        return TaskOutcome(task.id, "interrupted", "interrupted before it started", Phase.LEASE)
     if env.ledger.acquire(task.id, env.run_id, env.holder, env.lease_ttl) is None:
         return TaskOutcome(task.id, "skipped", "another run holds its lease", Phase.LEASE)
     gone = env.recheck(env, task.id) if env.recheck is not None else None
@@ -182,19 +195,27 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         env.on_phase(task.id, Phase.DONE)
         return TaskOutcome(task.id, "skipped", gone, Phase.LEASE)
     pr: PrResult | None = None
+    recorded = False
     try:
         pr = _attempt(task, env, notes, enter, baseline_bytes)
-        status: Status = "succeeded"
-        reason = f"PR #{pr.number} {pr.operation}"
+        recorded = True
+        if notes.review:
+            status: Status = "needs-review"
+            reason = f"draft PR #{pr.number} {pr.operation}: " + "; ".join(notes.review)
+        else:
+            status, reason = "succeeded", f"PR #{pr.number} {pr.operation}"
     except TaskFailed as failure:
         status, reason = failure.status, failure.reason
         if status == "failed":
+            recorded = True
             pr = _report_failure(task, env, notes, reason)
     except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
-        status, reason = "failed", str(error)
+        status, reason, recorded = "failed", str(error), True
     finally:
         env.on_phase(task.id, Phase.CLEANUP)
         env.worktrees.remove(task.id)
+    if status == "failed" and pr is None:
+        _drop_unpublished_branch(task, env)
     duration = env.monotonic() - started
     agent = notes.agent
     outcome = TaskOutcome(
@@ -213,7 +234,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         session_deleted=agent.session_deleted if agent else True,
     )
     try:
-        if status in ("succeeded", "failed"):
+        if recorded:
             env.ledger.record_attempt(_attempt_record(outcome, env))
     finally:
         env.ledger.release(task.id, env.run_id)
@@ -273,7 +294,7 @@ def _attempt(
 
     enter(Phase.VERIFY)
     try:
-        notes.tests = verify(
+        check_worktree(
             task,
             repo=env.repo,
             worktree=worktree,
@@ -282,21 +303,37 @@ def _attempt(
             received=notes.agent.received,
             all_ids=env.all_ids,
             context=context_settings,
-            test_command=env.test_command,
-            timeout_s=env.settings.task_timeout,
+        )
+        # The tree that is verified is the tree that is committed: commit first, then check
+        # an export of that commit (the checks cannot change what goes into the PR).
+        agent_commit = env.repo.commit_all(
+            worktree, f"{task.id}: {task.title}\n\n{_agent_trailer(notes)}", env.author
+        )
+        if agent_commit is None:  # pragma: no cover - check_worktree saw changes just now
+            raise VerificationFailed("the agent's changes vanished before they were committed")
+        verdict = verify_commit(
+            env.repo,
+            base_sha=env.base_sha,
+            commit=agent_commit,
+            rules=Rules(
+                test_command=env.test_command,
+                timeout_s=env.settings.task_timeout,
+                protected=env.settings.protected_paths,
+                test_globs=env.settings.test_globs,
+            ),
+            runner=env.checks,
         )
     except VerificationFailed as failure:
         notes.tests = failure.tests
         raise TaskFailed(failure.reason, Phase.VERIFY) from None
+    notes.tests = verdict.tests
+    notes.review = verdict.review
 
     enter(Phase.COMMIT)
-    agent_commit = env.repo.commit_all(
-        worktree, f"{task.id}: {task.title}\n\n{_commit_trailer(notes)}", env.author
-    )
-    if agent_commit is None:  # pragma: no cover - verify saw changes a moment ago
-        raise TaskFailed("the agent's changes vanished before commit", Phase.COMMIT)
     set_task_status(worktree / env.backlog_path, task.id, TaskStatus.COMPLETED)
-    head = env.repo.commit_all(worktree, f"{task.id}: mark completed", env.author)
+    head = env.repo.commit_all(
+        worktree, f"{task.id}: mark completed\n\n{_verified_trailer(notes)}", env.author
+    )
     notes.head_sha = head or agent_commit
     notes.diffstat = env.repo.diffstat(env.base_sha, notes.head_sha)
 
@@ -308,15 +345,16 @@ def _attempt(
         raise TaskFailed(
             f"{exc}; labelled {LABEL_NEEDS_REVIEW}, not overwritten", Phase.PUBLISH, "needs-review"
         ) from None
+    review = bool(notes.review)
     return env.forge.create_or_update_pr(
         task_id=task.id,
         branch=branch,
         base=env.base_branch,
         head_sha=notes.head_sha,
-        title=f"{task.id}: {task.title}",
+        title=f"{task.id}: {task.title}" + (" (needs review)" if review else ""),
         body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
-        draft=False,
-        labels=(LABEL,),
+        draft=review,
+        labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
     )
 
 
@@ -327,10 +365,11 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         return None
     try:
         worktree = env.worktrees.path_for(task.id)
+        # What the agent left: committed now, or already (verification commits first).
         head = env.repo.commit_all(
             worktree, f"{task.id}: failed attempt (draft)\n\n{reason}", env.author
-        )
-        if head is None:
+        ) or env.repo.head_of(worktree)
+        if head == env.base_sha:
             return None
         branch = branch_for(task.id)
         env.forge.publish_branch(branch, head)
@@ -346,6 +385,16 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         )
     except MacoderError:
         return None
+
+
+def _drop_unpublished_branch(task: Task, env: RunEnv) -> None:
+    """A failed attempt with no PR leaves no branch behind: the branch would hold an agent's
+    unverified commit that nothing refers to. A branch an open PR uses stays."""
+    try:
+        if env.forge.find_open_pr(task.id) is None:
+            env.repo.delete_branch(branch_for(task.id))
+    except MacoderError:
+        pass  # reporting the failure matters more than tidying up after it
 
 
 def _mark_needs_review(task: Task, env: RunEnv) -> None:
@@ -368,7 +417,9 @@ def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
     return Attempt(
         task=outcome.task_id,
         run_id=env.run_id,
-        outcome="success" if outcome.status == "succeeded" else "failure",
+        outcome={"succeeded": "success", "needs-review": "needs-review"}.get(
+            outcome.status, "failure"
+        ),
         reason=outcome.reason,
         duration_s=round(outcome.duration_s, 3),
         context_bytes=outcome.context_bytes,
@@ -383,9 +434,15 @@ def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
 # ===================================================================== pure decisions
 
 
-def _commit_trailer(notes: _Progress) -> str:
+def _agent_trailer(notes: _Progress) -> str:
+    return f"Written by an OpenCode agent ({notes.model}); committed by macoder before its checks."
+
+
+def _verified_trailer(notes: _Progress) -> str:
     tests = ", ".join(f"`{r.command}` passed" for r in notes.tests) or "no tests"
-    return f"Written by an OpenCode agent ({notes.model}); verified by macoder: {tests}."
+    if notes.review:
+        return f"Checked by macoder: {tests}; needs review: " + "; ".join(notes.review) + "."
+    return f"Verified by macoder on the committed tree: {tests}."
 
 
 #: Every PR of a run with the sandbox off says so (the reviewer must know what ran unconfined).

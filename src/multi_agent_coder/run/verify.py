@@ -1,26 +1,38 @@
-"""Verification of an agent's result: its claim of success is checked, never believed.
+"""Verification of an agent's result: its claim of success is checked, never believed — and
+the check cannot be talked round by the code it checks.
 
-A task's result is verified when the agent left changes, did not commit by itself (only
-macoder commits), did not touch the backlog (only macoder flips the task's status), the
-session received exactly the task it was given (no other task's id, no planning chatter on
-the way in), and the repository's own tests pass on the worktree. Each rule that fails is
-one sentence the user reads in the run's table, the ledger and (for a draft) the PR body.
+Two steps. First, facts about the worktree and the session (pure rules, `broken_rule`): the
+agent left changes, did not commit by itself (only macoder commits), did not touch the
+backlog (only macoder flips the task's status), and the session received exactly the task it
+was given. Then the tree is committed — **the tree that is verified is the tree that is
+committed** — and the repository's own checks run on an export of that commit, in the checks
+sandbox (no network, no secret, nothing writable but the copy):
 
-`rules` are pure (facts in, the first broken rule out); `verify` gathers the facts.
+- the checks must pass; and they must leave the committed files as they were (a test that
+  rewrites the code after it ran, or a `conftest.py` that edits the tree, is caught);
+- every test file the agent modified or deleted is put back as the base commit has it, and
+  the tests must still pass against the agent's code (breaking code and weakening its test
+  is caught, adding tests and extending them stays possible);
+- no file under `protected_paths` changed.
+
+A failing check is a failed task. A result whose checks pass but that breaks one of the last
+two rules is not dropped: it becomes a draft PR labelled `macoder:needs-review` whose body
+names the rule and the files (`Verdict.review`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import contextlib
+import tempfile
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import pygit2
 
 from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.context.build import ContextSettings
-from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.run.checks import TEST, CommandResult, run_checks
+from multi_agent_coder.git.repo import Change, Repo
+from multi_agent_coder.globs import matching
+from multi_agent_coder.run.checks import TEST, CheckRunner, CommandResult
 from multi_agent_coder.run.drift import check_session_input
 
 
@@ -57,7 +69,7 @@ def broken_rule(facts: Facts) -> str | None:
     return None
 
 
-def verify(
+def check_worktree(
     task: Task,
     *,
     repo: Repo,
@@ -67,14 +79,10 @@ def verify(
     received: Sequence[str],
     all_ids: Collection[str],
     context: ContextSettings,
-    test_command: Sequence[str] | None,
-    timeout_s: float,
-) -> list[CommandResult]:
-    """The tests that passed on the agent's result; `VerificationFailed` naming the first rule
-    it breaks otherwise."""
-    head = str(pygit2.Repository(str(worktree)).head.target)
+) -> None:
+    """The first step: `VerificationFailed` naming the first broken rule, else nothing."""
     facts = Facts(
-        own_commits=len(repo.commits_between(base_sha, head)),
+        own_commits=len(repo.commits_between(base_sha, repo.head_of(worktree))),
         changed=repo.changed_files(worktree),
         backlog_path=backlog_path,
         session_findings=check_session_input(task, received, all_ids, context),
@@ -82,12 +90,82 @@ def verify(
     broken = broken_rule(facts)
     if broken is not None:
         raise VerificationFailed(broken)
-    if test_command is None:
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The checks passed on the committed tree; `review` lists what a person must look at
+    (empty: verified)."""
+
+    tests: list[CommandResult]
+    review: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What verification enforces beyond the checks passing (the settings' values)."""
+
+    test_command: Sequence[str] | None
+    timeout_s: float
+    protected: Sequence[str]
+    test_globs: Sequence[str]
+
+
+def review_reasons(changes: Sequence[Change], protected: Sequence[str]) -> list[str]:
+    """One sentence per protected path the agent changed (pure)."""
+    touched = matching([c.path for c in changes], protected)
+    return [f"protected path changed: {path}" for path in touched]
+
+
+def tests_to_restore(changes: Sequence[Change], test_globs: Sequence[str]) -> list[str]:
+    """Test files the agent modified or deleted (an added test is never restored). Pure."""
+    candidates = [c.path for c in changes if c.kind in ("modified", "deleted")]
+    return matching(candidates, test_globs)
+
+
+@contextlib.contextmanager
+def exported(repo: Repo, rev: str) -> Iterator[Path]:
+    """The files of commit `rev` in a fresh temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="macoder-verify-") as name:
+        tree = Path(name) / "tree"
+        repo.export(rev, tree)
+        yield tree
+
+
+def verify_commit(
+    repo: Repo, *, base_sha: str, commit: str, rules: Rules, runner: CheckRunner
+) -> Verdict:
+    """Run the checks on an export of `commit` and apply the rules (see the module doc)."""
+    if rules.test_command is None:
         raise VerificationFailed("no test command to verify with (set checks.test)")
-    tests = run_checks(worktree, {TEST: list(test_command)}, timeout_s)
-    failed = [r for r in tests if not r.passed]
-    if failed:
-        tail = failed[0].output_tail.strip().splitlines()[-1:] or [""]
-        why = failed[0].failure or f"exit {failed[0].exit_code}"
-        raise VerificationFailed(f"tests fail after the agent's change ({why}): {tail[0]}", tests)
-    return tests
+    commands = {TEST: list(rules.test_command)}
+    with exported(repo, commit) as tree:
+        tests = runner.run(tree, commands, rules.timeout_s)
+        failed = [r for r in tests if not r.passed]
+        if failed:
+            tail = failed[0].output_tail.strip().splitlines()[-1:] or [""]
+            why = failed[0].failure or f"exit {failed[0].exit_code}"
+            raise VerificationFailed(
+                f"tests fail after the agent's change ({why}): {tail[0]}", tests
+            )
+        moved = repo.tree_differences(commit, tree)
+        if moved:
+            raise VerificationFailed(
+                "the checks changed the files under test (" + ", ".join(moved[:10]) + "): "
+                "what ran is not what would be committed",
+                tests,
+            )
+    changes = repo.changes(base_sha, commit)
+    review = review_reasons(changes, rules.protected)
+    restore = tests_to_restore(changes, rules.test_globs)
+    if restore:
+        with exported(repo, commit) as tree:
+            repo.restore(base_sha, restore, tree)
+            again = runner.run(tree, commands, rules.timeout_s)
+        if not all(r.passed for r in again):
+            shown = ", ".join(restore[:10])
+            review.append(
+                f"the tests the agent changed or deleted ({shown}) fail in their base "
+                "version against the new code"
+            )
+    return Verdict(tests, review)
