@@ -616,3 +616,163 @@ def test_with_the_sandbox_on_no_warning_and_no_note(world: World) -> None:
     assert report.warnings == []
     [pr] = world.prs()
     assert "Not contained" not in pr["body"]
+
+
+# --- verification that cannot be gamed ----------------------------------------------------
+
+CORE = "def double(x: int) -> int:\n    return 2 * x\n"
+CORE_TEST = (
+    "from mathlib.core import double\n\n\ndef test_double() -> None:\n    assert double(21) == 42\n"
+)
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+
+def pytest_world(tmp_path: Path, **overrides: Any) -> World:
+    """A package with a pytest suite: what the cheats below try to fool."""
+    root = make_repo(
+        tmp_path / "repo",
+        {
+            "BACKLOG.yaml": backlog_yaml(task_dict("T001"), task_dict("T002")),
+            "mathlib/__init__.py": "",
+            "mathlib/core.py": CORE,
+            "tests/__init__.py": "",
+            "tests/test_core.py": CORE_TEST,
+            ".gitignore": ".macoder/\n",
+        },
+    )
+    return World(root, FakeAgent({}), settings(checks={"test": PYTEST}, **overrides))
+
+
+def files(**contents: str) -> Act:
+    def act(worktree: Path) -> None:
+        for name, text in contents.items():
+            path = worktree / name.replace("__", "/").replace("_DOT_", ".")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+    return act
+
+
+def draft(world: World) -> dict[str, Any]:
+    [pr] = world.prs()
+    assert pr["draft"] is True
+    assert LABEL_NEEDS_REVIEW in pr["labels"]
+    return pr
+
+
+def test_breaking_code_and_weakening_its_test_is_not_verified(tmp_path: Path) -> None:
+    world = pytest_world(tmp_path)
+    world.agent.scenarios["T001"] = Scenario(
+        files(
+            mathlib__core_DOT_py="def double(x: int) -> int:\n    return x\n",
+            tests__test_core_DOT_py="def test_double() -> None:\n    assert True\n",
+            mathlib__extra_DOT_py="VALUE = 1\n",
+        )
+    )
+
+    report = world.run(only=frozenset({"T001"}))
+
+    status, reason = outcome_of(report, "T001")
+    assert status == "needs-review"
+    assert "tests/test_core.py" in reason
+    pr = draft(world)
+    assert "tests/test_core.py" in pr["body"]
+    assert "fail in their base version" in pr["body"]
+    assert report.exit_code == 1
+    attempt = [r for r in world.ledger() if r["type"] == "attempt"][-1]
+    assert attempt["outcome"] == "needs-review"
+
+
+def test_extending_a_test_legitimately_is_verified(tmp_path: Path) -> None:
+    world = pytest_world(tmp_path)
+    world.agent.scenarios["T001"] = Scenario(
+        files(
+            mathlib__core_DOT_py=CORE + "\n\ndef triple(x: int) -> int:\n    return 3 * x\n",
+            tests__test_core_DOT_py=CORE_TEST.replace("import double", "import double, triple")
+            + "\n\ndef test_triple() -> None:\n    assert triple(2) == 6\n",
+        )
+    )
+    report = world.run(only=frozenset({"T001"}))
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    [pr] = world.prs()
+    assert pr["draft"] is False
+
+
+def test_a_conftest_that_forces_success_is_a_protected_change(tmp_path: Path) -> None:
+    world = pytest_world(tmp_path)
+    world.agent.scenarios["T001"] = Scenario(
+        files(
+            mathlib__core_DOT_py="def double(x: int) -> int:\n    return x\n",
+            conftest_DOT_py=(
+                "import os\n\n\ndef pytest_sessionfinish(session, exitstatus):\n    os._exit(0)\n"
+            ),
+        )
+    )
+    report = world.run(only=frozenset({"T001"}))
+    status, reason = outcome_of(report, "T001")
+    assert status == "needs-review"
+    assert "protected path changed: conftest.py" in reason
+    draft(world)
+
+
+def test_checks_that_rewrite_the_code_after_they_ran_fail_the_task(tmp_path: Path) -> None:
+    """A session-finish hook that edits the tree: what ran is not what would be committed."""
+    world = pytest_world(tmp_path, protected_paths=[])
+    world.agent.scenarios["T001"] = Scenario(
+        files(
+            conftest_DOT_py=(
+                "import pathlib\n\n\ndef pytest_sessionfinish(session, exitstatus):\n"
+                "    pathlib.Path('mathlib/core.py').write_text('BACKDOOR = 1\\n')\n"
+            ),
+        )
+    )
+    report = world.run(only=frozenset({"T001"}))
+    status, reason = outcome_of(report, "T001")
+    assert status == "failed"
+    assert reason.startswith("the checks changed the files under test (mathlib/core.py)")
+    assert world.prs() == []
+
+
+def test_a_change_to_ci_is_reviewed_by_a_person(tmp_path: Path) -> None:
+    world = pytest_world(tmp_path)
+    world.agent.scenarios["T001"] = Scenario(
+        files(_DOT_github__workflows__ci_DOT_yml="on: push\n", mathlib__x_DOT_py="X = 1\n")
+    )
+    report = world.run(only=frozenset({"T001"}))
+    assert outcome_of(report, "T001")[0] == "needs-review"
+    assert "protected path changed: .github/workflows/ci.yml" in draft(world)["body"]
+
+
+def test_a_draft_that_needs_review_holds_its_task(tmp_path: Path) -> None:
+    world = pytest_world(tmp_path)
+    world.agent.scenarios["T001"] = Scenario(files(_DOT_github__x_DOT_yml="x: 1\n"))
+    world.run(only=frozenset({"T001"}))
+    again = world.run(only=frozenset({"T001"}))
+    assert again.outcomes == []
+    assert "T001 is in review" in again.note
+
+
+def test_the_checks_see_no_secret_and_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_must_not_leak")
+    probe = (
+        "import os, socket\n\n\ndef test_contained() -> None:\n"
+        "    assert 'GITHUB_TOKEN' not in os.environ\n"
+        "    assert not os.path.exists(os.path.expanduser('~/.ssh'))\n"
+        "    try:\n"
+        "        socket.create_connection(('1.1.1.1', 443), timeout=5)\n"
+        "    except OSError:\n"
+        "        return\n"
+        "    raise AssertionError('the network was reachable')\n"
+    )
+    world = pytest_world(tmp_path)
+    world.agent.scenarios["T001"] = Scenario(files(tests__test_contained_DOT_py=probe))
+    report = world.run(only=frozenset({"T001"}))
+    assert outcome_of(report, "T001")[0] == "succeeded"
+
+
+def test_a_failed_attempt_leaves_no_branch(world: World) -> None:
+    world.agent.scenarios["T001"] = Scenario(writes("feature.txt", "BROKEN\n"))
+    world.run(only=frozenset({"T001"}))
+    assert git(world.root, "branch", "--list", "macoder/*") == ""

@@ -457,8 +457,20 @@ def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: b
     lines = [f"Task **{task.id}**: {task.title}", ""]
     if not contained:
         lines += [f"⚠️ **Not contained:** {SANDBOX_OFF_NOTE}", ""]
-    if ok:
-        lines.append("✅ Verified by macoder: the agent's changes pass the project's tests.")
+    if ok and notes.review:
+        lines += [
+            "⚠️ **Not verified: a person must review this.** The project's tests pass on the "
+            "committed tree, but the result breaks these rules:",
+            "",
+            *(f"- {why}" for why in notes.review),
+            "",
+            "Draft, labelled `macoder:needs-review`: merge it only after reading the diff.",
+        ]
+    elif ok:
+        lines.append(
+            "✅ Verified by macoder: the project's tests pass on exactly the committed tree, "
+            "the tests the agent touched pass in their base version, no protected path changed."
+        )
     else:
         lines += [f"❌ **This attempt failed:** {reason}", ""]
         lines.append("Draft: kept for inspection; it will not be merged as is.")
