@@ -508,3 +508,26 @@ def test_the_docs_list_every_input_and_output() -> None:
     declared = action_yml()["outputs"]
     assert isinstance(declared, dict)
     assert set(re.findall(r"^\| `([a-z-]+)` \|", outputs, re.M)) == set(declared)
+
+
+# --------------------------------------------------------------------------- sandbox, masking
+
+
+def test_the_token_is_masked_in_every_form_git_may_print(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    out = io.StringIO()
+    action_main.mask_token("ghs_abc", out)
+    basic = base64.b64encode(b"x-access-token:ghs_abc").decode()
+    assert out.getvalue().splitlines() == ["::add-mask::ghs_abc", f"::add-mask::{basic}"]
+
+
+def test_the_sandbox_is_allowed_only_where_apparmor_forbids_it(tmp_path: Path) -> None:
+    from multi_agent_coder.run.setup import allow_sandbox
+
+    flag = tmp_path / "proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+    assert "no AppArmor" in allow_sandbox(flag)
+    flag.parent.mkdir(parents=True)
+    flag.write_text("0\n")
+    assert allow_sandbox(flag) == "sandbox: unprivileged user namespaces are allowed"

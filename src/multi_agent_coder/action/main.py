@@ -124,6 +124,8 @@ def main(
         runner = read_runner(env)
         inputs = read_inputs(env)
         scrub_secrets(env)
+        if in_actions and inputs.github_token:
+            mask_token(inputs.github_token, out)
         job = Job(inputs, runner, env, Path.cwd() if root is None else root, out)
         if step == "install-opencode":
             return install_opencode(job)
@@ -158,6 +160,16 @@ def _report_error(message: str, out: TextIO, *, in_actions: bool) -> None:
         print(workflow_command("error", message, title="macoder"), file=out, flush=True)
     else:
         print(f"macoder: error: {message}", file=sys.stderr)
+
+
+def mask_token(token: str, out: TextIO) -> None:
+    """Ask the runner to mask the token in every form git may print it in: as it is, and as
+    the base64 of `x-access-token:<token>` that goes into git's Authorization header (the
+    runner masks the secret's own value only)."""
+    from multi_agent_coder.run.setup import token_forms
+
+    for form in token_forms(token):
+        print(f"::add-mask::{form}", file=out, flush=True)
 
 
 def scrub_secrets(environ: MutableMapping[str, str]) -> None:
@@ -290,7 +302,7 @@ def install_opencode(job: Job) -> int:
     repository or the environment names a binary already (setting `opencode_bin`, e.g.
     `MACODER_OPENCODE_BIN` for an offline runner)."""
     from multi_agent_coder.config import load_settings
-    from multi_agent_coder.run.setup import ensure_opencode
+    from multi_agent_coder.run.setup import allow_sandbox, ensure_opencode
 
     inputs, runner, out = job.inputs, job.runner, job.out
     if not inputs.needs_agent:
@@ -299,6 +311,8 @@ def install_opencode(job: Job) -> int:
         write_outputs(runner.output_file, {"opencode-bin": ""})
         return EXIT_OK
     settings = with_inputs(load_settings(job.root, job.environ), inputs)
+    if settings.sandbox:
+        print(allow_sandbox(), file=out)
     binary = ensure_opencode(settings, runner.temp / OPENCODE_HOME, out)
     write_outputs(runner.output_file, {"opencode-bin": str(binary)})
     return EXIT_OK

@@ -74,12 +74,13 @@ def git_auth_env(remote_url: str, token: str) -> dict[str, str]:
         "GIT_CONFIG_KEY_0": key,
         "GIT_CONFIG_VALUE_0": "",
         "GIT_CONFIG_KEY_1": key,
-        "GIT_CONFIG_VALUE_1": f"AUTHORIZATION: basic {_basic(token)}",
+        "GIT_CONFIG_VALUE_1": f"AUTHORIZATION: basic {basic_credential(token)}",
         "GIT_TERMINAL_PROMPT": "0",
     }
 
 
-def _basic(token: str) -> str:
+def basic_credential(token: str) -> str:
+    """What git's Authorization header carries for `token` (and what must be masked too)."""
     return base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
 
 
@@ -112,7 +113,7 @@ class Remote:
         self.retry = retry if retry is not None else RetrySettings()
         self.timeout_s = timeout_s
         self._sleep = sleep
-        self._secrets = (token, _basic(token)) if token else ()
+        self._secrets = (token, basic_credential(token)) if token else ()
         auth = git_auth_env(url, token) if token else {"GIT_TERMINAL_PROMPT": "0"}
         self._env = {**auth, "LC_ALL": "C"}
 

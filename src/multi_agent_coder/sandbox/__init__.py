@@ -99,7 +99,7 @@ class Jail:
         read-only, the rest of `readable` (the agent's binary) read-only."""
         return Policy(
             writable=tuple(writable),
-            readable=(*self._readable(env, readable), self.git_dir),
+            readable=tuple(self._readable(env, [*readable, self.git_dir])),
             hidden=tuple(self.hidden(environ)),
             masked=tuple(p for p in MASKED if p.exists()),
             env=dict(env),
