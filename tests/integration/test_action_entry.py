@@ -54,6 +54,7 @@ class Job:
         self.checkout = checkout
         self.output = tmp_path / "github_output"
         self.summary = tmp_path / "step_summary"
+        self.masked: list[str] = []
         self.env = {
             "GITHUB_REPOSITORY": SLUG,
             "GITHUB_SERVER_URL": server.as_uri(),
@@ -77,7 +78,9 @@ class Job:
             environ["ACTION_INPUT_" + name.upper()] = value
         out = io.StringIO()
         code = main(["run"], environ, root=self.checkout, agent_factory=no_agent, stdout=out)
-        return code, out.getvalue()
+        lines = out.getvalue().splitlines(keepends=True)
+        self.masked = [line.split("::", 2)[2].strip() for line in lines if "::add-mask::" in line]
+        return code, "".join(line for line in lines if "::add-mask::" not in line)
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -242,6 +245,15 @@ def test_a_bad_token_is_reported_as_github_says_it(world: Job) -> None:
     assert code == EXIT_PROBLEMS
     assert "bad credentials" in out
     assert "ghp_wrong" not in out
+
+
+def test_the_token_is_masked_in_the_log_as_git_would_send_it(world: Job) -> None:
+    import base64
+
+    code, _ = world.run(mode="plan")
+    assert code == EXIT_OK
+    basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    assert world.masked == [TOKEN, basic]
 
 
 def test_plan_needs_the_token(world: Job) -> None:

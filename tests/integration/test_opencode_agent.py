@@ -452,8 +452,11 @@ def test_the_runs_server_answers_only_with_the_runs_password(
         models={"implementation": sm.MODEL_REF},
     )
     with opencode_agent(settings, Repo.open(repo_dir), threading.Event()) as agent:
-        stranger = httpx.get(f"{agent.base_url}/session", timeout=30)
-        shell = httpx.post(f"{agent.base_url}/session/ses_x/shell", json={}, timeout=30)
+        assert agent.socket is not None  # sandboxed: no port on this host's network at all
+        transport = httpx.HTTPTransport(uds=agent.socket)
+        with httpx.Client(base_url=agent.base_url, transport=transport, timeout=30) as http:
+            stranger = http.get("/session")
+            shell = http.post("/session/ses_x/shell", json={})
         result = agent.run(
             prompt="# Task T001: say hi",
             worktree=repo_dir,

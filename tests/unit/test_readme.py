@@ -32,3 +32,30 @@ def test_the_configuration_table_names_every_setting() -> None:
 
     keys = set(re.findall(r"^\| `([a-z_]+)[`.]", table_between("config-table"), re.M))
     assert keys == set(Settings.model_fields)
+
+
+def test_the_actions_hashed_requirements_match_the_lock() -> None:
+    """action.yml installs from action-requirements.txt with --require-hashes; it must say
+    exactly what uv.lock says (scripts/action-requirements.sh writes it)."""
+    import subprocess
+
+    import pytest
+
+    root = Path(__file__).resolve().parents[2]
+    uv = root / ".tools" / "uv" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("the pinned uv is not installed: run scripts/bootstrap.sh")
+    exported = subprocess.run(
+        [
+            *(str(uv), "export", "--frozen", "--no-dev", "--group", "build"),
+            *("--no-emit-project", "--format", "requirements-txt", "--no-header", "--quiet"),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    committed = (root / "action-requirements.txt").read_text(encoding="utf-8")
+    assert committed == exported, "run scripts/action-requirements.sh and commit the result"
+    assert "--hash=sha256:" in committed
+    assert "hatchling==" in committed

@@ -50,10 +50,10 @@ def run_git(
     is raised either way. `extra_env` adds variables
     on top of the clean environment (e.g. `LC_ALL=C` where git's words are matched).
     """
-    command = [GIT, *HARDENING, *args]
+    command = [GIT, *args]  # as the user would type it: what error messages quote
     try:
         result = subprocess.run(
-            command,
+            [GIT, *HARDENING, *args],
             cwd=cwd,
             env={**clean_env(), **(extra_env or {})},
             input=input,

@@ -108,6 +108,11 @@ class OpenCodeAgent:
         """Where the agent's OpenCode server listens (it answers only with the run's password)."""
         return self._client.base_url
 
+    @property
+    def socket(self) -> str | None:
+        """The Unix socket a sandboxed server is reached through (None: a TCP port)."""
+        return self._client.uds
+
     def run(
         self, *, prompt: str, worktree: Path, model: str, timeout_s: float, title: str
     ) -> AgentResult:
