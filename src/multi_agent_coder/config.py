@@ -140,6 +140,16 @@ class ModelSettings(BaseModel):
     documentation: ModelRef = "google/gemini-2.0-flash-exp"
 
 
+class ModelPrice(BaseModel):
+    """What a model costs, per million tokens (`cached`: cached input; default: `input`)."""
+
+    model_config = _CLOSED_MODEL
+
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
+    cached: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
 class CheckCommands(BaseModel):
     """The target repository's own checks, each an argv list; None means detect it later."""
 
@@ -200,6 +210,14 @@ class Settings(BaseSettings):
     protected_paths: list[NonBlank] = Field(default_factory=lambda: list(limits.PROTECTED_PATHS))
     #: Test files: changed or deleted by the agent, they must still pass in their base version.
     test_globs: list[NonBlank] = Field(default_factory=lambda: list(limits.TEST_GLOBS))
+
+    #: Hard caps, enforced by the gateway before each model request (None: no cap).
+    max_tokens_per_task: int | None = Field(None, ge=1)
+    max_tokens_per_run: int | None = Field(None, ge=1)
+    max_cost_per_task: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_cost_per_run: float | None = Field(None, gt=0, allow_inf_nan=False)
+    #: `provider/model` -> its price per million tokens (for cost figures and cost caps).
+    prices: dict[ModelRef, ModelPrice] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

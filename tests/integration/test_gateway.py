@@ -3,6 +3,7 @@ refuses everything else; the sandbox's bridge carries bytes both ways."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -14,7 +15,8 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from multi_agent_coder.gateway.routes import Routes
+from multi_agent_coder.gateway.routes import Route, Routes
+from multi_agent_coder.gateway.sansio import Caps, Usage
 from multi_agent_coder.gateway.server import Gateway
 from multi_agent_coder.sandbox import inside
 
@@ -39,6 +41,9 @@ class Upstream(BaseHTTPRequestHandler):
             self.wfile.write(f"data: {n}\n\n".encode())
             self.wfile.flush()
             time.sleep(0.2)
+        usage = {"prompt_tokens": 100, "completion_tokens": 7}
+        self.wfile.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        self.wfile.flush()
         self.close_connection = True
 
 
@@ -52,9 +57,13 @@ def upstream() -> Iterator[str]:
     server.server_close()
 
 
+def routes(upstream: str, key: str = "sk-real") -> Routes:
+    return Routes({"local": Route(upstream, "openai", {"Authorization": f"Bearer {key}"})})
+
+
 @pytest.fixture
 def gateway(upstream: str, tmp_path: Path) -> Iterator[Gateway]:
-    with Gateway(Routes({"local": upstream}), tmp_path / "gw.sock") as running:
+    with Gateway(routes(upstream), tmp_path / "gw.sock") as running:
         yield running
 
 
@@ -79,17 +88,67 @@ def test_a_routed_request_reaches_its_upstream_and_streams_back_as_it_comes(
     ):
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream"
-        text = ""
+        text = ""  # (the usage event is the last one)
         for chunk in response.iter_text():
             arrivals.append(time.monotonic())
             text += chunk
-    assert text == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    assert text.startswith("data: 0\n\ndata: 1\n\ndata: 2\n\n")
     assert len(arrivals) >= 2  # chunk by chunk, not one buffered answer
     [seen] = Upstream.seen
     assert seen["path"] == "/v1/chat/completions?stream=1"
     assert seen["body"] == b'{"model":"m"}'
     assert seen["headers"]["X-Trace"] == "1"
     assert (gateway.forwarded, gateway.refused) == (1, 0)
+
+
+def test_the_real_key_is_added_outside_and_the_sandboxs_key_dropped(gateway: Gateway) -> None:
+    with client(gateway) as http:
+        http.post(
+            "/local/chat/completions",
+            json={"messages": [{"role": "system", "content": "Working directory: /wt/T001"}]},
+            headers={"Authorization": "Bearer placeholder", "x-api-key": "also-dropped"},
+        )
+    [seen] = Upstream.seen
+    assert seen["headers"]["Authorization"] == "Bearer sk-real"
+    assert "x-api-key" not in {k.lower() for k in seen["headers"]}
+
+
+def test_every_request_is_counted_for_the_task_whose_directory_it_names(
+    gateway: Gateway,
+) -> None:
+    def ask(directory: str) -> None:
+        system = f"<env>\n  Working directory: {directory}\n</env>"
+        http.post("/local/chat/completions", json={"messages": [{"content": system}]})
+
+    with client(gateway) as http:
+        ask("/wt/T001")
+        ask("/wt/T001")
+        ask("/wt/T002")
+        http.post("/local/chat/completions", json={"messages": []})  # e.g. a title request
+    assert gateway.tally("/wt/T001").usage == Usage(200, 14, requests=2)
+    assert gateway.tally("/wt/T002").usage == Usage(100, 7, requests=1)
+    assert gateway.tally(None).usage.requests == 1
+    assert gateway.run_tally.usage == Usage(400, 28, requests=4)
+    assert all(e.status == 200 and e.bytes_out > 0 for e in gateway.exchanges)
+
+
+def test_at_a_cap_the_next_request_is_refused_with_a_clear_error(
+    upstream: str, tmp_path: Path
+) -> None:
+    caps = Caps(tokens_per_task=200)
+    body = {"messages": [{"content": "Working directory: /wt/T001"}]}
+    with Gateway(routes(upstream), tmp_path / "gw.sock", caps=caps) as gw, client(gw) as http:
+        first = http.post("/local/chat/completions", json=body)  # 107 tokens so far
+        second = http.post("/local/chat/completions", json=body)  # 214: the cap is crossed
+        third = http.post("/local/chat/completions", json=body)  # refused, never sent
+        other = http.post("/local/x", json={"messages": [{"content": "Working directory: /wt/T2"}]})
+    assert first.status_code == second.status_code == 200
+    assert third.status_code == 400
+    assert "cap:tokens-per-task reached" in third.json()["error"]["message"]
+    assert other.status_code == 200  # the cap is per task
+    assert gw.cap_hit("/wt/T001") == "tokens-per-task"
+    assert gw.cap_hit("/wt/T2") is None
+    assert len(Upstream.seen) == 3  # within one request of the limit: T001's two, T2's one
 
 
 def test_anything_but_a_configured_route_is_refused(gateway: Gateway) -> None:
@@ -106,7 +165,7 @@ def test_an_upstream_that_is_down_is_a_clear_502(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    with Gateway(Routes({"local": dead}), tmp_path / "gw.sock") as gw, client(gw) as http:
+    with Gateway(routes(dead), tmp_path / "gw.sock") as gw, client(gw) as http:
         answer = http.post("/local/x", json={})
     assert answer.status_code == 502
     assert "the model endpoint did not answer" in answer.text
@@ -114,7 +173,7 @@ def test_an_upstream_that_is_down_is_a_clear_502(tmp_path: Path) -> None:
 
 def test_the_gateway_leaves_no_socket_behind(upstream: str, tmp_path: Path) -> None:
     path = tmp_path / "gw.sock"
-    with Gateway(Routes({"local": upstream}), path):
+    with Gateway(routes(upstream), path):
         assert path.is_socket()
         assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert not path.exists()

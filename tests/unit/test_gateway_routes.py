@@ -1,4 +1,4 @@
-"""Where the sandboxed agent's model requests may go: one route per used provider. Pure."""
+"""Where the sandboxed agent's model requests may go, and with which key. Pure."""
 
 from __future__ import annotations
 
@@ -6,17 +6,24 @@ import pytest
 
 from multi_agent_coder.errors import ConfigError
 from multi_agent_coder.gateway.routes import KNOWN_UPSTREAMS, routes_for, through_gateway
+from multi_agent_coder.gateway.sansio import PLACEHOLDER_KEY
 
 CUSTOM = {
     "local": {
         "npm": "@ai-sdk/openai-compatible",
-        "options": {"baseURL": "http://127.0.0.1:8080/v1/"},
+        "options": {
+            "baseURL": "http://127.0.0.1:8080/v1/",
+            "apiKey": "{env:LOCAL_KEY}",
+            "headers": {"X-Org": "{env:ORG}-team"},
+        },
+        "env": ["LOCAL_KEY"],
     }
 }
+ENV = {"LOCAL_KEY": "sk-local", "ORG": "acme", "ANTHROPIC_API_KEY": "sk-ant"}
 
 
 def test_a_custom_provider_routes_to_its_base_url_and_a_builtin_to_its_endpoint() -> None:
-    routes = routes_for(CUSTOM, ["local", "anthropic"])
+    routes = routes_for(CUSTOM, ["local", "anthropic"], ENV)
     assert routes.upstreams == {
         "anthropic": KNOWN_UPSTREAMS["anthropic"],
         "local": "http://127.0.0.1:8080/v1",
@@ -28,17 +35,34 @@ def test_a_custom_provider_routes_to_its_base_url_and_a_builtin_to_its_endpoint(
     assert routes.target("/anthropic/messages") == "https://api.anthropic.com/v1/messages"
 
 
+def test_the_real_keys_are_resolved_outside_in_each_familys_header() -> None:
+    routes = routes_for(CUSTOM, ["local", "anthropic", "google"], {**ENV, "GEMINI_API_KEY": "g"})
+    assert routes.routes["local"].headers == {
+        "X-Org": "acme-team",
+        "Authorization": "Bearer sk-local",
+    }
+    assert routes.routes["anthropic"].family == "anthropic"
+    assert routes.routes["anthropic"].headers == {"x-api-key": "sk-ant"}
+    assert routes.routes["google"].headers == {"x-goog-api-key": "g"}
+
+
+def test_a_provider_without_a_key_gets_no_auth_header() -> None:
+    routes = routes_for(
+        {"ollama": {"options": {"baseURL": "http://127.0.0.1:11434/v1"}}}, ["ollama"]
+    )
+    assert routes.routes["ollama"].headers == {}
+
+
 def test_anything_else_has_no_route() -> None:
-    routes = routes_for(CUSTOM, ["local"])
+    routes = routes_for(CUSTOM, ["local"], ENV)
     assert routes.target("/openai/chat/completions") is None
     assert routes.target("/") is None
     assert routes.target("http://evil.example/x") is None
 
 
 def test_only_the_providers_in_use_are_routed() -> None:
-    assert set(
-        routes_for({**CUSTOM, "other": {"options": {"baseURL": "http://x"}}}, ["local"]).upstreams
-    ) == {"local"}
+    both = {**CUSTOM, "other": {"options": {"baseURL": "http://x"}}}
+    assert set(routes_for(both, ["local"], ENV).upstreams) == {"local"}
 
 
 @pytest.mark.parametrize(
@@ -52,10 +76,13 @@ def test_a_provider_without_a_usable_endpoint_is_a_config_error(
         routes_for(provider, ["mine"])
 
 
-def test_the_agents_config_points_every_route_at_the_gateway_and_keeps_the_rest() -> None:
-    routes = routes_for(CUSTOM, ["local", "openai"])
+def test_the_sandboxed_config_points_at_the_gateway_and_holds_no_secret() -> None:
+    routes = routes_for(CUSTOM, ["local", "openai"], ENV)
     rewritten = through_gateway(CUSTOM, routes, "http://127.0.0.1:4097/")
-    assert rewritten["local"]["options"]["baseURL"] == "http://127.0.0.1:4097/local"
-    assert rewritten["local"]["npm"] == "@ai-sdk/openai-compatible"
-    assert rewritten["openai"] == {"options": {"baseURL": "http://127.0.0.1:4097/openai"}}
-    assert CUSTOM["local"]["options"]["baseURL"] == "http://127.0.0.1:8080/v1/"  # not mutated
+    local = rewritten["local"]
+    assert local["options"] == {"baseURL": "http://127.0.0.1:4097/local", "apiKey": PLACEHOLDER_KEY}
+    assert "env" not in local  # no variable is asked for inside the sandbox
+    assert local["npm"] == "@ai-sdk/openai-compatible"
+    assert rewritten["openai"]["options"]["baseURL"] == "http://127.0.0.1:4097/openai"
+    assert "sk-" not in str(rewritten)
+    assert CUSTOM["local"]["options"]["apiKey"] == "{env:LOCAL_KEY}"  # not mutated

@@ -167,6 +167,10 @@ def _counts(outcomes: Sequence[TaskOutcome]) -> str:
     return ", ".join(f"{count} {status}" for status, count in seen.items())
 
 
+def _tokens(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def render_run_summary(report: RunReport, *, dry_run: bool) -> str:
     """The job summary of a task or run job: one table row per task (result, PR, time,
     context bytes, reason), or the reason nothing ran."""
@@ -184,12 +188,13 @@ def render_run_summary(report: RunReport, *, dry_run: bool) -> str:
         out += ["Ready: " + ", ".join(f"`{t}`" for t in report.ready), ""]
     if report.outcomes:
         out += [
-            "| task | result | pull request | time | context | reason |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| task | result | pull request | time | context | tokens in / out | reason |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         out += [
             f"| `{o.task_id}` | {o.status} | {_pr_cell(o)} | {duration(o.duration_s)} "
-            f"| {o.context_bytes:,} B | {_cell(o.reason)} |"
+            f"| {o.context_bytes:,} B | {_tokens(o.tokens_in)} / {_tokens(o.tokens_out)} "
+            f"| {_cell(o.reason)} |"
             for o in report.outcomes
         ]
         out.append("")

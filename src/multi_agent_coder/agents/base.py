@@ -46,6 +46,13 @@ class AgentResult:
     #: The texts the session received as user messages, read back from the runtime: checked
     #: again for drift, since they are what the agent really worked from.
     received: tuple[str, ...] = ()
+    #: Cached input and reasoning tokens and model calls, as the gateway counted them (None:
+    #: not counted, e.g. the sandbox and its gateway are off).
+    tokens_cached: int | None = None
+    tokens_reasoning: int | None = None
+    requests: int | None = None
+    #: The cap that stopped the session (`tokens-per-task`, ...), if one did.
+    cap: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -1,12 +1,16 @@
-"""Where the sandboxed agent's model requests go: one route per provider. Pure.
+"""Where the sandboxed agent's model requests go, and with which credential. Pure.
 
 Inside the sandbox there is no network; OpenCode reaches its model through the run's gateway
 (the only way out), at `http://127.0.0.1:<port>/<provider id>/...`. Out of the user's provider
-block (opencode.json, used as written otherwise) this computes:
+block (opencode.json, used as written otherwise) and macoder's own environment this computes:
 
 - the routes: provider id -> the upstream base URL it stands for (the provider's own
-  `options.baseURL`, or the known endpoint of a built-in provider);
-- the provider block OpenCode gets, each used provider's `baseURL` pointing at the gateway.
+  `options.baseURL`, or the known endpoint of a built-in provider), the API family it speaks,
+  and the headers the gateway adds — the real key (from `options.apiKey`, `{env:NAME}`
+  resolved here, or the built-in provider's key variable) and `options.headers`;
+- the provider block OpenCode gets: each routed provider's `baseURL` at the gateway, its key a
+  placeholder, its headers gone. No key and no `{env:...}` of a routed provider is left in it,
+  so no secret has to reach the sandbox's environment at all.
 
 The gateway forwards to these upstreams and to nothing else.
 """
@@ -14,12 +18,19 @@ The gateway forwards to these upstreams and to nothing else.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from multi_agent_coder.errors import ConfigError
+from multi_agent_coder.gateway.sansio import (
+    PLACEHOLDER_KEY,
+    Family,
+    credential_headers,
+    family_of,
+)
 
 #: The endpoints of OpenCode's built-in providers (their SDKs' defaults), by provider id.
 KNOWN_UPSTREAMS: Final[Mapping[str, str]] = {
@@ -33,45 +44,98 @@ KNOWN_UPSTREAMS: Final[Mapping[str, str]] = {
     "xai": "https://api.x.ai/v1",
 }
 
+#: API-key variables of OpenCode's built-in providers, by provider id.
+BUILTIN_PROVIDER_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "google": ("GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+}
+
+_ENV_REF: Final = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One provider behind the gateway."""
+
+    upstream: str
+    family: Family = "openai"
+    #: Headers the gateway adds (the real credential among them); never seen by the sandbox.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
 
 @dataclass(frozen=True, slots=True)
 class Routes:
-    """Provider id -> upstream base URL (no trailing slash)."""
+    """Provider id -> its route."""
 
-    upstreams: Mapping[str, str]
+    routes: Mapping[str, Route]
+
+    @property
+    def upstreams(self) -> dict[str, str]:
+        return {name: route.upstream for name, route in self.routes.items()}
+
+    def match(self, path: str) -> tuple[str, Route, str] | None:
+        """(provider id, route, upstream URL) for a request path `/<provider>/<rest>?query`,
+        or None when the path names no route (the gateway then refuses it)."""
+        name, _, rest = path.lstrip("/").partition("/")
+        route = self.routes.get(name)
+        if route is None:
+            return None
+        return name, route, f"{route.upstream}/{rest}" if rest else route.upstream
 
     def target(self, path: str) -> str | None:
-        """The upstream URL for a request path `/<provider>/<rest>?query`, or None when the
-        path names no route (the gateway then refuses it)."""
-        route, _, rest = path.lstrip("/").partition("/")
-        base = self.upstreams.get(route)
-        if base is None:
-            return None
-        return f"{base}/{rest}" if rest else base
+        found = self.match(path)
+        return found[2] if found is not None else None
 
 
-def routes_for(provider: Mapping[str, Any], used: Iterable[str]) -> Routes:
+def _resolve(value: Any, environ: Mapping[str, str]) -> str | None:
+    """A config string with every `{env:NAME}` replaced from `environ` (None: not a string)."""
+    if not isinstance(value, str):
+        return None
+    return _ENV_REF.sub(lambda m: environ.get(m.group(1), ""), value)
+
+
+def routes_for(
+    provider: Mapping[str, Any], used: Iterable[str], environ: Mapping[str, str] | None = None
+) -> Routes:
     """The routes for the providers the run's models use (`used`: provider ids)."""
-    upstreams: dict[str, str] = {}
+    env = environ or {}
+    routes: dict[str, Route] = {}
     for provider_id in sorted(set(used)):
         entry = provider.get(provider_id)
         options = entry.get("options") if isinstance(entry, Mapping) else None
-        base = options.get("baseURL") if isinstance(options, Mapping) else None
-        if base is None:
-            base = KNOWN_UPSTREAMS.get(provider_id)
+        options = options if isinstance(options, Mapping) else {}
+        base = _resolve(options.get("baseURL"), env) or KNOWN_UPSTREAMS.get(provider_id)
         if not isinstance(base, str) or urlsplit(base).scheme not in ("http", "https"):
             raise ConfigError(
                 f"opencode_config: provider {provider_id!r} has no usable options.baseURL and is "
                 "not a provider macoder knows the endpoint of; set options.baseURL (http or https)"
             )
-        upstreams[provider_id] = base.rstrip("/")
-    return Routes(upstreams)
+        family = family_of(provider_id, entry if isinstance(entry, Mapping) else None)
+        key = _resolve(options.get("apiKey"), env)
+        if key is None:
+            names = BUILTIN_PROVIDER_KEYS.get(provider_id, ())
+            key = next((env[name] for name in names if env.get(name)), None)
+        headers = {
+            str(name): resolved
+            for name, value in (options.get("headers") or {}).items()
+            if (resolved := _resolve(value, env)) is not None
+        }
+        headers.update(credential_headers(family, key))
+        routes[provider_id] = Route(base.rstrip("/"), family, headers)
+    return Routes(routes)
 
 
 def through_gateway(provider: Mapping[str, Any], routes: Routes, gateway: str) -> dict[str, Any]:
-    """The provider block with every routed provider's `baseURL` at `gateway/<provider id>`."""
+    """The provider block the sandboxed OpenCode gets: every routed provider's `baseURL` at
+    `gateway/<provider id>`, its key a placeholder, its extra headers removed."""
     rewritten: dict[str, Any] = copy.deepcopy(dict(provider))
-    for provider_id in routes.upstreams:
+    for provider_id in routes.routes:
         entry = rewritten.setdefault(provider_id, {})
         if not isinstance(entry, dict):
             raise ConfigError(f"opencode_config: provider {provider_id!r} must be a JSON object")
@@ -81,4 +145,7 @@ def through_gateway(provider: Mapping[str, Any], routes: Routes, gateway: str) -
                 f"opencode_config: provider {provider_id!r}: options must be a JSON object"
             )
         options["baseURL"] = f"{gateway.rstrip('/')}/{provider_id}"
+        options["apiKey"] = PLACEHOLDER_KEY
+        options.pop("headers", None)
+        entry.pop("env", None)  # the variables it names are the gateway's to read
     return rewritten

@@ -2,20 +2,32 @@
 
 It listens on a Unix socket that the sandbox's egress bridge connects to (DESIGN §9), takes
 plain HTTP requests from OpenCode and forwards each to the upstream its route names
-(`routes.py`), over TLS where the upstream is https, streaming the answer back chunk by
-chunk (server-sent events pass through unchanged). A path that names no route gets a 403
-with a clear body: the gateway forwards to the configured upstreams and to nothing else.
+(`routes.py`), over TLS where the upstream is https, streaming the answer back chunk by chunk
+(server-sent events pass through unchanged). On the way:
 
-Threads, not asyncio: requests are few (one model call at a time per task) and long-lived
-(streamed answers), and a thread per connection keeps the code plain.
+- the key the sandboxed side sent (a placeholder) is dropped and the real one added: provider
+  keys live in macoder's environment and nowhere in the sandbox;
+- each request is attributed to the task whose worktree OpenCode names in its system prompt,
+  and the provider's own `usage` in the answer is counted (tokens; cost where priced);
+- before a request goes out, the caps are checked: a task or run at its limit gets a refusal
+  (HTTP 400, an OpenAI-style error body that OpenCode shows) and the cap is remembered for the
+  task, so it ends as `cap:<which>`.
+
+A path that names no route gets a 403 with a clear body: the gateway forwards to the
+configured upstreams and to nothing else. Threads, not asyncio: requests are few (one model
+call at a time per task) and long-lived (streamed answers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socketserver
 import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +36,17 @@ from typing import Final, Self
 import httpx
 
 from multi_agent_coder.gateway.routes import Routes
+from multi_agent_coder.gateway.sansio import (
+    KEY_HEADERS,
+    Caps,
+    Price,
+    Tally,
+    UsageMeter,
+    cap_reached,
+    cost_of,
+    directory_of,
+    model_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +71,31 @@ HOP_BY_HOP: Final = frozenset(
 UPSTREAM_TIMEOUT: Final = httpx.Timeout(connect=30.0, read=600.0, write=60.0, pool=30.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One forwarded request, as counted."""
+
+    directory: str | None
+    route: str
+    model: str | None
+    status: int
+    tally: Tally
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+
+
+@dataclass
+class _Books:
+    """What the gateway has counted so far (guarded by the gateway's lock)."""
+
+    by_directory: dict[str | None, Tally] = field(default_factory=dict)
+    run: Tally = field(default_factory=Tally)
+    capped: dict[str | None, str] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+    refused: int = 0
+
+
 class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = False
@@ -61,16 +109,23 @@ class Gateway:
         routes: Routes,
         socket_path: Path,
         *,
+        caps: Caps | None = None,
+        prices: Mapping[str, Price] | None = None,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = routes
         self.socket_path = socket_path
+        self.caps = caps or Caps()
+        self.prices = dict(prices or {})
         self._client = httpx.Client(timeout=UPSTREAM_TIMEOUT, transport=transport)
+        self._clock = clock
         self._server: _UnixHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.forwarded = 0
-        self.refused = 0
+        self._books = _Books()
         self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> Self:
         self._server = _UnixHTTPServer(str(self.socket_path), _make_handler(self))
@@ -103,60 +158,162 @@ class Gateway:
     ) -> None:
         self.stop()
 
-    def _count(self, *, refused: bool) -> None:
+    # ----------------------------------------------------------------- the books
+
+    def tally(self, directory: str | None) -> Tally:
+        """Tokens and cost of the requests attributed to `directory` (a task's worktree)."""
         with self._lock:
-            if refused:
-                self.refused += 1
-            else:
-                self.forwarded += 1
+            return self._books.by_directory.get(directory, Tally())
+
+    @property
+    def run_tally(self) -> Tally:
+        with self._lock:
+            return self._books.run
+
+    def cap_hit(self, directory: str | None) -> str | None:
+        """The cap that stopped `directory`'s task (`tokens-per-task`, ...), or None."""
+        with self._lock:
+            return self._books.capped.get(directory)
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        with self._lock:
+            return list(self._books.exchanges)
+
+    @property
+    def forwarded(self) -> int:
+        with self._lock:
+            return len(self._books.exchanges)
+
+    @property
+    def refused(self) -> int:
+        with self._lock:
+            return self._books.refused
+
+    # ----------------------------------------------------------------- one request
 
     def forward(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request: forward it to its route's upstream, or refuse it."""
-        target = self.routes.target(handler.path)
+        started = self._clock()
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        if target is None:
-            self._count(refused=True)
-            known = ", ".join(f"/{route}/" for route in self.routes.upstreams) or "none"
-            _answer(
-                handler,
-                403,
-                f"macoder gateway: {handler.path.split('?')[0]!r} is no configured model "
-                f"endpoint (routes: {known}); nothing else is reachable from the sandbox\n",
-            )
+        found = self.routes.match(handler.path)
+        if found is None:
+            self._refuse_route(handler)
             return
-        self._count(refused=False)
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        name, route, target = found
+        directory = directory_of(body)
+        model = model_of(body, handler.path)
+        cap = self._check_caps(directory)
+        if cap is not None:
+            _error(handler, f"macoder gateway: cap:{cap} reached; the task is stopped there")
+            return
+        headers = {
+            k: v
+            for k, v in handler.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() not in KEY_HEADERS
+        }
+        headers.update(route.headers)
         request = self._client.build_request(handler.command, target, headers=headers, content=body)
         try:
             response = self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             log.warning("gateway: %s %s failed: %s", handler.command, target, exc)
-            _answer(handler, 502, f"macoder gateway: the model endpoint did not answer: {exc}\n")
+            _error(handler, f"macoder gateway: the model endpoint did not answer: {exc}", 502)
             return
-        try:
-            handler.send_response(response.status_code)
-            for name, value in response.headers.multi_items():
-                if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
-                    handler.send_header(name, value)
-            handler.send_header("Transfer-Encoding", "chunked")
-            handler.end_headers()
-            for chunk in response.iter_bytes():  # decoded: content-encoding is not passed on
-                if chunk:
-                    handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                    handler.wfile.flush()
-            handler.wfile.write(b"0\r\n\r\n")
-            handler.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # OpenCode went away (an aborted session): nothing left to answer
-        finally:
-            response.close()
+        meter = UsageMeter(route.family)
+
+        def book(sent: int) -> None:
+            usage = meter.result()
+            price = self.prices.get(f"{name}/{model}") if model else None
+            tally = Tally().add(usage, cost_of(usage, price))
+            elapsed = self._clock() - started
+            status = response.status_code
+            self._book(Exchange(directory, name, model, status, tally, len(body), sent, elapsed))
+
+        _relay(handler, response, meter, book)
+
+    def _refuse_route(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self._books.refused += 1
+        known = ", ".join(f"/{name}/" for name in self.routes.routes) or "none"
+        _answer(
+            handler,
+            403,
+            f"macoder gateway: {handler.path.split('?')[0]!r} is no configured model "
+            f"endpoint (routes: {known}); nothing else is reachable from the sandbox\n",
+        )
+
+    def _check_caps(self, directory: str | None) -> str | None:
+        with self._lock:
+            books = self._books
+            cap = cap_reached(self.caps, books.by_directory.get(directory, Tally()), books.run)
+            if cap is not None:
+                books.capped.setdefault(directory, cap)
+            return cap
+
+    def _book(self, exchange: Exchange) -> None:
+        with self._lock:
+            books = self._books
+            before = books.by_directory.get(exchange.directory, Tally())
+            books.by_directory[exchange.directory] = before.add(
+                exchange.tally.usage, exchange.tally.cost
+            )
+            books.run = books.run.add(exchange.tally.usage, exchange.tally.cost)
+            books.exchanges.append(exchange)
+
+
+def _relay(
+    handler: BaseHTTPRequestHandler,
+    response: httpx.Response,
+    meter: UsageMeter,
+    book: Callable[[int], None],
+) -> None:
+    """Stream `response` back chunk by chunk, reading its usage on the way; `book(bytes)` is
+    called once, before the answer's last byte goes out: the next request of the same task,
+    which cannot start before OpenCode has the whole answer, sees this one's usage."""
+    sent = 0
+    booked = False
+    try:
+        handler.send_response(response.status_code)
+        for key, value in response.headers.multi_items():
+            if key.lower() not in HOP_BY_HOP and key.lower() != "content-encoding":
+                handler.send_header(key, value)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        for chunk in response.iter_bytes():  # decoded: content-encoding is not passed on
+            if chunk:
+                meter.feed(chunk)
+                sent += len(chunk)
+                handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                handler.wfile.flush()
+        booked = True
+        book(sent)
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # OpenCode went away (an aborted session): what was used still counts
+    finally:
+        response.close()
+        if not booked:
+            book(sent)
 
 
 def _answer(handler: BaseHTTPRequestHandler, status: int, text: str) -> None:
     data = text.encode()
     handler.send_response(status)
     handler.send_header("Content-Type", "text/plain; charset=utf-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def _error(handler: BaseHTTPRequestHandler, message: str, status: int = 400) -> None:
+    """An OpenAI-style error (which OpenCode reports as the session's error, and does not
+    retry: a 400 is final to it)."""
+    data = json.dumps({"error": {"message": message, "type": "macoder_gateway"}}).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)

@@ -73,6 +73,10 @@ class Attempt:
     tokens_out: int | None
     cost: float | None
     at: float
+    #: Counted by the gateway (absent in records written before it, or with it off).
+    tokens_cached: int | None = None
+    tokens_reasoning: int | None = None
+    requests: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

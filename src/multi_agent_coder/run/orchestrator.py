@@ -301,6 +301,22 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
     return None
 
 
+def _totals(outcomes: list[TaskOutcome]) -> dict[str, float | int | None]:
+    """The run's tokens and cost, summed over its tasks (None where nothing was counted)."""
+
+    def total(values: list[int | float | None]) -> float | int | None:
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    return {
+        "tokens_in": total([o.tokens_in for o in outcomes]),
+        "tokens_out": total([o.tokens_out for o in outcomes]),
+        "tokens_cached": total([o.tokens_cached for o in outcomes]),
+        "requests": total([o.requests for o in outcomes]),
+        "cost": total([o.cost for o in outcomes]),
+    }
+
+
 def report_json(report: RunReport) -> str:
     """The run as a JSON document (`macoder run --json`)."""
     return json.dumps(
@@ -337,6 +353,9 @@ def report_json(report: RunReport) -> str:
                     "model": o.model,
                     "tokens_in": o.tokens_in,
                     "tokens_out": o.tokens_out,
+                    "tokens_cached": o.tokens_cached,
+                    "tokens_reasoning": o.tokens_reasoning,
+                    "requests": o.requests,
                     "cost": o.cost,
                     "session_deleted": o.session_deleted,
                     "pr": None
@@ -350,6 +369,7 @@ def report_json(report: RunReport) -> str:
                 }
                 for o in report.outcomes
             ],
+            "totals": _totals(report.outcomes),
             "exit_code": report.exit_code,
         },
         indent=2,

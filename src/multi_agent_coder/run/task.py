@@ -76,6 +76,9 @@ class TaskOutcome:
     pr: PrResult | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cached: int | None = None
+    tokens_reasoning: int | None = None
+    requests: int | None = None
     cost: float | None = None
     session_deleted: bool = True
 
@@ -230,6 +233,9 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         pr=pr,
         tokens_in=agent.tokens_in if agent else None,
         tokens_out=agent.tokens_out if agent else None,
+        tokens_cached=agent.tokens_cached if agent else None,
+        tokens_reasoning=agent.tokens_reasoning if agent else None,
+        requests=agent.requests if agent else None,
         cost=agent.cost if agent else None,
         session_deleted=agent.session_deleted if agent else True,
     )
@@ -289,6 +295,10 @@ def _attempt(
     )
     if env.cancel.is_set():
         raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
+    if notes.agent.cap is not None:
+        raise TaskFailed(
+            f"cap:{notes.agent.cap}: the gateway refused the next model request", Phase.AGENT
+        )
     if notes.agent.outcome is not AgentOutcome.SUCCESS:
         raise TaskFailed(f"agent {notes.agent.outcome.value}: {notes.agent.reason}", Phase.AGENT)
 
@@ -426,6 +436,9 @@ def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
         model=outcome.model,
         tokens_in=outcome.tokens_in,
         tokens_out=outcome.tokens_out,
+        tokens_cached=outcome.tokens_cached,
+        tokens_reasoning=outcome.tokens_reasoning,
+        requests=outcome.requests,
         cost=outcome.cost,
         at=env.clock(),
     )
@@ -487,8 +500,14 @@ def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: b
             "### Agent",
             f"- model: `{notes.model}`, outcome: {agent.outcome.value}, "
             f"time: {agent.duration_s:.1f} s",
-            f"- tokens in/out: {_known(agent.tokens_in)}/{_known(agent.tokens_out)}, "
-            f"cost: {_known(agent.cost)}",
+            f"- tokens in/out: {_known(agent.tokens_in)}/{_known(agent.tokens_out)}"
+            + (
+                f" (cached {agent.tokens_cached}, reasoning {agent.tokens_reasoning}; "
+                f"{agent.requests} model requests, counted by macoder's gateway)"
+                if agent.requests is not None
+                else ""
+            )
+            + f", cost: {_known(agent.cost)}",
         ]
     if notes.diffstat is not None:
         lines += ["", "### Changes", "```", notes.diffstat.text.rstrip(), "```"]

@@ -32,10 +32,19 @@ from multi_agent_coder.agents.opencode.client import (
     StreamGap,
 )
 from multi_agent_coder.agents.opencode.sansio import Meaning, Signal, Transcript
+from multi_agent_coder.gateway.sansio import Tally
 
 ABORT_GRACE_S: Final = 5.0
 DELETE_VERIFY_S: Final = 2.0
 POLL_S: Final = 0.5
+
+
+class Meter(Protocol):
+    """What the agent reads from the run's gateway: the tokens of a session's directory."""
+
+    def tally(self, directory: str | None) -> Tally: ...
+
+    def cap_hit(self, directory: str | None) -> str | None: ...
 
 
 class ServerHandle(Protocol):
@@ -92,7 +101,9 @@ class OpenCodeAgent:
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        meter: Meter | None = None,
     ) -> None:
+        self._meter = meter
         self._server = server
         self._client = client
         self._abort_grace_s = abort_grace_s
@@ -146,6 +157,22 @@ class OpenCodeAgent:
 
     def _result(self, state: _Run, model: str, started: float, *, deleted: bool) -> AgentResult:
         transcript = state.transcript
+        tokens_in = transcript.tokens_in if transcript else None
+        tokens_out = transcript.tokens_out if transcript else None
+        cost = transcript.cost if transcript else None
+        cached = reasoning = requests = None
+        cap = None
+        if self._meter is not None:
+            # The gateway's count is the provider's own, every request included: it wins.
+            tally = self._meter.tally(state.directory)
+            tokens_in, tokens_out = tally.usage.input, tally.usage.output
+            cached, reasoning = tally.usage.cached, tally.usage.reasoning
+            requests = tally.usage.requests
+            cost = tally.cost if tally.cost else cost
+            cap = self._meter.cap_hit(state.directory)
+        if cap is not None:
+            state.outcome = AgentOutcome.ERROR
+            state.reason = f"cap:{cap} reached (the gateway refused the next model request)"
         return AgentResult(
             outcome=state.outcome,
             reason=state.reason,
@@ -153,11 +180,15 @@ class OpenCodeAgent:
             duration_s=round(self._clock() - started, 3),
             session_deleted=deleted,
             output_text=transcript.text if transcript else "",
-            tokens_in=transcript.tokens_in if transcript else None,
-            tokens_out=transcript.tokens_out if transcript else None,
-            cost=transcript.cost if transcript else None,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
             model=model,
             received=transcript.received if transcript else (),
+            tokens_cached=cached,
+            tokens_reasoning=reasoning,
+            requests=requests,
+            cap=cap,
         )
 
     # the happy path and its branches

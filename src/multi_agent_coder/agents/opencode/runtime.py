@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -29,24 +29,12 @@ from multi_agent_coder.agents.opencode.server import (
 )
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import ConfigError
-from multi_agent_coder.gateway.routes import routes_for, through_gateway
+from multi_agent_coder.gateway.routes import BUILTIN_PROVIDER_KEYS, routes_for, through_gateway
+from multi_agent_coder.gateway.sansio import Caps, Price
 from multi_agent_coder.gateway.server import Gateway
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.processes import command_line, kill_tree, pid_alive
 from multi_agent_coder.sandbox import jail_for, socket_directory
-
-#: API-key variables of OpenCode's built-in providers, by provider id: passed to the server
-#: only for the providers the configured models name (a custom provider declares its own).
-BUILTIN_PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "google": ("GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"),
-    "openrouter": ("OPENROUTER_API_KEY",),
-    "groq": ("GROQ_API_KEY",),
-    "mistral": ("MISTRAL_API_KEY",),
-    "deepseek": ("DEEPSEEK_API_KEY",),
-    "xai": ("XAI_API_KEY",),
-}
 
 
 def read_provider_config(path: Path) -> dict[str, Any]:
@@ -108,12 +96,22 @@ def opencode_agent(
     reap_orphans(repo.git_dir)
     with contextlib.ExitStack() as stack:
         confinement: Confinement | None = None
+        gateway: Gateway | None = None
+        key_names = sorted(provider_key_names(settings))
         binary = find_binary(settings.opencode_bin, project_root=repo.root)
         if jail.enabled:
             sockets = stack.enter_context(socket_directory())
-            routes = routes_for(provider, used_providers(settings))
-            gateway = stack.enter_context(Gateway(routes, sockets / "gateway.sock"))
+            routes = routes_for(provider, used_providers(settings), os.environ)
+            gateway = stack.enter_context(
+                Gateway(
+                    routes,
+                    sockets / "gateway.sock",
+                    caps=caps_of(settings),
+                    prices=prices_of(settings),
+                )
+            )
             provider = through_gateway(provider, routes, f"http://127.0.0.1:{EGRESS_PORT}")
+            key_names = []  # the keys stay with the gateway, outside the sandbox
             worktrees = repo.root / settings.worktree_dir
             worktrees.mkdir(parents=True, exist_ok=True)
             confinement = Confinement(
@@ -128,7 +126,7 @@ def opencode_agent(
             provider=provider,
             binary=binary,
             project_root=repo.root,
-            extra_env_names=sorted(provider_key_names(settings)),
+            extra_env_names=key_names,
             # The server answers only macoder: anyone else on this machine who reaches it
             # would otherwise be able to run shell commands as the user through it.
             password=random_password(),
@@ -140,9 +138,37 @@ def opencode_agent(
                 # A stuck session marks the agent `needs_kill`; the server is shared by every
                 # task of the run, so it is killed when the run ends (stop() escalates to
                 # SIGKILL), not mid-run.
-                yield OpenCodeAgent(server, server.client(), cancel=cancel)
+                yield OpenCodeAgent(server, server.client(), cancel=cancel, meter=gateway)
             finally:
                 record.unlink(missing_ok=True)
+
+
+def caps_of(settings: Settings) -> Caps:
+    """The run's caps; a cost cap needs a price for every model the run may use."""
+    if settings.max_cost_per_task is not None or settings.max_cost_per_run is not None:
+        unpriced = sorted(
+            str(ref)
+            for ref in set(settings.models.model_dump().values())
+            if ref not in settings.prices
+        )
+        if unpriced:
+            raise ConfigError(
+                f"max_cost_per_task / max_cost_per_run need a price for every model: set "
+                f"prices for {', '.join(unpriced)} (per million tokens: input, output)"
+            )
+    return Caps(
+        tokens_per_task=settings.max_tokens_per_task,
+        tokens_per_run=settings.max_tokens_per_run,
+        cost_per_task=settings.max_cost_per_task,
+        cost_per_run=settings.max_cost_per_run,
+    )
+
+
+def prices_of(settings: Settings) -> dict[str, Price]:
+    return {
+        ref: Price(p.input, p.output, p.input if p.cached is None else p.cached)
+        for ref, p in settings.prices.items()
+    }
 
 
 def used_providers(settings: Settings) -> set[str]:
