@@ -173,6 +173,10 @@ class RecordedRequest:
     answer: str = ""
     worktree: str | None = None
     received_at: float = 0.0
+    #: The request's headers (what reached the "provider": its key among them).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: The usage the answer reported (`prompt_tokens`, `completion_tokens`), once answered.
+    usage: dict[str, int] = field(default_factory=dict)
 
 
 # --- reading a chat request ------------------------------------------------------------------
@@ -471,35 +475,35 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
             worktree = working_directory(messages)
             if not body.get("tools"):
                 step = text(AUX_ANSWER)
-                model._record(
-                    RecordedRequest(
-                        "POST",
-                        self.path,
-                        size,
-                        body,
-                        "aux",
-                        answer="text",
-                        received_at=time.time(),
-                    )
+                record = RecordedRequest(
+                    "POST",
+                    self.path,
+                    size,
+                    body,
+                    "aux",
+                    answer="text",
+                    received_at=time.time(),
+                    headers=dict(self.headers),
                 )
+                model._record(record)
             else:
                 name, scenario = model.scenario_for(task_marker(messages))
                 index = assistant_turns(messages)
                 step = scenario.step(index)
-                model._record(
-                    RecordedRequest(
-                        "POST",
-                        self.path,
-                        size,
-                        body,
-                        "task",
-                        scenario=name,
-                        step_index=index,
-                        answer=step.describe(),
-                        worktree=worktree,
-                        received_at=time.time(),
-                    )
+                record = RecordedRequest(
+                    "POST",
+                    self.path,
+                    size,
+                    body,
+                    "task",
+                    scenario=name,
+                    step_index=index,
+                    answer=step.describe(),
+                    worktree=worktree,
+                    received_at=time.time(),
+                    headers=dict(self.headers),
                 )
+                model._record(record)
             if step.delay_s and model._wait(step.delay_s):
                 return
             if step.kind == "hang":
@@ -517,12 +521,11 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
                 return
             model_name = str(body.get("model") or model.model_id)
             if not stream:
-                self._json(
-                    200,
-                    completion_object(
-                        step, model=model_name, call_id=call_id, prompt_tokens=prompt_tokens
-                    ),
+                answer = completion_object(
+                    step, model=model_name, call_id=call_id, prompt_tokens=prompt_tokens
                 )
+                record.usage.update(answer["usage"])
+                self._json(200, answer)
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -539,6 +542,8 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
             )
             try:
                 for item in chunks:
+                    if "usage" in item:
+                        record.usage.update(item["usage"])
                     self.wfile.write(b"data: " + json.dumps(item).encode() + b"\n\n")
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")

@@ -1,0 +1,127 @@
+"""The model gateway in a real `macoder run`: the real OpenCode in the sandbox reaches the
+scripted model only through the gateway, which holds the key, counts every token and stops a
+task or a run at its cap."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from testing import scripted_model as sm
+from tests.conftest import MakeTarget
+from tests.integration import runs
+from tests.integration.runs import Target
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+KEY = "sk-scripted-2c6f0d9a"
+
+
+@pytest.fixture(autouse=True)
+def fresh_records(model: sm.ScriptedModel) -> None:
+    """The model serves the whole module; each test counts only its own requests."""
+    model.clear_requests()
+
+
+def keyed(target: Target, model: sm.ScriptedModel) -> None:
+    """The provider block refers to its key as `{env:SCRIPTED_KEY}`, as a user's would."""
+    provider = model.provider_config()
+    provider[sm.PROVIDER_ID]["options"]["apiKey"] = "{env:SCRIPTED_KEY}"
+    path = target.root.parent / "opencode.json"
+    path.write_text(json.dumps({"provider": provider}))
+
+
+def task_usage(model: sm.ScriptedModel, task_id: str) -> tuple[int, int, int]:
+    """What the scripted provider reported for a task: (input, output, requests)."""
+    answered = [r.usage for r in model.task_requests(task_id) if r.usage]
+    return (
+        sum(u["prompt_tokens"] for u in answered),
+        sum(u["completion_tokens"] for u in answered),
+        len(answered),
+    )
+
+
+def test_the_key_stays_outside_and_every_token_is_counted(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    look = (
+        "import glob, os, pathlib\n"
+        "seen = [repr(dict(os.environ))]\n"
+        "for p in glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline'):\n"
+        "    try: seen.append(pathlib.Path(p).read_bytes().decode(errors='replace'))\n"
+        "    except OSError: pass\n"
+        "for root in (os.path.expanduser('~'), '/tmp'):\n"
+        "    for d, _, files in os.walk(root):\n"
+        "        for f in files:\n"
+        "            try: seen.append(pathlib.Path(d, f).read_bytes()[:200000].decode(errors='replace'))\n"
+        "            except OSError: pass\n"
+        # The key is looked for in two halves: this script's own command line must not match.
+        f"key = {KEY[:6]!r} + {KEY[6:]!r}\n"
+        "pathlib.Path('found.txt').write_text(str(sum(key in s for s in seen)))\n"
+    )
+    model.set_scenario(
+        "T001",
+        sm.Scenario(
+            [
+                sm.write("{worktree}/mathlib/triple.py", "def triple(x):\n    return 3 * x\n"),
+                sm.bash(f'python3 -c "{look}"', "Look for the key"),
+                sm.text("Done."),
+            ]
+        ),
+    )
+    target = make_target(runs.tasks("T001"))
+    keyed(target, model)
+
+    result = target.macoder("run", "--json", extra_env={"SCRIPTED_KEY": KEY})
+
+    assert result.code == 0, result
+    report = result.json()
+    [task] = report["tasks"]
+    assert target.git("show", "macoder/T001:found.txt") == "0"  # nowhere in the sandbox
+    requests = model.task_requests("T001")
+    assert requests
+    assert all(r.headers.get("Authorization") == f"Bearer {KEY}" for r in requests)
+    tokens_in, tokens_out, calls = task_usage(model, "T001")
+    assert (task["tokens_in"], task["tokens_out"], task["requests"]) == (
+        tokens_in,
+        tokens_out,
+        calls,
+    )
+    assert report["totals"]["tokens_in"] == tokens_in
+    [pr] = target.pulls()
+    assert f"tokens in/out: {tokens_in}/{tokens_out}" in pr["body"]
+    attempt = next(r for r in target.records("T001") if r["type"] == "attempt")
+    assert (attempt["tokens_in"], attempt["requests"]) == (tokens_in, calls)
+
+
+def test_a_task_at_its_token_cap_is_stopped_with_the_cap_as_its_reason(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    model.set_scenario("T001", runs.feature("triple", 3))
+    target = make_target(runs.tasks("T001"), settings={"max_tokens_per_task": 1})
+
+    result = target.macoder("run", "--json")
+
+    assert result.code == 1, result
+    [task] = result.json()["tasks"]
+    assert task["status"] == "failed", task
+    assert task["reason"].startswith("cap:tokens-per-task")
+    assert len(model.task_requests("T001")) == 1  # stopped within one request of the cap
+    assert target.pulls() == []
+
+
+def test_the_run_cap_stops_the_second_task_before_its_first_model_call(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    model.set_scenario("T001", runs.feature("triple", 3))
+    model.set_scenario("T002", runs.feature("quadruple", 4))
+    target = make_target(
+        runs.tasks("T001", "T002"), settings={"max_tokens_per_run": 1, "workers": 1}
+    )
+
+    result = target.macoder("run", "--json")
+
+    reasons = {t["id"]: t["reason"] for t in result.json()["tasks"]}
+    assert reasons["T002"].startswith("cap:tokens-per-run"), reasons
+    assert model.task_requests("T002") == []
