@@ -54,8 +54,9 @@ def test_the_key_stays_outside_and_every_token_is_counted(
         "for root in (os.path.expanduser('~'), '/tmp'):\n"
         "    for d, _, files in os.walk(root):\n"
         "        for f in files:\n"
-        "            try: seen.append(pathlib.Path(d, f).read_bytes()[:200000].decode(errors='replace'))\n"
-        "            except OSError: pass\n"
+        "            try: data = pathlib.Path(d, f).read_bytes()[:200000]\n"
+        "            except OSError: continue\n"
+        "            seen.append(data.decode(errors='replace'))\n"
         # The key is looked for in two halves: this script's own command line must not match.
         f"key = {KEY[:6]!r} + {KEY[6:]!r}\n"
         "pathlib.Path('found.txt').write_text(str(sum(key in s for s in seen)))\n"
