@@ -96,7 +96,7 @@ def test_the_key_stays_outside_and_every_token_is_counted(
     assert (attempt["tokens_in"], attempt["requests"]) == (tokens_in, calls)
 
 
-def test_a_task_at_its_token_cap_is_stopped_with_the_cap_as_its_reason(
+def test_a_task_at_its_token_cap_is_stopped_and_its_partial_work_kept(
     make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
     model.set_scenario("T001", runs.feature("triple", 3))
@@ -109,7 +109,11 @@ def test_a_task_at_its_token_cap_is_stopped_with_the_cap_as_its_reason(
     assert task["status"] == "failed", task
     assert task["reason"].startswith("cap:tokens-per-task")
     assert len(model.task_requests("T001")) == 1  # stopped within one request of the cap
-    assert target.pulls() == []
+    [pr] = target.pulls()  # the partial work is kept, as a draft that says why it stopped
+    assert pr["draft"] is True
+    assert "macoder:failed" in pr["labels"]
+    assert "cap:tokens-per-task" in pr["body"]
+    assert target.git("show", "macoder/T001:mathlib/triple.py").startswith("def triple")
 
 
 def test_the_run_cap_stops_the_second_task_before_its_first_model_call(

@@ -776,3 +776,19 @@ def test_a_failed_attempt_leaves_no_branch(world: World) -> None:
     world.agent.scenarios["T001"] = Scenario(writes("feature.txt", "BROKEN\n"))
     world.run(only=frozenset({"T001"}))
     assert git(world.root, "branch", "--list", "macoder/*") == ""
+
+
+def test_a_task_stopped_by_its_time_limit_keeps_its_partial_work_as_a_draft(
+    world: World,
+) -> None:
+    world.agent.scenarios["T001"] = Scenario(
+        writes("half.txt", "half done\n"), AgentOutcome.TIMEOUT, "no session.idle within 60 s"
+    )
+    report = world.run(only=frozenset({"T001"}))
+    status, reason = outcome_of(report, "T001")
+    assert (status, reason) == ("failed", "agent timeout: no session.idle within 60 s")
+    [pr] = world.prs()
+    assert pr["draft"] is True
+    assert "macoder:failed" in pr["labels"]
+    assert "This attempt failed" in pr["body"]
+    assert git(world.root, "show", "macoder/T001:half.txt") == "half done"

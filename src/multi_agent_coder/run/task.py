@@ -368,10 +368,21 @@ def _attempt(
     )
 
 
+def _stopped_midway(notes: _Progress) -> bool:
+    """The agent was stopped, not wrong: by its time limit or by a cap. Its partial work is
+    worth keeping whatever `failure_mode` says."""
+    agent = notes.agent
+    return agent is not None and (agent.cap is not None or agent.outcome is AgentOutcome.TIMEOUT)
+
+
 def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> PrResult | None:
     """`failure_mode: draft-pr` publishes what the agent left as a draft PR with the report;
-    the default (`no-pr`) leaves no PR. Reporting must never mask the original failure."""
-    if env.settings.failure_mode != "draft-pr" or notes.agent is None:
+    the default (`no-pr`) leaves no PR — except for a task stopped by its time limit or a cap,
+    whose partial work is always kept as a draft (never a verified PR, never thrown away).
+    Reporting must never mask the original failure."""
+    if notes.agent is None:
+        return None
+    if env.settings.failure_mode != "draft-pr" and not _stopped_midway(notes):
         return None
     try:
         worktree = env.worktrees.path_for(task.id)
