@@ -76,6 +76,11 @@ class Step:
     status: int = 200
     message: str = ""
     delay_s: float = 0.0
+    #: An error step: `Retry-After` seconds to send with it (None: no header).
+    retry_after: float | None = None
+    #: An error step that clears up: after `times` errors for this turn, answer `then`.
+    times: int | None = None
+    then: Step | None = None
 
     def describe(self) -> str:
         """Short label for request records and logs."""
@@ -120,6 +125,19 @@ def text(answer: str, *, delay_s: float = 0.0) -> Step:
 def hang(*, delay_s: float = 0.0) -> Step:
     """Accept the request and never answer (until the server stops)."""
     return Step(kind="hang", delay_s=delay_s)
+
+
+def flaky(status: int, times: int, then: Step, *, retry_after: float | None = None) -> Step:
+    """A provider that fails this turn `times` times (with `Retry-After` when given), then
+    answers `then`: a rate limit or an outage that passes."""
+    return Step(
+        kind="error",
+        status=status,
+        message=f"scripted {status}, {times} time(s)",
+        retry_after=retry_after,
+        times=times,
+        then=then,
+    )
 
 
 def error(status: int, message: str = "scripted provider error", *, delay_s: float = 0.0) -> Step:
@@ -339,6 +357,7 @@ class ScriptedModel(LoopbackServer):
         self._lock = threading.Lock()
         self._records: list[RecordedRequest] = []
         self._counter = 0
+        self._flaky: dict[tuple[str, int], int] = {}
         self._stopping = threading.Event()
 
     # lifecycle
@@ -391,6 +410,12 @@ class ScriptedModel(LoopbackServer):
             for r in self.requests
             if r.kind == "task" and (task_id is None or r.scenario == task_id)
         ]
+
+    def _served(self, key: tuple[str, int]) -> int:
+        """How many times a flaky turn has now been asked for (this time included)."""
+        with self._lock:
+            self._flaky[key] = self._flaky.get(key, 0) + 1
+            return self._flaky[key]
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -509,6 +534,9 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
             if step.kind == "hang":
                 model._wait(None)
                 return
+            if step.times is not None and step.then is not None:
+                turn = (task_marker(messages) or "", assistant_turns(messages))
+                step = step.then if model._served(turn) > step.times else step
             if step.kind == "error":
                 error_body = {
                     "error": {
@@ -517,7 +545,8 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
                         "code": step.status,
                     }
                 }
-                self._json(step.status, error_body)
+                extra = {} if step.retry_after is None else {"Retry-After": f"{step.retry_after:g}"}
+                self._json(step.status, error_body, extra)
                 return
             model_name = str(body.get("model") or model.model_id)
             if not stream:
@@ -551,10 +580,14 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 return
 
-        def _json(self, status: int, payload: Mapping[str, Any]) -> None:
+        def _json(
+            self, status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
+        ) -> None:
             data = json.dumps(payload).encode()
             try:
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.gateway.routes import Route, Routes
-from multi_agent_coder.gateway.sansio import Caps, Usage
+from multi_agent_coder.gateway.sansio import GAVE_UP, Caps, Usage
 from multi_agent_coder.gateway.server import Gateway
 from multi_agent_coder.sandbox import inside
 
@@ -161,14 +162,114 @@ def test_anything_but_a_configured_route_is_refused(gateway: Gateway) -> None:
     assert gateway.refused == 2
 
 
-def test_an_upstream_that_is_down_is_a_clear_502(tmp_path: Path) -> None:
+class Troubled(BaseHTTPRequestHandler):
+    """A provider in trouble: answers the first `failures` requests with `status` (and
+    `Retry-After` when set), the rest as `Upstream` does."""
+
+    protocol_version = "HTTP/1.1"
+    status: ClassVar[int] = 429
+    failures: ClassVar[int] = 1
+    retry_after: ClassVar[str | None] = None
+    arrivals: ClassVar[list[float]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        Troubled.arrivals.append(time.monotonic())
+        if len(Troubled.arrivals) > Troubled.failures:
+            data = json.dumps({"usage": {"prompt_tokens": 5, "completion_tokens": 1}}).encode()
+            status = 200
+        else:
+            data = json.dumps({"error": {"message": "Rate limit reached for m"}}).encode()
+            status = Troubled.status
+        self.send_response(status)
+        if status != 200 and Troubled.retry_after is not None:
+            self.send_header("Retry-After", Troubled.retry_after)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def troubled() -> Iterator[str]:
+    Troubled.arrivals = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Troubled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+QUICK = RetrySettings(max_retries=2, delay=0.0)
+
+
+def test_a_rate_limit_is_waited_out_as_the_provider_asks_and_never_reaches_opencode(
+    troubled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Troubled, "failures", 2)
+    monkeypatch.setattr(Troubled, "retry_after", "1")
+    with Gateway(routes(troubled), tmp_path / "gw.sock", retry=QUICK) as gw, client(gw) as http:
+        answer = http.post("/local/chat/completions", json={"model": "m"})
+    assert answer.status_code == 200, answer.text
+    assert len(Troubled.arrivals) == 3
+    first, second, third = Troubled.arrivals
+    # Retry-After: 1 is what was waited, not the policy's delay of 0 (a lower bound only).
+    assert second - first >= 1.0
+    assert third - second >= 1.0
+    assert gw.run_tally.usage == Usage(5, 1, requests=1)  # only the answer is counted
+
+
+@pytest.mark.parametrize("status", [500, 503, 529])
+def test_a_provider_that_stays_down_is_a_final_error_with_its_own_message(
+    troubled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    monkeypatch.setattr(Troubled, "failures", 99)
+    monkeypatch.setattr(Troubled, "status", status)
+    with Gateway(routes(troubled), tmp_path / "gw.sock", retry=QUICK) as gw, client(gw) as http:
+        answer = http.post("/local/chat/completions", json={})
+    assert answer.status_code == 400  # final to OpenCode, which would retry a 5xx
+    assert answer.json()["error"]["message"] == GAVE_UP
+    fault = gw.fault(None)  # the details are the task's failure reason
+    assert fault is not None
+    assert f"answered HTTP {status}: Rate limit reached for m" in fault
+    assert fault.endswith("gave up after 3 attempts")
+    assert len(Troubled.arrivals) == 3
+
+
+def test_a_wait_longer_than_max_delay_is_not_waited(
+    troubled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Troubled, "retry_after", "3600")
+    with Gateway(routes(troubled), tmp_path / "gw.sock", retry=QUICK) as gw, client(gw) as http:
+        answer = http.post("/local/chat/completions", json={})
+    assert answer.status_code == 400
+    assert "asks to wait 3600 s, more than retry.max_delay (30 s)" in str(gw.fault(None))
+    assert len(Troubled.arrivals) == 1
+
+
+def test_a_client_error_is_passed_through_untouched(
+    troubled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Troubled, "status", 401)
+    with Gateway(routes(troubled), tmp_path / "gw.sock", retry=QUICK) as gw, client(gw) as http:
+        answer = http.post("/local/chat/completions", json={})
+    assert answer.status_code == 401
+    assert answer.json() == {"error": {"message": "Rate limit reached for m"}}
+    assert len(Troubled.arrivals) == 1
+
+
+def test_an_upstream_that_does_not_answer_is_retried_then_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    with Gateway(routes(dead), tmp_path / "gw.sock") as gw, client(gw) as http:
+    with Gateway(routes(dead), tmp_path / "gw.sock", retry=QUICK) as gw, client(gw) as http:
         answer = http.post("/local/x", json={})
-    assert answer.status_code == 502
-    assert "the model endpoint did not answer" in answer.text
+    assert answer.status_code == 400
+    assert "the model endpoint did not answer" in str(gw.fault(None))
+    assert "gave up after 3 attempts" in str(gw.fault(None))
 
 
 def test_the_gateway_leaves_no_socket_behind(upstream: str, tmp_path: Path) -> None:

@@ -130,3 +130,41 @@ def test_the_run_cap_stops_the_second_task_before_its_first_model_call(
     reasons = {t["id"]: t["reason"] for t in result.json()["tasks"]}
     assert reasons["T002"].startswith("cap:tokens-per-run"), reasons
     assert model.task_requests("T002") == []
+
+
+def test_a_rate_limited_provider_is_waited_out_and_the_task_still_lands(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    good = runs.feature("triple", 3)
+    first, *rest = good.steps
+    model.set_scenario("T001", sm.Scenario([sm.flaky(429, 1, first, retry_after=1), *rest]))
+    target = make_target(runs.tasks("T001"), settings={"retry": {"max_retries": 2}})
+
+    result = target.macoder("run", "--json")
+
+    assert result.code == 0, result
+    [task] = result.json()["tasks"]
+    assert task["status"] == "succeeded", task
+    first_turn = [r for r in model.task_requests("T001") if r.step_index == 0]
+    assert len(first_turn) == 2  # the 429, then the answer: the gateway asked again
+    assert task["requests"] == len([r for r in model.task_requests("T001") if r.usage])
+
+
+def test_a_provider_that_stays_down_fails_the_task_with_its_message_not_a_timeout(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    model.set_scenario("T001", sm.Scenario([sm.error(503, "The engine is currently overloaded")]))
+    target = make_target(
+        runs.tasks("T001"),
+        settings={"retry": {"max_retries": 1, "delay": 0}, "task_timeout": 900},
+    )
+
+    result = target.macoder("run", "--json")
+
+    assert result.code == 1, result
+    [task] = result.json()["tasks"]
+    assert task["status"] == "failed", task
+    assert task["reason"].startswith("agent error: model provider: "), task
+    assert "HTTP 503: The engine is currently overloaded" in task["reason"], task
+    assert task["reason"].endswith("gave up after 2 attempts"), task
+    assert len(model.task_requests("T001")) == 2  # OpenCode did not ask again: final

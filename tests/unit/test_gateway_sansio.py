@@ -4,20 +4,25 @@ when a cap stops a task. Pure; the answer shapes are the providers' documented o
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from multi_agent_coder import retry_after
 from multi_agent_coder.gateway.sansio import (
+    GAVE_UP,
     Caps,
     Price,
     Tally,
     Usage,
     UsageMeter,
     cap_reached,
+    cap_refusal,
     cost_of,
     directory_of,
     family_of,
     model_of,
+    provider_message,
     usage_of,
 )
 
@@ -157,3 +162,55 @@ def test_a_cap_is_reached_at_its_limit_and_named() -> None:
     assert cap_reached(caps, under, Tally(Usage(5000, 0))) == "tokens-per-run"
     assert cap_reached(caps, Tally(Usage(1, 1), 1.0), under) == "cost-per-task"
     assert cap_reached(Caps(), Tally(Usage(10**9, 10**9), 10**6), under) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"error": {"message": "Rate limit reached"}}', ": Rate limit reached"),
+        (
+            b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
+            ": Overloaded",
+        ),
+        (b"upstream connect error", ": upstream connect error"),
+        (b'{"error": "bare"}', ""),
+        (b"", ""),
+    ],
+)
+def test_a_providers_error_message_is_read_from_its_body(body: bytes, said: str) -> None:
+    assert provider_message(body) == said
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"Retry-After": "2"}, 2.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"Retry-After-Ms": "1500", "Retry-After": "2"}, 1.5),  # the finer one wins
+        ({"retry-after-ms": "soon", "retry-after": "3"}, 3.0),
+        ({"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}, 60.0),  # a date: until then
+        ({"Retry-After": "later"}, None),
+        ({}, None),
+    ],
+)
+def test_the_wait_a_provider_asks_for(headers: dict[str, str], wait: float | None) -> None:
+    assert retry_after.asked_wait(headers, now=40.0) == wait
+
+
+#: OpenCode 1.18's own "try again" test of an error's text (`session/retry`): an error whose
+#: message matches one of these is retried up to five more times, whatever its status.
+OPENCODE_RETRIES_WHEN = [
+    r"429|500|502|503|504|524",
+    r"rate increased too quickly|rate limit|rate-limit|rate_limit|too many requests",
+    r"overloaded|service unavailable|internal error|server error|provider returned error",
+    r"terminated|fetch failed|failed to fetch|network[-_\s]error|upstream connect|connection",
+    r"try your request again|retry your request|resource exhausted|try again|at capacity",
+    r"exhausted|unavailable|too_many_requests",
+]
+
+
+@pytest.mark.parametrize(
+    "message", [GAVE_UP, cap_refusal("tokens-per-task"), cap_refusal("cost-per-run")]
+)
+def test_the_gateways_final_refusals_are_final_to_opencode(message: str) -> None:
+    assert [p for p in OPENCODE_RETRIES_WHEN if re.search(p, message, re.IGNORECASE)] == []

@@ -46,6 +46,7 @@ PURE = [
     *modules("backlog", "context"),
     *modules("run/state.py", "forge/pr_policy.py", "forge/github_sansio.py"),
     *modules("agents/opencode/sansio.py", "agents/router.py"),
+    *modules("gateway/sansio.py", "gateway/routes.py", "sandbox/policy.py", "retry_after.py"),
 ]
 
 

@@ -18,7 +18,6 @@ Failure classes (GitHub's "best practices" and rate-limit documentation):
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
+from multi_agent_coder import retry_after
 from multi_agent_coder.errors import (
     GitHubAuthError,
     GitHubError,
@@ -250,7 +250,7 @@ def failure(
         return GitHubUnavailableError(
             f"GitHub failed while {where} (HTTP {status}{said})",
             status=status,
-            retry_after=_retry_after(head.get("retry-after"), now),
+            retry_after=retry_after.seconds(head.get("retry-after"), now),
         )
     if status == 401:
         return GitHubAuthError(
@@ -296,7 +296,7 @@ def rate_limit_wait(
     secondary-limit message (or a bare 429) waits the documented minute.
     """
     head = _lower(headers)
-    after = _retry_after(head.get("retry-after"), now)
+    after = retry_after.seconds(head.get("retry-after"), now)
     if after is not None:
         return after
     if head.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in head:
@@ -309,20 +309,6 @@ def rate_limit_wait(
     if status == 429 or "secondary rate limit" in lowered or "abuse" in lowered:
         return SECONDARY_DEFAULT_WAIT_S
     return None
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds: GitHub sends delta-seconds; an HTTP date is accepted too."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _message(data: Any) -> str:

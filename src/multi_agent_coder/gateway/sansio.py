@@ -295,3 +295,27 @@ def model_of(body: bytes, path: str) -> str | None:
         return str(data["model"])
     found = re.search(r"models/([^/:?]+)", path)
     return found.group(1) if found else None
+
+
+def provider_message(body: bytes) -> str:
+    """`: <message>` from a provider's error body (OpenAI, Anthropic and Google all put it in
+    `error.message`), or its first 200 characters of text; empty when there is nothing."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        text = body.decode("utf-8", "replace").strip()[:200]
+        return f": {text}" if text else ""
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return f": {message}" if isinstance(message, str) and message else ""
+
+
+#: What OpenCode is told when the provider failed for good; the task's reason has the details.
+#: Like `cap_refusal`, worded to match none of OpenCode's "try again" patterns (which read an
+#: error's text: "rate limit", "overloaded", a 5xx status, ...), so that it is final.
+GAVE_UP: Final = "macoder gateway: the model provider failed this request and macoder gave up"
+
+
+def cap_refusal(cap: str) -> str:
+    """What OpenCode is told when a request would pass a cap (`tokens-per-task`, ...)."""
+    return f"macoder gateway: cap:{cap} reached; the task is stopped there"

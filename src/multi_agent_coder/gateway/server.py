@@ -13,6 +13,15 @@ plain HTTP requests from OpenCode and forwards each to the upstream its route na
   (HTTP 400, an OpenAI-style error body that OpenCode shows) and the cap is remembered for the
   task, so it ends as `cap:<which>`.
 
+A provider's passing fault (a rate limit, an overload, a 5xx, no answer at all) is retried
+here, before anything reaches OpenCode, with the `retry` settings and the wait the provider
+asks for (`Retry-After`). When retries run out, the fault is remembered for the task (its
+failure reason names the provider's status and message) and OpenCode gets a 400 whose text
+is plain on purpose: OpenCode retries a 429 or 5xx, and any error whose *text* mentions a
+rate limit, an overload or a 5xx status, up to five more times with waits of its own (1.18:
+six times our retries, a minute of backoff); a plain 400 is final to it, so the task stops
+at once.
+
 A path that names no route gets a 403 with a clear body: the gateway forwards to the
 configured upstreams and to nothing else. Threads, not asyncio: requests are few (one model
 call at a time per task) and long-lived (streamed answers).
@@ -35,18 +44,24 @@ from typing import Final, Self
 
 import httpx
 
+from multi_agent_coder import retry_after
+from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.gateway.routes import Routes
 from multi_agent_coder.gateway.sansio import (
+    GAVE_UP,
     KEY_HEADERS,
     Caps,
     Price,
     Tally,
     UsageMeter,
     cap_reached,
+    cap_refusal,
     cost_of,
     directory_of,
     model_of,
+    provider_message,
 )
+from multi_agent_coder.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +84,18 @@ HOP_BY_HOP: Final = frozenset(
 #: A model answer may take minutes to start (long prompts); a stalled stream is OpenCode's
 #: to time out, the task's hard timeout bounds everything.
 UPSTREAM_TIMEOUT: Final = httpx.Timeout(connect=30.0, read=600.0, write=60.0, pool=30.0)
+#: What providers answer for a fault that passes: timeout, rate limit, server errors, and
+#: Anthropic's 529 "overloaded".
+TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504, 529})
+
+
+class UpstreamFault(Exception):
+    """A provider's passing fault: `status` 0 when it did not answer at all."""
+
+    def __init__(self, message: str, *, status: int = 0, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.wait = wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +119,7 @@ class _Books:
     by_directory: dict[str | None, Tally] = field(default_factory=dict)
     run: Tally = field(default_factory=Tally)
     capped: dict[str | None, str] = field(default_factory=dict)
+    faults: dict[str | None, str] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list)
     refused: int = 0
 
@@ -111,6 +139,7 @@ class Gateway:
         *,
         caps: Caps | None = None,
         prices: Mapping[str, Price] | None = None,
+        retry: RetrySettings | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -118,6 +147,7 @@ class Gateway:
         self.socket_path = socket_path
         self.caps = caps or Caps()
         self.prices = dict(prices or {})
+        self.retry = retry or RetrySettings()
         self._client = httpx.Client(timeout=UPSTREAM_TIMEOUT, transport=transport)
         self._clock = clock
         self._server: _UnixHTTPServer | None = None
@@ -175,6 +205,11 @@ class Gateway:
         with self._lock:
             return self._books.capped.get(directory)
 
+    def fault(self, directory: str | None) -> str | None:
+        """Why the provider failed `directory`'s last request for good, or None."""
+        with self._lock:
+            return self._books.faults.get(directory)
+
     @property
     def exchanges(self) -> list[Exchange]:
         with self._lock:
@@ -206,7 +241,7 @@ class Gateway:
         model = model_of(body, handler.path)
         cap = self._check_caps(directory)
         if cap is not None:
-            _error(handler, f"macoder gateway: cap:{cap} reached; the task is stopped there")
+            _error(handler, cap_refusal(cap))
             return
         headers = {
             k: v
@@ -214,12 +249,14 @@ class Gateway:
             if k.lower() not in HOP_BY_HOP and k.lower() not in KEY_HEADERS
         }
         headers.update(route.headers)
-        request = self._client.build_request(handler.command, target, headers=headers, content=body)
         try:
-            response = self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            log.warning("gateway: %s %s failed: %s", handler.command, target, exc)
-            _error(handler, f"macoder gateway: the model endpoint did not answer: {exc}", 502)
+            response = self._send(handler.command, target, headers, body)
+        except UpstreamFault as fault:
+            log.warning("gateway: %s %s: %s", handler.command, target, fault)
+            with self._lock:
+                self._books.faults[directory] = str(fault)
+            # Plain words: this text must match none of OpenCode's "try again" patterns.
+            _error(handler, GAVE_UP)
             return
         meter = UsageMeter(route.family)
 
@@ -232,6 +269,60 @@ class Gateway:
             self._book(Exchange(directory, name, model, status, tally, len(body), sent, elapsed))
 
         _relay(handler, response, meter, book)
+
+    def _send(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> httpx.Response:
+        """The upstream's answer, its passing faults retried; raises UpstreamFault (with
+        the provider's message and how often it was tried) when retries run out."""
+
+        def once() -> httpx.Response:
+            request = self._client.build_request(method, target, headers=headers, content=body)
+            try:
+                response = self._client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise UpstreamFault(f"the model endpoint did not answer: {exc}") from exc
+            if response.status_code not in TRANSIENT_STATUSES:
+                return response
+            try:
+                said = provider_message(response.read())
+            except httpx.HTTPError:
+                said = ""
+            finally:
+                response.close()
+            raise UpstreamFault(
+                f"the model endpoint answered HTTP {response.status_code}{said}",
+                status=response.status_code,
+                wait=retry_after.asked_wait(response.headers, time.time()),
+            )
+
+        longest = self.retry.max_delay
+
+        def worth_waiting(fault: BaseException) -> bool:
+            return isinstance(fault, UpstreamFault) and (
+                fault.wait is None or fault.wait <= longest
+            )
+
+        def asked(fault: BaseException) -> float | None:
+            return fault.wait if isinstance(fault, UpstreamFault) else None
+
+        tries = 0
+
+        def counted() -> httpx.Response:
+            nonlocal tries
+            tries += 1
+            return once()
+
+        try:
+            return call_with_retries(self.retry, counted, transient=worth_waiting, asked_wait=asked)
+        except UpstreamFault as fault:
+            if fault.wait is not None and fault.wait > longest:
+                why = (
+                    f"it asks to wait {fault.wait:.0f} s, more than retry.max_delay ({longest:g} s)"
+                )
+            else:
+                why = f"gave up after {tries} attempt{'s' if tries != 1 else ''}"
+            raise UpstreamFault(f"{fault}; {why}", status=fault.status, wait=fault.wait) from None
 
     def _refuse_route(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:

@@ -46,6 +46,8 @@ class Meter(Protocol):
 
     def cap_hit(self, directory: str | None) -> str | None: ...
 
+    def fault(self, directory: str | None) -> str | None: ...
+
 
 class ServerHandle(Protocol):
     """What the agent needs from the server it runs on (an `OpenCodeServer`)."""
@@ -161,7 +163,7 @@ class OpenCodeAgent:
         tokens_out = transcript.tokens_out if transcript else None
         cost = transcript.cost if transcript else None
         cached = reasoning = requests = None
-        cap = None
+        cap = fault = None
         if self._meter is not None:
             # The gateway's count is the provider's own, every request included: it wins.
             tally = self._meter.tally(state.directory)
@@ -170,6 +172,9 @@ class OpenCodeAgent:
             requests = tally.usage.requests
             cost = tally.cost if tally.cost else cost
             cap = self._meter.cap_hit(state.directory)
+            fault = self._meter.fault(state.directory)
+        if fault is not None and state.outcome is AgentOutcome.ERROR:
+            state.reason = f"model provider: {fault}"
         if cap is not None:
             state.outcome = AgentOutcome.ERROR
             state.reason = f"cap:{cap} reached (the gateway refused the next model request)"

@@ -108,6 +108,7 @@ def opencode_agent(
                     sockets / "gateway.sock",
                     caps=caps_of(settings),
                     prices=prices_of(settings),
+                    retry=settings.retry,
                 )
             )
             provider = through_gateway(provider, routes, f"http://127.0.0.1:{EGRESS_PORT}")
