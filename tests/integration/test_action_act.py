@@ -113,7 +113,7 @@ class ActRun:
 def _copy_action(dest: Path) -> None:
     """This repository's action as a checkout of it would hold it (what `pip install` needs)."""
     dest.mkdir(parents=True)
-    for name in ("action.yml", "pyproject.toml", "README.md"):
+    for name in ("action.yml", "action-requirements.txt", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(
         ROOT / "src",
