@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     opencode_bin: NonBlank | None = None
     opencode_config: NonBlank | None = None
     opencode_version: Annotated[str, AfterValidator(_pinned_version)] = "1.18.33"
+    #: `lean`: macoder's own agent (short system prompt, only the tools a task needs);
+    #: `opencode`: OpenCode's `build` agent as it comes. See docs/benchmarks.md for the numbers.
+    agent_profile: Literal["lean", "opencode"] = "lean"
 
     checks: CheckCommands = Field(default_factory=CheckCommands)
     drift_max_growth: float = Field(limits.MAX_DRIFT_GROWTH, gt=0, allow_inf_nan=False)
@@ -610,8 +613,10 @@ def _number(value: object) -> object:
 
 
 def _unknown_key(key: object, model: type[BaseModel] | None) -> str:
+    """No setting starts with `_`: such a key (pydantic-settings' `_env_file`, ...) gets no
+    did-you-mean, which would only point at an unrelated setting."""
     names = model.model_fields if model is not None else {}
-    match = _closest(str(key), names)
+    match = None if str(key).startswith("_") else _closest(str(key), names)
     hint = f"; did you mean {match!r}?" if match else ""
     return f"unknown key {str(key)!r}{hint}"
 

@@ -335,6 +335,19 @@ def test_config_model() -> None:
         sansio.opencode_config_content({}, model="nope")
 
 
+def test_the_lean_profile_defines_macoders_agent_and_the_other_opencodes_own() -> None:
+    lean = json.loads(sansio.opencode_config_content({}, profile="lean"))
+    agent = lean["agent"][sansio.agent_name("lean")]
+    assert agent["prompt"] == sansio.LEAN_PROMPT
+    assert agent["mode"] == "primary"
+    assert set(agent["permission"].values()) == {"deny"}
+    assert {"task", "todowrite"} <= set(agent["permission"])
+    assert len(sansio.LEAN_PROMPT.encode()) < 1500  # the point of it: a short prompt
+    plain = json.loads(sansio.opencode_config_content({}, profile="opencode"))
+    assert "agent" not in plain
+    assert sansio.agent_name("opencode") == "build"
+
+
 def bash_decision(rules: dict[str, str], command: str) -> str:
     """OpenCode's rule: the last pattern that matches wins (`*` also spans spaces)."""
     decision = "ask"

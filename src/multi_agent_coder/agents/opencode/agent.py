@@ -104,8 +104,10 @@ class OpenCodeAgent:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         meter: Meter | None = None,
+        agent: str = "build",
     ) -> None:
         self._meter = meter
+        self._agent = agent
         self._server = server
         self._client = client
         self._abort_grace_s = abort_grace_s
@@ -212,7 +214,7 @@ class OpenCodeAgent:
         client, directory = self._client, state.directory
         session_id = client.create_session(directory, title_or_default(prompt, title))
         state.session_id = session_id
-        client.prompt_async(session_id, directory, prompt, model)
+        client.prompt_async(session_id, directory, prompt, model, self._agent)
         wait = self._wait(state, session_id, events, deadline)
         if wait.kind == "idle":
             state.settled = True

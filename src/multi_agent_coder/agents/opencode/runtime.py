@@ -132,6 +132,7 @@ def opencode_agent(
             # would otherwise be able to run shell commands as the user through it.
             password=random_password(),
             confinement=confinement,
+            profile=settings.agent_profile,
         )
         with server:
             record = _record_server(repo.git_dir, server)
@@ -139,7 +140,9 @@ def opencode_agent(
                 # A stuck session marks the agent `needs_kill`; the server is shared by every
                 # task of the run, so it is killed when the run ends (stop() escalates to
                 # SIGKILL), not mid-run.
-                yield OpenCodeAgent(server, server.client(), cancel=cancel, meter=gateway)
+                yield OpenCodeAgent(
+                    server, server.client(), cancel=cancel, meter=gateway, agent=server.agent
+                )
             finally:
                 record.unlink(missing_ok=True)
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 # --- requests --------------------------------------------------------------------------------
 
@@ -458,11 +458,51 @@ def permissions(
     return result
 
 
+#: Which OpenCode agent runs a task (`agent_profile`): macoder's lean one, or OpenCode's own
+#: `build` agent with its full system prompt and every tool.
+AgentProfile = Literal["lean", "opencode"]
+
+#: The name of macoder's own agent in the server's config.
+LEAN_AGENT: Final = "macoder"
+
+#: Its system prompt, in place of OpenCode's ~10 KB one (written for an interactive CLI with a
+#: person at it): what matters for one well-specified task run headless, and nothing else.
+#: OpenCode still appends its environment block (working directory, platform, date).
+LEAN_PROMPT: Final = """\
+You are macoder's coding agent. You do one task, described in the user's message, in the git \
+worktree that is your working directory. Nobody answers questions: decide, and state your \
+assumptions at the end.
+
+- Read the files that matter before changing anything; follow the code's existing style, \
+names and structure.
+- Make the smallest change that does the whole task; leave alone what it does not touch.
+- Add or update tests for the behaviour you change. Never weaken, delete or skip an existing \
+test: macoder runs the original tests against your work and rejects it otherwise.
+- Run the project's tests with bash and fix what fails before you finish.
+- Use the tools directly: read, edit and write files; glob and grep to find them; bash for \
+commands. Stay inside the working directory.
+- Do not commit, push, open pull requests or change git settings: macoder verifies and \
+commits your work.
+
+Finish with a short summary: what you changed, in which files, and how you verified it.
+"""
+
+#: Tools the lean agent goes without: sub-agents, to-do lists, skills and the language server
+#: serve long interactive sessions; their definitions cost ~7 KB in every request.
+LEAN_WITHOUT: Final = ("task", "todowrite", "todoread", "skill", "lsp")
+
+
+def agent_name(profile: AgentProfile) -> str:
+    """The agent a session is prompted with under `profile`."""
+    return LEAN_AGENT if profile == "lean" else "build"
+
+
 def opencode_config_content(
     provider: Mapping[str, Any],
     permission: Mapping[str, Any] | None = None,
     *,
     model: str | None = None,
+    profile: AgentProfile = "opencode",
 ) -> str:
     """The JSON for `OPENCODE_CONFIG_CONTENT`: providers, permissions, nothing interactive.
 
@@ -476,6 +516,15 @@ def opencode_config_content(
         "autoupdate": False,
         "snapshot": False,
     }
+    if profile == "lean":
+        config["agent"] = {
+            LEAN_AGENT: {
+                "mode": "primary",
+                "description": "macoder: one task, headless, tests run before it ends",
+                "prompt": LEAN_PROMPT,
+                "permission": dict.fromkeys(LEAN_WITHOUT, "deny"),
+            }
+        }
     if model is not None:
         split_model(model)
         config["model"] = model

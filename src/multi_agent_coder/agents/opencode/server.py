@@ -171,12 +171,17 @@ class OpenCodeServer:
         log_level: str = "WARN",
         keep_home: bool = False,
         confinement: Confinement | None = None,
+        profile: sansio.AgentProfile = "opencode",
     ) -> None:
         """`confinement`: run the server (and so every command of its agents) in the OS
-        sandbox; it is then reached over a Unix socket only (see `Confinement`)."""
+        sandbox; it is then reached over a Unix socket only (see `Confinement`). `profile`:
+        which agent its sessions run (`agent`), macoder's lean one or OpenCode's `build`."""
         self.binary = find_binary(binary, project_root=project_root)
         self.provider = dict(provider)
-        self.config_content = sansio.opencode_config_content(provider, permission, model=model)
+        self.config_content = sansio.opencode_config_content(
+            provider, permission, model=model, profile=profile
+        )
+        self.agent = sansio.agent_name(profile)
         self.host = host
         self._requested_port = port
         self._source_env = dict(os.environ if env is None else env)
