@@ -452,13 +452,28 @@ def test_the_summary_has_one_row_per_task_with_pr_time_and_context() -> None:
         "",
         "Base `main` at `0123456789`, run `20261125T120000-abcd1234`.",
         "",
-        "| task | result | pull request | time | context | reason |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| task | result | pull request | time | context | tokens in / out | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         "| `T001` | succeeded | [#12](https://github.com/o/r/pull/12) (created) | 3m 12s "
-        "| 2,345 B |  |",
-        "| `T002` | failed | - | 4.2 s | 2,345 B "
+        "| 2,345 B | - / - |  |",
+        "| `T002` | failed | - | 4.2 s | 2,345 B | - / - "
         "| tests fail \\| see log &lt;b&gt;boom&lt;/b&gt; |",
     ]
+
+
+def test_the_summary_shows_each_tasks_tokens_and_the_runs_total() -> None:
+    text = render_run_summary(
+        report(
+            outcome("T001", "succeeded", pr=PR, tokens_in=12000, tokens_out=340, requests=3),
+            outcome("T002", "failed", tokens_in=800, tokens_out=20, requests=1, cost=0.25),
+        ),
+        dry_run=False,
+    )
+    assert "| 2,345 B | 12,000 / 340 |" in text
+    assert "| 2,345 B | 800 / 20 |" in text
+    assert "Tokens this run: 12,800 in / 360 out, 4 model requests, cost 0.2500." in text
+    unpriced = render_run_summary(report(outcome("T001", "succeeded", pr=PR)), dry_run=False)
+    assert "Tokens this run" not in unpriced  # nothing counted: no line that says zero
 
 
 def test_the_summary_says_why_nothing_ran() -> None:

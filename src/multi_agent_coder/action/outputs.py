@@ -171,6 +171,23 @@ def _tokens(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _totals_line(outcomes: Sequence[TaskOutcome]) -> list[str]:
+    """The run's tokens (and cost, when priced) as counted by the gateway; nothing when no
+    task counted any."""
+    from multi_agent_coder.run.orchestrator import run_totals
+
+    totals = run_totals(outcomes)
+    if totals["tokens_in"] is None:
+        return []
+    line = (
+        f"Tokens this run: {totals['tokens_in']:,} in / {totals['tokens_out'] or 0:,} out, "
+        f"{totals['requests'] or 0:,} model requests"
+    )
+    if totals["cost"]:
+        line += f", cost {totals['cost']:.4f}"
+    return [line + ".", ""]
+
+
 def render_run_summary(report: RunReport, *, dry_run: bool) -> str:
     """The job summary of a task or run job: one table row per task (result, PR, time,
     context bytes, reason), or the reason nothing ran."""
@@ -198,6 +215,7 @@ def render_run_summary(report: RunReport, *, dry_run: bool) -> str:
             for o in report.outcomes
         ]
         out.append("")
+        out += _totals_line(report.outcomes)
     if report.timed_out:
         out += ["The run timeout was reached; unfinished tasks were stopped.", ""]
     if report.interrupted:
