@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from multi_agent_coder.git.env import run_git
 from testing.loopback import LoopbackServer
@@ -316,7 +316,7 @@ class FakeGitHub(LoopbackServer):
         tail = match[3] or ""
         params = {key: values[-1] for key, values in parse_qs(query).items()}
         data = self._json_body(body)
-        number = re.fullmatch(r"/(pulls|issues)/(\d+)(/labels|/comments)?", tail)
+        number = re.fullmatch(r"/(pulls|issues)/(\d+)(/labels(?:/[^/]+)?|/comments)?", tail)
         if tail == "/pulls" and method == "GET":
             return self._list_pulls(repo, params)
         if tail == "/pulls" and method == "POST":
@@ -343,6 +343,13 @@ class FakeGitHub(LoopbackServer):
             return 200, [self._label_json(repo, name) for name in pr.labels], {}
         if kind == "issues" and sub == "/labels" and method == "POST":
             return self._add_labels(repo, pr, data)
+        if kind == "issues" and sub.startswith("/labels/") and method == "DELETE":
+            name = unquote(sub.removeprefix("/labels/"))
+            if name not in pr.labels:  # GitHub: 404 "Label does not exist"
+                raise _error(404, "Label does not exist")
+            pr.labels.remove(name)
+            pr.updated_at = self.clock()
+            return 200, [self._label_json(repo, label) for label in pr.labels], {}
         if kind == "issues" and sub == "/comments" and method == "GET":
             return 200, repo.comments.get(pr.number, []), {}
         if kind == "issues" and sub == "/comments" and method == "POST":

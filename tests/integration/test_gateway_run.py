@@ -168,3 +168,45 @@ def test_a_provider_that_stays_down_fails_the_task_with_its_message_not_a_timeou
     assert "HTTP 503: The engine is currently overloaded" in task["reason"], task
     assert task["reason"].endswith("gave up after 2 attempts"), task
     assert len(model.task_requests("T001")) == 2  # OpenCode did not ask again: final
+
+
+def test_continue_starts_from_the_drafts_partial_work_and_verifies_the_whole(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    model.set_scenario("T001", runs.feature("triple", 3))
+    target = make_target(runs.tasks("T001"), settings={"max_tokens_per_task": 1})
+    stopped = target.macoder("run", "--json")
+    assert stopped.json()["tasks"][0]["reason"].startswith("cap:tokens-per-task"), stopped
+    [draft] = target.pulls()
+    assert target.git("show", "macoder/T001:mathlib/triple.py").startswith("def triple")
+
+    # The second attempt only writes the test: the module must come from the first one.
+    model.clear_requests()
+    model.set_scenario("T001", sm.Scenario(runs.feature("triple", 3).steps[1:]))
+    no_cap = {"MACODER_MAX_TOKENS_PER_TASK": "100000000"}
+    result = target.macoder("run", "--continue", "T001", "--json", extra_env=no_cap)
+
+    assert result.code == 0, result
+    [task] = result.json()["tasks"]
+    assert task["status"] == "succeeded", task
+    prompt = json.dumps(model.task_requests("T001")[0].body["messages"])
+    assert "## Earlier attempt" in prompt
+    [pr] = target.pulls()
+    assert pr["number"] == draft["number"]  # the same PR, now verified
+    assert pr["draft"] is False
+    assert "macoder:failed" not in pr["labels"]
+    files = target.files_changed("main", "macoder/T001")
+    assert {"mathlib/triple.py", "tests/test_triple.py"} <= set(files)
+
+
+def test_continue_without_a_partial_draft_is_refused_before_anything_starts(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    target = make_target(runs.tasks("T001"))
+
+    result = target.macoder("run", "--continue", "T001")
+
+    assert result.code == 2, result
+    assert "--continue T001: no open draft with partial work" in result.stderr
+    assert model.task_requests("T001") == []
+    assert target.pulls() == []

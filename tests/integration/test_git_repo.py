@@ -433,6 +433,58 @@ def test_merge_into_an_unknown_branch_is_a_clear_error(repo: Repo) -> None:
 # --------------------------------------------------------------------- checkouts
 
 
+def partial_work(root: Path, repo: Repo) -> str:
+    """An earlier attempt's commit on `macoder/T001`: one file changed, one added, one
+    deleted, one made executable."""
+    earlier = linked_worktree(root, "macoder/T001")
+    write(earlier, {"README.md": "partial\n", "new.py": "x = 1\n", "run.sh": "echo\n"})
+    (earlier / "run.sh").chmod(0o755)
+    (earlier / "src" / "app.py").unlink()
+    tip = repo.commit_all(earlier, "partial", BOT)
+    assert tip is not None
+    git(root, "worktree", "remove", "--force", str(earlier))
+    return tip
+
+
+def test_carry_over_brings_partial_work_as_uncommitted_changes(repo: Repo, root: Path) -> None:
+    tip = partial_work(root, repo)
+    fresh = linked_worktree(root, "fresh")
+
+    paths = repo.carry_over(tip, fresh, BOT)
+
+    assert sorted(paths) == ["README.md", "new.py", "run.sh", "src/app.py"]
+    assert (fresh / "README.md").read_text() == "partial\n"
+    assert (fresh / "new.py").read_text() == "x = 1\n"
+    assert os.access(fresh / "run.sh", os.X_OK)
+    assert not (fresh / "src" / "app.py").exists()
+    assert git(fresh, "rev-parse", "HEAD") == git(root, "rev-parse", "main")  # not committed
+    assert repo.changed_files(fresh) == ["README.md", "new.py", "run.sh", "src/app.py"]
+
+
+def test_carry_over_onto_a_newer_base_merges_the_partial_work(repo: Repo, root: Path) -> None:
+    tip = partial_work(root, repo)
+    commit(root, {"b.txt": "main moved\n"}, "user work")
+    fresh = linked_worktree(root, "fresh")
+
+    repo.carry_over(tip, fresh, BOT)
+
+    assert (fresh / "b.txt").read_text() == "main moved\n"  # the new base stays
+    assert (fresh / "README.md").read_text() == "partial\n"  # the partial work comes along
+    assert "b.txt" not in repo.changed_files(fresh)
+
+
+def test_carry_over_that_conflicts_changes_nothing(repo: Repo, root: Path) -> None:
+    tip = partial_work(root, repo)
+    commit(root, {"README.md": "main's own\n"}, "user work")
+    fresh = linked_worktree(root, "fresh")
+
+    with pytest.raises(MergeConflictError, match=r"README\.md"):
+        repo.carry_over(tip, fresh, BOT)
+
+    assert repo.changed_files(fresh) == []
+    assert (fresh / "README.md").read_text() == "main's own\n"
+
+
 def test_checkout_state_reports_branch_and_cleanliness(repo: Repo, root: Path) -> None:
     assert repo.checkout_state(repo.root) == CheckoutState("main", clean=True)
     write(root, {"untracked.txt": "u\n"})

@@ -44,7 +44,7 @@ from multi_agent_coder.errors import (
     PushRejectedError,
 )
 from multi_agent_coder.forge import github_sansio as sansio
-from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, PrState
+from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, LABEL_NEEDS_REVIEW, PrState
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git import remote as remote_module
 from multi_agent_coder.git.remote import git_auth_env
@@ -408,6 +408,20 @@ def test_a_failure_after_a_ready_pr_leaves_no_merge_ready_pr(
     assert only["number"] == failed.number
     assert only["draft"] is True
     assert {label["name"] for label in only["labels"]} == {LABEL, LABEL_FAILED}
+
+
+def test_a_new_attempt_takes_off_the_state_labels_it_no_longer_earns(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    first = publish(
+        forge, work, "T001", "cheat\n", draft=True, labels=(LABEL, LABEL_NEEDS_REVIEW, "team:web")
+    )
+    second = publish(forge, work, "T001", "stopped\n", draft=True, labels=(LABEL, LABEL_FAILED))
+
+    assert second.number == first.number  # both drafts: updated in place
+    [pr] = open_pulls(fake)
+    assert [label["name"] for label in pr["labels"]] == [LABEL, "team:web", LABEL_FAILED]
+    assert second.labels == (LABEL, "team:web", LABEL_FAILED)
 
 
 def test_existing_labels_are_fine_and_unknown_ones_are_created(

@@ -17,6 +17,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="run this task again although it has an open PR (repeatable)",
     )
     parser.add_argument(
+        "--continue",
+        dest="resume",
+        metavar="TASK_ID",
+        action="append",
+        default=[],
+        help="run this task again from its draft's partial work (a task stopped by its time "
+        "limit or a cap), not from the default branch (repeatable)",
+    )
+    parser.add_argument(
         "--only", metavar="TASK_ID", action="append", help="run only these ready tasks"
     )
     parser.add_argument("--workers", type=int, help="tasks at once (default: setting 'workers')")
@@ -43,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--task-timeout must be positive")
         overrides["task_timeout"] = args.task_timeout
     retry = frozenset(validate_task_id(t) for t in args.retry)
+    resume = frozenset(validate_task_id(t) for t in args.resume)
     only = frozenset(validate_task_id(t) for t in args.only) if args.only else None
     progress = Progress(live=False if args.json else None)
     with open_session(args) as session:
@@ -50,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
             session.settings = session.settings.model_copy(update=overrides)
         orchestrator = Orchestrator(session, on_phase=progress.on_phase)
         with progress.showing():
-            report = orchestrator.run(RunOptions(retry=retry, only=only, dry_run=args.dry_run))
+            report = orchestrator.run(
+                RunOptions(retry=retry, only=only, dry_run=args.dry_run, resume=resume)
+            )
     # What was cleaned up after a run that died goes to stderr also with --json (it is in the
     # JSON too): the person at the terminal should see it either way.
     for pid in report.stopped_processes:

@@ -51,6 +51,14 @@ INSTRUCTIONS: Final = (
 )
 
 
+#: Said to an agent that continues an earlier attempt (`macoder run --continue`).
+CONTINUED: Final = (
+    "## Earlier attempt\n"
+    "An earlier attempt at this task was stopped before it finished. Its changes are already "
+    "in your working directory: review them and continue from them; do not start over."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ContextSettings:
     """Budgets of the compressor and limits of the hygiene checks (bytes, counts, lines).
@@ -303,14 +311,20 @@ def build_sections(
     return tuple(sections), tuple(notes)
 
 
-def build_prompt(task: Task, settings: ContextSettings = DEFAULT_SETTINGS) -> BuiltPrompt:
+def build_prompt(
+    task: Task, settings: ContextSettings = DEFAULT_SETTINGS, *, continued: bool = False
+) -> BuiltPrompt:
     """The exact text the agent is sent for `task`, its size in bytes, and what was cut.
 
     Layout (the seed's): heading with id and title, Specification, Acceptance Criteria, Files,
     then Constraints / Patterns / Gotchas when the task has any, then fixed Instructions.
-    Never fails on size: `hygiene.check_task` reports an oversized prompt as an error.
+    `continued` (`macoder run --continue`) adds, before the instructions, that an earlier
+    attempt's changes are already in the worktree. Never fails on size:
+    `hygiene.check_task` reports an oversized prompt as an error.
     """
     sections, notes = build_sections(task, settings)
+    if continued:
+        sections = (*sections[:-1], Section("continued", CONTINUED), sections[-1])
     text = "\n\n".join(section.text for section in sections) + "\n"
     return BuiltPrompt(text=text, size=utf8_size(text), truncations=notes)
 

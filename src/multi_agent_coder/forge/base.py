@@ -79,6 +79,11 @@ class Forge(Protocol):
         that macoder did not write: a person worked there, so it must not be overwritten."""
         ...
 
+    def fetch_branch(self, branch: str) -> str | None:
+        """The commit at the tip of the forge's `branch`, made present in the local repository
+        (fetched when the forge is remote), or None when the forge has no such branch."""
+        ...
+
     def find_open_pr(self, task_id: str) -> PullRequest | None: ...
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:

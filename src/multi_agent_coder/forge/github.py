@@ -221,6 +221,10 @@ class GitHubForge:
                 )
             )
         now_labels = self.add_labels(pr.number, plan.add_labels) if plan.add_labels else ()
+        for label in plan.remove_labels:
+            now_labels = sansio.label_names(
+                self._send(sansio.remove_issue_label(self.slug, pr.number, label))
+            )
         return PrResult(pr.number, pr.url, plan.operation, wanted.head_sha, now_labels or pr.labels)
 
     def _supersede(self, old: PullRequest, wanted: WantedPr) -> PrResult:
@@ -275,6 +279,15 @@ class GitHubForge:
         """Push the task branch (see `Remote.publish`: lease on the inspected commit, never
         over a person's commits)."""
         self.remote.publish(branch, head_sha)
+
+    def fetch_branch(self, branch: str) -> str | None:
+        """Fetched into `refs/macoder/fetched/<branch>`, never into the local branch itself
+        (which a worktree may have checked out)."""
+        name = branch.removeprefix("refs/heads/")
+        into = f"refs/macoder/fetched/{name}"
+        if not self.remote.fetch_ref(f"refs/heads/{name}", into=into):
+            return None
+        return str(self.repo.raw.references[into].target)
 
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
         """Commits on the remote task branch that macoder did not write (`base_sha` is not

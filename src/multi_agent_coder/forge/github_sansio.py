@@ -179,6 +179,16 @@ def add_issue_labels(slug: Slug, number: int, labels: Sequence[str]) -> Request:
     )
 
 
+def remove_issue_label(slug: Slug, number: int, label: str) -> Request:
+    return Request(
+        "DELETE",
+        slug.path("issues", number, "labels", label),
+        (),
+        None,
+        f"taking label {label!r} off pull request #{number}",
+    )
+
+
 def create_label(slug: Slug, name: str) -> Request:
     colour, description = LABELS.get(name, OTHER_LABEL)
     payload = {"name": name, "color": colour, "description": description}

@@ -95,6 +95,10 @@ class LocalForge:
         if actual != head_sha:
             raise ForgeError(f"branch {branch} is at {actual}, expected {head_sha}")
 
+    def fetch_branch(self, branch: str) -> str | None:
+        """The local branch is the forge's branch: nothing to fetch."""
+        return self.repo.branch_head(branch.removeprefix("refs/heads/"))
+
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
         """Short shas of commits on the local `branch`, beyond `base_sha`, that macoder did
         not author (none when the branch does not exist)."""
@@ -144,7 +148,11 @@ class LocalForge:
                     base=base,
                     head_sha=head_sha,
                     draft=draft,
-                    labels=(*plan.pr.labels, *plan.add_labels),
+                    labels=tuple(
+                        label
+                        for label in (*plan.pr.labels, *plan.add_labels)
+                        if label not in plan.remove_labels
+                    ),
                 )
                 if plan.operation == "updated":
                     data["pulls"][position] = _to_json(replace(updated, updated_at=now))

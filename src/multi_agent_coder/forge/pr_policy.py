@@ -6,8 +6,10 @@ and the PR the run wants, `plan_pr` decides:
 
 - no open PR: **create** one;
 - an open PR in the wanted draft state (or a forge that can change the draft state in place):
-  **update** exactly the fields that differ and add the missing labels — `operation` is
-  `none` when nothing differs and the head did not move, so a re-run reports honestly;
+  **update** exactly the fields that differ, add the missing labels and take off macoder's
+  state labels the new attempt no longer earns (`macoder:failed`, `macoder:needs-review`;
+  a person's own labels are never touched) — `operation` is `none` when nothing differs and
+  the head did not move, so a re-run reports honestly;
 - an open PR in the other draft state on a forge that cannot change it (GitHub's REST API
   cannot): **supersede** it — close it, open the successor, say so on the old one — so a failed
   attempt never stays merge-ready and the task still has one open PR.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from multi_agent_coder.errors import ForgeError
-from multi_agent_coder.forge.base import Operation, PullRequest
+from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, Operation, PullRequest
 from multi_agent_coder.ids import branch_for
 
 
@@ -58,6 +60,7 @@ class Update:
     draft: bool | None
     add_labels: tuple[str, ...]
     operation: Operation
+    remove_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,9 @@ class Supersede:
 
 
 PrPlan = Create | Update | Supersede
+
+#: Labels that say how macoder's last attempt went: a new attempt sets them afresh.
+STATE_LABELS = (LABEL_FAILED, LABEL_NEEDS_REVIEW)
 
 
 def plan_pr(existing: PullRequest | None, wanted: WantedPr, *, can_change_draft: bool) -> PrPlan:
@@ -91,7 +97,12 @@ def plan_update(existing: PullRequest, wanted: WantedPr) -> Update:
     base = changed(existing.base, wanted.base)
     draft = wanted.draft if wanted.draft != existing.draft else None
     missing = tuple(label for label in dict.fromkeys(wanted.labels) if label not in existing.labels)
-    differs = any(value is not None for value in (title, body, base, draft)) or bool(missing)
+    stale = tuple(
+        label for label in existing.labels if label in STATE_LABELS and label not in wanted.labels
+    )
+    differs = any(value is not None for value in (title, body, base, draft)) or bool(
+        missing or stale
+    )
     moved = existing.head_sha != wanted.head_sha
     operation: Operation = "updated" if differs or moved else "none"
-    return Update(existing, title, body, base, draft, missing, operation)
+    return Update(existing, title, body, base, draft, missing, operation, stale)

@@ -266,15 +266,24 @@ class Remote:
 
     # ----------------------------------------------------------------- any ref
 
-    def fetch_ref(self, ref: str) -> bool:
-        """Mirror the remote's `ref` locally (`+ref:ref`); False, with the local ref deleted,
-        when the remote has no such ref. Network failures are retried."""
-        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.url, f"+{ref}:{ref}"]
+    def fetch_ref(self, ref: str, *, into: str | None = None) -> bool:
+        """Mirror the remote's `ref` locally (`+ref:ref`, or into the local ref `into`); False,
+        with the local ref deleted, when the remote has no such ref. Network failures are
+        retried."""
+        local = into or ref
+        args = [
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            self.url,
+            f"+{ref}:{local}",
+        ]
         try:
             self.read(args, f"cannot fetch {ref} from {self.url}")
         except GitError as exc:
             if "couldn't find remote ref" in exc.stderr.lower():
-                self.git(["update-ref", "-d", ref])
+                self.git(["update-ref", "-d", local])
                 return False
             raise
         return True

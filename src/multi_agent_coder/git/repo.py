@@ -15,6 +15,7 @@ then only through git's own fast-forward on a clean checkout.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -261,14 +262,28 @@ class Repo:
         tree = self.commit(rev).tree
         for path in paths:
             target = directory / path
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            target.unlink(missing_ok=True)
             try:
-                blob = self.raw[tree[path].id].peel(pygit2.Blob)
+                entry = tree[path]
             except KeyError:
-                target.unlink(missing_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.unlink(missing_ok=True)
-            target.write_bytes(blob.data)
+            _write_entry(self.raw, entry, target)
+
+    def carry_over(self, work: str, workdir: Path, author: tuple[str, str]) -> list[str]:
+        """Bring the changes of commit `work` (an earlier attempt's partial work) into the
+        worktree at `workdir` as uncommitted changes on top of what it has checked out, and
+        return the paths that changed. When `work` was built on an older base, its changes
+        are merged onto the current one; a conflict raises `MergeConflictError` and leaves
+        the worktree as it was."""
+        head = self.commit(self.head_of(workdir))
+        theirs = self.commit(work)
+        merged = self._merged(head, theirs, "carry over", author, (str(head.id), work))
+        paths = [change.path for change in self.changes(str(head.id), str(merged))]
+        self.restore(str(merged), paths, workdir)
+        return paths
 
     def export(self, rev: str, dest: Path) -> None:
         """Write the files of commit `rev` into `dest` (an empty directory): what a check runs
@@ -517,10 +532,16 @@ def _export_tree(raw: pygit2.Repository, tree: pygit2.Tree, dest: Path) -> None:
         target = dest / str(entry.name)
         if entry.filemode == FileMode.TREE:
             _export_tree(raw, raw[entry.id].peel(pygit2.Tree), target)
-        elif entry.filemode == FileMode.LINK:
-            target.symlink_to(raw[entry.id].peel(pygit2.Blob).data.decode("utf-8", "replace"))
-        elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
-            target.write_bytes(raw[entry.id].peel(pygit2.Blob).data)
-            if entry.filemode == FileMode.BLOB_EXECUTABLE:
-                target.chmod(0o755)
-        # a submodule (FileMode.COMMIT) has no content in this repository: left out
+        else:
+            _write_entry(raw, entry, target)
+
+
+def _write_entry(raw: pygit2.Repository, entry: pygit2.Object, target: Path) -> None:
+    """One file of a tree at `target` as committed: bytes, the executable bit, a link as a
+    link. A submodule (FileMode.COMMIT) has no content in this repository: left out."""
+    if entry.filemode == FileMode.LINK:
+        target.symlink_to(raw[entry.id].peel(pygit2.Blob).data.decode("utf-8", "replace"))
+    elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+        target.write_bytes(raw[entry.id].peel(pygit2.Blob).data)
+        if entry.filemode == FileMode.BLOB_EXECUTABLE:
+            target.chmod(0o755)

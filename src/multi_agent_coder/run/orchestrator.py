@@ -26,9 +26,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Final
 
@@ -42,7 +42,7 @@ from multi_agent_coder.run.checks import CheckRunner
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
 from multi_agent_coder.run.state import waits_for_a_person
-from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, run_task
+from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, partial_draft, run_task
 from multi_agent_coder.run.verify import exported
 
 #: What every run with the sandbox switched off says (and every PR it opens).
@@ -57,6 +57,8 @@ class RunOptions:
     retry: frozenset[str] = frozenset()
     only: frozenset[str] | None = None
     dry_run: bool = False
+    #: `--continue`: start these tasks from their draft's partial work (implies `--retry`).
+    resume: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +167,17 @@ class Orchestrator:
         session = self.session
         head = session.head()
         known = {t.id for t in head.backlog.tasks}
-        for flag, ids in (("--retry", options.retry), ("--only", options.only or frozenset())):
+        for flag, ids in (
+            ("--retry", options.retry),
+            ("--continue", options.resume),
+            ("--only", options.only or frozenset()),
+        ):
             if ids - known:
                 unknown = ", ".join(sorted(ids - known))
                 raise UsageError(f"{flag} names unknown task(s): {unknown}")
+        for task_id in sorted(options.resume):
+            partial_draft(session.forge, task_id)  # refused before anything starts
+        options = replace(options, retry=options.retry | options.resume)
         report = RunReport(self.run_id, head.branch, head.sha)
         ledger = session.ledger()
         records = self._reconcile(ledger, report)
@@ -238,6 +247,7 @@ class Orchestrator:
                 checks=runner,
                 cancel=self.cancel,
                 recheck=functools.partial(still_to_do, retry=options.retry),
+                resume=options.resume,
                 on_phase=self.on_phase,
                 clock=self.clock,
             )
@@ -301,7 +311,7 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
     return None
 
 
-def _totals(outcomes: list[TaskOutcome]) -> dict[str, float | int | None]:
+def run_totals(outcomes: Sequence[TaskOutcome]) -> dict[str, float | int | None]:
     """The run's tokens and cost, summed over its tasks (None where nothing was counted)."""
 
     def total(values: list[int | float | None]) -> float | int | None:
@@ -369,7 +379,7 @@ def report_json(report: RunReport) -> str:
                 }
                 for o in report.outcomes
             ],
-            "totals": _totals(report.outcomes),
+            "totals": run_totals(report.outcomes),
             "exit_code": report.exit_code,
         },
         indent=2,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Final, Literal
 
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
@@ -27,8 +27,15 @@ from multi_agent_coder.backlog.write import set_task_status
 from multi_agent_coder.config import Settings
 from multi_agent_coder.context.build import BuiltPrompt, build_prompt
 from multi_agent_coder.context.hygiene import check_task
-from multi_agent_coder.errors import MacoderError, NeedsReviewError
-from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, LABEL_NEEDS_REVIEW, Forge, PrResult
+from multi_agent_coder.errors import MacoderError, MergeConflictError, NeedsReviewError, UsageError
+from multi_agent_coder.forge.base import (
+    LABEL,
+    LABEL_FAILED,
+    LABEL_NEEDS_REVIEW,
+    Forge,
+    PrResult,
+    PullRequest,
+)
 from multi_agent_coder.git.ledger import Attempt, Ledger
 from multi_agent_coder.git.repo import DiffStat, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
@@ -108,6 +115,8 @@ class RunEnv:
     on_phase: Callable[[str, Phase], None] = lambda task_id, phase: None
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
+    #: `--continue`: tasks that start from their draft's partial work.
+    resume: Collection[str] = frozenset()
 
     def for_this_thread(self) -> RunEnv:
         """A copy with its own repository handle and what hangs off it: the forge (and its
@@ -248,15 +257,10 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
     return outcome
 
 
-def _attempt(
-    task: Task,
-    env: RunEnv,
-    notes: _Progress,
-    enter: Callable[[Phase], None],
-    baseline_bytes: int | None,
-) -> PrResult:
-    branch = branch_for(task.id)
-    enter(Phase.WORKTREE)
+def _prepare_worktree(task: Task, env: RunEnv, branch: str) -> tuple[Path, bool]:
+    """The task's fresh worktree on the base commit (with its draft's partial work when the
+    person asked to `--continue`), and whether it continues an earlier attempt. A branch a
+    person wrote on is not touched: the task stops as needs-review."""
     foreign = env.forge.foreign_commits(branch, env.base_sha)
     if foreign:
         _mark_needs_review(task, env)
@@ -266,11 +270,34 @@ def _attempt(
             Phase.WORKTREE,
             "needs-review",
         )
+    partial = _partial_work(task, env) if task.id in env.resume else None
     worktree = env.worktrees.create(task.id, env.base_sha, reset_branch=True)
+    if partial is not None:
+        try:
+            env.repo.carry_over(partial, worktree, env.author)
+        except MergeConflictError as exc:
+            raise TaskFailed(
+                f"--continue: the partial work no longer fits {env.base_branch}: {exc}; "
+                "--retry starts the task over",
+                Phase.WORKTREE,
+            ) from None
+    return worktree, partial is not None
+
+
+def _attempt(
+    task: Task,
+    env: RunEnv,
+    notes: _Progress,
+    enter: Callable[[Phase], None],
+    baseline_bytes: int | None,
+) -> PrResult:
+    branch = branch_for(task.id)
+    enter(Phase.WORKTREE)
+    worktree, continued = _prepare_worktree(task, env, branch)
 
     enter(Phase.CONTEXT)
     context_settings = env.settings.context_settings()
-    notes.prompt = build_prompt(task, context_settings)
+    notes.prompt = build_prompt(task, context_settings, continued=continued)
     # Fail closed on the same hygiene rules the hooks apply (only the messages matter here).
     errors = [
         f.message
@@ -366,6 +393,29 @@ def _attempt(
         draft=review,
         labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
     )
+
+
+def partial_draft(forge: Forge, task_id: str) -> PullRequest:
+    """The open draft that holds `task_id`'s partial work (labelled `macoder:failed`), or a
+    `UsageError` that says there is none to continue from."""
+    pr = forge.find_open_pr(task_id)
+    if pr is None or LABEL_FAILED not in pr.labels:
+        raise UsageError(
+            f"--continue {task_id}: no open draft with partial work (label {LABEL_FAILED}) to "
+            "continue from; --retry starts the task over"
+        )
+    return pr
+
+
+def _partial_work(task: Task, env: RunEnv) -> str:
+    """The commit of `task`'s partial work, present locally."""
+    pr = partial_draft(env.forge, task.id)
+    head = env.forge.fetch_branch(pr.branch)
+    if head is None:
+        raise TaskFailed(
+            f"--continue: the branch {pr.branch} of PR #{pr.number} is gone", Phase.WORKTREE
+        )
+    return head
 
 
 def _stopped_midway(notes: _Progress) -> bool:
