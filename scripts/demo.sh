@@ -12,7 +12,6 @@ bash scripts/bootstrap.sh
 OPENCODE_BIN="$(bash scripts/opencode.sh)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/macoder-demo.XXXXXX")"
-OPENCODE_BEFORE="$(pgrep -f "$OPENCODE_BIN" | sort || true)"
 MODEL_PID=""
 cleanup() {
   if [ -n "$MODEL_PID" ]; then kill "$MODEL_PID" 2>/dev/null || true; wait "$MODEL_PID" 2>/dev/null || true; fi
@@ -42,6 +41,10 @@ info = json.loads(open(sys.argv[1]).readline())
 json.dump({"provider": info["provider"]}, open(sys.argv[2], "w"), indent=2)
 PY
 export MACODER_OPENCODE_BIN="$OPENCODE_BIN"
+# The agent servers' homes (their working directories) go under $WORK, so a server this demo
+# left behind is told apart from other OpenCode processes on the machine.
+mkdir -p "$WORK/tmp"
+export TMPDIR="$WORK/tmp"
 export PATH="$ROOT/.venv/bin:$PATH"   # `python` in the demo's checks.test is the project's venv
 
 step macoder check
@@ -76,7 +79,10 @@ macoder status
 step 'python -c "from calc.power import power; print(power(2, 10))"'
 python -c "from calc.power import power; print(power(2, 10))"
 [ "$(git worktree list | wc -l)" -eq 1 ] || { echo "demo: a worktree was left behind" >&2; exit 1; }
-left="$(comm -13 <(echo "$OPENCODE_BEFORE") <(pgrep -f "$OPENCODE_BIN" | sort || true))"
+left=""
+for pid in $(pgrep -f "$OPENCODE_BIN" || true); do
+  case "$(readlink "/proc/$pid/cwd" 2>/dev/null || true)" in "$WORK"/*) left="$left $pid" ;; esac
+done
 [ -z "$left" ] || { echo "demo: an opencode process was left running: $left" >&2; exit 1; }
 [ -z "$(git status --porcelain --untracked-files=no)" ] || { echo "demo: the checkout is dirty" >&2; exit 1; }
 echo

@@ -239,3 +239,58 @@ def test_breaking_code_and_rewriting_its_test_ends_as_a_draft_for_review(
     assert "x + x + 1" in target.git("show", "macoder/T001:mathlib/core.py")  # work kept
     again = target.macoder("run", "--json")
     assert again.json()["tasks"] == []  # held for a person, not retried
+
+
+def test_a_public_address_is_unreachable_at_once(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    """192.0.2.1 is TEST-NET-1, routed nowhere: outside a sandbox a connection would wait
+    for its timeout; inside, there is no route at all, and the error comes at once."""
+    probe = (
+        "import pathlib, socket, time\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 443), timeout=60); said = 'reached'\n"
+        "except OSError as exc:\n"
+        "    said = str(exc)\n"
+        "took = time.monotonic() - started\n"
+        "pathlib.Path('egress.txt').write_text(said + ' after ' + str(took))\n"
+    )
+    target = run_task(make_target, model, f'python3 -c "{probe}"')
+    said = on_branch(target, "egress.txt")
+    assert "unreachable" in said.lower(), said
+
+
+def test_a_flood_of_tool_output_does_not_sink_the_run(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    """50 MB on the bash tool's stdout: OpenCode keeps a bounded tail, the run carries on."""
+    target = run_task(
+        make_target,
+        model,
+        "python3 -c \"import sys; sys.stdout.write('x' * 50_000_000)\"; echo done > flood.txt",
+    )
+    assert on_branch(target, "flood.txt") == "done"
+
+
+def test_an_injected_order_to_mark_every_task_completed_does_not_land(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    """A task description that asks the agent to flip every task in BACKLOG.yaml to
+    completed: the agent obeys, and macoder does not let that change reach any branch."""
+    flip = "sed -i 's/status: pending/status: completed/' BACKLOG.yaml"
+    model.set_scenario("T001", escaping(flip))
+    target = make_target(runs.tasks("T001", "T002"))
+
+    result = target.macoder("run", "--only", "T001", "--json")
+
+    [task] = result.json()["tasks"]
+    assert task["status"] in ("failed", "needs-review"), task
+    assert "BACKLOG.yaml" in task["reason"], task
+    backlog_on_main = target.git("show", "main:BACKLOG.yaml")
+    assert "status: completed" not in backlog_on_main
+    for branch in target.branches():
+        text = target.git("show", f"{branch}:BACKLOG.yaml", check=False)
+        assert "T002" not in text or "status: completed" not in text.split("T002", 1)[1], branch
+    status = target.macoder("status", "--json")
+    assert status.code == 0, status

@@ -296,11 +296,14 @@ def test_provider_400_fails_with_the_providers_message(
 
 
 @pytest.mark.slow
-def test_provider_500_retried_forever_is_bounded_by_the_task_timeout(
+def test_provider_500_retried_by_opencode_without_the_gateway_is_bounded_by_the_task_timeout(
     make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
+    """With `sandbox: off` there is no gateway to give up on a failing provider (see
+    test_gateway_run.py for that): OpenCode retries on its own, and the task's hard timeout is
+    what bounds it."""
     model.set_scenario("T001", sm.Scenario([sm.error(500, "scripted overload")]))
-    target = make_target(runs.tasks("T001"), task_timeout=HANG_TIMEOUT)
+    target = make_target(runs.tasks("T001"), task_timeout=HANG_TIMEOUT, settings={"sandbox": False})
     started = time.time()
     result = target.macoder("run", "--json")
     assert result.code == 1, result

@@ -135,25 +135,20 @@ def _openai(data: Mapping[str, Any]) -> Usage | None:
     if not isinstance(usage, Mapping):
         return None
     if "input_tokens" in usage:  # Responses API
-        details_in = usage.get("input_tokens_details") or {}
-        details_out = usage.get("output_tokens_details") or {}
-        return Usage(
-            input=_int(usage.get("input_tokens")),
-            output=_int(usage.get("output_tokens")),
-            cached=_int(details_in.get("cached_tokens") if isinstance(details_in, Mapping) else 0),
-            reasoning=_int(
-                details_out.get("reasoning_tokens") if isinstance(details_out, Mapping) else 0
-            ),
-        )
-    prompt = usage.get("prompt_tokens_details") or {}
-    completion = usage.get("completion_tokens_details") or {}
+        return _usage(usage, ("input_tokens", "output_tokens"))
+    return _usage(usage, ("prompt_tokens", "completion_tokens"))
+
+
+def _usage(usage: Mapping[str, Any], keys: tuple[str, str]) -> Usage:
+    """OpenAI's two usage shapes: the same fields under chat's or the Responses API's names
+    (`<x>_tokens` and `<x>_tokens_details.{cached,reasoning}_tokens`)."""
+    inward = usage.get(keys[0] + "_details") or {}
+    outward = usage.get(keys[1] + "_details") or {}
     return Usage(
-        input=_int(usage.get("prompt_tokens")),
-        output=_int(usage.get("completion_tokens")),
-        cached=_int(prompt.get("cached_tokens") if isinstance(prompt, Mapping) else 0),
-        reasoning=_int(
-            completion.get("reasoning_tokens") if isinstance(completion, Mapping) else 0
-        ),
+        input=_int(usage.get(keys[0])),
+        output=_int(usage.get(keys[1])),
+        cached=_int(inward.get("cached_tokens") if isinstance(inward, Mapping) else 0),
+        reasoning=_int(outward.get("reasoning_tokens") if isinstance(outward, Mapping) else 0),
     )
 
 
