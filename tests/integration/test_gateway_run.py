@@ -210,3 +210,20 @@ def test_continue_without_a_partial_draft_is_refused_before_anything_starts(
     assert "--continue T001: no open draft with partial work" in result.stderr
     assert model.task_requests("T001") == []
     assert target.pulls() == []
+
+
+def test_a_provider_that_does_not_know_the_model_fails_the_task_with_its_words(
+    make_target: MakeTarget, model: sm.ScriptedModel
+) -> None:
+    """A 404 is the provider's final word: passed through untouched, not retried, and its
+    message is the task's reason (it does not go idle without an answer)."""
+    model.set_scenario("T001", sm.Scenario([sm.error(404, "The model `coder` does not exist")]))
+    target = make_target(runs.tasks("T001"), settings={"task_timeout": 900})
+
+    result = target.macoder("run", "--json")
+
+    assert result.code == 1, result
+    [task] = result.json()["tasks"]
+    assert "The model `coder` does not exist (HTTP 404)" in task["reason"], task
+    assert len(model.task_requests("T001")) == 1
+    assert target.pulls() == []
