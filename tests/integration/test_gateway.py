@@ -235,7 +235,8 @@ def test_a_provider_that_stays_down_is_a_final_error_with_its_own_message(
     fault = gw.fault(None)  # the details are the task's failure reason
     assert fault is not None
     assert f"answered HTTP {status}: Rate limit reached for m" in fault
-    assert fault.endswith("gave up after 3 attempts")
+    assert "; gave up after 3 attempts (POST http://127.0.0.1:" in fault
+    assert fault.endswith("/v1/chat/completions)")  # where it tried, named
     assert len(Troubled.arrivals) == 3
 
 

@@ -322,7 +322,11 @@ class Gateway:
                 )
             else:
                 why = f"gave up after {tries} attempt{'s' if tries != 1 else ''}"
-            raise UpstreamFault(f"{fault}; {why}", status=fault.status, wait=fault.wait) from None
+            # A query could hold a key: it is left out.
+            where = f"{method} {target.partition('?')[0]}"
+            raise UpstreamFault(
+                f"{fault}; {why} ({where})", status=fault.status, wait=fault.wait
+            ) from None
 
     def _refuse_route(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:
