@@ -11,19 +11,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_demo(**settings: str) -> subprocess.CompletedProcess[str]:
+    """`scripts/demo.sh` as a new user runs it (no `GIT_*` or `MACODER_*` of ours), with
+    `settings` as extra environment (`MACODER_AGENT_PROFILE`, `KEEP`, ...)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MACODER_"))}
+    return subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=ROOT,
+        env={**env, **settings},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_the_demo_runs_three_tasks_in_two_waves_and_leaves_nothing_behind() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "MACODER_"))}
-    result = subprocess.run(
-        ["bash", "scripts/demo.sh"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_demo()
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
     assert out.count("PR #") >= 3

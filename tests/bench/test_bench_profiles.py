@@ -14,30 +14,20 @@ Run with `scripts/bench.sh` (or `pytest tests/bench/test_bench_profiles.py --ben
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.acceptance.test_demo import run_demo
+
 TARGET_LEAN_SHARE = 0.5
 
 
 def demo_attempts(profile: str) -> dict[str, dict[str, Any]]:
     """The demo's attempt records under `profile`, by task."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MACODER_")}
-    env.update(MACODER_AGENT_PROFILE=profile, KEEP="1")
-    done = subprocess.run(
-        ["bash", "scripts/demo.sh"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    done = run_demo(MACODER_AGENT_PROFILE=profile, KEEP="1")
     kept = re.search(r"demo repository kept at (\S+)", done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert kept is not None

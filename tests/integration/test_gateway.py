@@ -3,6 +3,7 @@ refuses everything else; the sandbox's bridge carries bytes both ways."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -48,14 +49,23 @@ class Upstream(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` on a loopback port, as a provider's base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def upstream() -> Iterator[str]:
     Upstream.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(Upstream) as url:
+        yield url
 
 
 def routes(upstream: str, key: str = "sk-real") -> Routes:
@@ -196,11 +206,8 @@ class Troubled(BaseHTTPRequestHandler):
 @pytest.fixture
 def troubled() -> Iterator[str]:
     Troubled.arrivals = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Troubled)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(Troubled) as url:
+        yield url
 
 
 QUICK = RetrySettings(max_retries=2, delay=0.0)
