@@ -161,6 +161,8 @@ class FakeGitHub(LoopbackServer):
     ) -> None:
         super().__init__(host, port)
         self.tokens = {token}
+        #: Tokens that may read but not write (a job's `contents: read` GITHUB_TOKEN).
+        self.read_only_tokens: set[str] = set()
         self.login = login
         self.clock = clock
         self._lock = threading.RLock()
@@ -308,7 +310,7 @@ class FakeGitHub(LoopbackServer):
             if fault.times > 0 and fault.matches(method, path):
                 fault.times -= 1
                 raise _Answer(fault.status, fault.body, fault.headers)
-        self._check_auth(headers)
+        self._check_auth(headers, method)
         match = _REPO_PATH.fullmatch(path)
         repo = self._repos.get(f"{match[1]}/{match[2]}".lower()) if match else None
         if match is None or repo is None:
@@ -356,14 +358,18 @@ class FakeGitHub(LoopbackServer):
             return self._comment(repo, pr, data)
         raise _not_found()
 
-    def _check_auth(self, headers: Mapping[str, str]) -> None:
+    def _check_auth(self, headers: Mapping[str, str], method: str = "GET") -> None:
         lowered = {k.lower(): v for k, v in headers.items()}
         auth = lowered.get("authorization", "")
         if not auth:
             raise _error(401, "Requires authentication")
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() not in ("bearer", "token") or token not in self.tokens:
+        if scheme.lower() not in ("bearer", "token") or token not in (
+            self.tokens | self.read_only_tokens
+        ):
             raise _error(401, "Bad credentials")
+        if token in self.read_only_tokens and method != "GET":
+            raise _error(403, "Resource not accessible by integration")
         version = lowered.get("x-github-api-version")
         if version is not None and version not in SUPPORTED_VERSIONS:
             raise _error(400, f"API version {version} is not supported.")

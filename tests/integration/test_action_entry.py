@@ -11,6 +11,7 @@ GitHub would read.
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -63,21 +64,25 @@ class Job:
             "GITHUB_STEP_SUMMARY": str(self.summary),
             "RUNNER_TEMP": str(tmp_path / "runner-temp"),
             "GITHUB_ACTIONS": "true",
+            "GITHUB_RUN_ID": "4242",
         }
 
     @property
     def remote_url(self) -> str:
         return self.env["GITHUB_SERVER_URL"] + f"/{SLUG}.git"
 
-    def run(self, *, token: bool = True, **inputs: str) -> tuple[int, str]:
-        """The entry with these inputs (`task_id=` is `task-id`); the token unless told not."""
+    def run(
+        self, *, token: bool | str = True, agent: Any = no_agent, **inputs: str
+    ) -> tuple[int, str]:
+        """The entry with these inputs (`task_id=` is `task-id`); the token unless told not
+        (or another token, given as a string)."""
         environ = dict(self.env)
         if token:
-            environ["ACTION_INPUT_GITHUB_TOKEN"] = TOKEN
+            environ["ACTION_INPUT_GITHUB_TOKEN"] = TOKEN if token is True else token
         for name, value in inputs.items():
             environ["ACTION_INPUT_" + name.upper()] = value
         out = io.StringIO()
-        code = main(["run"], environ, root=self.checkout, agent_factory=no_agent, stdout=out)
+        code = main(["run"], environ, root=self.checkout, agent_factory=agent, stdout=out)
         lines = out.getvalue().splitlines(keepends=True)
         self.masked = [line.split("::", 2)[2].strip() for line in lines if "::add-mask::" in line]
         return code, "".join(line for line in lines if "::add-mask::" not in line)
@@ -166,20 +171,34 @@ def world(tmp_path: Path, github: tuple[FakeGitHub, Path]) -> Job:
 # --------------------------------------------------------------------------- plan
 
 
-def test_plan_outputs_the_ready_set_after_fetching_the_ledger(world: Job) -> None:
+def remote_leases(job: Job) -> dict[str, tuple[str, str]]:
+    """Task -> (run id, holder) of every lease record on the remote's ledger."""
+    remote = Path(job.env["GITHUB_SERVER_URL"].removeprefix("file://")) / f"{SLUG}.git"
+    text = git(remote, "show", f"{LEDGER_REF}:ledger.jsonl")
+    records = [json.loads(line) for line in text.splitlines()]
+    return {r["task"]: (r["run_id"], r["holder"]) for r in records if r["type"] == "lease"}
+
+
+def test_plan_outputs_the_ready_set_and_leases_it_for_the_workflow_run(world: Job) -> None:
     code, out = world.run(mode="plan")
     assert code == EXIT_OK, out
-    assert world.outputs == {"ready": '["T001","T005"]', "result": "ready"}
+    base = git(world.checkout, "rev-parse", "origin/main")
+    assert world.outputs == {"ready": '["T001","T005"]', "base-sha": base, "result": "ready"}
     assert git(world.checkout, "for-each-ref", "--format=%(refname)", LEDGER_REF) == LEDGER_REF
+    leases = remote_leases(world)
+    for task_id in ("T001", "T005"):
+        assert leases[task_id] == ("gha-4242", "github-actions:4242")
+    assert leases["T002"] == ("run-elsewhere", "ci-runner-7:4242")
     summary = world.summary.read_text()
     assert "### macoder plan: 2 task(s) ready" in summary
     assert "| `T005` |" in summary
 
 
 def test_plan_and_the_orchestrator_agree_on_what_is_ready(world: Job) -> None:
-    """One rule, two callers: the read-only plan must match what a task job would start."""
-    code, _ = world.run(mode="plan")
+    """One rule, two callers: the plan must match what a task job would start."""
+    code, _ = world.run(mode="plan", dry_run="true")
     assert code == EXIT_OK
+    assert "T001" not in remote_leases(world)  # a dry run leases nothing
     session = open_github(
         world.checkout,
         Settings(),
@@ -195,10 +214,38 @@ def test_plan_and_the_orchestrator_agree_on_what_is_ready(world: Job) -> None:
     assert report.ready == ["T001", "T005"]
 
 
+def test_tasks_the_plan_leased_are_busy_for_every_other_run_and_ready_for_its_jobs(
+    world: Job,
+) -> None:
+    code, _ = world.run(mode="plan")
+    assert code == EXIT_OK
+    session = open_github(
+        world.checkout,
+        Settings(),
+        slug=SLUG,
+        token=TOKEN,
+        api_url=world.env["GITHUB_API_URL"],
+        git_remote_url=world.remote_url,
+        agent_factory=no_agent,
+    )
+    with session:
+        other = Orchestrator(session).run(RunOptions(dry_run=True))
+        own = Orchestrator(session, run_id="gha-4242").run(RunOptions(dry_run=True))
+    assert other.ready == []
+    assert "T001" in (other.note or "")
+    assert own.ready == ["T001", "T005"]
+    # A second plan of another workflow run finds them leased.
+    world.env["GITHUB_RUN_ID"] = "4343"
+    code, _ = world.run(mode="plan")
+    assert code == EXIT_OK
+    assert world.outputs["ready"] == "[]"
+
+
 def test_plan_with_a_task_id_plans_that_task_only_if_it_is_ready(world: Job) -> None:
     code, _ = world.run(mode="plan", task_id="T004")
     assert code == EXIT_OK
-    assert world.outputs == {"ready": "[]", "result": "nothing-ready"}
+    assert world.outputs["ready"] == "[]"
+    assert world.outputs["result"] == "nothing-ready"
     assert "T004 is in review (PR #1" in world.summary.read_text()
 
 
@@ -303,6 +350,7 @@ def test_the_install_step_uses_a_configured_binary(world: Job, tmp_path: Path) -
         **world.env,
         "ACTION_INPUT_MODE": "task",
         "ACTION_INPUT_TASK_ID": "T001",
+        "ACTION_INPUT_BASE_SHA": "0" * 40,
         "MACODER_OPENCODE_BIN": str(binary),
     }
     out = io.StringIO()

@@ -130,7 +130,10 @@ def test_secrets_never_show_in_the_repr() -> None:
 @pytest.mark.parametrize(
     ("inputs", "expected"),
     [
-        ({"mode": "deploy"}, "input 'mode': must be one of check, plan, task, run; got 'deploy'"),
+        (
+            {"mode": "deploy"},
+            "input 'mode': must be one of check, plan, task, publish, run; got 'deploy'",
+        ),
         ({"mode": "task"}, "input 'task-id': required with mode 'task'"),
         ({"mode": "check", "task_id": "T001"}, "input 'task-id': not used with mode 'check'"),
         ({"mode": "task", "task_id": "../x"}, "input 'task-id': invalid task id '../x'"),
@@ -170,7 +173,7 @@ def test_a_bad_input_is_a_usage_error_naming_it(inputs: dict[str, str], expected
 def test_every_problem_is_reported_at_once_one_line_each() -> None:
     message = bad(mode="deploy", task_timeout="-1", max_parallel="x")
     assert message.splitlines() == [
-        "input 'mode': must be one of check, plan, task, run; got 'deploy'",
+        "input 'mode': must be one of check, plan, task, publish, run; got 'deploy'",
         "input 'max-parallel': must be a whole number, got 'x'",
         "input 'task-timeout': must be a positive number of seconds, got '-1'",
     ]

@@ -40,7 +40,7 @@ from multi_agent_coder.problems import kind_of
 
 ENV_PREFIX: Final = "ACTION_INPUT_"
 
-Mode = Literal["check", "plan", "task", "run"]
+Mode = Literal["check", "plan", "task", "publish", "run"]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 
 #: Input name (as in action.yml) -> what an empty value means. Tests hold action.yml to these.
@@ -49,6 +49,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "backlog": "",
     "mode": "run",
     "task-id": "",
+    "base-sha": "",
     "max-parallel": "",
     "task-timeout": "",
     "run-timeout": "",
@@ -89,6 +90,8 @@ class ActionInputs:
     github_token: str = field(default="", repr=False)
     backlog: str | None = None
     task_id: str | None = None
+    #: The default branch's commit the plan job planned on (task and publish jobs).
+    base_sha: str | None = None
     max_parallel: int | None = None
     task_timeout: float | None = None
     run_timeout: float | None = None
@@ -108,14 +111,23 @@ class ActionInputs:
         """Only a real task or run starts OpenCode; a dry run and the read-only modes do not."""
         return self.mode in ("task", "run") and not self.dry_run
 
+    def planned(self) -> tuple[str, str]:
+        """The task and the base the plan job gave a task or publish job."""
+        if self.task_id is None or self.base_sha is None:
+            raise InputError(f"inputs 'task-id' and 'base-sha': required with mode '{self.mode}'")
+        return self.task_id, self.base_sha
+
     def require_token(self) -> str:
         """The token, or an `InputError` saying why this mode needs one."""
         if not self.github_token:
-            why = (
-                "it lists the open pull requests"
-                if self.mode == "plan" or self.dry_run
-                else "it pushes the task branch and opens the pull request"
-            )
+            if self.dry_run:
+                why = "it lists the open pull requests"
+            elif self.mode == "plan":
+                why = "it lists the open pull requests and leases the ready tasks"
+            elif self.mode == "task":
+                why = "it reads the pull requests and the ledger; read access is enough"
+            else:
+                why = "it pushes the task branch and opens the pull request"
             raise InputError(f"input 'github-token': required with mode '{self.mode}' ({why})")
         return self.github_token
 
@@ -149,6 +161,18 @@ class RunnerContext:
     summary_file: Path | None
     opencode_bin: str | None
     debug: bool
+    #: `GITHUB_RUN_ID`: the same in every job of one workflow run (and its re-runs).
+    run_id: str | None = None
+
+    @property
+    def lease_run_id(self) -> str:
+        """The run id under which the plan job leases tasks for this workflow run's jobs."""
+        if self.run_id is None or not self.run_id.isdigit() or not self.run_id.isascii():
+            raise InputError(
+                f"GITHUB_RUN_ID must be the workflow run's number, got {self.run_id!r} "
+                "(GitHub sets it on every runner)"
+            )
+        return f"gha-{self.run_id}"
 
     @property
     def git_remote_url(self) -> str:
@@ -193,6 +217,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     token = parse("github-token", _token, "")
     backlog = parse("backlog", _relative_path, None)
     task_id = parse("task-id", _task_id, None)
+    base_sha = parse("base-sha", _sha, None)
     max_parallel = parse("max-parallel", _max_parallel, None)
     task_timeout = parse("task-timeout", _seconds, None)
     run_timeout = parse("run-timeout", _seconds, None)
@@ -202,8 +227,12 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     dry_run = parse("dry-run", _boolean, False)
     python = parse("python", _command_name, "python3")
 
-    if mode == "task" and not get("task-id"):
-        problems.append("input 'task-id': required with mode 'task' (the task this job runs)")
+    if mode in ("task", "publish") and not get("task-id"):
+        problems.append(f"input 'task-id': required with mode '{mode}' (the task this job runs)")
+    if (mode == "publish" or (mode == "task" and not dry_run)) and not get("base-sha"):
+        problems.append(
+            f"input 'base-sha': required with mode '{mode}' (the plan job's output base-sha)"
+        )
     if mode == "check" and get("task-id"):
         problems.append("input 'task-id': not used with mode 'check'; remove it")
     if problems:
@@ -213,6 +242,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         github_token=token,
         backlog=backlog,
         task_id=task_id,
+        base_sha=base_sha,
         max_parallel=max_parallel,
         task_timeout=task_timeout,
         run_timeout=run_timeout,
@@ -244,6 +274,7 @@ def read_runner(environ: Mapping[str, str]) -> RunnerContext:
         summary_file=path("GITHUB_STEP_SUMMARY"),
         opencode_bin=environ.get("ACTION_OPENCODE_BIN") or None,
         debug=environ.get("RUNNER_DEBUG") == "1",
+        run_id=environ.get("GITHUB_RUN_ID", "").strip() or None,
     )
 
 
@@ -267,6 +298,14 @@ def _mode(value: str) -> Mode:
     text = value.strip()
     if text not in MODES:
         raise ValueError(f"must be one of {', '.join(MODES)}; got {_show(text)}")
+    return text
+
+
+def _sha(value: str) -> str:
+    """A full commit id, as the plan job's `base-sha` output gives it."""
+    text = value.strip()
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text):
+        raise ValueError(f"must be a full commit id (40 hex digits), got {_show(text)}")
     return text
 
 

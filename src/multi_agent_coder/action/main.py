@@ -45,6 +45,7 @@ from multi_agent_coder.action.outputs import (
     append_summary,
     ready_json,
     render_plan_summary,
+    render_publish_summary,
     render_run_summary,
     run_outputs,
     workflow_command,
@@ -62,7 +63,8 @@ from multi_agent_coder.errors import (
 
 if TYPE_CHECKING:
     from multi_agent_coder.config import Settings
-    from multi_agent_coder.run.session import AgentFactory, Session
+    from multi_agent_coder.run.orchestrator import Orchestrator, RunReport
+    from multi_agent_coder.run.session import AgentFactory, HandoffStore, Session
     from multi_agent_coder.run.task import Phase
 
 STEPS: Final = ("run", "install-opencode")
@@ -77,6 +79,9 @@ SECRET_VARIABLES: Final = (
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_URL",
 )
+
+#: Under RUNNER_TEMP: the task job's hand-off (see `handoff_dir`).
+HANDOFF_DIR: Final = "macoder-handoff"
 
 #: Where `install-opencode` puts OpenCode: `<RUNNER_TEMP>/macoder/.tools/opencode`, the same
 #: layout as scripts/opencode.sh, so `find_binary` picks the platform build the same way.
@@ -192,6 +197,7 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
     settings = with_inputs(load_settings(job.root, job.environ), inputs)
     if inputs.mode == "check":
         return check(job, settings)
+    handoff = _handoff_store(job) if inputs.mode == "task" and not inputs.dry_run else None
     session = open_github(
         job.root,
         settings,
@@ -201,14 +207,19 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
         git_remote_url=runner.git_remote_url,
         python=runner_python(inputs, job.environ),
         agent_factory=agent_factory,
+        handoff=handoff,
     )
     with session:
         if inputs.mode == "plan":
             return plan(job, session)
+        if inputs.mode == "publish":
+            return publish(job, session)
         with _opencode_config_file(inputs, runner) as config_path:
             session.settings = with_inputs(
                 settings, inputs, opencode_config=config_path, opencode_bin=runner.opencode_bin
             )
+            if handoff is not None:
+                return hand_off_task(job, session)
             return run_tasks(job, session)
 
 
@@ -237,20 +248,33 @@ def check(job: Job, settings: Settings) -> int:
 
 
 def plan(job: Job, session: Session) -> int:
-    """The ready set for a matrix, read-only. With `task-id`, only that task, if it is ready."""
+    """The ready set for a matrix, each task leased for this workflow run's jobs (the plan
+    job runs no agent, so the leases are taken where no agent can touch the token). With
+    `task-id`, only that task, if it is ready; with `dry-run`, nothing is leased."""
     inputs, runner = job.inputs, job.runner
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
     try:
-        state = session.snapshot(only=only).state
+        snapshot = session.snapshot(only=only)
     except NoBacklogError as exc:
         return _no_backlog(job, str(exc), ready="[]")
+    state = snapshot.state
     ready = list(state.ready)
     held_back = max(0, len(ready) - MATRIX_LIMIT)
     ready = ready[:MATRIX_LIMIT]
+    if ready and not inputs.dry_run:
+        leased = set(
+            session.lease(
+                [t.id for t in ready],
+                run_id=runner.lease_run_id,
+                holder=f"github-actions:{runner.run_id}",
+            )
+        )
+        ready = [t for t in ready if t.id in leased]
     write_outputs(
         runner.output_file,
         {
             "ready": ready_json(t.id for t in ready),
+            "base-sha": snapshot.sha,
             "result": "ready" if ready else "nothing-ready",
         },
     )
@@ -272,16 +296,27 @@ def _no_backlog(job: Job, message: str, **outputs: str) -> int:
 
 def run_tasks(job: Job, session: Session) -> int:
     """The orchestrator, exactly as `macoder run` drives it, on the GitHub session."""
-    from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
+    from multi_agent_coder.run.orchestrator import RunOptions
 
-    inputs, runner, out = job.inputs, job.runner, job.out
+    inputs = job.inputs
+    only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
+    report = _orchestrator(job, session).run(RunOptions(only=only, dry_run=inputs.dry_run))
+    return _report(job, report)
+
+
+def _orchestrator(job: Job, session: Session, run_id: str | None = None) -> Orchestrator:
+    """The orchestrator with each task's phases printed to the log as they change."""
+    from multi_agent_coder.run.orchestrator import Orchestrator
 
     def on_phase(task_id: str, phase: Phase) -> None:
-        print(f"{task_id}: {phase.value}", file=out, flush=True)
+        print(f"{task_id}: {phase.value}", file=job.out, flush=True)
 
-    orchestrator = Orchestrator(session, on_phase=on_phase)
-    only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
-    report = orchestrator.run(RunOptions(only=only, dry_run=inputs.dry_run))
+    return Orchestrator(session, on_phase=on_phase, run_id=run_id)
+
+
+def _report(job: Job, report: RunReport) -> int:
+    """A run's outcome as annotations, outputs and the job summary; its exit code."""
+    inputs, runner, out = job.inputs, job.runner, job.out
     for outcome in report.outcomes:
         if outcome.status in ("failed", "needs-review"):
             print(
@@ -294,6 +329,76 @@ def run_tasks(job: Job, session: Session) -> int:
     write_outputs(runner.output_file, run_outputs(report, dry_run=inputs.dry_run))
     append_summary(runner.summary_file, render_run_summary(report, dry_run=inputs.dry_run))
     return report.exit_code
+
+
+def hand_off_task(job: Job, session: Session) -> int:
+    """The task job of the split workflow: the orchestrator on the one task the plan leased,
+    under the plan's run id, with every write handed off to the publish job."""
+    from multi_agent_coder.run.orchestrator import RunOptions
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    task_id, base_sha = inputs.planned()
+    if session.handoff is not None:  # "the job started": publish tells it from a lost job
+        session.handoff.update(task_id, lambda handoff: handoff)
+    head = session.head()
+    if head.sha != base_sha:
+        note = (
+            f"{head.branch} is at {head.sha[:10]}, not at the planned base "
+            f"{base_sha[:10]}; nothing started (the next run plans again)"
+        )
+        print(workflow_command("warning", note, title=f"macoder {task_id}"), file=out)
+        write_outputs(runner.output_file, {"result": "skipped"})
+        return EXIT_OK
+    orchestrator = _orchestrator(job, session, run_id=runner.lease_run_id)
+    return _report(job, orchestrator.run(RunOptions(only=frozenset({task_id}))))
+
+
+def publish(job: Job, session: Session) -> int:
+    """The publish job: the task job's hand-off checked, then pushed, opened, recorded."""
+    from multi_agent_coder.run.publish import publish_handoff
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    task_id, base_sha = inputs.planned()
+    done = publish_handoff(
+        session,
+        task_id,
+        run_id=runner.lease_run_id,
+        base_sha=base_sha,
+        directory=handoff_dir(runner),
+    )
+    pr = done.pr
+    write_outputs(
+        runner.output_file,
+        {
+            "pr-number": str(pr.number) if pr is not None else "",
+            "pr-url": pr.url if pr is not None else "",
+            "operation": pr.operation if pr is not None else "none",
+            "head-sha": pr.head_sha if pr is not None else "",
+            "result": done.result,
+        },
+    )
+    append_summary(runner.summary_file, render_publish_summary(done))
+    if done.status in ("refused", "interrupted"):
+        level = "error" if done.status == "refused" else "warning"
+        print(workflow_command(level, done.reason, title=f"macoder {done.task_id}"), file=out)
+    else:
+        shown = f"#{pr.number} ({pr.operation})" if pr is not None else done.reason
+        print(f"{done.task_id}: {shown}", file=out)
+    out.flush()
+    return EXIT_PROBLEMS if done.status == "refused" else EXIT_OK
+
+
+def handoff_dir(runner: RunnerContext) -> Path:
+    """Where the task job writes its hand-off and the publish job finds it again (the
+    workflow uploads and downloads `${{ runner.temp }}/macoder-handoff`)."""
+    return runner.temp / HANDOFF_DIR
+
+
+def _handoff_store(job: Job) -> HandoffStore:
+    from multi_agent_coder.run.session import handoff_store
+
+    _, base_sha = job.inputs.planned()
+    return handoff_store(handoff_dir(job.runner), run_id=job.runner.lease_run_id, base_sha=base_sha)
 
 
 def install_opencode(job: Job) -> int:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 if TYPE_CHECKING:
     from multi_agent_coder.backlog.model import Task
     from multi_agent_coder.run.orchestrator import RunReport
+    from multi_agent_coder.run.publish import Published
     from multi_agent_coder.run.task import TaskOutcome
 
 #: GitHub refuses a matrix of more than 256 jobs; the rest wait for the next wave.
@@ -155,9 +156,14 @@ def _pr_cell(outcome: TaskOutcome) -> str:
     if outcome.pr is None:
         return "-"
     pr = outcome.pr
-    linkable = pr.url.startswith(("https://", "http://"))
-    link = f"[#{pr.number}]({pr.url})" if linkable else f"#{pr.number}"
-    return f"{link} ({pr.operation})"
+    if pr.operation == "handed-off":
+        return "handed to the publish job"
+    return f"{_pr_link(pr.number, pr.url)} ({pr.operation})"
+
+
+def _pr_link(number: int, url: str) -> str:
+    linkable = url.startswith(("https://", "http://"))
+    return f"[#{number}]({url})" if linkable else f"#{number}"
 
 
 def _counts(outcomes: Sequence[TaskOutcome]) -> str:
@@ -245,3 +251,13 @@ def render_plan_summary(ready: Sequence[Task], *, note: str = "", held_back: int
     if note:
         out += [_cell(note), ""]
     return "\n".join(out)
+
+
+def render_publish_summary(done: Published) -> str:
+    """The publish job's summary: the PR, or why the hand-off was refused."""
+    if done.pr is not None and done.status == "published":
+        pr = done.pr
+        what = f"{_pr_link(pr.number, pr.url)} {pr.operation} at `{pr.head_sha[:10]}`"
+    else:
+        what = done.reason
+    return f"### macoder: {done.task_id} {done.status}\n\n{_cell(what)}\n"

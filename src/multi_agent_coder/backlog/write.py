@@ -91,29 +91,45 @@ def set_task_status(
     shown = display or str(path)
     path = path.resolve()  # write through a symlinked backlog to its target, keep the link
     with directory_lock(path.parent):
-        raw = read_bytes(path)
-        current = load_bytes(raw, shown, checks)
-        if current.backlog is None or errors_in(current.problems):
-            raise BacklogInvalidError(errors_in(current.problems) or current.problems)
-        index = current.backlog.task_index().get(task_id)
-        if index is None:
-            raise UnknownTaskError(task_id, shown)
-        if current.backlog.tasks[index].status is status:
+        new_raw = with_task_status(read_bytes(path), task_id, status, shown, checks)
+        if new_raw is None:
             return False
-        text = decode(raw)
-        try:
-            _, positions = parse_with_positions(text)
-        except YamlError as exc:  # pragma: no cover - the file validated a moment ago
-            raise BacklogInvalidError([]) from exc
-        span = positions.values[("tasks", index, "status")]
-        new_text = replace_scalar(text, span.start, span.end, status.value)
-        new_raw = (_BOM if raw.startswith(_BOM) else b"") + new_text.encode("utf-8")
-        result = load_bytes(new_raw, shown, checks)
-        if errors_in(result.problems):
-            raise WriteRefusedError(
-                errors_in(result.problems),
-                f"{shown}: not written: setting {task_id} to {status.value} would make the "
-                f"backlog invalid: {errors_in(result.problems)[0].render()}",
-            )
         atomic_write(path, new_raw)
         return True
+
+
+def with_task_status(
+    raw: bytes,
+    task_id: str,
+    status: TaskStatus,
+    shown: str,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
+) -> bytes | None:
+    """The backlog `raw` with one task's status set (None: it already has it). Pure: the
+    writer above and the publish job's check of a task branch's backlog both call it, so
+    "only the task's own status changed" means exactly what macoder itself writes."""
+    validate_task_id(task_id)
+    current = load_bytes(raw, shown, checks)
+    if current.backlog is None or errors_in(current.problems):
+        raise BacklogInvalidError(errors_in(current.problems) or current.problems)
+    index = current.backlog.task_index().get(task_id)
+    if index is None:
+        raise UnknownTaskError(task_id, shown)
+    if current.backlog.tasks[index].status is status:
+        return None
+    text = decode(raw)
+    try:
+        _, positions = parse_with_positions(text)
+    except YamlError as exc:  # pragma: no cover - the file validated a moment ago
+        raise BacklogInvalidError([]) from exc
+    span = positions.values[("tasks", index, "status")]
+    new_text = replace_scalar(text, span.start, span.end, status.value)
+    new_raw = (_BOM if raw.startswith(_BOM) else b"") + new_text.encode("utf-8")
+    result = load_bytes(new_raw, shown, checks)
+    if errors_in(result.problems):
+        raise WriteRefusedError(
+            errors_in(result.problems),
+            f"{shown}: not written: setting {task_id} to {status.value} would make the "
+            f"backlog invalid: {errors_in(result.problems)[0].render()}",
+        )
+    return new_raw

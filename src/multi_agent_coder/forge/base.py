@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 if TYPE_CHECKING:
     from multi_agent_coder.git.ledger import Ledger
 
-Operation = Literal["created", "updated", "none"]
+#: `handed-off`: the Action's task job wrote the PR down for its publish job to open.
+Operation = Literal["created", "updated", "none", "handed-off"]
 
 LABEL = "macoder"
 LABEL_FAILED = "macoder:failed"

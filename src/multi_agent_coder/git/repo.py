@@ -48,6 +48,15 @@ class Change(NamedTuple):
     path: str
 
 
+class CommitFacts(NamedTuple):
+    """One commit as a branch's checks see it."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_email: str
+    committer_email: str
+
+
 class DiffStat(NamedTuple):
     """What `git diff --stat base head` says, as numbers plus the rendered text."""
 
@@ -309,6 +318,21 @@ class Repo:
         walker = self.raw.walk(self.commit(head).id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
         walker.hide(self.commit(base).id)
         return [(str(c.id), c.author.email, c.message) for c in walker]
+
+    def lineage(self, base: str, head: str) -> list[CommitFacts]:
+        """Every commit in `head` but not in `base`, oldest first, with who made it and its
+        parents: what the publish job checks before it pushes a branch it did not build."""
+        walker = self.raw.walk(self.commit(head).id, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+        walker.hide(self.commit(base).id)
+        return [
+            CommitFacts(
+                str(c.id),
+                tuple(str(p) for p in c.parent_ids),
+                c.author.email,
+                c.committer.email,
+            )
+            for c in walker
+        ]
 
     def file_at(self, rev: str, path: str) -> bytes | None:
         """The content of `path` (a POSIX path from the root) in commit `rev`; None when the

@@ -117,6 +117,7 @@ class Orchestrator:
         *,
         on_phase: Callable[[str, Phase], None] = lambda task_id, phase: None,
         clock: Callable[[], float] = time.time,
+        run_id: str | None = None,
     ) -> None:
         self.session = session
         self.settings = session.settings
@@ -124,7 +125,8 @@ class Orchestrator:
         self.clock = clock
         self.cancel = threading.Event()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock()))
-        self.run_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
+        #: Given when the run works under leases taken for it (the Action's plan job).
+        self.run_id = run_id or f"{stamp}-{uuid.uuid4().hex[:8]}"
         self.worktrees = WorktreeManager(session.repo, self.settings.worktree_dir)
 
     # ----------------------------------------------------------------- state
@@ -182,7 +184,11 @@ class Orchestrator:
         ledger = session.ledger()
         records = self._reconcile(ledger, report)
         snapshot = session.snapshot(
-            head=head, records=records, retry=options.retry, only=options.only
+            head=head,
+            records=records,
+            retry=options.retry,
+            only=options.only,
+            own_run=self.run_id,
         )
         report.ready = snapshot.state.ready_ids
         report.planned = self._plan(snapshot)

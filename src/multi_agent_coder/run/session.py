@@ -30,6 +30,7 @@ from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import NoBacklogError, UnknownTaskError, UsageError
 from multi_agent_coder.forge.base import Forge, PullRequest
+from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.run.state import RunState, decide
@@ -73,6 +74,8 @@ class Session:
     #: The interpreter the repository's pytest / unittest run with when they are detected.
     python: str = sys.executable
     clock: Callable[[], float] = time.time
+    #: The Action's task job: where every write is handed off to the publish job.
+    handoff: HandoffStore | None = None
     forge: Forge = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +122,7 @@ class Session:
         records: Sequence[Record] | None = None,
         retry: Collection[str] = frozenset(),
         only: Collection[str] | None = None,
+        own_run: str | None = None,
     ) -> Snapshot:
         """Where things stand now. `head` and `records` may be passed when just read (the
         run reads them first to validate its options and reconcile leases)."""
@@ -133,8 +137,16 @@ class Session:
             max_attempts=self.settings.max_attempts,
             retry=retry,
             only=only,
+            own_run=own_run,
         )
         return Snapshot(head.branch, head.sha, head.backlog, state, records, prs)
+
+    def lease(self, task_ids: Sequence[str], *, run_id: str, holder: str) -> list[str]:
+        """Lease `task_ids` for jobs that run them later (the Action's plan job, which runs no
+        agent); the ids leased, in order — a task another run holds is left out."""
+        ledger = self.ledger()
+        ttl = job_lease_ttl(self.settings, queued=True)
+        return [t for t in task_ids if ledger.acquire(t, run_id, holder, ttl) is not None]
 
     # ----------------------------------------------------------------- local forge only
 
@@ -166,6 +178,17 @@ class Session:
 
 
 # --------------------------------------------------------------------------- opening
+
+
+#: Between the plan job's lease and the task job's start: runners queue, installs run.
+JOB_QUEUE_S = 1800.0
+
+
+def job_lease_ttl(settings: Settings, *, queued: bool = False) -> float:
+    """How long a task's lease lasts: the agent's time, as long again for the checks and the
+    bookkeeping, and a minute; `JOB_QUEUE_S` more when it is taken for a job that starts
+    later (the task job extends it when it starts)."""
+    return 2 * settings.task_timeout + 60 + (JOB_QUEUE_S if queued else 0.0)
 
 
 def macoder_emails(settings: Settings) -> tuple[str, ...]:
@@ -203,14 +226,20 @@ def open_github(
     git_remote_url: str,
     python: str = sys.executable,
     agent_factory: AgentFactory | None = None,
+    handoff: HandoffStore | None = None,
 ) -> Session:
-    """A GitHub repository: PRs over its REST API, branches and the ledger through its remote."""
+    """A GitHub repository: PRs over its REST API, branches and the ledger through its remote.
+
+    With `handoff` (the Action's task job, whose token can only read), every write — the
+    branch, the pull request, the ledger's records — is handed off to the publish job
+    instead (`forge/handoff.py`)."""
     from multi_agent_coder.forge.github import GitHubForge
+    from multi_agent_coder.forge.handoff import HandoffForge
 
     emails = macoder_emails(settings)
 
     def forge(repo: Repo) -> Forge:
-        return GitHubForge(
+        github = GitHubForge(
             slug,
             token,
             repo=repo,
@@ -219,8 +248,16 @@ def open_github(
             macoder_emails=emails,
             retry=settings.retry,
         )
+        return github if handoff is None else HandoffForge(github, repo, handoff)
 
-    return Session(Repo.open(root), settings, forge, agent_factory or _default_agent(), python)
+    return Session(
+        Repo.open(root), settings, forge, agent_factory or _default_agent(), python, handoff=handoff
+    )
+
+
+def handoff_store(directory: Path, *, run_id: str, base_sha: str) -> HandoffStore:
+    """Where a task job writes what its publish job will push, open and record."""
+    return HandoffStore(directory, run_id=run_id, base_sha=base_sha)
 
 
 # --------------------------------------------------------------------------- the backlog

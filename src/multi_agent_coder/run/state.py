@@ -126,6 +126,7 @@ def decide(
     max_attempts: int,
     retry: Collection[str] = frozenset(),
     only: Collection[str] | None = None,
+    own_run: str | None = None,
 ) -> RunState:
     """Every task's standing and the tasks to start now.
 
@@ -133,9 +134,10 @@ def decide(
     attempts (the larger of the backlog's and the ledger's count) are below `max_attempts`,
     no live lease holds it, and it has no open pull request waiting for a person (see
     `waits_for_a_person`) — unless it is named in `retry`. `only` narrows the tasks to
-    start, never the picture.
+    start, never the picture. A lease `own_run` holds is this run's own (the Action's plan job
+    leased the task for the job deciding now): it does not make the task busy.
     """
-    live = live_leases(records, now)
+    live = {t: lease for t, lease in live_leases(records, now).items() if lease.run_id != own_run}
     counts = attempts(records)
     last: dict[str, Attempt] = {}
     baseline: dict[str, int] = {}

@@ -42,7 +42,7 @@ from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import branch_for
 from multi_agent_coder.run.checks import CheckRunner, CommandResult
 from multi_agent_coder.run.drift import check_drift
-from multi_agent_coder.run.session import Session
+from multi_agent_coder.run.session import Session, job_lease_ttl
 from multi_agent_coder.run.verify import (
     Rules,
     VerificationFailed,
@@ -146,8 +146,7 @@ class RunEnv:
 
     @property
     def lease_ttl(self) -> float:
-        """Agent time plus as long again for tests and bookkeeping, plus a minute."""
-        return 2 * self.settings.task_timeout + 60
+        return job_lease_ttl(self.settings)
 
 
 class TaskFailed(Exception):

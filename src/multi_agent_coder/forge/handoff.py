@@ -1,0 +1,229 @@
+"""The hand-off forge: what the Action's task job has instead of a forge it can write to.
+
+The job that runs the agent, and the tests the agent wrote, holds no write token of any kind
+(DESIGN §9, "safe outputs"). It still runs the whole engine — lease, worktree, agent,
+verification, commits — but everything that would change GitHub is written down instead:
+
+- the task branch becomes a git bundle (`task.bundle`: the commits from the planned base to
+  the head, with the base as its one prerequisite);
+- the pull request it would open or update, the ledger records it would append (the
+  attempt, with its tokens and reason), go into `result.json`.
+
+Both lie in `<directory>/<task id>/`, which the workflow uploads as an artifact. The publish
+job (`run/publish.py`), which holds the token and runs no agent, checks them and does the
+writing. Reads (pull requests, the ledger, a task branch) go to the real forge with the
+job's read-only token, so the engine decides exactly as it would with a full forge.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from multi_agent_coder.errors import ForgeError
+from multi_agent_coder.forge.base import Forge, PrResult, PullRequest
+from multi_agent_coder.git import bundle
+from multi_agent_coder.git.env import run_git
+from multi_agent_coder.git.ledger import Ledger, Plan, Record, Skipped, dumps, parse
+from multi_agent_coder.git.remote import task_branch
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.ids import BRANCH_PREFIX, validate_task_id
+
+RESULT_FILE: Final = "result.json"
+BUNDLE_FILE: Final = "task.bundle"
+#: The one ref a task's bundle carries: `refs/macoder/handoff/<id>`, never a branch.
+REF_PREFIX: Final = "refs/macoder/handoff/"
+#: A result file larger than this is not one macoder wrote (a PR body is at most 64 KiB).
+MAX_RESULT_BYTES: Final = 1024 * 1024
+
+
+class HandoffError(ForgeError):
+    """A hand-off that cannot be read, or that does not match what was planned."""
+
+
+class WantedPull(BaseModel):
+    """The pull request the task job would have opened or updated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    title: str = Field(max_length=1024)
+    body: str = Field(max_length=262_144)
+    draft: bool
+    labels: tuple[str, ...] = Field(max_length=16)
+    head_sha: str = Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class Handoff(BaseModel):
+    """`result.json`: everything the publish job is asked to do for one task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    version: Literal[1] = 1
+    task: str
+    run_id: str = Field(max_length=200)
+    base_sha: str = Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    #: Set when the branch was "published": the bundle holds `REF_PREFIX + task` at it.
+    head_sha: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    pull: WantedPull | None = None
+    #: Ledger lines, exactly as a ledger would append them.
+    records: tuple[str, ...] = Field(default=(), max_length=1000)
+
+
+def ref_for(task_id: str) -> str:
+    return REF_PREFIX + validate_task_id(task_id)
+
+
+def read_handoff(directory: Path) -> Handoff | None:
+    """The hand-off in `directory` (None when the task job left none); `HandoffError` when
+    it is too large or not a hand-off."""
+    path = directory / RESULT_FILE
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_RESULT_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HandoffError(f"{path}: cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_RESULT_BYTES:
+        raise HandoffError(f"{path}: larger than {MAX_RESULT_BYTES} bytes; not macoder's")
+    try:
+        return Handoff.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise HandoffError(f"{path}: {where}: {first['msg']}") from None
+
+
+class HandoffStore:
+    """The hand-offs of one task job, shared by every thread's forge (one lock)."""
+
+    def __init__(self, directory: Path, *, run_id: str, base_sha: str) -> None:
+        self.directory = directory
+        self.run_id = run_id
+        self.base_sha = base_sha
+        self._lock = threading.Lock()
+
+    def task_dir(self, task_id: str) -> Path:
+        return self.directory / validate_task_id(task_id)
+
+    def load(self, task_id: str) -> Handoff:
+        found = read_handoff(self.task_dir(task_id))
+        return found or Handoff(task=task_id, run_id=self.run_id, base_sha=self.base_sha)
+
+    def update(self, task_id: str, change: Callable[[Handoff], Handoff]) -> None:
+        """Read, change and rewrite a task's `result.json` (atomically: a job killed midway
+        leaves the previous version, never half a file)."""
+        with self._lock:
+            new = change(self.load(task_id))
+            folder = self.task_dir(task_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".result-", dir=folder)
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(new.model_dump_json(indent=1))
+            os.replace(name, folder / RESULT_FILE)
+
+    def records(self) -> list[Record]:
+        """Every record handed off so far, of every task."""
+        with self._lock:
+            if not self.directory.is_dir():
+                return []
+            found: list[Record] = []
+            for folder in sorted(self.directory.iterdir()):
+                handoff = read_handoff(folder)
+                if handoff is not None:
+                    found += parse("\n".join(handoff.records))
+            return found
+
+    def add_records(self, records: Sequence[Record]) -> None:
+        for record in records:
+            self.update(record.task, functools.partial(_with_record, line=dumps(record)))
+
+
+def _with_record(handoff: Handoff, line: str) -> Handoff:
+    return handoff.model_copy(update={"records": (*handoff.records, line)})
+
+
+class HandoffLedger(Ledger):
+    """The shared ledger as read with the job's token, plus what this job handed off; every
+    write goes to the hand-off (the publish job appends it)."""
+
+    def __init__(self, upstream: Ledger, store: HandoffStore) -> None:
+        super().__init__(upstream.repo, upstream.ref, upstream.clock)
+        self.upstream = upstream
+        self.store = store
+
+    def read(self, skipped: list[Skipped] | None = None) -> list[Record]:
+        return [*self.upstream.read(skipped), *self.store.records()]
+
+    def _update(self, plan: Plan) -> Sequence[Record] | None:
+        records = plan(self.read())
+        if records:
+            self.store.add_records(records)
+        return records
+
+
+class HandoffForge:
+    """The `Forge` protocol for a job with a read-only token (see the module's docstring)."""
+
+    def __init__(self, upstream: Forge, repo: Repo, store: HandoffStore) -> None:
+        self.upstream = upstream
+        self.repo = repo
+        self.store = store
+        self.name = upstream.name
+
+    def ledger(self, clock: Callable[[], float]) -> Ledger:
+        return HandoffLedger(self.upstream.ledger(clock), self.store)
+
+    def publish_branch(self, branch: str, head_sha: str) -> None:
+        """The bundle of the branch's commits beyond the planned base, instead of a push."""
+        task_id = task_branch(branch).removeprefix(BRANCH_PREFIX)
+        ref = ref_for(task_id)
+        run_git(["update-ref", ref, head_sha], self.repo.root)
+        bundle.create(
+            self.repo.root, self.store.task_dir(task_id) / BUNDLE_FILE, ref, self.store.base_sha
+        )
+        self.store.update(task_id, lambda h: h.model_copy(update={"head_sha": head_sha}))
+
+    def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
+        return self.upstream.foreign_commits(branch, base_sha)
+
+    def fetch_branch(self, branch: str) -> str | None:
+        return self.upstream.fetch_branch(branch)
+
+    def find_open_pr(self, task_id: str) -> PullRequest | None:
+        return self.upstream.find_open_pr(task_id)
+
+    def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
+        return self.upstream.list_prs(include_closed=include_closed)
+
+    def create_or_update_pr(
+        self,
+        *,
+        task_id: str,
+        branch: str,
+        base: str,
+        head_sha: str,
+        title: str,
+        body: str,
+        draft: bool,
+        labels: tuple[str, ...],
+    ) -> PrResult:
+        """Written down for the publish job; the PR it will update, if one is open now."""
+        del branch, base  # the publish job derives both (the task's branch, the default one)
+        wanted = WantedPull(
+            title=title, body=body, draft=draft, labels=tuple(labels), head_sha=head_sha
+        )
+        self.store.update(task_id, lambda h: h.model_copy(update={"pull": wanted}))
+        open_pr = self.upstream.find_open_pr(task_id)
+        number, url = (open_pr.number, open_pr.url) if open_pr is not None else (0, "")
+        return PrResult(number, url, "handed-off", head_sha, tuple(labels))
+
+    def close(self) -> None:
+        self.upstream.close()

@@ -1,0 +1,269 @@
+"""The publish job: what a task job handed off becomes a branch, a pull request and ledger
+records — after it is checked, because the task job ran an agent.
+
+This job holds the write token and runs no agent, no repository code and no npm. Per task:
+
+1. read `result.json` (bounded, strictly typed) and check it names this task, this workflow
+   run and the planned base;
+2. read the bundle's header without git and check it carries exactly `refs/macoder/handoff/<id>`
+   at the announced head on exactly the planned base; then git verifies and fetches it;
+3. check the commits (a straight line of macoder's own, a handful) and the change (no
+   workflow or action ever; a protected path only in a draft labelled for review; the
+   backlog only by the task's own status flip, byte for byte what macoder writes);
+4. push with the lease on the inspected remote commit (never over a person's commits) and
+   open or update the one PR; then append the attempt and release the plan's lease.
+
+A refused hand-off pushes nothing and opens nothing; its attempt is recorded as failed with
+the reason (so attempts stay counted), and the lease is released. A task job that left no
+hand-off at all (cancelled, timed out, runner lost) is recorded as an interrupted attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from multi_agent_coder.backlog.model import TaskStatus
+from multi_agent_coder.backlog.write import with_task_status
+from multi_agent_coder.errors import MacoderError, NeedsReviewError
+from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.handoff import (
+    BUNDLE_FILE,
+    Handoff,
+    HandoffError,
+    WantedPull,
+    read_handoff,
+    ref_for,
+)
+from multi_agent_coder.git import bundle
+from multi_agent_coder.git.ledger import Attempt, Release, parse
+from multi_agent_coder.ids import branch_for, validate_task_id
+from multi_agent_coder.run.handoff_rules import (
+    MAX_BUNDLE_BYTES,
+    Expected,
+    change_problems,
+    header_problems,
+    is_review_draft,
+    lineage_problems,
+)
+from multi_agent_coder.run.session import Session, macoder_emails
+
+PublishStatus = Literal["published", "refused", "interrupted", "nothing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What became of one task's hand-off."""
+
+    task_id: str
+    status: PublishStatus
+    reason: str
+    pr: PrResult | None = None
+    #: The task job's own outcome, as its attempt record says ("" when there is none).
+    outcome: str = ""
+
+    @property
+    def result(self) -> str:
+        """The `result` output: the task's outcome as a task job names it, or this job's
+        verdict when it refused or found nothing to publish."""
+        if self.status in ("refused", "interrupted"):
+            return self.status
+        return _RESULTS.get(self.outcome, self.status)
+
+
+#: Ledger outcomes -> the words the task job's `result` output uses.
+_RESULTS = {"success": "succeeded", "failure": "failed", "needs-review": "needs-review"}
+
+
+class Refused(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def publish_handoff(
+    session: Session, task_id: str, *, run_id: str, base_sha: str, directory: Path
+) -> Published:
+    """Check and carry out the hand-off of `task_id` in `directory/<task_id>`; always record
+    the attempt and release the lease `run_id` holds."""
+    validate_task_id(task_id)
+    settings = session.settings
+    expected = Expected(
+        task_id=task_id,
+        run_id=run_id,
+        base_sha=base_sha,
+        ref=ref_for(task_id),
+        emails=macoder_emails(settings),
+        protected=settings.protected_paths,
+        backlog_path=Path(settings.backlog).as_posix(),
+    )
+    ledger = session.ledger()
+    now = session.clock()
+    try:
+        handoff = read_handoff(directory / task_id)
+    except HandoffError as exc:
+        handoff, result = None, Published(task_id, "refused", str(exc))
+    else:
+        result = _carry_out(session, handoff, expected, directory / task_id)
+    attempts = _attempts(handoff, expected)
+    if result.status in ("refused", "interrupted"):
+        attempts = [_failed(a, result.reason) for a in attempts] or [
+            Attempt(task_id, run_id, "failure", result.reason, 0.0, 0, None, None, None, None, now)
+        ]
+    ledger.append(*attempts, Release(task_id, run_id, now))
+    outcome = attempts[-1].outcome if attempts else ""
+    return replace(result, outcome=outcome)
+
+
+def _carry_out(
+    session: Session, handoff: Handoff | None, expected: Expected, folder: Path
+) -> Published:
+    task_id = expected.task_id
+    if handoff is None:
+        return Published(
+            task_id,
+            "interrupted",
+            "interrupted: the task job left no result (cancelled, timed out or its runner lost)",
+        )
+    try:
+        _check_result(handoff, expected)
+        if handoff.pull is None:
+            return Published(task_id, "nothing", "nothing to publish")
+        if handoff.head_sha is not None:
+            _check_branch(session, handoff.head_sha, handoff.pull, expected, folder / BUNDLE_FILE)
+            session.forge.publish_branch(branch_for(task_id), handoff.head_sha)
+        else:
+            _check_relabel(session, handoff.pull, task_id)
+        pr = _open_or_update(session, task_id, handoff.pull)
+    except Refused as refused:
+        return Published(task_id, "refused", "publish refused: " + "; ".join(refused.problems))
+    except NeedsReviewError as exc:
+        labelled = _label_for_review(session, task_id)
+        return Published(task_id, "refused", f"{exc}; labelled {LABEL_NEEDS_REVIEW}", labelled)
+    except MacoderError as exc:
+        return Published(task_id, "refused", f"publish failed: {exc}")
+    return Published(task_id, "published", "", pr)
+
+
+def _check_result(handoff: Handoff, expected: Expected) -> None:
+    problems = [
+        f"result.json names {name} {got!r}, expected {want!r}"
+        for name, got, want in (
+            ("task", handoff.task, expected.task_id),
+            ("run", handoff.run_id, expected.run_id),
+            ("base", handoff.base_sha, expected.base_sha),
+        )
+        if got != want
+    ]
+    pull = handoff.pull
+    if pull is not None and handoff.head_sha is not None and pull.head_sha != handoff.head_sha:
+        problems.append("result.json: the pull request's head is not the bundle's head")
+    if problems:
+        raise Refused(problems)
+
+
+def _check_branch(
+    session: Session, head: str, pull: WantedPull, expected: Expected, path: Path
+) -> None:
+    """The bundle, its commits and its change, in that order (git sees the bundle only
+    after its header holds)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            start = stream.read(bundle.MAX_HEADER_BYTES + 2)
+    except OSError as exc:
+        raise Refused([f"{BUNDLE_FILE}: cannot be read: {exc.strerror}"]) from None
+    if size > MAX_BUNDLE_BYTES:
+        raise Refused([f"{BUNDLE_FILE} is {size} bytes; the limit is {MAX_BUNDLE_BYTES}"])
+    try:
+        problems = header_problems(bundle.read_header(start), expected, head)
+    except bundle.BundleError as exc:
+        raise Refused([f"{BUNDLE_FILE}: {exc}"]) from None
+    if problems:
+        raise Refused(problems)
+    repo = session.repo
+    try:
+        bundle.verify_and_fetch(repo.root, path, expected.ref)
+    except MacoderError as exc:
+        raise Refused([f"{BUNDLE_FILE}: {exc}"]) from None
+    problems = lineage_problems(repo.lineage(expected.base_sha, head), expected)
+    if problems:
+        raise Refused(problems)
+    changes = repo.changes(expected.base_sha, head)
+    problems = change_problems(
+        changes,
+        expected,
+        review_draft=is_review_draft(pull.draft, pull.labels),
+        backlog_is_the_status_flip=_status_flip_only(session, expected, head),
+    )
+    if problems:
+        raise Refused(problems)
+
+
+def _status_flip_only(session: Session, expected: Expected, head: str) -> bool:
+    """The backlog at `head` is the base's with exactly this task marked completed."""
+    repo, path = session.repo, expected.backlog_path
+    before, after = repo.file_at(expected.base_sha, path), repo.file_at(head, path)
+    if before is None or after is None:
+        return before == after
+    try:
+        flipped = with_task_status(before, expected.task_id, TaskStatus.COMPLETED, path)
+    except MacoderError:
+        return False
+    return after == (before if flipped is None else flipped)
+
+
+def _check_relabel(session: Session, pull: WantedPull, task_id: str) -> None:
+    """No branch handed off: only the labels of the PR already open at that head change."""
+    open_pr = session.forge.find_open_pr(task_id)
+    if open_pr is None or open_pr.head_sha != pull.head_sha:
+        raise Refused(["a pull request without a branch must be the open one, at its head"])
+
+
+def _open_or_update(session: Session, task_id: str, pull: WantedPull) -> PrResult:
+    return session.forge.create_or_update_pr(
+        task_id=task_id,
+        branch=branch_for(task_id),
+        base=session.repo.default_branch(),
+        head_sha=pull.head_sha,
+        title=pull.title,
+        body=pull.body,
+        draft=pull.draft,
+        labels=pull.labels,
+    )
+
+
+def _label_for_review(session: Session, task_id: str) -> PrResult | None:
+    """A person pushed to the task branch meanwhile: their PR is labelled, not overwritten."""
+    existing = session.forge.find_open_pr(task_id)
+    if existing is None:
+        return None
+    return session.forge.create_or_update_pr(
+        task_id=task_id,
+        branch=existing.branch,
+        base=existing.base,
+        head_sha=existing.head_sha,
+        title=existing.title,
+        body=existing.body,
+        draft=existing.draft,
+        labels=(*existing.labels, LABEL_NEEDS_REVIEW),
+    )
+
+
+def _attempts(handoff: Handoff | None, expected: Expected) -> list[Attempt]:
+    """The attempt records the task job handed off for this task and run (nothing else: a
+    hand-off cannot write another task's records, nor leases)."""
+    if handoff is None:
+        return []
+    return [
+        record
+        for record in parse("\n".join(handoff.records))
+        if isinstance(record, Attempt)
+        and record.task == expected.task_id
+        and record.run_id == expected.run_id
+    ]
+
+
+def _failed(attempt: Attempt, reason: str) -> Attempt:
+    return replace(attempt, outcome="failure", reason=reason)

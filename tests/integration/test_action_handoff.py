@@ -1,0 +1,365 @@
+"""The split Action: the task job writes nothing anywhere, the publish job checks what it was
+handed before it pushes a thing.
+
+Each job is the action's entry called as action.yml calls it, on its own fresh clone of
+"GitHub" (a bare repository as the git remote, `FakeGitHub` as the REST API). The task job's
+token is read-only (the fake answers its writes with GitHub's 403), and its agent is a fake at
+the `Agent` protocol that edits the worktree; everything else — worktrees, verification in
+the checks sandbox, commits, the bundle, the publish job's checks, the push, the pull request,
+the ledger — is real. The artifact store between the jobs is a copy of the hand-off directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from multi_agent_coder.config import Settings
+from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.git.ledger import LEDGER_REF
+from multi_agent_coder.git.repo import Repo
+from testing.fake_github import FakeGitHub
+from tests.integration.gitrepos import git, git_env, make_repo
+from tests.integration.test_action_entry import SLUG, TOKEN, Job
+from tests.support import backlog_yaml, task_dict
+from tests.unit.test_run_engine import CHECK, FakeAgent, Scenario, writes
+
+READ_TOKEN = "ghs_READONLY0123456789abcdef"  # noqa: S105 - a made-up token
+RUN_ID = "gha-4242"
+MACODER = (Settings().git_author_name, Settings().git_author_email)
+
+SETTINGS = (
+    "checks:\n"
+    f"  test: [{json.dumps(sys.executable)}, check.py]\n"
+    "models: {implementation: fake/strong, documentation: fake/cheap}\n"
+    "task_timeout: 60\n"
+)
+
+
+@dataclass
+class World:
+    base: Path
+    fake: FakeGitHub
+    server: Path
+    plan: Job
+    base_sha: str
+
+    @property
+    def remote(self) -> Path:
+        return self.server / f"{SLUG}.git"
+
+    def job(self, name: str) -> Job:
+        """A new job: its own runner directory and a fresh clone of the remote."""
+        folder = self.base / name
+        while folder.exists():
+            folder = folder.with_name(folder.name + "-again")
+        folder.mkdir()
+        checkout = folder / "checkout"
+        git(folder, "clone", "-q", str(self.remote), str(checkout))
+        return Job(folder, checkout, self.server, self.fake.api_url)
+
+    def remote_refs(self) -> dict[str, str]:
+        out = git(self.remote, "for-each-ref", "--format=%(refname) %(objectname)")
+        return dict(line.split(" ", 1) for line in out.splitlines())
+
+    def ledger(self) -> list[dict[str, Any]]:
+        text = git(self.remote, "show", f"{LEDGER_REF}:ledger.jsonl")
+        return [json.loads(line) for line in text.splitlines()]
+
+    def attempts(self, task_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.ledger() if r["type"] == "attempt" and r["task"] == task_id]
+
+    def released(self, task_id: str) -> bool:
+        return any(
+            r["type"] == "release" and r["task"] == task_id and r["run_id"] == RUN_ID
+            for r in self.ledger()
+        )
+
+
+def agent_factory(agent: FakeAgent) -> Any:
+    @contextlib.contextmanager
+    def factory(settings: Settings, repo: Repo, cancel: threading.Event) -> Iterator[Any]:
+        yield agent
+
+    return factory
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    server = tmp_path / "server"
+    remote = server / f"{SLUG}.git"
+    remote.parent.mkdir(parents=True)
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    author = make_repo(
+        tmp_path / "author",
+        {
+            "BACKLOG.yaml": backlog_yaml(task_dict("T001"), task_dict("T002")),
+            "check.py": CHECK,
+            "notes.txt": "fine\n",
+            ".gitignore": ".macoder/\n",
+            ".macoder.yaml": SETTINGS,
+        },
+    )
+    git(author, "push", "-q", str(remote), "main")
+    with FakeGitHub(TOKEN) as fake:
+        fake.add_repo(SLUG, remote)
+        fake.read_only_tokens.add(READ_TOKEN)
+        (tmp_path / "plan").mkdir()
+        git(tmp_path / "plan", "clone", "-q", str(remote), "checkout")
+        plan = Job(tmp_path / "plan", tmp_path / "plan" / "checkout", server, fake.api_url)
+        code, out = plan.run(mode="plan")
+        assert code == EXIT_OK, out
+        assert plan.outputs["ready"] == '["T001","T002"]'
+        yield World(tmp_path, fake, server, plan, plan.outputs["base-sha"])
+
+
+def handoff_dir(job: Job) -> Path:
+    return Path(job.env["RUNNER_TEMP"]) / "macoder-handoff"
+
+
+def run_task(world: World, task_id: str, scenario: Scenario | None = None) -> Job:
+    """The task job with the read-only token; its checkout and hand-off stay for a look."""
+    job = world.job(f"task-{task_id}")
+    agent = FakeAgent({task_id: scenario} if scenario is not None else {})
+    code, out = job.run(
+        mode="task",
+        task_id=task_id,
+        base_sha=world.base_sha,
+        token=READ_TOKEN,
+        agent=agent_factory(agent),
+    )
+    assert code in (EXIT_OK, EXIT_PROBLEMS), out
+    return job
+
+
+def publish(world: World, task: Job | None, task_id: str) -> tuple[int, str, Job]:
+    """The publish job, with the task job's hand-off as its downloaded artifact."""
+    job = world.job(f"publish-{task_id}")
+    if task is not None and handoff_dir(task).is_dir():
+        shutil.copytree(handoff_dir(task), handoff_dir(job))
+    code, out = job.run(mode="publish", task_id=task_id, base_sha=world.base_sha)
+    return code, out, job
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+def test_the_task_job_writes_nothing_and_the_publish_job_opens_the_one_pr(world: World) -> None:
+    before = world.remote_refs()
+    world.fake.clear_exchanges()
+    task = run_task(world, "T001")
+
+    # The task job changed nothing on GitHub: no branch, no ledger record, no API write.
+    assert world.remote_refs() == before
+    assert [e for e in world.fake.exchanges if e.method != "GET"] == []
+    assert task.outputs["result"] == "succeeded"
+    assert task.outputs["operation"] == "handed-off"
+    handed = json.loads((handoff_dir(task) / "T001" / "result.json").read_text())
+    assert handed["base_sha"] == world.base_sha
+    assert handed["run_id"] == RUN_ID
+    assert handed["pull"]["draft"] is False
+    assert (handoff_dir(task) / "T001" / "task.bundle").is_file()
+
+    code, out, job = publish(world, task, "T001")
+    assert code == EXIT_OK, out
+    refs = world.remote_refs()
+    assert refs["refs/heads/macoder/T001"] == handed["head_sha"]
+    pulls = world.fake.pulls(SLUG)
+    assert [(p["head"]["ref"], p["head"]["sha"]) for p in pulls] == [
+        ("macoder/T001", handed["head_sha"])
+    ]
+    assert job.outputs["operation"] == "created"
+    assert job.outputs["result"] == "succeeded"
+    changed = git(world.remote, "diff", "--name-only", world.base_sha, "macoder/T001").split()
+    assert sorted(changed) == ["BACKLOG.yaml", "t001.txt"]
+    # The attempt the task job counted is on the shared ledger now, and the lease is free.
+    attempts = world.attempts("T001")
+    assert [(a["outcome"], a["run_id"]) for a in attempts] == [("success", RUN_ID)]
+    assert attempts[0]["tokens_in"] == 1200
+    assert world.released("T001")
+
+    # Published again (a re-run of the publish job): still one pull request.
+    code, out, _ = publish(world, task, "T001")
+    assert code == EXIT_OK, out
+    assert len(world.fake.pulls(SLUG)) == 1
+
+
+def test_a_task_job_given_a_write_token_still_writes_nothing(world: World) -> None:
+    before = world.remote_refs()
+    world.fake.clear_exchanges()
+    job = world.job("task-T001")
+    code, out = job.run(
+        mode="task", task_id="T001", base_sha=world.base_sha, agent=agent_factory(FakeAgent({}))
+    )
+    assert code == EXIT_OK, out
+    assert world.remote_refs() == before
+    assert [e for e in world.fake.exchanges if e.method != "GET"] == []
+
+
+def test_a_task_job_whose_base_moved_starts_nothing_and_publish_only_releases(
+    world: World,
+) -> None:
+    author = world.base / "author"
+    git(author, "commit", "-q", "--allow-empty", "-m", "meanwhile")
+    git(author, "push", "-q", str(world.remote), "main")
+    agent = FakeAgent({})
+    job = world.job("task-T001")
+    code, out = job.run(
+        mode="task",
+        task_id="T001",
+        base_sha=world.base_sha,
+        token=READ_TOKEN,
+        agent=agent_factory(agent),
+    )
+    assert code == EXIT_OK, out
+    assert "not at the planned base" in out
+    assert agent.calls == []
+    code, out, _ = publish(world, job, "T001")
+    assert code == EXIT_OK, out
+    assert world.attempts("T001") == []  # no attempt was made, none is counted
+    assert world.released("T001")
+
+
+def test_a_task_job_that_left_no_result_counts_as_an_interrupted_attempt(world: World) -> None:
+    code, out, job = publish(world, None, "T002")
+    assert code == EXIT_OK, out
+    assert "::warning" in out
+    assert job.outputs["result"] == "interrupted"
+    attempts = world.attempts("T002")
+    assert len(attempts) == 1
+    assert attempts[0]["outcome"] == "failure"
+    assert "left no result" in attempts[0]["reason"]
+    assert world.released("T002")
+    assert "refs/heads/macoder/T002" not in world.remote_refs()
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def assert_refused(world: World, task: Job, task_id: str, *words: str) -> None:
+    before = world.remote_refs()
+    world.fake.clear_exchanges()
+    code, out, job = publish(world, task, task_id)
+    assert code == EXIT_PROBLEMS, out
+    assert job.outputs["result"] == "refused"
+    assert f"refs/heads/macoder/{task_id}" not in world.remote_refs()
+    assert {k: v for k, v in world.remote_refs().items() if k != LEDGER_REF} == {
+        k: v for k, v in before.items() if k != LEDGER_REF
+    }
+    assert world.fake.pulls(SLUG) == []
+    assert [e.path for e in world.fake.exchanges if e.method != "GET"] == []
+    attempts = world.attempts(task_id)
+    assert attempts[-1]["outcome"] == "failure"
+    for word in words:
+        assert word in attempts[-1]["reason"], attempts[-1]["reason"]
+        assert word in out
+    assert world.released(task_id)
+
+
+def test_publish_refuses_a_branch_that_changes_a_workflow(world: World) -> None:
+    workflow = "on: push\njobs: {x: {runs-on: ubuntu-latest, steps: [{run: env}]}}\n"
+
+    def act(worktree: Path) -> None:
+        writes("t001.txt")(worktree)
+        (worktree / ".github" / "workflows").mkdir(parents=True)
+        (worktree / ".github" / "workflows" / "evil.yml").write_text(workflow)
+
+    task = run_task(world, "T001", Scenario(act))
+    # Verification already made it a draft for review; the publish job refuses it outright.
+    assert task.outputs["result"] == "needs-review"
+    assert_refused(world, task, "T001", ".github/workflows/evil.yml", "never pushed")
+
+
+def rewrite(task: Job, task_id: str, **changes: Any) -> dict[str, Any]:
+    path = handoff_dir(task) / task_id / "result.json"
+    handed: dict[str, Any] = json.loads(path.read_text())
+    handed.update(changes)
+    path.write_text(json.dumps(handed))
+    return handed
+
+
+def add_commit(task: Job, task_id: str, files: dict[str, str], who: tuple[str, str]) -> str:
+    """A commit on top of the hand-off's head, the bundle and result.json made to match
+    (what an agent with the run of the task job could do)."""
+    checkout = task.checkout
+    ref = f"refs/macoder/handoff/{task_id}"
+    handed = json.loads((handoff_dir(task) / task_id / "result.json").read_text())
+    scratch = task.checkout.parent / "scratch"
+    git(checkout, "worktree", "add", "-q", "--detach", str(scratch), handed["head_sha"])
+    for name, text in files.items():
+        (scratch / name).write_text(text)
+    git(scratch, "add", "-A")
+    env = git_env() | {
+        "GIT_AUTHOR_NAME": who[0],
+        "GIT_AUTHOR_EMAIL": who[1],
+        "GIT_COMMITTER_NAME": who[0],
+        "GIT_COMMITTER_EMAIL": who[1],
+    }
+    import subprocess
+
+    subprocess.run(["git", "commit", "-q", "-m", "more"], cwd=scratch, env=env, check=True)
+    head = git(scratch, "rev-parse", "HEAD")
+    git(checkout, "update-ref", ref, head)
+    bundle = handoff_dir(task) / task_id / "task.bundle"
+    bundle.unlink()
+    git(checkout, "bundle", "create", "-q", str(bundle), ref, f"^{world_base(handed)}")
+    rewrite(task, task_id, head_sha=head, pull={**handed["pull"], "head_sha": head})
+    return head
+
+
+def world_base(handed: dict[str, Any]) -> str:
+    return str(handed["base_sha"])
+
+
+def test_publish_refuses_a_commit_someone_else_wrote(world: World) -> None:
+    task = run_task(world, "T001")
+    add_commit(task, "T001", {"t001.txt": "backdoor\n"}, ("Evil", "evil@example.com"))
+    assert_refused(world, task, "T001", "evil@example.com", "is not macoder")
+
+
+def test_publish_refuses_a_backlog_with_more_than_the_task_s_own_status_flip(
+    world: World,
+) -> None:
+    task = run_task(world, "T001")
+    remote_backlog = git(world.remote, "show", "main:BACKLOG.yaml")
+    everything_done = remote_backlog.replace("status: pending", "status: completed")
+    assert everything_done != remote_backlog
+    add_commit(task, "T001", {"BACKLOG.yaml": everything_done}, MACODER)
+    assert_refused(world, task, "T001", "BACKLOG.yaml beyond marking T001 completed")
+
+
+def test_publish_refuses_a_bundle_based_on_another_commit(world: World) -> None:
+    task = run_task(world, "T001")
+    handed = json.loads((handoff_dir(task) / "T001" / "result.json").read_text())
+    bundle = handoff_dir(task) / "T001" / "task.bundle"
+    bundle.unlink()  # the whole history instead: no prerequisite, any base at all
+    git(task.checkout, "bundle", "create", "-q", str(bundle), "refs/macoder/handoff/T001")
+    assert handed["head_sha"]
+    assert_refused(world, task, "T001", "not on the planned base")
+
+
+def test_publish_refuses_a_result_for_another_base_or_run(world: World) -> None:
+    task = run_task(world, "T001")
+    rewrite(task, "T001", base_sha="f" * 40, run_id="gha-1")
+    assert_refused(world, task, "T001", "result.json names run 'gha-1'", "base")
+
+
+def test_publish_refuses_a_result_that_is_not_one(world: World) -> None:
+    task = run_task(world, "T001")
+    (handoff_dir(task) / "T001" / "result.json").write_text('{"version": 1, "task": [1]}')
+    assert_refused(world, task, "T001", "result.json")
+
+
+def test_publish_refuses_a_bundle_that_is_not_one(world: World) -> None:
+    task = run_task(world, "T001")
+    (handoff_dir(task) / "T001" / "task.bundle").write_bytes(b"#!/bin/sh\nrm -rf /\n")
+    assert_refused(world, task, "T001", "not a git bundle")
