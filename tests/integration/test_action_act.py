@@ -60,9 +60,15 @@ WEBHOOKS = ROOT / ".tools/npm/node_modules/@octokit/webhooks-examples/api.github
 WORKFLOW = ROOT / ".github" / "workflows" / "macoder.yml"
 
 SLUG = "octo/widgets"
-TOKEN = "ghs_ACTFAKE0123456789abcdefTOKEN"  # noqa: S105 - the fake's made-up token
+#: The workflow's GITHUB_TOKEN (the fake lets it read only) and MACODER_TOKEN (it may write);
+#: the write token carries the marker testing/actions/scan_for_token.py looks for.
+TOKEN = "ghs_ACTFAKE0123456789abcdefREAD"  # noqa: S105 - the fake's made-up token
+WRITE_TOKEN = "ghp_WRITETOKENMARK0123456789abc"  # noqa: S105 - the fake's made-up token
 ACTION_DIR = "macoder-action"
+DOUBLES_DIR = "act-doubles"
 TASKS = ("T001", "T002")
+#: A task whose agent adds a workflow: verified as needs-review, refused by publish.
+HOSTILE = "T003"
 #: One act run: two pip installs of the action, two OpenCode sessions, the target's tests.
 ACT_TIMEOUT = 300
 
@@ -122,12 +128,29 @@ def _copy_action(dest: Path) -> None:
     )
 
 
+#: Added to the task job after the action's step: an escaped agent's search for a token.
+SCAN_STEP = f"""      - name: Look for a write token as an escaped agent would (test only)
+        if: always()
+        shell: bash
+        run: python3 "$GITHUB_WORKSPACE/{DOUBLES_DIR}/scan_for_token.py"
+"""
+
+
 def _workflow() -> str:
-    """The repository's workflow with both `uses: ./` pointed at the action's copy."""
+    """The repository's workflow with every `uses: ./` pointed at the action's copy, the
+    artifact actions (GitHub's service, not reachable offline) at local doubles, and the
+    token scan after the task job's agent step."""
     text = WORKFLOW.read_text(encoding="utf-8")
     new, count = re.subn(r"uses: \./(?=\s)", f"uses: ./{ACTION_DIR}", text)
-    assert count == 2, f"expected two `uses: ./` in {WORKFLOW}, found {count}"
-    return new
+    assert count == 3, f"expected three `uses: ./` in {WORKFLOW}, found {count}"
+    for name in ("upload-artifact", "download-artifact"):
+        new, count = re.subn(
+            rf"uses: actions/{name}@[0-9a-f]{{40}}[^\n]*", f"uses: ./{DOUBLES_DIR}/{name}", new
+        )
+        assert count == 1, f"expected one actions/{name} in {WORKFLOW}, found {count}"
+    marker = "      - name: Hand off the result\n"
+    assert new.count(marker) == 1
+    return new.replace(marker, SCAN_STEP + marker)
 
 
 def _push_event(source: Path, before: str, after: str) -> dict[str, Any]:
@@ -166,25 +189,41 @@ def _push_event(source: Path, before: str, after: str) -> dict[str, Any]:
     return event
 
 
+def adds_a_workflow() -> sm.Scenario:
+    """An agent that does the task and also plants a workflow that would run on push."""
+    good = feature(f"f{HOSTILE.lower()}")
+    return sm.Scenario(
+        [
+            sm.write(
+                "{worktree}/.github/workflows/evil.yml",
+                "on: push\njobs: {x: {runs-on: ubuntu-latest, steps: [{run: env}]}}\n",
+            ),
+            *good.steps,
+        ]
+    )
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     _, binary = _requirements()
-    with (
-        sm.ScriptedModel({task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}) as model,
-        FakeGitHub(TOKEN) as fake,
-    ):
+    scenarios = {task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}
+    scenarios[HOSTILE] = adds_a_workflow()
+    with sm.ScriptedModel(scenarios) as model, FakeGitHub(WRITE_TOKEN) as fake:
+        fake.read_only_tokens.add(TOKEN)
         target = make_target(
             tmp_path,
             model,
             binary,
-            tasks(*TASKS),
+            tasks(*TASKS, HOSTILE),
             task_timeout=120,
             # The config arrives through the `opencode-config` input (a secret); the binary
-            # through MACODER_OPENCODE_BIN, as the docs tell an offline runner to do.
-            settings={"opencode_config": None, "opencode_bin": None},
+            # through MACODER_OPENCODE_BIN, as the docs tell an offline runner to do. One
+            # attempt each: the refused task is out of attempts for the second run.
+            settings={"opencode_config": None, "opencode_bin": None, "max_attempts": 1},
         )
         source = target.root
         _copy_action(source / ACTION_DIR)
+        shutil.copytree(ROOT / "testing" / "actions", source / DOUBLES_DIR)
         workflow = source / ".github" / "workflows" / "macoder.yml"
         workflow.parent.mkdir(parents=True)
         workflow.write_text(_workflow(), encoding="utf-8")
@@ -212,6 +251,11 @@ def run_act(world: World, label: str) -> ActRun:
     event = world.base / f"push-{label}.json"
     event.write_text(json.dumps(_push_event(world.source, before, after)), encoding="utf-8")
     config = json.dumps({"provider": world.model.provider_config()})
+    # Secrets through a file, not argv: the token scan reads every process's command line.
+    secrets = world.base / f"secrets-{label}.env"
+    secrets.write_text(f"GITHUB_TOKEN={TOKEN}\nMACODER_TOKEN={WRITE_TOKEN}\n", encoding="utf-8")
+    artifacts = world.base / f"artifacts-{label}"
+    artifacts.mkdir()
     command = [
         str(ACT),
         "push",
@@ -233,8 +277,10 @@ def run_act(world: World, label: str) -> ActRun:
         "PIP_DISABLE_PIP_VERSION_CHECK=1",
         "--env",
         f"MACODER_OPENCODE_BIN={world.binary}",
-        "-s",
-        f"GITHUB_TOKEN={TOKEN}",
+        "--env",
+        f"ACT_TEST_ARTIFACTS={artifacts}",
+        "--secret-file",
+        str(secrets),
         "-s",
         f"MACODER_OPENCODE_CONFIG={config}",
     ]
@@ -299,17 +345,38 @@ def remote_refs(world: World) -> dict[str, str]:
 # --------------------------------------------------------------------------- the test
 
 
-def test_act_runs_the_action_one_pr_per_ready_task_and_a_second_run_adds_none(
+def ledger_records(world: World) -> list[dict[str, Any]]:
+    text = git(world.bare, "show", f"{LEDGER_REF}:ledger.jsonl")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds_none(
     world: World,
 ) -> None:
     first = run_act(world, "first")
-    assert first.code == 0, str(first)
-    assert re.search(r"ready: T001, T002", first.output), str(first)
+    # The publish job of the hostile task fails (it refused); everything else succeeded.
+    assert first.code != 0, str(first)
+    assert re.search(r"ready: T001, T002, T003", first.output), str(first)
+
+    # The job that ran the agents held no write token anywhere an escaped agent could look.
+    scans = re.findall(
+        r"token scan: (\d+) processes, (\d+) files, write token found (\d+)", first.output
+    )
+    assert len(scans) == len(TASKS) + 1, str(first)
+    for processes, files, hits in scans:
+        assert int(processes) > 5
+        assert int(files) > 0
+        assert hits == "0", str(first)
 
     pulls = open_pulls(world)
     heads = sorted(p["head"]["ref"] for p in pulls)
     assert heads == [f"macoder/{t}" for t in TASKS], (heads, str(first))
     assert len(world.fake.pulls(SLUG)) == len(TASKS)
+    # Every write to GitHub's API was made with the publish job's token, none with the
+    # read-only one the task jobs had.
+    writes = [e for e in world.fake.exchanges if e.method != "GET"]
+    assert writes
+    assert {e.request_headers.get("Authorization", "").split()[-1] for e in writes} == {WRITE_TOKEN}
     refs = remote_refs(world)
     for pull in pulls:
         branch = pull["head"]["ref"]
@@ -326,18 +393,30 @@ def test_act_runs_the_action_one_pr_per_ready_task_and_a_second_run_adds_none(
     assert len(world.model.task_requests("T001")) > 0
     assert len(world.model.task_requests("T002")) > 0
 
+    # The agent that planted a workflow: verified as needs-review, refused by publish —
+    # no branch, no PR; its attempt is counted with the reason, its lease released.
+    assert f"refs/heads/macoder/{HOSTILE}" not in refs
+    assert ".github/workflows/evil.yml" in first.output
+    records = ledger_records(world)
+    (attempt,) = [r for r in records if r["type"] == "attempt" and r["task"] == HOSTILE]
+    assert attempt["outcome"] == "failure"
+    assert "never pushed" in attempt["reason"]
+    for task_id in (*TASKS, HOSTILE):
+        assert any(r["type"] == "release" and r["task"] == task_id for r in records), task_id
+
     snapshot = (pull_states(world), refs)
     requests = len(world.model.task_requests())
     world.fake.clear_exchanges()
     second = run_act(world, "second")
     assert second.code == 0, str(second)
-    # Both tasks are in review: nothing is ready, no task job runs, nothing changes.
+    # Both tasks are in review, the third is out of attempts: nothing is ready, no task job
+    # runs, nothing changes.
     assert "ready: none" in second.output, str(second)
     assert "running or in review: T001, T002" in second.output, str(second)
     assert sorted(p["head"]["ref"] for p in open_pulls(world)) == heads
     assert len(world.fake.pulls(SLUG)) == len(TASKS)
     assert (pull_states(world), remote_refs(world)) == snapshot
     assert len(world.model.task_requests()) == requests
-    writes = [f"{e.method} {e.path}" for e in world.fake.exchanges if e.method != "GET"]
-    assert writes == [], writes
+    writes_after = [f"{e.method} {e.path}" for e in world.fake.exchanges if e.method != "GET"]
+    assert writes_after == [], writes_after
     print(f"\nact: first run {first.seconds:.1f} s, second run {second.seconds:.1f} s")

@@ -290,18 +290,20 @@ def test_the_local_action_is_called_with_declared_inputs_only() -> None:
     assert calls, "no workflow uses the action"
 
 
-def test_the_example_workflow_plans_then_runs_one_job_per_task() -> None:
+def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() -> None:
     workflow = load(ROOT / ".github" / "workflows" / "macoder.yml")
     on = triggers(workflow)
     assert set(on) == {"push", "schedule", "workflow_dispatch"}
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
-    plan, task = workflow["jobs"]["plan"], workflow["jobs"]["run"]
-    assert plan["permissions"] == {"contents": "read", "pull-requests": "read"}
-    assert task["permissions"] == {
-        "contents": "write",
-        "pull-requests": "write",
-        "issues": "write",
-    }
+    jobs = workflow["jobs"]
+    plan, task, publish = jobs["plan"], jobs["run"], jobs["publish"]
+    # The plan leases (the ledger) with the workflow's own token; never the PAT.
+    assert plan["permissions"] == {"contents": "write", "pull-requests": "read"}
+    plan_step = next(step for step in plan["steps"] if step.get("uses") == "./")
+    assert plan_step["with"]["github-token"] == "${{ github.token }}"
+    # The job that runs the agent can read, nothing more, and gets no PAT.
+    assert task["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert "MACODER_TOKEN" not in yaml.safe_dump(task)
     assert task["needs"] == "plan"
     assert task["if"] == "needs.plan.outputs.ready != '[]'"
     assert "fromJSON(needs.plan.outputs.ready" in task["strategy"]["matrix"]["task"]
@@ -312,7 +314,27 @@ def test_the_example_workflow_plans_then_runs_one_job_per_task() -> None:
     }
     action_step = next(step for step in task["steps"] if step.get("uses") == "./")
     assert action_step["with"]["mode"] == "task"
-    assert action_step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
+    assert action_step["with"]["github-token"] == "${{ github.token }}"
+    assert action_step["with"]["base-sha"] == "${{ needs.plan.outputs.base-sha }}"
+    upload = task["steps"][-1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["if"] == "always()"
+    # The publish job writes, runs no agent (no provider key, no OpenCode config).
+    assert publish["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "issues": "write",
+    }
+    assert publish["needs"] == ["plan", "run"]
+    assert publish["if"].startswith("always()")
+    text = yaml.safe_dump(publish)
+    assert "API_KEY" not in text
+    assert "opencode-config" not in text
+    publish_step = next(step for step in publish["steps"] if step.get("uses") == "./")
+    assert publish_step["with"]["mode"] == "publish"
+    assert publish_step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
+    checkout = publish["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0
 
 
 def test_ci_runs_exactly_the_projects_test_entry() -> None:

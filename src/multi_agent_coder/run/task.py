@@ -212,9 +212,9 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         recorded = True
         if notes.review:
             status: Status = "needs-review"
-            reason = f"draft PR #{pr.number} {pr.operation}: " + "; ".join(notes.review)
+            reason = f"{_pr_words(pr, draft=True)}: " + "; ".join(notes.review)
         else:
-            status, reason = "succeeded", f"PR #{pr.number} {pr.operation}"
+            status, reason = "succeeded", _pr_words(pr, draft=False)
     except TaskFailed as failure:
         status, reason = failure.status, failure.reason
         if status == "failed":
@@ -392,6 +392,14 @@ def _attempt(
         draft=review,
         labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
     )
+
+
+def _pr_words(pr: PrResult, *, draft: bool) -> str:
+    """`PR #3 created`, or what a task job of the split Action did instead."""
+    kind = "draft PR" if draft else "PR"
+    if pr.operation == "handed-off":
+        return f"{kind} handed off to the publish job"
+    return f"{kind} #{pr.number} {pr.operation}"
 
 
 def partial_draft(forge: Forge, task_id: str) -> PullRequest:
