@@ -59,7 +59,16 @@ fi
 
 echo "opencode.sh: installing opencode-ai@$VERSION into $PREFIX/" >&2
 mkdir -p "$PREFIX"
-npm install --prefix "$PREFIX" --no-audit --no-fund --loglevel=error "opencode-ai@$VERSION" >&2
+npm install --prefix "$PREFIX" --no-audit --no-fund --ignore-scripts --loglevel=error \
+  "opencode-ai@$VERSION" >&2
+# The pinned version: every installed package checked against the committed lockfile (the
+# same check the Action makes; agents/opencode/install.py says why not `npm ci`).
+LOCK="src/multi_agent_coder/agents/opencode/npm/package-lock.json"
+locked="$(node -e 'process.stdout.write(require(process.argv[1]).packages["node_modules/opencode-ai"].version)' \
+  "$PWD/$LOCK")"
+if [ "$VERSION" = "$locked" ]; then
+  PYTHONPATH=src .venv/bin/python -m multi_agent_coder.agents.opencode.install "$PREFIX"
+fi
 
 if [ ! -x "$BIN" ]; then
   # Some CPUs need the -baseline build (no AVX2); npm picks whichever optional package fits.

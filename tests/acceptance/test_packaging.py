@@ -37,6 +37,8 @@ def test_the_wheel_holds_the_package_and_nothing_of_the_tests(wheel: Path) -> No
     tops = {name.split("/")[0] for name in names}
     assert tops == {"multi_agent_coder", wheel.name.split("-py3")[0] + ".dist-info"}
     assert "multi_agent_coder/cli/main.py" in names
+    # The action installs OpenCode checked against this lockfile: it must ship.
+    assert "multi_agent_coder/agents/opencode/npm/package-lock.json" in names
     assert not [n for n in names if "/testing/" in n or n.startswith(("testing/", "tests/"))]
 
 

@@ -1,0 +1,129 @@
+"""The pinned OpenCode install: what npm put on disk is held to the committed lockfile.
+
+npm itself is replaced by a small script on PATH (the registry is not reachable from tests):
+it lays out `node_modules` the way npm does, including the hidden lockfile where npm records
+the integrity it checked each tarball against — as the real registry gave it, or tampered.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from multi_agent_coder.agents.opencode.install import (
+    LOCK,
+    UnpinnedPackageError,
+    check_pinned,
+    install_opencode,
+    locked_version,
+    main,
+)
+from multi_agent_coder.agents.opencode.server import find_binary
+from multi_agent_coder.config import Settings
+
+PINNED = json.loads(LOCK.read_text())["packages"]
+
+
+def test_the_lockfile_pins_the_version_macoder_runs_with_sha512_for_each_package() -> None:
+    assert locked_version() == Settings().opencode_version
+    packages = {k: v for k, v in PINNED.items() if k}
+    assert "node_modules/opencode-ai" in packages
+    assert any(k.startswith("node_modules/opencode-linux-") for k in packages)
+    for entry in packages.values():
+        assert entry["version"] == locked_version()
+        assert entry["integrity"].startswith("sha512-")
+
+
+def hidden_lock(prefix: Path, packages: dict[str, object]) -> None:
+    folder = prefix / "node_modules"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".package-lock.json").write_text(json.dumps({"packages": packages}))
+
+
+def test_an_install_that_matches_the_lockfile_passes(tmp_path: Path) -> None:
+    hidden_lock(tmp_path, {k: v for k, v in PINNED.items() if k})
+    assert check_pinned(tmp_path) == len(PINNED) - 1
+    assert main([str(tmp_path)]) == 0
+
+
+def test_another_integrity_is_refused_naming_package_and_hashes(tmp_path: Path) -> None:
+    packages = {k: dict(v) for k, v in PINNED.items() if k}
+    packages["node_modules/opencode-ai"]["integrity"] = "sha512-tampered"
+    hidden_lock(tmp_path, packages)
+    with pytest.raises(UnpinnedPackageError, match="opencode-ai with integrity 'sha512-tampered'"):
+        check_pinned(tmp_path)
+    assert main([str(tmp_path)]) == 1
+
+
+def test_a_package_the_lockfile_does_not_have_is_refused(tmp_path: Path) -> None:
+    packages = {k: v for k, v in PINNED.items() if k}
+    packages["node_modules/left-pad"] = {"version": "1.0.0", "integrity": "sha512-x"}
+    hidden_lock(tmp_path, packages)
+    with pytest.raises(
+        UnpinnedPackageError, match=re.escape("left-pad@1.0.0, which package-lock.json")
+    ):
+        check_pinned(tmp_path)
+
+
+FAKE_NPM = """#!{python}
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+prefix = Path(args[args.index("--prefix") + 1])
+with open(os.environ["FAKE_NPM_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+packages = json.loads(os.environ["FAKE_NPM_PACKAGES"])
+(prefix / "node_modules").mkdir(parents=True, exist_ok=True)
+(prefix / "node_modules" / ".package-lock.json").write_text(json.dumps({{"packages": packages}}))
+binary = prefix / "node_modules" / os.environ["FAKE_NPM_PLATFORM"] / "bin" / "opencode"
+binary.parent.mkdir(parents=True, exist_ok=True)
+binary.write_text("#!/bin/sh\\necho " + os.environ["FAKE_NPM_VERSION"] + "\\n")
+binary.chmod(0o755)
+"""
+
+
+def fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packages: dict[str, object]) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    npm = bindir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable))
+    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "npm.log"
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_NPM_LOG", str(log))
+    monkeypatch.setenv("FAKE_NPM_PACKAGES", json.dumps(packages))
+    monkeypatch.setenv("FAKE_NPM_VERSION", locked_version())
+    platform = next(k for k in PINNED if k.startswith("node_modules/opencode-linux-x64"))
+    monkeypatch.setenv("FAKE_NPM_PLATFORM", platform.removeprefix("node_modules/"))
+    return log
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fake lays out the linux-x64 build")
+def test_the_pinned_install_runs_no_scripts_and_checks_the_lockfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = fake_npm(tmp_path, monkeypatch, {k: v for k, v in PINNED.items() if k})
+    out = io.StringIO()
+    binary = install_opencode(tmp_path / "home", locked_version(), out)
+    assert binary == find_binary(project_root=tmp_path / "home")
+    (args,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert "--ignore-scripts" in args
+    assert "checked against the lockfile" in out.getvalue()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fake lays out the linux-x64 build")
+def test_a_tampered_registry_answer_fails_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packages = {k: dict(v) for k, v in PINNED.items() if k}
+    next(iter(packages.values()))["integrity"] = "sha512-evil"
+    fake_npm(tmp_path, monkeypatch, packages)
+    with pytest.raises(UnpinnedPackageError, match="sha512-evil"):
+        install_opencode(tmp_path / "home", locked_version(), io.StringIO())
