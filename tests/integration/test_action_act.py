@@ -69,6 +69,8 @@ DOUBLES_DIR = "act-doubles"
 TASKS = ("T001", "T002")
 #: A task whose agent adds a workflow: verified as needs-review, refused by publish.
 HOSTILE = "T003"
+#: A task whose hand-off an escaped agent rewrites to a bundle of the whole history.
+TAMPERED = "T004"
 #: One act run: two pip installs of the action, two OpenCode sessions, the target's tests.
 ACT_TIMEOUT = 300
 
@@ -136,6 +138,14 @@ SCAN_STEP = f"""      - name: Look for a write token as an escaped agent would (
 """
 
 
+#: Added to the task job too: in TAMPERED's job, the hand-off is rewritten after the fact.
+TAMPER_STEP = f"""      - name: Rewrite the hand-off as an escaped agent could (test only)
+        if: always() && matrix.task == '{TAMPERED}'
+        shell: bash
+        run: python3 "$GITHUB_WORKSPACE/{DOUBLES_DIR}/tamper_handoff.py" {TAMPERED}
+"""
+
+
 def _workflow() -> str:
     """The repository's workflow with every `uses: ./` pointed at the action's copy, the
     artifact actions (GitHub's service, not reachable offline) at local doubles, and the
@@ -150,7 +160,7 @@ def _workflow() -> str:
         assert count == 1, f"expected one actions/{name} in {WORKFLOW}, found {count}"
     marker = "      - name: Hand off the result\n"
     assert new.count(marker) == 1
-    return new.replace(marker, SCAN_STEP + marker)
+    return new.replace(marker, SCAN_STEP + TAMPER_STEP + marker)
 
 
 def _push_event(source: Path, before: str, after: str) -> dict[str, Any]:
@@ -208,13 +218,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     _, binary = _requirements()
     scenarios = {task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}
     scenarios[HOSTILE] = adds_a_workflow()
+    scenarios[TAMPERED] = feature(f"f{TAMPERED.lower()}")
     with sm.ScriptedModel(scenarios) as model, FakeGitHub(WRITE_TOKEN) as fake:
         fake.read_only_tokens.add(TOKEN)
         target = make_target(
             tmp_path,
             model,
             binary,
-            tasks(*TASKS, HOSTILE),
+            tasks(*TASKS, HOSTILE, TAMPERED),
             task_timeout=120,
             # The config arrives through the `opencode-config` input (a secret); the binary
             # through MACODER_OPENCODE_BIN, as the docs tell an offline runner to do. One
@@ -356,13 +367,13 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     first = run_act(world, "first")
     # The publish job of the hostile task fails (it refused); everything else succeeded.
     assert first.code != 0, str(first)
-    assert re.search(r"ready: T001, T002, T003", first.output), str(first)
+    assert re.search(r"ready: T001, T002, T003, T004", first.output), str(first)
 
     # The job that ran the agents held no write token anywhere an escaped agent could look.
     scans = re.findall(
         r"token scan: (\d+) processes, (\d+) files, write token found (\d+)", first.output
     )
-    assert len(scans) == len(TASKS) + 1, str(first)
+    assert len(scans) == len(TASKS) + 2, str(first)
     for processes, files, hits in scans:
         assert int(processes) > 5
         assert int(files) > 0
@@ -401,7 +412,13 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     (attempt,) = [r for r in records if r["type"] == "attempt" and r["task"] == HOSTILE]
     assert attempt["outcome"] == "failure"
     assert "never pushed" in attempt["reason"]
-    for task_id in (*TASKS, HOSTILE):
+    # The bundle rewritten to the whole history: refused as not based on the planned base.
+    assert f"tamper: {TAMPERED}'s bundle now holds the whole history" in first.output
+    assert f"refs/heads/macoder/{TAMPERED}" not in refs
+    (attempt,) = [r for r in records if r["type"] == "attempt" and r["task"] == TAMPERED]
+    assert attempt["outcome"] == "failure"
+    assert "not on the planned base" in attempt["reason"]
+    for task_id in (*TASKS, HOSTILE, TAMPERED):
         assert any(r["type"] == "release" and r["task"] == task_id for r in records), task_id
 
     snapshot = (pull_states(world), refs)
@@ -409,8 +426,8 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     world.fake.clear_exchanges()
     second = run_act(world, "second")
     assert second.code == 0, str(second)
-    # Both tasks are in review, the third is out of attempts: nothing is ready, no task job
-    # runs, nothing changes.
+    # Two tasks are in review, the refused ones are out of attempts: nothing is ready, no
+    # task job runs, nothing changes.
     assert "ready: none" in second.output, str(second)
     assert "running or in review: T001, T002" in second.output, str(second)
     assert sorted(p["head"]["ref"] for p in open_pulls(world)) == heads

@@ -303,6 +303,8 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert plan_step["with"]["github-token"] == "${{ github.token }}"
     # The job that runs the agent can read, nothing more, and gets no PAT.
     assert task["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert task["environment"] == publish["environment"] == "macoder"
+    assert "environment" not in plan
     assert "MACODER_TOKEN" not in yaml.safe_dump(task)
     assert task["needs"] == "plan"
     assert task["if"] == "needs.plan.outputs.ready != '[]'"
