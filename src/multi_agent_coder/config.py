@@ -137,7 +137,19 @@ class ModelSettings(BaseModel):
     model_config = _CLOSED_MODEL
 
     implementation: ModelRef = "openai/gpt-4"
-    documentation: ModelRef = "google/gemini-2.0-flash-exp"
+    #: Documentation and small tasks; unset: the implementation model (a user who names one
+    #: model gets that model everywhere — no second default a provider may not have).
+    documentation: ModelRef | None = None
+
+    def for_role(self, role: str) -> str:
+        """The model a role runs on (`documentation` falls back to `implementation`)."""
+        if role == "documentation" and self.documentation is not None:
+            return self.documentation
+        return self.implementation
+
+    def refs(self) -> set[str]:
+        """Every model a run on these settings may use."""
+        return {self.for_role("implementation"), self.for_role("documentation")}
 
 
 class ModelPrice(BaseModel):

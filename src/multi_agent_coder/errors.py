@@ -35,6 +35,10 @@ class ConfigError(UsageError):
     """A configuration value is invalid. The message names the file (or variable) and the key."""
 
 
+class ProviderCheckError(ConfigError):
+    """A model the run would use does not answer (the preflight): nothing was started."""
+
+
 class InvalidTaskIdError(UsageError):
     """A string that should be a task id is not one; refused before it reaches a path or shell."""
 

@@ -168,6 +168,12 @@ def test_a_provider_that_stays_down_fails_the_task_with_its_message_not_a_timeou
     assert "HTTP 503: The engine is currently overloaded" in task["reason"], task
     assert "gave up after 2 attempts (POST http://127.0.0.1:" in task["reason"], task
     assert len(model.task_requests("T001")) == 2  # OpenCode did not ask again: final
+    # The provider's outage is recorded with its reason, and costs the task no attempt.
+    [attempt] = [r for r in target.records("T001") if r["type"] == "attempt"]
+    assert attempt["outcome"] == "infrastructure"
+    assert attempt["reason"] == task["reason"]
+    ready = target.macoder("ready", "--json")
+    assert [t["id"] for t in ready.json()] == ["T001"], ready
 
 
 def test_continue_starts_from_the_drafts_partial_work_and_verifies_the_whole(

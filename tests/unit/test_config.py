@@ -69,10 +69,7 @@ def test_without_any_source_the_settings_are_the_seed_constants(tmp_path: Path) 
     assert settings.task_timeout == 30 * 60
     assert settings.run_timeout == 4 * 3600
     assert settings.retry == RetrySettings(max_retries=3, delay=1.0, backoff=2.0, max_delay=30.0)
-    assert settings.models == ModelSettings(
-        implementation="openai/gpt-4",
-        documentation="google/gemini-2.0-flash-exp",
-    )
+    assert settings.models == ModelSettings(implementation="openai/gpt-4", documentation=None)
     assert settings.opencode_bin is None
     assert settings.opencode_config is None
     assert settings.opencode_version == "1.18.33"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from multi_agent_coder.git.ledger import (
+    INFRASTRUCTURE,
     Attempt,
     Lease,
     Record,
@@ -170,6 +172,12 @@ def test_attempts_are_counted_per_task() -> None:
     records: list[Record] = [attempt(), lease(), attempt(), attempt("T002")]
     assert attempts(records) == {"T001": 2, "T002": 1}
     assert attempts([]) == {}
+
+
+def test_an_attempt_that_failed_for_infrastructure_is_kept_but_not_counted() -> None:
+    outage = replace(attempt(), outcome=INFRASTRUCTURE, reason="model provider: HTTP 503")
+    assert attempts([attempt(), outage, outage]) == {"T001": 1}
+    assert attempts([outage]) == {}
 
 
 # --------------------------------------------------------------------- backoff

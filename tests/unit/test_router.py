@@ -122,9 +122,13 @@ def test_the_model_is_split_at_the_first_slash_for_opencode() -> None:
     assert (routed.provider_id, routed.model_id) == ("cheap", "small-model")
 
 
-def test_the_default_models_route_too() -> None:
-    routed = model_for(sized(1, 1), ModelSettings())
-    assert (routed.provider_id, routed.model_id) == ("google", "gemini-2.0-flash-exp")
+def test_a_user_who_names_one_model_gets_it_for_every_task() -> None:
+    """No second built-in default a provider may not have: documentation and small tasks
+    follow the implementation model unless a documentation model is named."""
+    models = ModelSettings(implementation="mine/coder")
+    assert model_for(sized(1, 1), models).model == "mine/coder"
+    assert model_for(sized(10, 9), models).model == "mine/coder"
+    assert models.refs() == {"mine/coder"}
 
 
 @pytest.mark.parametrize("ref", ["no-slash", "/model", "provider/"])

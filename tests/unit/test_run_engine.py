@@ -59,6 +59,7 @@ class Scenario:
     reason: str = "idle after 1 assistant message(s), 1 tool call(s)"
     received: tuple[str, ...] | None = None  # None: exactly the prompt it was given
     during: Callable[[], None] | None = None
+    provider_fault: bool = False
 
 
 @dataclass
@@ -94,6 +95,7 @@ class FakeAgent:
             cost=0.002,
             model=model,
             received=(prompt,) if scenario.received is None else scenario.received,
+            provider_fault=scenario.provider_fault,
         )
 
 
@@ -290,6 +292,40 @@ def test_attempts_are_counted_until_the_task_is_out_of_them(world: World) -> Non
     assert report.outcomes == []
     assert report.note == "nothing is ready: T001 is out of attempts (3/3)"
     assert len(world.agent.calls) == 3
+
+
+def test_retry_gives_a_task_out_of_attempts_a_fresh_budget_and_says_so(world: World) -> None:
+    world.agent.scenarios["T001"] = Scenario(None)
+    for _ in range(3):
+        world.run(only=frozenset({"T001"}))
+    dry = world.run(only=frozenset({"T001"}), retry=frozenset({"T001"}), dry_run=True)
+    assert dry.reset_attempts == {"T001": 3}
+    assert [p.attempt for p in dry.planned] == [1]
+    assert not [r for r in world.ledger() if r["type"] == "reset"]  # a dry run writes nothing
+
+    world.agent.scenarios["T001"] = Scenario(writes("t001.txt"))
+    report = world.run(only=frozenset({"T001"}), retry=frozenset({"T001"}))
+    assert report.reset_attempts == {"T001": 3}
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    kinds = [(r["type"], r.get("outcome")) for r in world.ledger() if r["task"] == "T001"]
+    assert kinds[-4:] == [
+        ("reset", None),
+        ("lease", None),
+        ("attempt", "success"),
+        ("release", None),
+    ]
+
+
+def test_a_provider_outage_is_recorded_but_costs_no_attempt(world: World) -> None:
+    world.agent.scenarios["T001"] = Scenario(
+        None, outcome=AgentOutcome.ERROR, reason="model provider: HTTP 503", provider_fault=True
+    )
+    for _ in range(4):
+        report = world.run(only=frozenset({"T001"}))
+        assert outcome_of(report, "T001") == ("failed", "agent error: model provider: HTTP 503")
+    outcomes = [r["outcome"] for r in world.ledger() if r["type"] == "attempt"]
+    assert outcomes == ["infrastructure"] * 4
+    assert len(world.agent.calls) == 4  # never "out of attempts"
 
 
 def test_a_prompt_that_grew_too_much_is_refused_before_the_agent_runs(world: World) -> None:

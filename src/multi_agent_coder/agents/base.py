@@ -53,6 +53,9 @@ class AgentResult:
     requests: int | None = None
     #: The cap that stopped the session (`tokens-per-task`, ...), if one did.
     cap: str | None = None
+    #: The session failed because the model provider did (unreachable, errors the gateway
+    #: gave up on): infrastructure, not the task — such an attempt is not counted.
+    provider_fault: bool = False
 
     @property
     def ok(self) -> bool:

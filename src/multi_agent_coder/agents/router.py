@@ -107,6 +107,6 @@ def model_for(task: Task, models: ModelSettings) -> RoutedModel:
     """The model `task`'s agent runs on, and why (its kind and the role that was used)."""
     kind = classify(task)
     role = role_for(kind)
-    ref = models.documentation if role == "documentation" else models.implementation
+    ref = models.for_role(role)
     provider_id, model_id = split_model(ref)
     return RoutedModel(kind=kind, role=role, model=ref, provider_id=provider_id, model_id=model_id)

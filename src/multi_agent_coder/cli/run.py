@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed a stray worktree of {task_id} (no live lease)", file=sys.stderr)
     for task_id in report.freed_leases:
         print(f"freed the lease of {task_id} (its run is gone)", file=sys.stderr)
+    for task_id, used in report.reset_attempts.items():
+        done = "would be reset (dry run)" if args.dry_run else "reset"
+        print(f"{task_id}: attempts {done}; {used} were used before", file=sys.stderr)
     if args.json:
         print(report_json(report))
         return report.exit_code

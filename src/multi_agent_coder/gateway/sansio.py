@@ -314,3 +314,26 @@ GAVE_UP: Final = "macoder gateway: the model provider failed this request and ma
 def cap_refusal(cap: str) -> str:
     """What OpenCode is told when a request would pass a cap (`tokens-per-task`, ...)."""
     return f"macoder gateway: cap:{cap} reached; the task is stopped there"
+
+
+# ===================================================================== the preflight probe
+
+#: Anthropic's API refuses a request without this header; the version its SDKs send.
+ANTHROPIC_VERSION: Final = "2023-06-01"
+
+
+def probe_request(family: Family, model_id: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The smallest request that proves a model answers: (path below the provider's base
+    URL, JSON body, extra headers). One token out, one word in, in each family's own API."""
+    ping = "Reply with one word."
+    if family == "anthropic":
+        body = {"model": model_id, "max_tokens": 1, "messages": [{"role": "user", "content": ping}]}
+        return "messages", body, {"anthropic-version": ANTHROPIC_VERSION}
+    if family == "google":
+        body = {
+            "contents": [{"role": "user", "parts": [{"text": ping}]}],
+            "generationConfig": {"maxOutputTokens": 1},
+        }
+        return f"models/{model_id}:generateContent", body, {}
+    body = {"model": model_id, "max_tokens": 1, "messages": [{"role": "user", "content": ping}]}
+    return "chat/completions", body, {}

@@ -89,10 +89,20 @@ class Release:
     at: float
 
 
-Record = Lease | Attempt | Release
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """A person asked for `task` again (`--retry`): its attempts start counting from zero."""
 
-_TYPES: Final[dict[str, type[Lease] | type[Attempt] | type[Release]]] = {
-    cls.kind: cls for cls in (Lease, Attempt, Release)
+    kind: ClassVar[str] = "reset"
+    task: str
+    run_id: str
+    at: float
+
+
+Record = Lease | Attempt | Release | Reset
+
+_TYPES: Final[dict[str, type[Lease] | type[Attempt] | type[Release] | type[Reset]]] = {
+    cls.kind: cls for cls in (Lease, Attempt, Release, Reset)
 }
 _ADAPTERS: Final[dict[str, TypeAdapter[Any]]] = {
     kind: TypeAdapter(cls) for kind, cls in _TYPES.items()
@@ -180,9 +190,21 @@ def _may_take(current: Lease | None, lease: Lease) -> bool:
     return current is None or current.run_id == lease.run_id or not current.live(lease.acquired_at)
 
 
+#: The outcome of an attempt that failed for a reason outside the task (its model provider
+#: unreachable or failing): kept in the history with its reason, never counted.
+INFRASTRUCTURE: Final = "infrastructure"
+
+
 def attempts(records: Iterable[Record]) -> dict[str, int]:
-    """How many attempts each task has had (every recorded attempt counts)."""
-    return dict(Counter(r.task for r in records if isinstance(r, Attempt)))
+    """How many attempts each task has used since its last reset: every recorded attempt but
+    those that failed for infrastructure (a provider outage must not use up a task's attempts)."""
+    used: Counter[str] = Counter()
+    for record in records:
+        if isinstance(record, Reset):
+            used.pop(record.task, None)
+        elif isinstance(record, Attempt) and record.outcome != INFRASTRUCTURE:
+            used[record.task] += 1
+    return dict(used)
 
 
 def appended(text: str, records: Sequence[Record]) -> str:

@@ -35,7 +35,7 @@ from typing import Final
 from multi_agent_coder.agents.router import model_for
 from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
-from multi_agent_coder.git.ledger import Ledger, Record, live_leases
+from multi_agent_coder.git.ledger import Ledger, Record, Reset, attempts, live_leases
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.checks import CheckRunner
@@ -84,6 +84,8 @@ class RunReport:
     outcomes: list[TaskOutcome] = field(default_factory=list)
     reconciled_worktrees: list[str] = field(default_factory=list)
     freed_leases: list[str] = field(default_factory=list)
+    #: `--retry`: task -> attempts it had used before its budget was reset.
+    reset_attempts: dict[str, int] = field(default_factory=dict)
     stopped_processes: list[int] = field(default_factory=list)
     health: HealthReport | None = None
     warnings: list[str] = field(default_factory=list)
@@ -147,6 +149,23 @@ class Orchestrator:
         report.reconciled_worktrees = self.worktrees.reconcile(keep=keep)
         return records
 
+    def _reset_attempts(
+        self,
+        ledger: Ledger,
+        records: list[Record],
+        tasks: Collection[str],
+        report: RunReport,
+        dry_run: bool,
+    ) -> list[Record]:
+        """`--retry`: a person asks for these tasks again, so each starts a fresh attempt
+        budget (a reset record; a dry run only shows it)."""
+        used = attempts(records)
+        resets = [Reset(t, self.run_id, self.clock()) for t in sorted(tasks) if used.get(t)]
+        if resets and not dry_run:
+            ledger.append(*resets)
+        report.reset_attempts = {r.task: used[r.task] for r in resets}
+        return [*records, *resets]
+
     def _plan(self, snapshot: Snapshot) -> list[Planned]:
         out: list[Planned] = []
         for task in snapshot.state.ready:
@@ -179,10 +198,12 @@ class Orchestrator:
                 raise UsageError(f"{flag} names unknown task(s): {unknown}")
         for task_id in sorted(options.resume):
             partial_draft(session.forge, task_id)  # refused before anything starts
+        asked_again = options.retry
         options = replace(options, retry=options.retry | options.resume)
         report = RunReport(self.run_id, head.branch, head.sha)
         ledger = session.ledger()
         records = self._reconcile(ledger, report)
+        records = self._reset_attempts(ledger, records, asked_again, report, options.dry_run)
         snapshot = session.snapshot(
             head=head,
             records=records,
@@ -198,6 +219,12 @@ class Orchestrator:
         if options.dry_run:
             report.note = "; ".join(filter(None, ["dry run: nothing was started", report.note]))
             return report
+        # Every model the planned tasks use answers first: a wrong endpoint, key or model
+        # stops the run here, before a lease, an attempt or a branch.
+        if session.preflight is not None:
+            session.preflight(
+                self.settings, session.repo, sorted({p.model for p in report.planned})
+            )
         # Fail closed: no sandbox, no run (unless the user opted out, which is said aloud).
         jail = session.jail()
         if not jail.enabled:
@@ -355,6 +382,7 @@ def report_json(report: RunReport) -> str:
             "timed_out": report.timed_out,
             "reconciled_worktrees": report.reconciled_worktrees,
             "freed_leases": report.freed_leases,
+            "reset_attempts": report.reset_attempts,
             "warnings": report.warnings,
             "stopped_processes": report.stopped_processes,
             "tasks": [

@@ -38,6 +38,8 @@ from multi_agent_coder.sandbox import Jail, jail_for
 
 #: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
 AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
+#: Checks that the models a run will use answer, before anything starts (`ProviderCheckError`).
+Preflight = Callable[[Settings, Repo, Collection[str]], None]
 #: Builds a forge on a repository handle (one per worker thread: pygit2 is not thread-safe).
 ForgeFactory = Callable[[Repo], Forge]
 
@@ -76,6 +78,8 @@ class Session:
     clock: Callable[[], float] = time.time
     #: The Action's task job: where every write is handed off to the publish job.
     handoff: HandoffStore | None = None
+    #: The provider check of the agent runtime (None: an injected agent that needs none).
+    preflight: Preflight | None = None
     forge: Forge = field(init=False)
 
     def __post_init__(self) -> None:
@@ -202,6 +206,16 @@ def _default_agent() -> AgentFactory:
     return opencode_agent
 
 
+def _default_preflight(agent_factory: AgentFactory | None) -> Preflight | None:
+    """OpenCode's provider check, when the agent is OpenCode (an injected agent is a test's
+    or another runtime's, with no provider to check)."""
+    if agent_factory is not None:
+        return None
+    from multi_agent_coder.agents.opencode.runtime import preflight
+
+    return preflight
+
+
 def open_local(
     root: Path, settings: Settings, *, agent_factory: AgentFactory | None = None
 ) -> Session:
@@ -213,7 +227,13 @@ def open_local(
     def forge(repo: Repo) -> Forge:
         return LocalForge(repo, macoder_emails=emails)
 
-    return Session(Repo.open(root), settings, forge, agent_factory or _default_agent())
+    return Session(
+        Repo.open(root),
+        settings,
+        forge,
+        agent_factory or _default_agent(),
+        preflight=_default_preflight(agent_factory),
+    )
 
 
 def open_github(
@@ -251,7 +271,13 @@ def open_github(
         return github if handoff is None else HandoffForge(github, repo, handoff)
 
     return Session(
-        Repo.open(root), settings, forge, agent_factory or _default_agent(), python, handoff=handoff
+        Repo.open(root),
+        settings,
+        forge,
+        agent_factory or _default_agent(),
+        python,
+        handoff=handoff,
+        preflight=_default_preflight(agent_factory),
     )
 
 

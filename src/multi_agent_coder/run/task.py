@@ -36,7 +36,7 @@ from multi_agent_coder.forge.base import (
     PrResult,
     PullRequest,
 )
-from multi_agent_coder.git.ledger import Attempt, Ledger
+from multi_agent_coder.git.ledger import INFRASTRUCTURE, Attempt, Ledger
 from multi_agent_coder.git.repo import DiffStat, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import branch_for
@@ -88,6 +88,8 @@ class TaskOutcome:
     requests: int | None = None
     cost: float | None = None
     session_deleted: bool = True
+    #: Failed for a reason outside the task (the model provider): recorded, not counted.
+    infrastructure: bool = False
 
 
 @dataclass
@@ -246,6 +248,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         requests=agent.requests if agent else None,
         cost=agent.cost if agent else None,
         session_deleted=agent.session_deleted if agent else True,
+        infrastructure=status == "failed" and agent is not None and agent.provider_fault,
     )
     try:
         if recorded:
@@ -495,7 +498,9 @@ def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
     return Attempt(
         task=outcome.task_id,
         run_id=env.run_id,
-        outcome={"succeeded": "success", "needs-review": "needs-review"}.get(
+        outcome=INFRASTRUCTURE
+        if outcome.infrastructure
+        else {"succeeded": "success", "needs-review": "needs-review"}.get(
             outcome.status, "failure"
         ),
         reason=outcome.reason,

@@ -175,7 +175,8 @@ class OpenCodeAgent:
             cost = tally.cost if tally.cost else cost
             cap = self._meter.cap_hit(state.directory)
             fault = self._meter.fault(state.directory)
-        if fault is not None and state.outcome is AgentOutcome.ERROR:
+        provider_fault = fault is not None and state.outcome is AgentOutcome.ERROR
+        if provider_fault:
             state.reason = f"model provider: {fault}"
         if cap is not None:
             state.outcome = AgentOutcome.ERROR
@@ -196,6 +197,7 @@ class OpenCodeAgent:
             tokens_reasoning=reasoning,
             requests=requests,
             cap=cap,
+            provider_fault=provider_fault and cap is None,
         )
 
     # the happy path and its branches

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -28,7 +28,7 @@ from multi_agent_coder.agents.opencode.server import (
     random_password,
 )
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import ConfigError
+from multi_agent_coder.errors import ConfigError, ProviderCheckError
 from multi_agent_coder.gateway.routes import BUILTIN_PROVIDER_KEYS, routes_for, through_gateway
 from multi_agent_coder.gateway.sansio import Caps, Price
 from multi_agent_coder.gateway.server import Gateway
@@ -81,12 +81,7 @@ def opencode_agent(
     reaches its model only through the run's gateway, which forwards to the configured
     providers and to nothing else.
     """
-    provider: dict[str, Any] = {}
-    if settings.opencode_config is not None:
-        config_path = Path(settings.opencode_config)
-        if not config_path.is_absolute():
-            config_path = repo.root / config_path
-        provider = read_provider_config(config_path)
+    provider = provider_block(settings, repo)
     jail = jail_for(
         enabled=settings.sandbox,
         extra_read=settings.sandbox_read,
@@ -147,14 +142,40 @@ def opencode_agent(
                 record.unlink(missing_ok=True)
 
 
+def provider_block(settings: Settings, repo: Repo) -> dict[str, Any]:
+    """The `provider` block of the configured opencode.json (empty: OpenCode's built-ins)."""
+    if settings.opencode_config is None:
+        return {}
+    config_path = Path(settings.opencode_config)
+    if not config_path.is_absolute():
+        config_path = repo.root / config_path
+    return read_provider_config(config_path)
+
+
+def preflight(settings: Settings, repo: Repo, models: Collection[str]) -> None:
+    """Every model in `models` (`provider/model`) answers one minimal request through the
+    upstream and credentials the gateway will use; `ProviderCheckError` naming each that
+    does not (provider, URL, model, the provider's words) — before anything is leased."""
+    from multi_agent_coder.gateway.probe import probe
+
+    if not models:
+        return
+    provider = provider_block(settings, repo)
+    routes = routes_for(provider, {ref.split("/", 1)[0] for ref in models}, os.environ)
+    problems = probe(routes, models)
+    if problems:
+        raise ProviderCheckError(
+            "the model provider check failed; nothing was started or counted:\n  "
+            + "\n  ".join(problems)
+            + "\nfix the provider in opencode_config (or its key variable), or the model "
+            "in `models`, and run again"
+        )
+
+
 def caps_of(settings: Settings) -> Caps:
     """The run's caps; a cost cap needs a price for every model the run may use."""
     if settings.max_cost_per_task is not None or settings.max_cost_per_run is not None:
-        unpriced = sorted(
-            str(ref)
-            for ref in set(settings.models.model_dump().values())
-            if ref not in settings.prices
-        )
+        unpriced = sorted(str(ref) for ref in settings.models.refs() if ref not in settings.prices)
         if unpriced:
             raise ConfigError(
                 f"max_cost_per_task / max_cost_per_run need a price for every model: set "
@@ -177,7 +198,7 @@ def prices_of(settings: Settings) -> dict[str, Price]:
 
 def used_providers(settings: Settings) -> set[str]:
     """The provider ids of the configured models (the gateway routes these and no others)."""
-    return {str(ref).split("/", 1)[0] for ref in settings.models.model_dump().values()}
+    return {ref.split("/", 1)[0] for ref in settings.models.refs()}
 
 
 # --- servers of runs that died ---------------------------------------------------------------
