@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "prs": "prs",
     "merge": "merge",
     "status": "status",
+    "init": "init",
 }
 
 HELP: dict[str, str] = {
@@ -49,6 +50,7 @@ HELP: dict[str, str] = {
     "prs": "list the local forge's pull requests",
     "merge": "merge a task's pull request on the local forge (completes the task)",
     "status": "each task's state: completed, PR open, running, ready, waiting, failed",
+    "init": "write the starting files: .macoder.yaml, opencode.json, BACKLOG.yaml, hooks",
 }
 
 
