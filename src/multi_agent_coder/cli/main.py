@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "merge": "merge",
     "status": "status",
     "init": "init",
+    "doctor": "doctor",
 }
 
 HELP: dict[str, str] = {
@@ -51,6 +52,7 @@ HELP: dict[str, str] = {
     "merge": "merge a task's pull request on the local forge (completes the task)",
     "status": "each task's state: completed, PR open, running, ready, waiting, failed",
     "init": "write the starting files: .macoder.yaml, opencode.json, BACKLOG.yaml, hooks",
+    "doctor": "check what a run needs: git, OpenCode, the sandbox, the models, the checks",
 }
 
 
