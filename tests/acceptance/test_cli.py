@@ -95,11 +95,30 @@ def test_check_follows_the_backlog_setting_of_macoder_yaml(tmp_path: Path) -> No
     assert "[self-dependency]" in run.stdout
 
 
-def test_check_with_no_backlog_anywhere_says_so_and_passes(tmp_path: Path) -> None:
-    run = macoder("check", cwd=tmp_path)
+def test_check_with_no_backlog_is_an_error_like_every_command_that_reads_one(
+    tmp_path: Path,
+) -> None:
+    for command in (["check"], ["ready", "--backlog-only"], ["stats"]):
+        run = macoder(*command, cwd=tmp_path)
+        assert run.code == 2, (command, run.output)
+        assert "BACKLOG.yaml: no such file" in run.stderr, (command, run.output)
+
+
+def test_a_spec_change_in_a_repository_without_a_backlog_passes_the_hook(tmp_path: Path) -> None:
+    """pre-commit passes changed spec files: with no backlog yet there is nothing to check,
+    and a commit must not fail for it."""
+    run = macoder("check", "specs/idea.md", cwd=tmp_path)
 
     assert run.code == 0
     assert "no backlog at BACKLOG.yaml" in run.stderr
+
+
+def test_an_unknown_option_is_refused_with_that_command_s_usage(tmp_path: Path) -> None:
+    run = macoder("ready", "--bogus", cwd=tmp_path)
+
+    assert run.code == 2
+    assert run.stderr.startswith("usage: macoder ready ")
+    assert "unrecognized arguments: --bogus" in run.stderr
 
 
 def test_check_of_a_spec_file_checks_the_configured_backlog_instead(project: Path) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from multi_agent_coder.cli.common import all_checks, backlog_path, display_name
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, NoBacklogError, UsageError
 
 BACKLOG_SUFFIXES = (".yaml", ".yml")
 
@@ -66,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
     reports: list[FileReport] = []
     for path, explicit in backlog_files(args):
         if not explicit and not path.exists():
+            if not args.paths:  # asked to check the backlog, and there is none: as `ready` says
+                raise NoBacklogError(
+                    f"{display_name(path)}: no such file (`macoder init` writes a starter one)"
+                )
+            # A changed spec file stands for a backlog this repository does not have yet: a
+            # pre-commit run has nothing to check, and must not fail the commit.
             print(f"macoder: no backlog at {display_name(path)}; nothing to check", file=sys.stderr)
             continue
         with collector_paused():

@@ -95,9 +95,25 @@ FAST_EXIT: Final = frozenset({"check"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the command, map every outcome to an exit code."""
+    return _run(parse(argv))
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; an argument no command knows is refused with the usage of the
+    command it was given to, not the top level's."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    return _run(args)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _commands(parser)[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser."""
+    for action in parser._actions:  # argparse keeps the sub-parsers on their action
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -106,8 +122,10 @@ def _run(args: argparse.Namespace) -> int:
         module = import_module(f"multi_agent_coder.cli.{args._module}")
         return int(module.run(args))
     except ProblemsFound as exc:
+        said = str(exc)
         for problem in exc.problems:
-            print(problem.render(), file=sys.stderr)
+            if problem.render() not in said:  # each problem printed once
+                print(problem.render(), file=sys.stderr)
         print(f"macoder: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except MacoderError as exc:
@@ -147,7 +165,7 @@ def entry() -> None:
     through `os._exit`, without tearing down the many small objects a 10,000-task check
     builds: collecting them at exit costs more than the check itself (docs/benchmarks.md).
     Every other command exits normally, so its `finally` blocks and atexit handlers run."""
-    args = build_parser().parse_args()
+    args = parse()
     code = _run(args)
     if args.command in FAST_EXIT:
         sys.stdout.flush()
