@@ -53,9 +53,13 @@ class InvalidTaskIdError(UsageError):
 class UnknownTaskError(UsageError):
     """A command named a well-formed task id that the backlog does not have."""
 
-    def __init__(self, task_id: str, path: str) -> None:
+    def __init__(self, task_id: str, path: str, known: Sequence[str] = ()) -> None:
+        import difflib
+
         self.task_id = task_id
-        super().__init__(f"{path}: no task with id {task_id!r}")
+        near = difflib.get_close_matches(task_id, list(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        super().__init__(f"{path}: no task with id {task_id!r}{hint}")
 
 
 class NoBacklogError(UsageError):

@@ -719,3 +719,16 @@ def test_every_command_runs_as_a_process(
     run = as_process(*args, cwd=project)
     assert run.code == code, run.output
     assert expected in run.output
+
+
+@pytest.mark.parametrize("command", [["mark", "T0001", "completed"], ["context", "T01"]])
+def test_an_unknown_task_id_is_named_with_the_ids_it_is_near(
+    command: list[str], project: Path
+) -> None:
+    before = (project / "BACKLOG.yaml").read_bytes()
+    run = macoder(*command, cwd=project)
+
+    assert run.code == 2
+    assert f"no task with id '{command[1]}'; did you mean T001?" in run.stderr
+    assert run.stderr.count("no task with id") == 1
+    assert (project / "BACKLOG.yaml").read_bytes() == before

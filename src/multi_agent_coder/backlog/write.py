@@ -114,7 +114,7 @@ def with_task_status(
         raise BacklogInvalidError(errors_in(current.problems) or current.problems)
     index = current.backlog.task_index().get(task_id)
     if index is None:
-        raise UnknownTaskError(task_id, shown)
+        raise UnknownTaskError(task_id, shown, [t.id for t in current.backlog.tasks])
     if current.backlog.tasks[index].status is status:
         return None
     text = decode(raw)

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     backlog, result = load_valid(args)
     index = backlog.task_index().get(task_id)
     if index is None:
-        raise UnknownTaskError(task_id, result.path)
+        raise UnknownTaskError(task_id, result.path, [t.id for t in backlog.tasks])
     settings = settings_of(args).context_settings()
     prompt = build_prompt(backlog.tasks[index], settings)
     sys.stdout.write(prompt.text if prompt.text.endswith("\n") else prompt.text + "\n")

@@ -160,8 +160,9 @@ class Session:
 
         if not isinstance(self.forge, LocalForge):
             raise UsageError(f"merging is done on {self.forge.name}, not by macoder")
-        if task_id not in self.head().backlog.task_index():
-            raise UnknownTaskError(task_id, self.settings.backlog)
+        backlog = self.head().backlog
+        if task_id not in backlog.task_index():
+            raise UnknownTaskError(task_id, self.settings.backlog, [t.id for t in backlog.tasks])
         return self.forge.merge(task_id, self.author)
 
     def jail(self) -> Jail:
