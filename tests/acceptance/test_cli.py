@@ -729,6 +729,6 @@ def test_an_unknown_task_id_is_named_with_the_ids_it_is_near(
     run = macoder(*command, cwd=project)
 
     assert run.code == 2
-    assert f"no task with id '{command[1]}'; did you mean T001?" in run.stderr
+    assert f"no task with id '{command[1]}'; did you mean T001" in run.stderr
     assert run.stderr.count("no task with id") == 1
     assert (project / "BACKLOG.yaml").read_bytes() == before
