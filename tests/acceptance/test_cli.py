@@ -20,6 +20,7 @@ from multi_agent_coder import __version__
 from multi_agent_coder.cli.main import COMMANDS
 from multi_agent_coder.yamlread import decode, parse_with_positions
 from tests.cli import as_process, macoder
+from tests.integration.gitrepos import git
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backlogs"
 GOOD = EXAMPLES / "good"
@@ -732,3 +733,21 @@ def test_an_unknown_task_id_is_named_with_the_ids_it_is_near(
     assert f"no task with id '{command[1]}'; did you mean T001" in run.stderr
     assert run.stderr.count("no task with id") == 1
     assert (project / "BACKLOG.yaml").read_bytes() == before
+
+
+def test_a_dry_run_says_what_starts_on_which_model_and_why_the_rest_does_not(
+    project: Path,
+) -> None:
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "-c", "user.name=D", "-c", "user.email=d@x", "commit", "-qm", "backlog")
+
+    run = macoder("run", "--dry-run", cwd=project)
+
+    assert run.code == 0, run.output
+    lines = run.stdout.splitlines()
+    assert lines[0] == "dry run: nothing was started"
+    assert lines[1].startswith("would start T001 (attempt 1, ")
+    assert "-> openai/gpt-4)" in lines[1]
+    assert "not starting T003: waiting on T001, T002" in lines
+    assert lines[-1].startswith("checks: detected when the run starts")

@@ -90,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
                 f"would start {planned.task_id} (attempt {planned.attempt}, "
                 f"{planned.kind} -> {planned.model}): {planned.title}"
             )
+        for task_id, label, why in report.not_starting:
+            print(f"not starting {task_id}: {label}" + (f" {why}" if why else ""))
+        configured = session.settings.checks.test
+        print(
+            "checks: "
+            + (" ".join(configured) if configured else "detected when the run starts")
+            + " (on the default branch first, then on each result)"
+        )
     if report.outcomes:
         outcome_table(report.outcomes)
     if report.interrupted:

@@ -41,7 +41,7 @@ from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.checks import CheckRunner
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
-from multi_agent_coder.run.state import waits_for_a_person
+from multi_agent_coder.run.state import Standing, waits_for_a_person
 from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, partial_draft, run_task
 from multi_agent_coder.run.verify import exported
 
@@ -84,6 +84,8 @@ class RunReport:
     outcomes: list[TaskOutcome] = field(default_factory=list)
     reconciled_worktrees: list[str] = field(default_factory=list)
     freed_leases: list[str] = field(default_factory=list)
+    #: Every task that will not start and why (`T003`, `waiting`, `on T001, T002`).
+    not_starting: list[tuple[str, str, str]] = field(default_factory=list)
     #: `--retry`: task -> attempts it had used before its budget was reset.
     reset_attempts: dict[str, int] = field(default_factory=dict)
     stopped_processes: list[int] = field(default_factory=list)
@@ -214,6 +216,12 @@ class Orchestrator:
         report.ready = snapshot.state.ready_ids
         report.planned = self._plan(snapshot)
         report.note = snapshot.state.note
+        state = snapshot.state
+        report.not_starting = [
+            (v.task_id, v.label, v.detail(state.max_attempts))
+            for v in state.views
+            if v.task_id not in state.ready_ids and v.standing is not Standing.COMPLETED
+        ]
         if not snapshot.state.ready:
             return report
         if options.dry_run:
@@ -383,6 +391,10 @@ def report_json(report: RunReport) -> str:
             "reconciled_worktrees": report.reconciled_worktrees,
             "freed_leases": report.freed_leases,
             "reset_attempts": report.reset_attempts,
+            "not_starting": [
+                {"id": task_id, "state": label, "why": why}
+                for task_id, label, why in report.not_starting
+            ],
             "warnings": report.warnings,
             "stopped_processes": report.stopped_processes,
             "tasks": [
