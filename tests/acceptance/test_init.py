@@ -123,3 +123,12 @@ def test_the_written_pre_commit_hooks_run_the_installed_macoder(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backlog schema" in done.stdout
     assert "Passed" in done.stdout
+
+
+def test_the_readme_shows_exactly_the_hooks_init_writes() -> None:
+    from multi_agent_coder.scaffold import precommit_yaml
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## pre-commit\n", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```\n", 1)[0]
+    assert block == precommit_yaml()
