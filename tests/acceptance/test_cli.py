@@ -751,3 +751,19 @@ def test_a_dry_run_says_what_starts_on_which_model_and_why_the_rest_does_not(
     assert "-> openai/gpt-4)" in lines[1]
     assert "not starting T003: waiting on T001, T002" in lines
     assert lines[-1].startswith("checks: detected when the run starts")
+
+
+def test_status_shows_the_model_each_task_is_routed_to(project: Path) -> None:
+    git(project, "init", "-q", "-b", "main")
+    (project / ".macoder.yaml").write_text(
+        "models: {implementation: big/coder, documentation: small/writer}\n"
+    )
+    git(project, "add", "-A")
+    git(project, "-c", "user.name=D", "-c", "user.email=d@x", "commit", "-qm", "backlog")
+
+    run = macoder("status", "--json", cwd=project)
+
+    assert run.code == 0, run.output
+    routed = {row["task_id"]: (row["kind"], row["model"]) for row in json.loads(run.stdout)}
+    assert routed["T001"] == ("simple_change", "small/writer")
+    assert all(model in ("big/coder", "small/writer") for _, model in routed.values())

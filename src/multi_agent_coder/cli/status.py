@@ -16,6 +16,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_session(args) as session:
         snapshot = session.snapshot()
+        routes = {task.id: session.route(task) for task in snapshot.backlog.tasks}
     state = snapshot.state
     rows = [
         {
@@ -24,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
             "state": view.label,
             "attempts": view.attempts,
             "pr": view.pr.number if view.pr is not None else None,
+            "kind": routes[view.task_id].kind.value,
+            "model": routes[view.task_id].model,
             "detail": view.detail(state.max_attempts),
         }
         for view in state.views
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     title = f"{snapshot.backlog.track_id} on {snapshot.branch}"
     table = Table(title=title, title_justify="left")
-    for column in ("task", "state", "attempts", "PR", "title", "detail"):
+    for column in ("task", "state", "attempts", "PR", "title", "model", "detail"):
         table.add_column(column)
     for row in rows:
         pr = f"#{row['pr']}" if row["pr"] else "-"
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             str(row["attempts"]),
             pr,
             str(row["title"]),
+            f"{row['kind']} -> {row['model']}",
             str(row["detail"]),
         )
     Console().print(table)

@@ -24,8 +24,9 @@ from types import TracebackType
 from typing import Self
 
 from multi_agent_coder.agents.base import Agent
+from multi_agent_coder.agents.router import RoutedModel, model_for
 from multi_agent_coder.backlog.load import load_bytes, require_valid
-from multi_agent_coder.backlog.model import Backlog
+from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import NoBacklogError, UnknownTaskError, UsageError
@@ -151,6 +152,10 @@ class Session:
         ledger = self.ledger()
         ttl = job_lease_ttl(self.settings, queued=True)
         return [t for t in task_ids if ledger.acquire(t, run_id, holder, ttl) is not None]
+
+    def route(self, task: Task) -> RoutedModel:
+        """The model `task` runs on and why (its kind and role): the router's rule."""
+        return model_for(task, self.settings.models)
 
     # ----------------------------------------------------------------- local forge only
 
