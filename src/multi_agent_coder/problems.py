@@ -76,6 +76,8 @@ class Finding:
     severity: Severity = "error"
     at_key: bool = False
     refs: tuple[Loc, ...] = ()
+    #: A phrase inside the value to point at (its own line in a multi-line text).
+    needle: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

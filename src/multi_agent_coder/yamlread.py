@@ -50,6 +50,25 @@ class Positions:
 
     values: dict[Loc, Span] = field(default_factory=dict)
     keys: dict[Loc, Span] = field(default_factory=dict)
+    #: The source the spans index into (to find a phrase inside a value).
+    text: str = ""
+
+    def locate_within(self, loc: Loc, phrase: str) -> tuple[int, int] | None:
+        """Line and column where `phrase` starts inside the value at `loc`, as the source
+        has it: in a block or multi-line scalar that is not the key's line. Letters match
+        case-insensitively, any run of spaces or line breaks matches any other; None when
+        the value or the phrase is not found."""
+        span = self.values.get(loc)
+        words = phrase.split()
+        if span is None or not words:
+            return None
+        pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+        found = pattern.search(self.text, span.start, span.end)
+        if found is None:
+            return None
+        at = found.start()
+        line = self.text.count("\n", 0, at) + 1
+        return line, at - (self.text.rfind("\n", 0, at) + 1) + 1
 
     def locate(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
         """Line and column for `loc`; the nearest enclosing node when `loc` itself is absent
@@ -277,4 +296,5 @@ def parse_with_positions(text: str) -> tuple[Any, Positions]:
         raise YamlError("empty-file", "the file holds no YAML document", 1, 1)
     builder = _Builder()
     data = builder.build(root, ())
+    builder.positions.text = text
     return data, builder.positions

@@ -767,3 +767,27 @@ def test_status_shows_the_model_each_task_is_routed_to(project: Path) -> None:
     routed = {row["task_id"]: (row["kind"], row["model"]) for row in json.loads(run.stdout)}
     assert routed["T001"] == ("simple_change", "small/writer")
     assert all(model in ("big/coder", "small/writer") for _, model in routed.values())
+
+
+def test_debris_inside_a_block_scalar_is_reported_on_the_phrase_s_own_line(
+    tmp_path: Path,
+) -> None:
+    text = (GOOD / "BACKLOG.yaml").read_text()
+    head, sep, rest = text.partition("    description:")
+    assert sep, "the good example has a description"
+    _, newline, tail = rest.partition("\n")
+    block = (
+        "    description: >-\n"
+        "      Add the thing to the module.\n"
+        "      We looked at it and On second\n"
+        "      thought decided to keep it small.\n"
+    )
+    (tmp_path / "BACKLOG.yaml").write_text(head + block + tail)
+
+    run = macoder("check", cwd=tmp_path)
+
+    assert run.code == 1, run.output
+    source = "      We looked at it and On second"
+    line = (head + block).splitlines().index(source) + 1
+    col = source.index("On second") + 1
+    assert f"BACKLOG.yaml:{line}:{col}: tasks[0].description: planning debris" in run.stdout

@@ -41,6 +41,7 @@ def test_planning_debris_is_found_whatever_its_case() -> None:
             (*AT, "description"),
             "planning-debris",
             'planning debris "let me think": give the agent the decision, not how it was reached',
+            needle="let me think",  # the position resolver points at it in the source
         )
     ]
 
@@ -88,6 +89,7 @@ def test_naming_another_task_of_the_backlog_is_a_cross_task_reference() -> None:
             "cross-task-reference",
             "names another task of this backlog (T002): the agent sees only this task,"
             " so state what it needs instead",
+            needle="T002",
         )
     ]
 

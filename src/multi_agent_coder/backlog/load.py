@@ -262,7 +262,8 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _pin(display: str, finding: Finding, positions: Positions) -> Problem:
-    line, col = positions.locate(finding.loc, at_key=finding.at_key)
+    inside = positions.locate_within(finding.loc, finding.needle) if finding.needle else None
+    line, col = inside or positions.locate(finding.loc, at_key=finding.at_key)
     message = finding.message
     for i, ref in enumerate(finding.refs):
         message = message.replace(f"{{ref{i}}}", f"line {positions.locate(ref)[0]}")

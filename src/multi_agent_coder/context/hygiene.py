@@ -252,6 +252,7 @@ def _field_findings(
             loc,
             "planning-debris",
             f"planning debris {quoted}: give the agent the decision, not how it was reached",
+            needle=debris[0],
         )
     names = other_task_ids(text, task.id, other_ids)
     if names:
@@ -262,6 +263,7 @@ def _field_findings(
             loc,
             "cross-task-reference",
             f"names {which}: the agent sees only this task, so state what it needs instead",
+            needle=names[0],
         )
     pasted = _pasted_block(text, settings.max_pasted_lines)
     if pasted is not None:
