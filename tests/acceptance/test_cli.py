@@ -775,7 +775,7 @@ def test_debris_inside_a_block_scalar_is_reported_on_the_phrase_s_own_line(
     text = (GOOD / "BACKLOG.yaml").read_text()
     head, sep, rest = text.partition("    description:")
     assert sep, "the good example has a description"
-    _, newline, tail = rest.partition("\n")
+    tail = rest.partition("\n")[2]
     block = (
         "    description: >-\n"
         "      Add the thing to the module.\n"
