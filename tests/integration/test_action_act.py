@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -60,10 +61,11 @@ WEBHOOKS = ROOT / ".tools/npm/node_modules/@octokit/webhooks-examples/api.github
 WORKFLOW = ROOT / ".github" / "workflows" / "macoder.yml"
 
 SLUG = "octo/widgets"
-#: The workflow's GITHUB_TOKEN (the fake lets it read only) and MACODER_TOKEN (it may write);
-#: the write token carries the marker testing/actions/scan_for_token.py looks for.
+#: The workflow's GITHUB_TOKEN (the fake lets it read only) and MACODER_TOKEN (it may write).
+#: The write token is new in every test process: the scan reads every process on the machine,
+#: and another test run's act job (a loaded CI machine runs two) holds its own write token.
 TOKEN = "ghs_ACTFAKE0123456789abcdefREAD"  # noqa: S105 - the fake's made-up token
-WRITE_TOKEN = "ghp_WRITETOKENMARK0123456789abc"  # noqa: S105 - the fake's made-up token
+WRITE_TOKEN = f"ghp_WRITE{secrets.token_hex(12)}"
 ACTION_DIR = "macoder-action"
 DOUBLES_DIR = "act-doubles"
 TASKS = ("T001", "T002")
@@ -130,11 +132,13 @@ def _copy_action(dest: Path) -> None:
     )
 
 
+#: The write token as the scan is told it: in two halves, never whole on a command line.
+HALVES = f"{WRITE_TOKEN[:12]} {WRITE_TOKEN[12:]}"
 #: Added to the task job after the action's step: an escaped agent's search for a token.
 SCAN_STEP = f"""      - name: Look for a write token as an escaped agent would (test only)
         if: always()
         shell: bash
-        run: python3 "$GITHUB_WORKSPACE/{DOUBLES_DIR}/scan_for_token.py"
+        run: python3 "$GITHUB_WORKSPACE/{DOUBLES_DIR}/scan_for_token.py" {HALVES}
 """
 
 

@@ -229,7 +229,7 @@ def test_context_hygiene_fails_a_task_that_names_another_task(
 
     assert done.code == 1, done.output
     assert hook_status(done.output, "context hygiene") == "Failed"
-    where = problem_at(NAMES_ANOTHER_TASK, '"`todo list` prints the items', "tasks[2].description")
+    where = problem_at(NAMES_ANOTHER_TASK, "T001 stores", "tasks[2].description")
     assert where in done.output
     assert "[cross-task-reference]" in done.output
     assert backlog.read_text() == NAMES_ANOTHER_TASK
@@ -248,7 +248,7 @@ def test_a_changed_spec_rechecks_the_root_backlog_for_context_hygiene_only(
     assert done.code == 1, done.output
     assert hook_status(done.output, "backlog schema") == "(no files to check)Skipped"
     assert hook_status(done.output, "context hygiene") == "Failed"
-    assert problem_at(NAMES_ANOTHER_TASK, '"`todo list`', "tasks[2].description") in done.output
+    assert problem_at(NAMES_ANOTHER_TASK, "T001 stores", "tasks[2].description") in done.output
     assert backlog.read_text() == NAMES_ANOTHER_TASK
 
 
@@ -380,7 +380,7 @@ def test_git_hook_rechecks_the_backlog_when_a_spec_changes(
     done = commit(hooked_repo, hook_env)
 
     assert done.code != 0
-    assert problem_at(NAMES_ANOTHER_TASK, '"`todo list`', "tasks[2].description") in done.output
+    assert problem_at(NAMES_ANOTHER_TASK, "T001 stores", "tasks[2].description") in done.output
     assert commits(hooked_repo, hook_env) == 2
 
 
