@@ -48,6 +48,7 @@ from multi_agent_coder.run.handoff_rules import (
     lineage_problems,
 )
 from multi_agent_coder.run.session import Session, macoder_emails
+from multi_agent_coder.run.task import label_for_review
 
 PublishStatus = Literal["published", "refused", "interrupted", "nothing"]
 
@@ -139,7 +140,7 @@ def _carry_out(
     except Refused as refused:
         return Published(task_id, "refused", "publish refused: " + "; ".join(refused.problems))
     except NeedsReviewError as exc:
-        labelled = _label_for_review(session, task_id)
+        labelled = label_for_review(session.forge, task_id)
         return Published(task_id, "refused", f"{exc}; labelled {LABEL_NEEDS_REVIEW}", labelled)
     except MacoderError as exc:
         return Published(task_id, "refused", f"publish failed: {exc}")
@@ -231,23 +232,6 @@ def _open_or_update(session: Session, task_id: str, pull: WantedPull) -> PrResul
         body=pull.body,
         draft=pull.draft,
         labels=pull.labels,
-    )
-
-
-def _label_for_review(session: Session, task_id: str) -> PrResult | None:
-    """A person pushed to the task branch meanwhile: their PR is labelled, not overwritten."""
-    existing = session.forge.find_open_pr(task_id)
-    if existing is None:
-        return None
-    return session.forge.create_or_update_pr(
-        task_id=task_id,
-        branch=existing.branch,
-        base=existing.base,
-        head_sha=existing.head_sha,
-        title=existing.title,
-        body=existing.body,
-        draft=existing.draft,
-        labels=(*existing.labels, LABEL_NEEDS_REVIEW),
     )
 
 

@@ -265,7 +265,7 @@ def _prepare_worktree(task: Task, env: RunEnv, branch: str) -> tuple[Path, bool]
     person wrote on is not touched: the task stops as needs-review."""
     foreign = env.forge.foreign_commits(branch, env.base_sha)
     if foreign:
-        _mark_needs_review(task, env)
+        label_for_review(env.forge, task.id)
         raise TaskFailed(
             f"branch {branch} has commits by someone else ({', '.join(foreign)}); "
             f"labelled {LABEL_NEEDS_REVIEW}, not overwritten",
@@ -380,7 +380,7 @@ def _attempt(
     try:
         env.forge.publish_branch(branch, notes.head_sha)
     except NeedsReviewError as exc:  # a person pushed to the branch while the agent worked
-        _mark_needs_review(task, env)
+        label_for_review(env.forge, task.id)
         raise TaskFailed(
             f"{exc}; labelled {LABEL_NEEDS_REVIEW}, not overwritten", Phase.PUBLISH, "needs-review"
         ) from None
@@ -478,12 +478,14 @@ def _drop_unpublished_branch(task: Task, env: RunEnv) -> None:
         pass  # reporting the failure matters more than tidying up after it
 
 
-def _mark_needs_review(task: Task, env: RunEnv) -> None:
-    existing = env.forge.find_open_pr(task.id)
+def label_for_review(forge: Forge, task_id: str) -> PrResult | None:
+    """A person pushed to the task branch: their open PR is labelled for review, nothing of
+    it overwritten (the run here, the Action's publish job in run/publish.py)."""
+    existing = forge.find_open_pr(task_id)
     if existing is None:
-        return
-    env.forge.create_or_update_pr(
-        task_id=task.id,
+        return None
+    return forge.create_or_update_pr(
+        task_id=task_id,
         branch=existing.branch,
         base=existing.base,
         head_sha=existing.head_sha,
