@@ -413,8 +413,13 @@ def _pyproject_place(text: str, loc: Loc) -> str:
     return f"{where}: [tool.macoder] {_dotted(loc)}"
 
 
-_TOML_HEADER: Final = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?")
-_TOML_KEY: Final = re.compile(r"(\s*)([A-Za-z0-9_\-.\s\"']+?)\s*=")
+#: A table header line; the name is stripped afterwards. Each part has one way to match (no
+#: lazy repeat next to a `\s*`), so a hostile line costs linear time: these run on every
+#: line of a user's pyproject.toml.
+_TOML_HEADER: Final = re.compile(r"[ \t]*\[([^\[\]]*)\][ \t]*(?:#.*)?")
+#: A `key =` line: the indent (possessive, so the key's class cannot share its spaces) and the
+#: raw key, stripped afterwards.
+_TOML_KEY: Final = re.compile(r"([ \t]*+)([A-Za-z0-9_\-. \t\"']*)=")
 
 
 def _toml_key_position(text: str, loc: tuple[str, ...]) -> tuple[int, int] | None:
@@ -428,11 +433,11 @@ def _toml_key_position(text: str, loc: tuple[str, ...]) -> tuple[int, int] | Non
     table: tuple[str, ...] = ()
     for number, line in enumerate(text.splitlines(), start=1):
         header = _TOML_HEADER.fullmatch(line)
-        if header is not None:
+        if header is not None and header[1].strip():
             table = _toml_dotted(header[1])
             continue
         key = _TOML_KEY.match(line)
-        if key is None:
+        if key is None or not key[2].strip():
             continue
         path = (*table, *_toml_dotted(key[2]))
         if path[: len(PYPROJECT_TABLE)] != PYPROJECT_TABLE:

@@ -45,8 +45,10 @@ NPM_PLACEHOLDER: Final = "no test specified"
 _PYTEST_FILES: Final = frozenset({"pytest.ini", ".pytest.ini", "conftest.py"})
 #: Shared config files that mean pytest only with a pytest section (file -> section header).
 _PYTEST_SECTIONS: Final[Mapping[str, re.Pattern[str]]] = {
-    "setup.cfg": re.compile(r"^\s*\[\s*tool:pytest\s*\]", re.MULTILINE),
-    "tox.ini": re.compile(r"^\s*\[\s*pytest\s*\]", re.MULTILINE),
+    # `[ \t]`, not `\s`: `\s` also takes line breaks, so from every line start the match
+    # would run over all the blank lines after it (quadratic in a file of blank lines).
+    "setup.cfg": re.compile(r"^[ \t]*\[[ \t]*tool:pytest[ \t]*\]", re.MULTILINE),
+    "tox.ini": re.compile(r"^[ \t]*\[[ \t]*pytest[ \t]*\]", re.MULTILINE),
 }
 PYPROJECT: Final = "pyproject.toml"
 #: Config files whose text `detect_commands` wants (`scan_repo` reads them).
