@@ -274,6 +274,7 @@ def load_settings(root: Path, env: Mapping[str, str] | None = None) -> Settings:
     )
     messages: list[str] = []
     merged: dict[str, Any] = {}
+    setter: dict[str, Place] = {}  # top-level key -> the place of the layer that set it last
     for read in readers:
         try:
             layers = read()
@@ -285,9 +286,30 @@ def load_settings(root: Path, env: Mapping[str, str] | None = None) -> Settings:
             messages.extend(problems)
             if not problems:
                 merged = _deep_merge(merged, layer.data)
+                setter.update(dict.fromkeys(layer.data, layer.place))
     if messages:
         raise ConfigError("\n".join(messages))
-    return _build(merged)
+    settings = _build(merged)
+    unpriced = unpriced_models(settings)
+    if unpriced:
+        key = "max_cost_per_task" if "max_cost_per_task" in setter else "max_cost_per_run"
+        raise ConfigError(f"{setter[key]((key,), True)}: {unpriced}")
+    return settings
+
+
+def unpriced_models(settings: Settings) -> str | None:
+    """The one rule that relates settings of different sources: a cost cap needs a price for
+    every model the run may use (the cap in .macoder.yaml, the prices in pyproject.toml is
+    fine). The problem as a sentence, or None."""
+    if settings.max_cost_per_task is None and settings.max_cost_per_run is None:
+        return None
+    missing = sorted(str(ref) for ref in settings.models.refs() if ref not in settings.prices)
+    if not missing:
+        return None
+    return (
+        f"a cost cap needs a price for every model: set prices for {', '.join(missing)}"
+        " (per million tokens: input, output), or cap tokens instead (max_tokens_per_task)"
+    )
 
 
 # --- layers ---------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from multi_agent_coder import __version__
 from multi_agent_coder.cli.main import COMMANDS
 from multi_agent_coder.yamlread import decode, parse_with_positions
 from tests.cli import as_process, macoder
-from tests.integration.gitrepos import git
+from tests.integration.gitrepos import git, make_repo
+from tests.support import backlog_yaml, task_dict
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backlogs"
 GOOD = EXAMPLES / "good"
@@ -467,8 +468,15 @@ def test_mark_refuses_a_change_that_would_make_the_backlog_invalid(project: Path
     run = macoder("mark", "T003", "completed", cwd=project)
 
     assert run.code == 1
-    assert "not written" in run.stderr
-    assert "completed-before-dependency" in run.stderr
+    # Each problem on its own line, each once; then one line saying nothing was written.
+    *problems, last = run.stderr.splitlines()
+    assert len(problems) == 2
+    assert all(line.endswith("[completed-before-dependency]") for line in problems)
+    assert {"depends_on[0]" in problems[0], "depends_on[0]" in problems[1]} == {True, False}
+    assert last == (
+        "macoder: error: BACKLOG.yaml: not written: setting T003 to completed would make the"
+        " backlog invalid (2 problems above)"
+    )
     assert (project / "BACKLOG.yaml").read_bytes() == before
     assert sorted(p.name for p in project.iterdir()) == ["BACKLOG.yaml"], "no temp file left"
 
@@ -550,6 +558,24 @@ def test_a_missing_backlog_is_a_usage_error_naming_the_path(
     expected = "plans/nope.yaml" if "--backlog" in args else "BACKLOG.yaml"
     assert expected in run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ready"], ["status"], ["run", "--dry-run"], ["merge", "T001"]],
+    ids=" ".join,
+)
+def test_every_command_that_reads_the_default_branch_s_backlog_takes_backlog(
+    args: list[str], tmp_path: Path
+) -> None:
+    """`--backlog` names the file in the repository (as the default branch has it)."""
+    root = make_repo(tmp_path / "repo", {"plans/tasks.yaml": backlog_yaml(task_dict("T001"))})
+    run = macoder(*args, "--backlog", "plans/nope.yaml", cwd=root)
+    assert run.code == 2, run.output
+    assert "plans/nope.yaml" in run.stderr
+    found = macoder(*args, "--backlog", "plans/tasks.yaml", cwd=root)
+    assert "plans/nope.yaml" not in found.output
+    assert "T001" in found.output  # read from that file: the task is there
 
 
 # --- schema, help, version -----------------------------------------------------------------

@@ -70,6 +70,27 @@ def test_init_then_check_ready_and_a_dry_run_work(tmp_path: Path) -> None:
     assert "would start T001 (attempt 1, simple_change -> openai/gpt-4.1)" in dry.stdout
 
 
+def test_before_the_first_commit_ready_and_run_say_to_commit(tmp_path: Path) -> None:
+    root = empty_repo(tmp_path / "repo")
+    assert "commit the files, then: macoder doctor" in macoder("init", cwd=root).stdout
+    for command in (["ready"], ["run", "--dry-run"]):
+        done = macoder(*command, cwd=root)
+        assert done.code == 2
+        assert "branch main has no commits yet" in done.stderr
+        assert "commit your files first (git add . && git commit)" in done.stderr
+
+
+def test_init_outside_a_git_repository_writes_the_files_and_says_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    done = macoder("init", cwd=plain)
+    assert done.code == 0
+    assert all((plain / name).is_file() for name in WRITTEN)
+    assert "is not in a git repository; tasks run from a default branch: git init" in done.stdout
+
+
 def test_init_never_overwrites_a_file(tmp_path: Path) -> None:
     mine = "version: '1.0'  # mine, even if invalid\n"
     root = empty_repo(tmp_path / "repo", {"BACKLOG.yaml": mine})

@@ -92,10 +92,12 @@ def state(root: Path) -> tuple[str, list[str]]:
     return refs, files
 
 
-def run_with(tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def run_with(
+    tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch, *, key: str = KEY
+) -> str:
     """`macoder run` on a fresh repository against `base_url`; the check's error message,
     with the repository's state shown unchanged."""
-    monkeypatch.setenv("PREFLIGHT_KEY", KEY)
+    monkeypatch.setenv("PREFLIGHT_KEY", key)
     root = make_repo(tmp_path / "repo", {"BACKLOG.yaml": backlog_yaml(task_dict("T001"))})
     settings = Settings(
         opencode_config=str(config_for(tmp_path, base_url)),
@@ -129,6 +131,14 @@ def test_a_wrong_key_fails_with_the_provider_s_words(
     assert request["auth"] == f"Bearer {KEY}"
     assert request["body"]["model"] == "m1"
     assert request["body"]["max_tokens"] == 1
+
+
+def test_a_refusal_names_the_key_variable_that_is_not_set(
+    tmp_path: Path, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Provider.status, Provider.message = 401, "Missing bearer authentication"
+    message = run_with(tmp_path, provider, monkeypatch, key="")  # the person forgot to export it
+    assert "HTTP 401: Missing bearer authentication (PREFLIGHT_KEY: not set in this" in message
 
 
 def test_an_unknown_model_fails_with_the_provider_s_words(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from multi_agent_coder.agents.opencode.runtime import caps_of, prices_of, used_providers
-from multi_agent_coder.config import Settings
+from multi_agent_coder.config import Settings, load_settings
 from multi_agent_coder.errors import ConfigError
 from multi_agent_coder.gateway.sansio import Caps, Price
 
@@ -20,7 +22,7 @@ def test_token_caps_pass_through_and_no_cap_means_none() -> None:
 
 def test_a_cost_cap_needs_a_price_for_every_model() -> None:
     with pytest.raises(
-        ConfigError, match="need a price for every model: set prices for local/qwen"
+        ConfigError, match="needs a price for every model: set prices for local/qwen"
     ):
         caps_of(
             Settings(
@@ -46,3 +48,36 @@ def test_prices_default_cached_input_to_the_input_price() -> None:
         "local/qwen": Price(0.0, 0.0, 0.0),
     }
     assert used_providers(settings) == {"anthropic", "local"}
+
+
+def test_a_cost_cap_without_prices_is_refused_when_the_settings_are_read(tmp_path: Path) -> None:
+    # `macoder doctor` and `run --dry-run` read the settings too: they see it, not only `run`.
+    (tmp_path / ".macoder.yaml").write_text(
+        "models:\n  implementation: anthropic/claude-sonnet-4-5\n"
+        "  documentation: local/qwen\nmax_cost_per_task: 1.0\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.macoder.prices."anthropic/claude-sonnet-4-5"]\ninput = 3\noutput = 15\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, env={})
+    assert str(raised.value) == (
+        ".macoder.yaml:4:1: max_cost_per_task: a cost cap needs a price for every model: set"
+        " prices for local/qwen (per million tokens: input, output), or cap tokens instead"
+        " (max_tokens_per_task)"
+    )
+
+
+def test_a_cost_cap_with_its_prices_in_another_file_is_fine(tmp_path: Path) -> None:
+    (tmp_path / ".macoder.yaml").write_text(
+        "models:\n  implementation: anthropic/claude-sonnet-4-5\nmax_cost_per_run: 5\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.macoder.prices."anthropic/claude-sonnet-4-5"]\ninput = 3\noutput = 15\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(tmp_path, env={})
+    assert caps_of(settings).cost_per_run == 5.0

@@ -240,13 +240,17 @@ def test_the_description_lists_problems_and_the_tail_of_failed_output() -> None:
         [result("test", 1, argv=("t",), output="line 1\nboom\n"), result("lint", output="ok")]
     )
     assert report.describe() == (
-        "instrumentation health check: FAILED (fix these before running any task)\n"
+        "the repository's own checks on the default branch: FAILED (fix these before running"
+        " any task)\n"
         "  error: test runner: `t`: exited with status 1: boom\n"
         "  output of test runner (last lines):\n"
         "    | line 1\n"
         "    | boom"
     )
-    assert judge([result("test")]).describe() == "instrumentation health check: healthy"
+    assert (
+        judge([result("test")]).describe()
+        == "the repository's own checks on the default branch: healthy"
+    )
 
 
 # --- running real checks -----------------------------------------------------------------------

@@ -53,6 +53,29 @@ def test_a_provider_without_a_key_gets_no_auth_header() -> None:
     assert routes.routes["ollama"].headers == {}
 
 
+@pytest.mark.parametrize(
+    ("env", "unset"),
+    [
+        (ENV, ()),
+        ({"LOCAL_KEY": "sk-local"}, ("ORG",)),
+        ({}, ("LOCAL_KEY", "ORG")),
+        ({"LOCAL_KEY": ""}, ("LOCAL_KEY", "ORG")),  # set but empty is no key either
+    ],
+)
+def test_a_route_names_the_key_variables_that_are_not_set(
+    env: dict[str, str], unset: tuple[str, ...]
+) -> None:
+    assert routes_for(CUSTOM, ["local"], env).routes["local"].unset == unset
+
+
+def test_a_builtin_provider_without_a_configured_key_names_its_usual_variable() -> None:
+    assert routes_for({}, ["openai"], {}).routes["openai"].unset == ("OPENAI_API_KEY",)
+    assert routes_for({}, ["openai"], {"OPENAI_API_KEY": "sk"}).routes["openai"].unset == ()
+    # A local endpoint without any key in its config needs none: nothing to name.
+    local = {"ollama": {"options": {"baseURL": "http://127.0.0.1:11434/v1"}}}
+    assert routes_for(local, ["ollama"], {}).routes["ollama"].unset == ()
+
+
 def test_anything_else_has_no_route() -> None:
     routes = routes_for(CUSTOM, ["local"], ENV)
     assert routes.target("/openai/chat/completions") is None

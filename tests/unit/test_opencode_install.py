@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,3 +128,28 @@ def test_a_tampered_registry_answer_fails_the_install(
     fake_npm(tmp_path, monkeypatch, packages)
     with pytest.raises(UnpinnedPackageError, match="sha512-evil"):
         install_opencode(tmp_path / "home", locked_version(), io.StringIO())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fake lays out the linux-x64 build")
+def test_install_opencode_puts_the_pinned_binary_where_run_and_doctor_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cli import macoder
+    from tests.integration.gitrepos import make_repo
+
+    fake_npm(tmp_path, monkeypatch, {k: v for k, v in PINNED.items() if k})
+    root = make_repo(tmp_path / "repo", {"README.md": "mine\n"})
+    done = macoder("install-opencode", cwd=root)
+    assert done.code == 0, done.output
+    binary = find_binary(project_root=root)  # the default discovery finds it
+    assert done.stdout == f"OpenCode {locked_version()}: {binary}\n"
+    assert "checked against the lockfile" in done.stderr
+    # Never committed by mistake: the clone excludes it, and git sees a clean tree.
+    assert "/.tools/" in (root / ".git" / "info" / "exclude").read_text().splitlines()
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=root, capture_output=True, check=True
+    )
+    assert status.stdout == b""
+    again = macoder("install-opencode", cwd=root)
+    assert again.code == 0
+    assert (root / ".git" / "info" / "exclude").read_text().count("/.tools/") == 1

@@ -126,10 +126,11 @@ def with_task_status(
     new_text = replace_scalar(text, span.start, span.end, status.value)
     new_raw = (_BOM if raw.startswith(_BOM) else b"") + new_text.encode("utf-8")
     result = load_bytes(new_raw, shown, checks)
-    if errors_in(result.problems):
+    errors = errors_in(result.problems)
+    if errors:
         raise WriteRefusedError(
-            errors_in(result.problems),
+            errors,
             f"{shown}: not written: setting {task_id} to {status.value} would make the "
-            f"backlog invalid: {errors_in(result.problems)[0].render()}",
+            f"backlog invalid ({len(errors)} problem{'s' if len(errors) > 1 else ''} above)",
         )
     return new_raw

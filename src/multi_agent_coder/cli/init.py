@@ -47,8 +47,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"test command detected: {' '.join(detected)}")
     else:
         print("no test runner detected: set checks.test in .macoder.yaml")
+    if not _in_git_repository(root):
+        print(f"note: {root} is not in a git repository; tasks run from a default branch: git init")
     print(
         "next: name your model in .macoder.yaml (models.implementation) and its key's "
-        "variable in opencode.json, then: macoder check && macoder run --dry-run"
+        "variable in opencode.json, commit the files, then: macoder doctor && macoder run "
+        "--dry-run"
     )
     return 0
+
+
+def _in_git_repository(root: Path) -> bool:
+    from multi_agent_coder.errors import NotAGitRepositoryError
+    from multi_agent_coder.run.session import repository_root
+
+    try:
+        repository_root(root)
+    except NotAGitRepositoryError:
+        return False
+    return True

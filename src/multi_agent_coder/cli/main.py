@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "status": "status",
     "init": "init",
     "doctor": "doctor",
+    "install-opencode": "install_opencode",
 }
 
 HELP: dict[str, str] = {
@@ -53,6 +54,7 @@ HELP: dict[str, str] = {
     "status": "each task's state: completed, PR open, running, ready, waiting, failed",
     "init": "write the starting files: .macoder.yaml, opencode.json, BACKLOG.yaml, hooks",
     "doctor": "check what a run needs: git, OpenCode, the sandbox, the models, the checks",
+    "install-opencode": "install the pinned OpenCode into .tools/opencode, where run finds it",
 }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from multi_agent_coder.cli.common import open_session
+from multi_agent_coder.cli.common import add_backlog_option, open_session
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task_id", metavar="TASK_ID", help="the task whose PR to merge")
+    add_backlog_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

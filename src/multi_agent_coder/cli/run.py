@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from multi_agent_coder.cli.common import open_session
+from multi_agent_coder.cli.common import add_backlog_option, open_session
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +26,19 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "limit or a cap), not from the default branch (repeatable)",
     )
     parser.add_argument(
-        "--only", metavar="TASK_ID", action="append", help="run only these ready tasks"
+        "--only",
+        metavar="TASK_ID",
+        action="append",
+        help="run only this task, if it is ready (repeatable)",
     )
     parser.add_argument("--workers", type=int, help="tasks at once (default: setting 'workers')")
     parser.add_argument(
-        "--task-timeout", type=float, metavar="SECONDS", help="hard limit of one agent session"
+        "--task-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="hard limit of one agent session (default: setting 'task_timeout', 1800)",
     )
+    add_backlog_option(parser)
     parser.add_argument("--dry-run", action="store_true", help="show what would run; start nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 

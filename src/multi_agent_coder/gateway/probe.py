@@ -61,6 +61,8 @@ def probe(
                 if problem is None or not transient:
                     break
             if problem is not None:
+                if route.unset:
+                    problem += f" ({' and '.join(route.unset)}: not set in this environment)"
                 problems.append(f"{ref} at {url}: {problem}")
     return problems
 

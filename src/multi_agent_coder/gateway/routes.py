@@ -67,6 +67,10 @@ class Route:
     family: Family = "openai"
     #: Headers the gateway adds (the real credential among them); never seen by the sandbox.
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: The variables the provider's key or headers name (`{env:NAME}`, or the provider's
+    #: usual key variables when the config names none) that are not set: the first thing
+    #: a person checks when the provider refuses.
+    unset: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,19 @@ def _resolve(value: Any, environ: Mapping[str, str]) -> str | None:
     return _ENV_REF.sub(lambda m: environ.get(m.group(1), ""), value)
 
 
+def _unset(
+    options: Mapping[str, Any], builtin: Iterable[str], env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The key variables the provider's options name but `env` lacks (see `Route.unset`)."""
+    values = [options.get("apiKey"), *(options.get("headers") or {}).values()]
+    named = [m.group(1) for v in values if isinstance(v, str) for m in _ENV_REF.finditer(v)]
+    if options.get("apiKey") is None:
+        builtin = tuple(builtin)
+        if builtin and not any(env.get(name) for name in builtin):
+            named += builtin
+    return tuple(dict.fromkeys(name for name in named if not env.get(name)))
+
+
 def routes_for(
     provider: Mapping[str, Any], used: Iterable[str], environ: Mapping[str, str] | None = None
 ) -> Routes:
@@ -127,7 +144,8 @@ def routes_for(
             if (resolved := _resolve(value, env)) is not None
         }
         headers.update(credential_headers(family, key))
-        routes[provider_id] = Route(base.rstrip("/"), family, headers)
+        unset = _unset(options, BUILTIN_PROVIDER_KEYS.get(provider_id, ()), env)
+        routes[provider_id] = Route(base.rstrip("/"), family, headers, unset)
     return Routes(routes)
 
 

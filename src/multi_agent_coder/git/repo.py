@@ -117,6 +117,19 @@ class Repo:
         root = Path(raw.workdir) if raw.workdir else git_dir
         return cls(raw, root.resolve(), git_dir.resolve())
 
+    def exclude_locally(self, entry: str, why: str) -> bool:
+        """Add `entry` (a gitignore pattern) to `.git/info/exclude` under a `# why` comment,
+        once: local to this clone, never committed. Whether it was added."""
+        exclude = self.git_dir / "info" / "exclude"
+        text = exclude.read_text(encoding="utf-8") if exclude.is_file() else ""
+        if entry in text.splitlines():
+            return False
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        separator = "" if not text or text.endswith("\n") else "\n"
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write(f"{separator}# {why}\n{entry}\n")
+        return True
+
     # ----------------------------------------------------------------- branches
 
     def default_branch(self) -> str:

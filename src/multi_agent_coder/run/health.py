@@ -61,7 +61,7 @@ class HealthReport:
         """A text for a log or a job summary: the verdict, every error and warning, and the
         last lines of output of each check that failed."""
         lines = [
-            "instrumentation health check: "
+            "the repository's own checks on the default branch: "
             + ("healthy" if self.healthy else "FAILED (fix these before running any task)")
         ]
         lines += [f"  error: {error}" for error in self.errors]

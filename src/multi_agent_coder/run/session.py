@@ -117,7 +117,10 @@ class Session:
         branch = self.repo.default_branch()
         sha = self.repo.branch_head(branch)
         if sha is None:
-            raise UsageError(f"branch {branch} has no commits yet")
+            raise UsageError(
+                f"branch {branch} has no commits yet: tasks start from the default branch's"
+                " last commit; commit your files first (git add . && git commit)"
+            )
         return Head(branch, sha, backlog_at(self.repo, sha, self.settings.backlog))
 
     def snapshot(

@@ -29,6 +29,20 @@ def ensure_opencode(settings: Settings, home: Path, out: TextIO) -> Path:
     return install_opencode(home, settings.opencode_version, out)
 
 
+def install_into_repository(path: Path, settings: Settings, out: TextIO) -> Path:
+    """The pinned OpenCode in the repository's `.tools/opencode` (where `find_binary` looks
+    first), with `/.tools/` excluded in the clone so it is never committed."""
+    from multi_agent_coder.agents.opencode.install import PREFIX, install_opencode
+    from multi_agent_coder.git.repo import Repo
+
+    repo = Repo.open(path)
+    binary = install_opencode(repo.root, settings.opencode_version, out)
+    tools = f"/{PREFIX.parts[0]}/"
+    if repo.exclude_locally(tools, "macoder: installed tools"):
+        print(f"added {tools} to .git/info/exclude", file=out)
+    return binary
+
+
 #: Ubuntu 23.10 and later: 1 = unprivileged user namespaces are refused (bubblewrap fails).
 APPARMOR_USERNS: Final = Path("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
 

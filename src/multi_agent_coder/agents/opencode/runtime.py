@@ -27,7 +27,7 @@ from multi_agent_coder.agents.opencode.server import (
     find_binary,
     random_password,
 )
-from multi_agent_coder.config import Settings
+from multi_agent_coder.config import Settings, unpriced_models
 from multi_agent_coder.errors import ConfigError, ProviderCheckError
 from multi_agent_coder.gateway.routes import BUILTIN_PROVIDER_KEYS, routes_for, through_gateway
 from multi_agent_coder.gateway.sansio import Caps, Price
@@ -174,13 +174,9 @@ def preflight(settings: Settings, repo: Repo, models: Collection[str]) -> None:
 
 def caps_of(settings: Settings) -> Caps:
     """The run's caps; a cost cap needs a price for every model the run may use."""
-    if settings.max_cost_per_task is not None or settings.max_cost_per_run is not None:
-        unpriced = sorted(str(ref) for ref in settings.models.refs() if ref not in settings.prices)
-        if unpriced:
-            raise ConfigError(
-                f"max_cost_per_task / max_cost_per_run need a price for every model: set "
-                f"prices for {', '.join(unpriced)} (per million tokens: input, output)"
-            )
+    unpriced = unpriced_models(settings)  # load_settings refuses it; settings changed since
+    if unpriced:
+        raise ConfigError(f"max_cost_per_task / max_cost_per_run: {unpriced}")
     return Caps(
         tokens_per_task=settings.max_tokens_per_task,
         tokens_per_run=settings.max_tokens_per_run,

@@ -40,8 +40,8 @@ from multi_agent_coder.processes import process_tree, terminate_tree
 from multi_agent_coder.sandbox import Jail
 
 INSTALL_HINT: Final = (
-    "install the pinned opencode-ai from npm (`npm install opencode-ai@<opencode_version>`) and "
-    "set opencode_bin to node_modules/opencode-<platform>/bin/opencode"
+    "`macoder install-opencode` installs the pinned version there (or set opencode_bin to an "
+    "OpenCode binary of the version in the setting opencode_version)"
 )
 #: Where scripts/opencode.sh installs, relative to the project root.
 TOOLS_GLOB: Final = ".tools/opencode/node_modules/opencode-*/bin/opencode"
