@@ -776,7 +776,7 @@ def test_a_dry_run_says_what_starts_on_which_model_and_why_the_rest_does_not(
     assert lines[1].startswith("would start T001 (attempt 1, ")
     assert "-> openai/gpt-4)" in lines[1]
     assert "not starting T003: waiting on T001, T002" in lines
-    assert lines[-1].startswith("checks: detected when the run starts")
+    assert lines[-1].startswith("checks: detected on the default branch when the run starts")
 
 
 def test_status_shows_the_model_each_task_is_routed_to(project: Path) -> None:

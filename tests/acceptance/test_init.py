@@ -153,3 +153,13 @@ def test_the_readme_shows_exactly_the_hooks_init_writes() -> None:
     section = readme.split("## pre-commit\n", 1)[1]
     block = section.split("```yaml\n", 1)[1].split("```\n", 1)[0]
     assert block == precommit_yaml()
+
+
+def test_the_readme_shows_what_init_prints_in_a_python_repository(tmp_path: Path) -> None:
+    root = empty_repo(tmp_path / "repo", {"tests/test_app.py": "def test_ok():\n    pass\n"})
+    printed = macoder("init", cwd=root).stdout
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Your own repository\n", 1)[1]
+    block = section.split("```console\n", 1)[1].split("```\n", 1)[0]
+    shown = [line for line in block.splitlines() if not line.startswith("$ ")]
+    assert shown == printed.splitlines()

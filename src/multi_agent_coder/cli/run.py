@@ -102,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
         configured = session.settings.checks.test
         print(
             "checks: "
-            + (" ".join(configured) if configured else "detected when the run starts")
+            + (
+                " ".join(configured)
+                if configured
+                else "detected on the default branch when the run starts (`macoder doctor` runs"
+                " them now)"
+            )
             + " (on the default branch first, then on each result)"
         )
     if report.outcomes:
