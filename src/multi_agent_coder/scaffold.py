@@ -131,6 +131,7 @@ def write_new(root: Path, name: str, text: str) -> Written:
     """Create `root/name` with `text`, or keep the file that is there (never overwritten,
     not even by a race: the create is exclusive)."""
     path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:

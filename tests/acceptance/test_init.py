@@ -163,3 +163,50 @@ def test_the_readme_shows_what_init_prints_in_a_python_repository(tmp_path: Path
     block = section.split("```console\n", 1)[1].split("```\n", 1)[0]
     shown = [line for line in block.splitlines() if not line.startswith("$ ")]
     assert shown == printed.splitlines()
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_init_github_writes_the_workflow_for_this_repository_s_branch(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "trunk")
+    done = macoder("init", "--github", "--action", f"acme/multi-agent-coder@{SHA}", cwd=root)
+    assert done.code == 0, done.output
+    assert "wrote .github/workflows/macoder.yml" in done.stdout
+    assert "GitHub: create the environment `macoder`" in done.stdout
+    workflow = yaml.safe_load((root / ".github" / "workflows" / "macoder.yml").read_text())
+    assert workflow[True]["push"]["branches"] == ["trunk"]
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    assert [s["uses"] for s in steps if "macoder" in s.get("id", "")] == [
+        f"acme/multi-agent-coder@{SHA}"
+    ] * 3
+    again = macoder("init", "--github", "--action", f"acme/multi-agent-coder@{SHA}", cwd=root)
+    assert "kept  .github/workflows/macoder.yml (it exists; not changed)" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--github"], "--github needs --action OWNER/REPO@<full commit sha>"),
+        (["--github", "--action", "acme/multi-agent-coder@v1"], "a tag or branch can be moved"),
+    ],
+)
+def test_init_github_refuses_an_unpinned_action_before_writing_anything(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    root = empty_repo(tmp_path / "repo")
+    done = macoder("init", *args, cwd=root)
+    assert done.code == 2
+    assert said in done.stderr
+    assert sorted(p.name for p in root.iterdir()) == [".git"]
+
+
+def test_init_github_outside_a_git_repository_writes_nothing(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    done = macoder("init", "--github", "--action", f"acme/x@{SHA}", cwd=plain)
+    assert done.code == 2
+    assert "is not in a git repository (git init first)" in done.stderr
+    assert list(plain.iterdir()) == []

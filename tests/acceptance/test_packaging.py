@@ -39,6 +39,8 @@ def test_the_wheel_holds_the_package_and_nothing_of_the_tests(wheel: Path) -> No
     assert "multi_agent_coder/cli/main.py" in names
     # The action installs OpenCode checked against this lockfile: it must ship.
     assert "multi_agent_coder/agents/opencode/npm/package-lock.json" in names
+    # `macoder init --github` writes the workflow from this copy.
+    assert "multi_agent_coder/templates/macoder-workflow.yml" in names
     assert not [n for n in names if "/testing/" in n or n.startswith(("testing/", "tests/"))]
 
 

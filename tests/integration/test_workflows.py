@@ -140,6 +140,17 @@ def test_zizmor_finds_nothing_in_the_workflows_the_docs_show(tmp_path: Path) -> 
     assert json.loads(result.stdout) == []
 
 
+def test_zizmor_finds_nothing_in_the_workflow_init_github_writes(tmp_path: Path) -> None:
+    from multi_agent_coder.workflow import render
+
+    path = tmp_path / ".github" / "workflows" / "macoder.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(render(f"acme/multi-agent-coder@{'0' * 40}", "trunk", "plans/BACKLOG.yaml"))
+    result = zizmor(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
 def test_zizmor_does_see_a_bad_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text(BAD_WORKFLOW)

@@ -16,6 +16,17 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         default=".",
         help="the repository to set up (default: the current directory)",
     )
+    parser.add_argument(
+        "--github",
+        action="store_true",
+        help="also write .github/workflows/macoder.yml (plan, run and publish jobs)",
+    )
+    parser.add_argument(
+        "--action",
+        metavar="OWNER/REPO@SHA",
+        help="with --github: the multi-agent-coder action the workflow runs, pinned to a full "
+        "commit sha",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.directory)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
+    workflow = _workflow(root, args) if args.github else None
     facts = scan_repo(root)
     detected = detect_commands(
         facts.files, facts.package_json, "python3", configs=facts.configs
@@ -36,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         ("BACKLOG.yaml", scaffold.backlog_yaml(datetime.now(UTC))),
         (scaffold.SCHEMA_FILE, schema_text()),
         (".pre-commit-config.yaml", scaffold.precommit_yaml()),
+        *([workflow] if workflow is not None else []),
     )
     for name, text in files:
         done = scaffold.write_new(root, name, text)
@@ -49,12 +62,38 @@ def run(args: argparse.Namespace) -> int:
         print("no test runner detected: set checks.test in .macoder.yaml")
     if not _in_git_repository(root):
         print(f"note: {root} is not in a git repository; tasks run from a default branch: git init")
+    if workflow is not None:
+        print(
+            "GitHub: create the environment `macoder` (Settings > Environments, deployment "
+            "branches: the default branch) with your provider key (OPENAI_API_KEY, as the "
+            "workflow's `run` job names it) and MACODER_TOKEN, and allow Actions to create "
+            "pull requests (docs/github-action.md)"
+        )
     print(
         "next: name your model in .macoder.yaml (models.implementation) and its key's "
         "variable in opencode.json, commit the files, then: macoder doctor && macoder run "
         "--dry-run"
     )
     return 0
+
+
+def _workflow(root: Path, args: argparse.Namespace) -> tuple[str, str]:
+    """(path, text) of the GitHub workflow for the repository at `root`; every problem (no
+    --action, a bad one, no git repository) before any file is written."""
+    from multi_agent_coder.config import load_settings
+    from multi_agent_coder.run.session import default_branch_of
+    from multi_agent_coder.workflow import WORKFLOW_FILE, check_action_ref, render
+
+    if not args.action:
+        raise UsageError(
+            "--github needs --action OWNER/REPO@<full commit sha>: the multi-agent-coder "
+            "action your workflow runs, pinned to a commit"
+        )
+    action = check_action_ref(args.action)
+    if not _in_git_repository(root):
+        raise UsageError(f"--github: {root} is not in a git repository (git init first)")
+    branch = default_branch_of(root)
+    return WORKFLOW_FILE, render(action, branch, load_settings(root).backlog)
 
 
 def _in_git_repository(root: Path) -> bool:

@@ -310,6 +310,11 @@ def backlog_at(repo: Repo, sha: str, path: str) -> Backlog:
     return require_valid(load_bytes(raw, path, (check_rules,)))
 
 
+def default_branch_of(path: Path) -> str:
+    """The default branch of the repository containing `path` (see `Repo.default_branch`)."""
+    return Repo.open(path).default_branch()
+
+
 def repository_root(path: Path) -> Path:
     """The working tree's root of the repository containing `path` (a usage error naming
     `path` when there is none)."""

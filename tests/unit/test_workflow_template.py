@@ -1,0 +1,88 @@
+"""`macoder init --github`: the tested workflow, made a user's, and nothing else changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from multi_agent_coder.errors import UsageError
+from multi_agent_coder.workflow import check_action_ref, render, template
+
+ROOT = Path(__file__).resolve().parents[2]
+SHA = "0123456789abcdef0123456789abcdef01234567"
+ACTION = f"acme/multi-agent-coder@{SHA}"
+
+
+def test_the_packaged_template_is_the_workflow_the_tests_run() -> None:
+    assert template() == (ROOT / ".github" / "workflows" / "macoder.yml").read_text()
+
+
+def _uses(document: dict[str, Any]) -> list[str]:
+    return [
+        step["uses"]
+        for job in document["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step and "actions/" not in step["uses"]
+    ]
+
+
+def test_a_rendered_workflow_pins_the_action_and_names_the_branch_and_backlog() -> None:
+    text = render(ACTION, "trunk", "plans/BACKLOG.yaml")
+    document = yaml.safe_load(text)
+    original = yaml.safe_load(template())
+    assert _uses(original) == ["./", "./", "./"]
+    assert _uses(document) == [ACTION, ACTION, ACTION]
+    on = document[True]  # PyYAML reads the key `on` as a boolean
+    assert on["push"]["branches"] == ["trunk"]
+    assert on["push"]["paths"] == ["plans/BACKLOG.yaml", "specs/**"]
+    assert "uses: ./" not in text
+    assert "tests run" not in text  # no note meant for this repository
+    # Everything else is the workflow as tested: jobs, permissions, steps, inputs.
+    for job in (*document["jobs"].values(), *original["jobs"].values()):
+        for step in job["steps"]:
+            if step.get("uses", "").startswith(("./", "acme/")):
+                step["uses"] = "the action"
+    assert document["jobs"] == original["jobs"]
+    assert document["permissions"] == original["permissions"] == {}
+
+
+@pytest.mark.parametrize(
+    ("branch", "shown"),
+    [("main", "[main]"), ("release/2.x", "[release/2.x]"), ("it's#1", '["it\'s#1"]')],
+)
+def test_a_branch_name_yaml_would_misread_is_quoted(branch: str, shown: str) -> None:
+    text = render(ACTION, branch, "BACKLOG.yaml")
+    assert f"    branches: {shown}\n" in text
+    assert yaml.safe_load(text)[True]["push"]["branches"] == [branch]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "acme/multi-agent-coder@v1",  # a tag can be moved to other code
+        "acme/multi-agent-coder@main",
+        f"acme/multi-agent-coder@{SHA[:12]}",  # a short sha is ambiguous
+        "acme/multi-agent-coder",
+        "./",
+        f"acme/x@{SHA}\n        run: curl evil",  # a line break would add YAML
+        f"acme/x@{SHA} # ok",
+        f"-acme/x@{SHA}",
+        f"acme/x@{SHA.upper()}",
+    ],
+)
+def test_only_an_action_pinned_to_a_full_commit_sha_is_accepted(action: str) -> None:
+    with pytest.raises(UsageError, match="OWNER/REPO@<full commit sha>"):
+        check_action_ref(action)
+
+
+def test_an_action_in_a_subdirectory_of_its_repository_is_accepted() -> None:
+    assert check_action_ref(f"acme/tools/macoder@{SHA}") == f"acme/tools/macoder@{SHA}"
+
+
+def test_a_template_the_renderer_does_not_recognise_fails_loudly() -> None:
+    edited = template().replace("    branches: [main]\n", "    branches: [main, dev]\n")
+    with pytest.raises(ValueError, match="push branches"):
+        render(ACTION, "main", "BACKLOG.yaml", edited)
