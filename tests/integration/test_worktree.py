@@ -356,3 +356,111 @@ def test_reconcile_cleans_up_after_a_killed_process(manager: WorktreeManager, ro
 
 def test_reconcile_with_nothing_to_do(manager: WorktreeManager) -> None:
     assert manager.reconcile(keep={"T001"}) == []
+
+
+# --------------------------------------------------------------------- load
+
+
+#: One worker: waits for "go" on stdin, then creates and removes its own task's worktree
+#: `rounds` times through `WorktreeManager`; prints each failure, exits 1 if there was any.
+STRESS_WORKER = """
+import sys
+from multi_agent_coder.errors import MacoderError
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.git.worktree import WorktreeManager
+
+root, task, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+manager = WorktreeManager(Repo.open(root))
+print("ready", flush=True)
+sys.stdin.readline()
+failures = 0
+for round in range(rounds):
+    try:
+        path = manager.create(task, "main", reset_branch=True)
+        (path / "work.txt").write_text(str(round))
+        manager.remove(task)
+    except MacoderError as exc:
+        failures += 1
+        print(f"round {round}: {exc}", flush=True)
+sys.exit(1 if failures else 0)
+"""
+
+
+def half_written_registration(root: Path, name: str, *, locked: bool) -> None:
+    """`.git/worktrees/<name>` as a concurrent (or killed) `git worktree add` leaves it between
+    two writes: its `gitdir` written, its `commondir` still empty."""
+    entry = root / ".git" / "worktrees" / name
+    entry.mkdir(parents=True)
+    (entry / "gitdir").write_text(f"{root.parent / name}/.git\n")
+    (entry / "HEAD").write_text("ref: refs/heads/main\n")
+    (entry / "commondir").write_text("")
+    if locked:
+        (entry / "locked").write_text("initializing")
+
+
+def test_create_gets_past_a_registration_caught_half_written(
+    manager: WorktreeManager, root: Path
+) -> None:
+    """git dies on it (`failed to read .git/worktrees/<id>/commondir: Success`); it is what
+    another git leaves for a moment, or a killed one for good: pruned, and the add retried."""
+    half_written_registration(root, "elsewhere", locked=False)
+    plain = subprocess.run(
+        ["git", "worktree", "add", "-q", "--detach", "../x"],
+        cwd=root,
+        env={**git_env(), "LC_ALL": "C"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "elsewhere/commondir" in plain.stderr
+    path = manager.create("T001", "main", reset_branch=True)
+    assert git(path, "symbolic-ref", "HEAD") == "refs/heads/macoder/T001"
+    assert registered_worktrees(root) == [path]
+
+
+def test_create_gives_up_on_a_registration_that_stays_unreadable(
+    manager: WorktreeManager, root: Path
+) -> None:
+    """Locked (by an add that was killed), `git worktree prune` keeps it: the add fails after
+    a few tries with git's own words, and leaves nothing behind."""
+    half_written_registration(root, "stuck", locked=True)
+    with pytest.raises(GitError, match=r"failed to read \S*stuck/commondir"):
+        manager.create("T001", "main", reset_branch=True)
+    assert not os.path.lexists(manager.path_for("T001"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_three_processes_create_and_remove_worktrees_at_once_without_a_failure(
+    manager: WorktreeManager, root: Path
+) -> None:
+    """git itself races here (`failed to read .git/worktrees/<id>/commondir`, a `.git/worktrees`
+    deleted under a concurrent add): three processes, 25 rounds each, must all succeed."""
+    env = {**git_env(), "PYTHONPATH": str(SRC)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", STRESS_WORKER, str(root), task, "25"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for task in ("T001", "T002", "T003")
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline() == "ready\n"
+        for worker in workers:  # all three are loaded: start them together
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        outputs = [worker.communicate(timeout=540)[0] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert [w.returncode for w in workers] == [0, 0, 0], outputs
+    assert manager.list() == []
+    assert registered_worktrees(root) == []
