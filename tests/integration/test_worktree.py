@@ -19,6 +19,7 @@ from tests.integration.gitrepos import (
     commit,
     git,
     git_env,
+    half_written_registration,
     make_repo,
     registered_worktrees,
     snapshot,
@@ -384,18 +385,6 @@ for round in range(rounds):
         print(f"round {round}: {exc}", flush=True)
 sys.exit(1 if failures else 0)
 """
-
-
-def half_written_registration(root: Path, name: str, *, locked: bool) -> None:
-    """`.git/worktrees/<name>` as a concurrent (or killed) `git worktree add` leaves it between
-    two writes: its `gitdir` written, its `commondir` still empty."""
-    entry = root / ".git" / "worktrees" / name
-    entry.mkdir(parents=True)
-    (entry / "gitdir").write_text(f"{root.parent / name}/.git\n")
-    (entry / "HEAD").write_text("ref: refs/heads/main\n")
-    (entry / "commondir").write_text("")
-    if locked:
-        (entry / "locked").write_text("initializing")
 
 
 def test_create_gets_past_a_registration_caught_half_written(

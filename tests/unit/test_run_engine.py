@@ -23,14 +23,15 @@ import pytest
 
 from multi_agent_coder.agents.base import AgentOutcome, AgentResult
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
+from multi_agent_coder.errors import GitError, UnhealthyRepositoryError, UsageError
 from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, RunReport, holder_id
 from multi_agent_coder.run.session import Session, open_local
 from multi_agent_coder.run.task import Phase
-from tests.integration.gitrepos import commit, git, make_repo
+from tests.integration.gitrepos import commit, git, half_written_registration, make_repo
 from tests.support import backlog_yaml, task_dict
 
 #: The repository's own check: fails when any text file says BROKEN.
@@ -326,6 +327,58 @@ def test_a_provider_outage_is_recorded_but_costs_no_attempt(world: World) -> Non
     outcomes = [r["outcome"] for r in world.ledger() if r["type"] == "attempt"]
     assert outcomes == ["infrastructure"] * 4
     assert len(world.agent.calls) == 4  # never "out of attempts"
+
+
+def worktree_dir_is_a_file(root: Path) -> None:
+    (root / ".macoder").mkdir()
+    (root / ".macoder" / "worktrees").write_text("not a directory\n")
+
+
+def unreadable_registration(root: Path) -> None:
+    half_written_registration(root, "stuck", locked=True)
+
+
+@pytest.mark.parametrize("break_worktrees", [worktree_dir_is_a_file, unreadable_registration])
+def test_a_worktree_that_cannot_be_set_up_costs_no_attempt_and_leaves_no_branch(
+    world: World, break_worktrees: Callable[[Path], None]
+) -> None:
+    """Setting up the worktree is macoder's job, not the task's: when it fails, the attempt is
+    recorded as infrastructure (not counted), the agent never ran, and no branch is left."""
+    break_worktrees(world.root)
+
+    report = world.run(only=frozenset({"T001"}))
+
+    status, reason = outcome_of(report, "T001")
+    assert (status, report.outcomes[0].phase) == ("failed", Phase.WORKTREE)
+    assert reason.startswith("setting up the worktree failed (infrastructure, not counted)")
+    assert world.agent.calls == []
+    assert [r["outcome"] for r in world.ledger() if r["type"] == "attempt"] == ["infrastructure"]
+    assert Repo.open(world.root).branch_head("macoder/T001") is None
+    assert world.prs() == []
+    assert [p.attempt for p in world.run(only=frozenset({"T001"}), dry_run=True).planned] == [1]
+
+
+def test_a_worktree_that_cannot_be_removed_keeps_the_outcome_and_frees_the_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `git worktree remove` that fails (say, git timed out on a loaded machine) must not
+    lose the task's PR, its ledger record or its lease; the next run removes the leftover."""
+
+    def remove_fails(self: WorktreeManager, task_id: str) -> None:
+        raise GitError("git did not finish within 120 s", command=["git", "worktree", "remove"])
+
+    with monkeypatch.context() as patched:
+        patched.setattr(WorktreeManager, "remove", remove_fails)
+        report = world.run(only=frozenset({"T001"}))
+
+    status, reason = outcome_of(report, "T001")
+    assert status == "succeeded"
+    assert reason.startswith("PR #1 created; its worktree was left for the next run to remove")
+    assert [r["outcome"] for r in world.ledger() if r["type"] == "attempt"] == ["success"]
+    assert Ledger(Repo.open(world.root)).read()[-1].kind == "release"
+    assert world.leftovers() == ["T001", "registered"]
+    assert world.run(dry_run=True).reconciled_worktrees == ["T001"]
+    assert world.leftovers() == []
 
 
 def test_a_prompt_that_grew_too_much_is_refused_before_the_agent_runs(world: World) -> None:
