@@ -61,6 +61,7 @@ class Scenario:
     received: tuple[str, ...] | None = None  # None: exactly the prompt it was given
     during: Callable[[], None] | None = None
     provider_fault: bool = False
+    runtime_fault: bool = False
 
 
 @dataclass
@@ -97,6 +98,7 @@ class FakeAgent:
             model=model,
             received=(prompt,) if scenario.received is None else scenario.received,
             provider_fault=scenario.provider_fault,
+            runtime_fault=scenario.runtime_fault,
         )
 
 
@@ -317,13 +319,23 @@ def test_retry_gives_a_task_out_of_attempts_a_fresh_budget_and_says_so(world: Wo
     ]
 
 
-def test_a_provider_outage_is_recorded_but_costs_no_attempt(world: World) -> None:
+@pytest.mark.parametrize(
+    ("reason", "fault"),
+    [
+        ("model provider: HTTP 503", {"provider_fault": True}),
+        ("OpenCode event stream /event not connected within 30 s", {"runtime_fault": True}),
+    ],
+    ids=["provider", "runtime"],
+)
+def test_an_outage_outside_the_task_is_recorded_but_costs_no_attempt(
+    world: World, reason: str, fault: dict[str, bool]
+) -> None:
     world.agent.scenarios["T001"] = Scenario(
-        None, outcome=AgentOutcome.ERROR, reason="model provider: HTTP 503", provider_fault=True
+        None, outcome=AgentOutcome.ERROR, reason=reason, **fault
     )
     for _ in range(4):
         report = world.run(only=frozenset({"T001"}))
-        assert outcome_of(report, "T001") == ("failed", "agent error: model provider: HTTP 503")
+        assert outcome_of(report, "T001") == ("failed", f"agent error: {reason}")
     outcomes = [r["outcome"] for r in world.ledger() if r["type"] == "attempt"]
     assert outcomes == ["infrastructure"] * 4
     assert len(world.agent.calls) == 4  # never "out of attempts"

@@ -253,7 +253,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         cost=agent.cost if agent else None,
         session_deleted=agent.session_deleted if agent else True,
         infrastructure=status == "failed"
-        and (infrastructure or (agent is not None and agent.provider_fault)),
+        and (infrastructure or (agent is not None and agent.infrastructure)),
     )
     try:
         if recorded:
