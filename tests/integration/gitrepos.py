@@ -87,3 +87,12 @@ def half_written_registration(root: Path, name: str, *, locked: bool) -> None:
     (entry / "commondir").write_text("")
     if locked:
         (entry / "locked").write_text("initializing")
+
+
+def health_worktree(root: Path, run_id: str) -> Path:
+    """The scratch worktree macoder's health check used to check the default branch out in,
+    as a run killed during that check leaves it: registered, with what the checks wrote."""
+    path = root / ".macoder" / "worktrees" / f".health-{run_id}"
+    git(root, "worktree", "add", "-q", "--detach", str(path), "HEAD")
+    write(path, {".pytest_cache/v/lastfailed": "{}\n"})
+    return path.resolve()

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.integration.gitrepos import (
     git,
     git_env,
     half_written_registration,
+    health_worktree,
     make_repo,
     registered_worktrees,
     snapshot,
@@ -353,6 +355,45 @@ def test_reconcile_cleans_up_after_a_killed_process(manager: WorktreeManager, ro
 
     assert manager.reconcile(keep=()) == ["T007"]
     assert_gone(root, path)
+
+
+def lock_registration(root: Path, path: Path) -> None:
+    git(root, "worktree", "lock", "--reason", "initializing", str(path))
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize(
+    "then",
+    [lambda root, path: None, lambda root, path: shutil.rmtree(path), lock_registration],
+    ids=["killed during the check", "directory deleted", "killed during its add"],
+)
+def test_reconcile_removes_the_health_check_worktree_of_a_dead_run(
+    manager: WorktreeManager, root: Path, then: Callable[[Path, Path], None]
+) -> None:
+    path = health_worktree(root, "20261129T101010-0badf00d")
+    then(root, path)
+
+    assert manager.reconcile(keep=()) == [".health-20261129T101010-0badf00d"]
+    assert_gone(root, path)
+
+
+def test_reconcile_keeps_what_a_live_run_holds_and_nothing_else(
+    manager: WorktreeManager, root: Path
+) -> None:
+    for task in ("T001", "T002"):
+        manager.create(task, "main", reset_branch=False)
+    alive, dead = health_worktree(root, "run-alive"), health_worktree(root, "run-dead")
+    user_wt = root.parent / "user-wt"
+    git(root, "worktree", "add", "-q", "-b", "user-wt", str(user_wt))
+    write(manager.base / ".health-notes", {"x": "not a worktree"})  # ours by name: removed
+
+    removed = manager.reconcile(keep={"T001"}, live_runs={"run-alive"})
+
+    assert removed == [".health-notes", ".health-run-dead", "T002"]
+    assert_gone(root, dead)
+    assert sorted(registered_worktrees(root)) == sorted(
+        [manager.path_for("T001"), alive, user_wt.resolve()]
+    )
 
 
 def test_reconcile_with_nothing_to_do(manager: WorktreeManager) -> None:

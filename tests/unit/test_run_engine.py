@@ -31,7 +31,13 @@ from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, RunReport, holder_id
 from multi_agent_coder.run.session import Session, open_local
 from multi_agent_coder.run.task import Phase
-from tests.integration.gitrepos import commit, git, half_written_registration, make_repo
+from tests.integration.gitrepos import (
+    commit,
+    git,
+    half_written_registration,
+    health_worktree,
+    make_repo,
+)
 from tests.support import backlog_yaml, task_dict
 
 #: The repository's own check: fails when any text file says BROKEN.
@@ -561,11 +567,28 @@ def test_a_live_lease_elsewhere_keeps_its_task_and_its_worktree(world: World) ->
     Ledger(repo).acquire("T001", "other-run", "ci-runner:1", 600)
     kept = world.root / ".macoder" / "worktrees" / "T001"
     kept.mkdir(parents=True)
+    health = health_worktree(world.root, "other-run")
 
     report = world.run()
 
     assert [o.task_id for o in report.outcomes] == ["T002"]
     assert kept.exists()
+    assert (health / "check.py").exists()
+    assert report.reconciled_worktrees == []
+
+
+def test_the_health_check_worktree_of_a_killed_run_is_removed_by_the_next_run(
+    world: World,
+) -> None:
+    """A run killed during its health check (before it took any lease) left the scratch
+    worktree it checked the default branch out in: directory, check output, registration."""
+    health_worktree(world.root, "20261129T101010-0badf00d")
+
+    report = world.run(only=frozenset({"T001"}))
+
+    assert report.reconciled_worktrees == [".health-20261129T101010-0badf00d"]
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    assert world.leftovers() == []
 
 
 def test_phases_are_reported_in_order(world: World) -> None:

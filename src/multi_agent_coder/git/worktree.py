@@ -7,8 +7,11 @@ Everything around it (validation, branch lookup, registrations) is in-process py
 
 Removal must always succeed, also after a crash: a process killed mid-run leaves a directory,
 a registration in `.git/worktrees/`, or a registration still locked by an interrupted
-`git worktree add`. `remove` clears all three; `reconcile` does it for every task that no live
-lease keeps. Nothing outside `<base_dir>/<task-id>` is ever touched: not the user's checkout,
+`git worktree add`. `remove` clears all three; `reconcile` does it for every worktree under the
+base dir that nothing alive keeps: a task's while no live lease holds the task, a health
+check's `.health-<run>` while its run holds none (earlier versions checked the default branch
+in such a scratch worktree; the check now runs on an export, so only a killed run of theirs
+leaves one). Nothing outside `<base_dir>/<name>` is ever touched: not the user's checkout,
 index or branch, and not the user's `.gitignore` (the base dir is excluded in
 `.git/info/exclude`, which is local and never committed).
 
@@ -41,6 +44,9 @@ from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import branch_for, is_task_id, validate_task_id
 
 DEFAULT_BASE_DIR = ".macoder/worktrees"
+
+#: Names of the health check's scratch worktrees, `.health-<run id>`, directly under the base.
+HEALTH_PREFIX: Final = ".health-"
 
 #: Pauses before retrying an `add` that lost a race with a git outside macoder (seconds).
 RACE_RETRY_PAUSES_S: Final = (0.05, 0.2, 0.5)
@@ -170,25 +176,38 @@ class WorktreeManager:
 
     def list(self) -> builtins.list[str]:
         """Task ids that have a directory or a registered worktree under the base dir."""
-        found: set[str] = set(self._registered_under_base())
-        if self.base.is_dir():
-            found.update(p.name for p in self.base.iterdir() if is_task_id(p.name))
-        return sorted(found)
+        return [name for name in self._entries() if is_task_id(name)]
 
-    def reconcile(self, keep: Collection[str]) -> builtins.list[str]:
-        """Remove every task worktree whose task is not in `keep`; prune; return removed ids.
+    def reconcile(
+        self, keep: Collection[str], live_runs: Collection[str] = ()
+    ) -> builtins.list[str]:
+        """Remove every worktree under the base dir that nothing alive keeps; prune; return
+        the names removed (task ids, `.health-<run>`).
 
-        Run at start-up with the tasks that hold a live lease: anything else under the base
-        dir was left by a run that is gone (crash, kill -9, cancelled job).
+        Run at start-up with the tasks that hold a live lease (`keep`) and the runs that hold
+        them (`live_runs`): anything else under the base dir was left by a run that is gone
+        (crash, kill -9, cancelled job).
         """
-        if not [task_id for task_id in self.list() if task_id not in keep]:
+
+        def stale() -> builtins.list[str]:
+            return [name for name in self._entries() if not kept(name, keep, live_runs)]
+
+        if not stale():
             return []  # nothing to do: no lock taken, nothing written
         with self._locked():
-            removed = [task_id for task_id in self.list() if task_id not in keep]
-            for task_id in removed:
-                self._remove(self.path_for(task_id))
+            removed = stale()
+            for name in removed:
+                self._remove(self.base / name)
             self._prune()
         return removed
+
+    def _entries(self) -> builtins.list[str]:
+        """Names of the task and health-check worktrees under the base dir: a directory, a
+        registration, or both."""
+        found: set[str] = set(self._registered_under_base())
+        if self.base.is_dir():
+            found.update(p.name for p in self.base.iterdir() if _ours(p.name))
+        return sorted(found)
 
     # ----------------------------------------------------------------- registrations
 
@@ -203,15 +222,26 @@ class WorktreeManager:
         return names
 
     def _registered_under_base(self) -> builtins.list[str]:
-        """Task ids of the registered worktrees directly under the base dir."""
+        """Names of the task and health-check worktrees registered directly under the base."""
         raw = self.repo.raw
         paths = (_registered_path(raw, name) for name in raw.list_worktrees())
-        return [
-            p.name for p in paths if p is not None and p.parent == self.base and is_task_id(p.name)
-        ]
+        return [p.name for p in paths if p is not None and p.parent == self.base and _ours(p.name)]
 
 
 # --------------------------------------------------------------------- helpers
+
+
+def kept(name: str, tasks: Collection[str], runs: Collection[str]) -> bool:
+    """Whether worktree `name` is still someone's: a task's while the task is in `tasks`, a
+    health check's while its run is in `runs`."""
+    if name.startswith(HEALTH_PREFIX):
+        return name.removeprefix(HEALTH_PREFIX) in runs
+    return name in tasks
+
+
+def _ours(name: str) -> bool:
+    """A name macoder gives a worktree under its base dir (anything else there is left be)."""
+    return is_task_id(name) or (name.startswith(HEALTH_PREFIX) and name != HEALTH_PREFIX)
 
 
 def raced(error: GitError) -> bool:
