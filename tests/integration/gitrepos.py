@@ -75,3 +75,24 @@ def registered_worktrees(root: Path) -> list[Path]:
     lines = git(root, "worktree", "list", "--porcelain").splitlines()
     paths = [Path(line.removeprefix("worktree ")) for line in lines if line.startswith("worktree ")]
     return [p.resolve() for p in paths[1:]]
+
+
+def half_written_registration(root: Path, name: str, *, locked: bool) -> None:
+    """`.git/worktrees/<name>` as a concurrent (or killed) `git worktree add` leaves it between
+    two writes: its `gitdir` written, its `commondir` still empty."""
+    entry = root / ".git" / "worktrees" / name
+    entry.mkdir(parents=True)
+    (entry / "gitdir").write_text(f"{root.parent / name}/.git\n")
+    (entry / "HEAD").write_text("ref: refs/heads/main\n")
+    (entry / "commondir").write_text("")
+    if locked:
+        (entry / "locked").write_text("initializing")
+
+
+def health_worktree(root: Path, run_id: str) -> Path:
+    """The scratch worktree macoder's health check used to check the default branch out in,
+    as a run killed during that check leaves it: registered, with what the checks wrote."""
+    path = root / ".macoder" / "worktrees" / f".health-{run_id}"
+    git(root, "worktree", "add", "-q", "--detach", str(path), "HEAD")
+    write(path, {".pytest_cache/v/lastfailed": "{}\n"})
+    return path.resolve()

@@ -363,7 +363,7 @@ def test_timeout_during_a_running_command_stops_it(
 class InterruptingClient(OpenCodeClient):
     """Raises KeyboardInterrupt from the event wait once the session is busy (a Ctrl-C)."""
 
-    def subscribe(self, directory: str, *, timeout_s: float = 10.0) -> Any:
+    def subscribe(self, directory: str, *, timeout_s: float) -> Any:
         subscription = super().subscribe(directory, timeout_s=timeout_s)
         real_get = subscription.get
 

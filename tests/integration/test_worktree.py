@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from tests.integration.gitrepos import (
     commit,
     git,
     git_env,
+    half_written_registration,
+    health_worktree,
     make_repo,
     registered_worktrees,
     snapshot,
@@ -354,5 +357,140 @@ def test_reconcile_cleans_up_after_a_killed_process(manager: WorktreeManager, ro
     assert_gone(root, path)
 
 
+def lock_registration(root: Path, path: Path) -> None:
+    git(root, "worktree", "lock", "--reason", "initializing", str(path))
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize(
+    "then",
+    [lambda root, path: None, lambda root, path: shutil.rmtree(path), lock_registration],
+    ids=["killed during the check", "directory deleted", "killed during its add"],
+)
+def test_reconcile_removes_the_health_check_worktree_of_a_dead_run(
+    manager: WorktreeManager, root: Path, then: Callable[[Path, Path], None]
+) -> None:
+    path = health_worktree(root, "20261129T101010-0badf00d")
+    then(root, path)
+
+    assert manager.reconcile(keep=()) == [".health-20261129T101010-0badf00d"]
+    assert_gone(root, path)
+
+
+def test_reconcile_keeps_what_a_live_run_holds_and_nothing_else(
+    manager: WorktreeManager, root: Path
+) -> None:
+    for task in ("T001", "T002"):
+        manager.create(task, "main", reset_branch=False)
+    alive, dead = health_worktree(root, "run-alive"), health_worktree(root, "run-dead")
+    user_wt = root.parent / "user-wt"
+    git(root, "worktree", "add", "-q", "-b", "user-wt", str(user_wt))
+    write(manager.base / ".health-notes", {"x": "not a worktree"})  # ours by name: removed
+
+    removed = manager.reconcile(keep={"T001"}, live_runs={"run-alive"})
+
+    assert removed == [".health-notes", ".health-run-dead", "T002"]
+    assert_gone(root, dead)
+    assert sorted(registered_worktrees(root)) == sorted(
+        [manager.path_for("T001"), alive, user_wt.resolve()]
+    )
+
+
 def test_reconcile_with_nothing_to_do(manager: WorktreeManager) -> None:
     assert manager.reconcile(keep={"T001"}) == []
+
+
+# --------------------------------------------------------------------- load
+
+
+#: One worker: waits for "go" on stdin, then creates and removes its own task's worktree
+#: `rounds` times through `WorktreeManager`; prints each failure, exits 1 if there was any.
+STRESS_WORKER = """
+import sys
+from multi_agent_coder.errors import MacoderError
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.git.worktree import WorktreeManager
+
+root, task, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+manager = WorktreeManager(Repo.open(root))
+print("ready", flush=True)
+sys.stdin.readline()
+failures = 0
+for round in range(rounds):
+    try:
+        path = manager.create(task, "main", reset_branch=True)
+        (path / "work.txt").write_text(str(round))
+        manager.remove(task)
+    except MacoderError as exc:
+        failures += 1
+        print(f"round {round}: {exc}", flush=True)
+sys.exit(1 if failures else 0)
+"""
+
+
+def test_create_gets_past_a_registration_caught_half_written(
+    manager: WorktreeManager, root: Path
+) -> None:
+    """git dies on it (`failed to read .git/worktrees/<id>/commondir: Success`); it is what
+    another git leaves for a moment, or a killed one for good: pruned, and the add retried."""
+    half_written_registration(root, "elsewhere", locked=False)
+    plain = subprocess.run(
+        ["git", "worktree", "add", "-q", "--detach", "../x"],
+        cwd=root,
+        env={**git_env(), "LC_ALL": "C"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "elsewhere/commondir" in plain.stderr
+    path = manager.create("T001", "main", reset_branch=True)
+    assert git(path, "symbolic-ref", "HEAD") == "refs/heads/macoder/T001"
+    assert registered_worktrees(root) == [path]
+
+
+def test_create_gives_up_on_a_registration_that_stays_unreadable(
+    manager: WorktreeManager, root: Path
+) -> None:
+    """Locked (by an add that was killed), `git worktree prune` keeps it: the add fails after
+    a few tries with git's own words, and leaves nothing behind."""
+    half_written_registration(root, "stuck", locked=True)
+    with pytest.raises(GitError, match=r"failed to read \S*stuck/commondir"):
+        manager.create("T001", "main", reset_branch=True)
+    assert not os.path.lexists(manager.path_for("T001"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_three_processes_create_and_remove_worktrees_at_once_without_a_failure(
+    manager: WorktreeManager, root: Path
+) -> None:
+    """git itself races here (`failed to read .git/worktrees/<id>/commondir`, a `.git/worktrees`
+    deleted under a concurrent add): three processes, 25 rounds each, must all succeed."""
+    env = {**git_env(), "PYTHONPATH": str(SRC)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", STRESS_WORKER, str(root), task, "25"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for task in ("T001", "T002", "T003")
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline() == "ready\n"
+        for worker in workers:  # all three are loaded: start them together
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        outputs = [worker.communicate(timeout=540)[0] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert [w.returncode for w in workers] == [0, 0, 0], outputs
+    assert manager.list() == []
+    assert registered_worktrees(root) == []

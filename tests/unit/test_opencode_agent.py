@@ -29,6 +29,7 @@ from multi_agent_coder.agents.opencode.server import (
     find_binary,
     free_port,
 )
+from multi_agent_coder.agents.opencode.timeouts import stream_connect_timeout
 
 DATA = Path(__file__).parent / "data" / "opencode"
 SID = "ses_fake"
@@ -93,9 +94,11 @@ class FakeClient(OpenCodeClient):
         self.subscribe_error = behaviour.get("subscribe_error")
         self.delete_error = behaviour.get("delete_error")
         self.subscription: FakeSubscription | None = None
+        self.connect_timeouts: list[float] = []
 
-    def subscribe(self, directory: str, *, timeout_s: float = 10.0) -> Any:
+    def subscribe(self, directory: str, *, timeout_s: float) -> Any:
         self.calls.append("subscribe")
+        self.connect_timeouts.append(timeout_s)
         if self.subscribe_error:
             raise self.subscribe_error
         self.subscription = FakeSubscription(self.clock, self.items)
@@ -345,12 +348,35 @@ def test_server_death_is_an_error_and_the_session_unverified() -> None:
 
 
 def test_unreachable_server_is_an_error_with_no_session() -> None:
-    agent, client, _ = make(subscribe_error=OpenCodeError("not connected within 10 s"))
+    agent, client, _ = make(subscribe_error=OpenCodeError("not connected within 30 s"))
     result = run(agent)
     assert (result.outcome, result.session_id) == (AgentOutcome.ERROR, None)
-    assert result.reason == "not connected within 10 s"
+    assert result.reason == "not connected within 30 s"
     assert result.session_deleted
     assert client.calls == ["subscribe"]
+    assert result.runtime_fault  # the task never started: not counted as an attempt
+
+
+def test_a_runtime_error_after_the_prompt_was_sent_is_the_tasks() -> None:
+    """Once the session has the prompt, the agent may have worked: the attempt counts."""
+    agent, _, _ = make([BUSY, OpenCodeError("connection reset")])
+    result = run(agent)
+    assert (result.outcome, result.reason) == (AgentOutcome.ERROR, "connection reset")
+    assert not result.runtime_fault
+    assert not result.infrastructure
+
+
+@pytest.mark.parametrize(
+    ("task_timeout_s", "connect_s"),
+    [(1800, 120), (3600, 120), (900, 90), (600, 60), (300, 30), (60, 30), (3, 30)],
+)
+def test_the_event_stream_may_take_a_tenth_of_the_task_time_between_30_s_and_2_min(
+    task_timeout_s: float, connect_s: float
+) -> None:
+    assert stream_connect_timeout(task_timeout_s) == connect_s
+    agent, client, _ = make([BUSY, IDLE])
+    run(agent, timeout_s=task_timeout_s)
+    assert client.connect_timeouts == [connect_s]
 
 
 def test_bad_model_ref_fails_before_any_call() -> None:

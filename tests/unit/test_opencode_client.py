@@ -146,7 +146,7 @@ def stub() -> Iterator[StubOpenCode]:
 
 
 def test_stream_reconnects_and_reports_the_gap(stub: StubOpenCode) -> None:
-    with OpenCodeClient(stub.url) as client, client.subscribe("/wt/T001") as events:
+    with OpenCodeClient(stub.url) as client, client.subscribe("/wt/T001", timeout_s=30) as events:
         first = events.get(15)
         assert isinstance(first, Event)
         assert first.type == "session.status"

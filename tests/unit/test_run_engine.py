@@ -23,14 +23,21 @@ import pytest
 
 from multi_agent_coder.agents.base import AgentOutcome, AgentResult
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
+from multi_agent_coder.errors import GitError, UnhealthyRepositoryError, UsageError
 from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, RunReport, holder_id
 from multi_agent_coder.run.session import Session, open_local
 from multi_agent_coder.run.task import Phase
-from tests.integration.gitrepos import commit, git, make_repo
+from tests.integration.gitrepos import (
+    commit,
+    git,
+    half_written_registration,
+    health_worktree,
+    make_repo,
+)
 from tests.support import backlog_yaml, task_dict
 
 #: The repository's own check: fails when any text file says BROKEN.
@@ -60,6 +67,7 @@ class Scenario:
     received: tuple[str, ...] | None = None  # None: exactly the prompt it was given
     during: Callable[[], None] | None = None
     provider_fault: bool = False
+    runtime_fault: bool = False
 
 
 @dataclass
@@ -96,6 +104,7 @@ class FakeAgent:
             model=model,
             received=(prompt,) if scenario.received is None else scenario.received,
             provider_fault=scenario.provider_fault,
+            runtime_fault=scenario.runtime_fault,
         )
 
 
@@ -316,16 +325,78 @@ def test_retry_gives_a_task_out_of_attempts_a_fresh_budget_and_says_so(world: Wo
     ]
 
 
-def test_a_provider_outage_is_recorded_but_costs_no_attempt(world: World) -> None:
+@pytest.mark.parametrize(
+    ("reason", "fault"),
+    [
+        ("model provider: HTTP 503", {"provider_fault": True}),
+        ("OpenCode event stream /event not connected within 30 s", {"runtime_fault": True}),
+    ],
+    ids=["provider", "runtime"],
+)
+def test_an_outage_outside_the_task_is_recorded_but_costs_no_attempt(
+    world: World, reason: str, fault: dict[str, bool]
+) -> None:
     world.agent.scenarios["T001"] = Scenario(
-        None, outcome=AgentOutcome.ERROR, reason="model provider: HTTP 503", provider_fault=True
+        None, outcome=AgentOutcome.ERROR, reason=reason, **fault
     )
     for _ in range(4):
         report = world.run(only=frozenset({"T001"}))
-        assert outcome_of(report, "T001") == ("failed", "agent error: model provider: HTTP 503")
+        assert outcome_of(report, "T001") == ("failed", f"agent error: {reason}")
     outcomes = [r["outcome"] for r in world.ledger() if r["type"] == "attempt"]
     assert outcomes == ["infrastructure"] * 4
     assert len(world.agent.calls) == 4  # never "out of attempts"
+
+
+def worktree_dir_is_a_file(root: Path) -> None:
+    (root / ".macoder").mkdir()
+    (root / ".macoder" / "worktrees").write_text("not a directory\n")
+
+
+def unreadable_registration(root: Path) -> None:
+    half_written_registration(root, "stuck", locked=True)
+
+
+@pytest.mark.parametrize("break_worktrees", [worktree_dir_is_a_file, unreadable_registration])
+def test_a_worktree_that_cannot_be_set_up_costs_no_attempt_and_leaves_no_branch(
+    world: World, break_worktrees: Callable[[Path], None]
+) -> None:
+    """Setting up the worktree is macoder's job, not the task's: when it fails, the attempt is
+    recorded as infrastructure (not counted), the agent never ran, and no branch is left."""
+    break_worktrees(world.root)
+
+    report = world.run(only=frozenset({"T001"}))
+
+    status, reason = outcome_of(report, "T001")
+    assert (status, report.outcomes[0].phase) == ("failed", Phase.WORKTREE)
+    assert reason.startswith("setting up the worktree failed (infrastructure, not counted)")
+    assert world.agent.calls == []
+    assert [r["outcome"] for r in world.ledger() if r["type"] == "attempt"] == ["infrastructure"]
+    assert Repo.open(world.root).branch_head("macoder/T001") is None
+    assert world.prs() == []
+    assert [p.attempt for p in world.run(only=frozenset({"T001"}), dry_run=True).planned] == [1]
+
+
+def test_a_worktree_that_cannot_be_removed_keeps_the_outcome_and_frees_the_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `git worktree remove` that fails (say, git timed out on a loaded machine) must not
+    lose the task's PR, its ledger record or its lease; the next run removes the leftover."""
+
+    def remove_fails(self: WorktreeManager, task_id: str) -> None:
+        raise GitError("git did not finish within 120 s", command=["git", "worktree", "remove"])
+
+    with monkeypatch.context() as patched:
+        patched.setattr(WorktreeManager, "remove", remove_fails)
+        report = world.run(only=frozenset({"T001"}))
+
+    status, reason = outcome_of(report, "T001")
+    assert status == "succeeded"
+    assert reason.startswith("PR #1 created; its worktree was left for the next run to remove")
+    assert [r["outcome"] for r in world.ledger() if r["type"] == "attempt"] == ["success"]
+    assert Ledger(Repo.open(world.root)).read()[-1].kind == "release"
+    assert world.leftovers() == ["T001", "registered"]
+    assert world.run(dry_run=True).reconciled_worktrees == ["T001"]
+    assert world.leftovers() == []
 
 
 def test_a_prompt_that_grew_too_much_is_refused_before_the_agent_runs(world: World) -> None:
@@ -496,11 +567,28 @@ def test_a_live_lease_elsewhere_keeps_its_task_and_its_worktree(world: World) ->
     Ledger(repo).acquire("T001", "other-run", "ci-runner:1", 600)
     kept = world.root / ".macoder" / "worktrees" / "T001"
     kept.mkdir(parents=True)
+    health = health_worktree(world.root, "other-run")
 
     report = world.run()
 
     assert [o.task_id for o in report.outcomes] == ["T002"]
     assert kept.exists()
+    assert (health / "check.py").exists()
+    assert report.reconciled_worktrees == []
+
+
+def test_the_health_check_worktree_of_a_killed_run_is_removed_by_the_next_run(
+    world: World,
+) -> None:
+    """A run killed during its health check (before it took any lease) left the scratch
+    worktree it checked the default branch out in: directory, check output, registration."""
+    health_worktree(world.root, "20261129T101010-0badf00d")
+
+    report = world.run(only=frozenset({"T001"}))
+
+    assert report.reconciled_worktrees == [".health-20261129T101010-0badf00d"]
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    assert world.leftovers() == []
 
 
 def test_phases_are_reported_in_order(world: World) -> None:

@@ -56,10 +56,18 @@ class AgentResult:
     #: The session failed because the model provider did (unreachable, errors the gateway
     #: gave up on): infrastructure, not the task — such an attempt is not counted.
     provider_fault: bool = False
+    #: The runtime failed before the prompt reached a session (its event stream did not
+    #: connect, the session could not be created): nothing of the task ran — not counted.
+    runtime_fault: bool = False
 
     @property
     def ok(self) -> bool:
         return self.outcome is AgentOutcome.SUCCESS
+
+    @property
+    def infrastructure(self) -> bool:
+        """Failed for a reason outside the task: recorded, but it uses up no attempt."""
+        return self.provider_fault or self.runtime_fault
 
 
 class Agent(Protocol):

@@ -7,30 +7,56 @@ Everything around it (validation, branch lookup, registrations) is in-process py
 
 Removal must always succeed, also after a crash: a process killed mid-run leaves a directory,
 a registration in `.git/worktrees/`, or a registration still locked by an interrupted
-`git worktree add`. `remove` clears all three; `reconcile` does it for every task that no live
-lease keeps. Nothing outside `<base_dir>/<task-id>` is ever touched: not the user's checkout,
+`git worktree add`. `remove` clears all three; `reconcile` does it for every worktree under the
+base dir that nothing alive keeps: a task's while no live lease holds the task, a health
+check's `.health-<run>` while its run holds none (earlier versions checked the default branch
+in such a scratch worktree; the check now runs on an export, so only a killed run of theirs
+leaves one). Nothing outside `<base_dir>/<name>` is ever touched: not the user's checkout,
 index or branch, and not the user's `.gitignore` (the base dir is excluded in
 `.git/info/exclude`, which is local and never committed).
+
+git's worktree commands are not safe to run in parallel (see `git/lock.py`): every command
+that reads or writes `.git/worktrees/` here runs under one cross-process lock, and an `add`
+that still loses a race with a git outside macoder (the user's own `git worktree add`) is
+retried, a few times and at once, on exactly those failures.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
+import re
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import Final
 
 import pygit2
 
 from multi_agent_coder.errors import ConfigError, GitError
 from multi_agent_coder.git.env import run_git
+from multi_agent_coder.git.lock import WORKTREES_LOCK, exclusive
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import branch_for, is_task_id, validate_task_id
 
 DEFAULT_BASE_DIR = ".macoder/worktrees"
+
+#: Names of the health check's scratch worktrees, `.health-<run id>`, directly under the base.
+HEALTH_PREFIX: Final = ".health-"
+
+#: Pauses before retrying an `add` that lost a race with a git outside macoder (seconds).
+RACE_RETRY_PAUSES_S: Final = (0.05, 0.2, 0.5)
+
+#: git's words (C locale) when a concurrent `git worktree` command pulled `.git/worktrees/`
+#: out from under it: a registration read while half-written, the directory deleted by a
+#: `remove` while an `add` creates its entry in it.
+_RACED: Final = re.compile(
+    r"failed to read \S*worktrees/[^/\s]+/commondir|could not create directory of '\S*worktrees/"
+)
 
 
 class WorktreeManager:
@@ -57,11 +83,32 @@ class WorktreeManager:
         branch = branch_for(task_id)
         base = str(self.repo.commit(base_ref).id)
         self._ensure_excluded()
-        if os.path.lexists(path) or self._registrations(path):
-            self.remove(task_id)
-        self.base.mkdir(parents=True, exist_ok=True)
-        run_git(self._add_args(branch, path, base, reset_branch=reset_branch), self.repo.root)
+        for pause in RACE_RETRY_PAUSES_S:
+            try:
+                return self._add(path, branch, base, reset_branch=reset_branch)
+            except GitError as exc:
+                if not raced(exc):
+                    raise
+            with self._locked():
+                self._prune(check=False)  # a registration a killed git left half-written
+            time.sleep(pause)
+        return self._add(path, branch, base, reset_branch=reset_branch)
+
+    def _add(self, path: Path, branch: str, base: str, *, reset_branch: bool) -> Path:
+        """`git worktree add` under the lock, over whatever an earlier run left at `path`."""
+        with self._locked():
+            if os.path.lexists(path) or self._registrations(path):
+                self._remove(path)
+            self.base.mkdir(parents=True, exist_ok=True)
+            args = self._add_args(branch, path, base, reset_branch=reset_branch)
+            run_git(args, self.repo.root, extra_env={"LC_ALL": "C"})  # words matched: `raced`
         return path
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Every macoder process's `git worktree` commands on this repository, one at a time."""
+        with exclusive(self.repo.git_dir / WORKTREES_LOCK):
+            yield
 
     def _add_args(
         self, branch: str, path: Path, base: str, *, reset_branch: bool
@@ -98,7 +145,11 @@ class WorktreeManager:
         a plain delete of whatever is left on disk, then unlock and prune registrations that
         point nowhere. The branch stays: it is the task's branch forever (DESIGN §2).
         """
-        path = self.path_for(task_id)
+        with self._locked():
+            self._remove(self.path_for(task_id))
+
+    def _remove(self, path: Path) -> None:
+        """`remove` of any path under the base dir; the caller holds the lock."""
         if not self._registrations(path):
             _delete(path)
             return
@@ -118,29 +169,45 @@ class WorktreeManager:
         for name in names:
             (self.repo.git_dir / "worktrees" / name / "locked").unlink(missing_ok=True)
 
-    def _prune(self) -> None:
-        run_git(["worktree", "prune"], self.repo.root)
+    def _prune(self, *, check: bool = True) -> None:
+        run_git(["worktree", "prune"], self.repo.root, check=check)
 
     # ----------------------------------------------------------------- list / reconcile
 
     def list(self) -> builtins.list[str]:
         """Task ids that have a directory or a registered worktree under the base dir."""
+        return [name for name in self._entries() if is_task_id(name)]
+
+    def reconcile(
+        self, keep: Collection[str], live_runs: Collection[str] = ()
+    ) -> builtins.list[str]:
+        """Remove every worktree under the base dir that nothing alive keeps; prune; return
+        the names removed (task ids, `.health-<run>`).
+
+        Run at start-up with the tasks that hold a live lease (`keep`) and the runs that hold
+        them (`live_runs`): anything else under the base dir was left by a run that is gone
+        (crash, kill -9, cancelled job).
+        """
+
+        def stale() -> builtins.list[str]:
+            return [name for name in self._entries() if not kept(name, keep, live_runs)]
+
+        if not stale():
+            return []  # nothing to do: no lock taken, nothing written
+        with self._locked():
+            removed = stale()
+            for name in removed:
+                self._remove(self.base / name)
+            self._prune()
+        return removed
+
+    def _entries(self) -> builtins.list[str]:
+        """Names of the task and health-check worktrees under the base dir: a directory, a
+        registration, or both."""
         found: set[str] = set(self._registered_under_base())
         if self.base.is_dir():
-            found.update(p.name for p in self.base.iterdir() if is_task_id(p.name))
+            found.update(p.name for p in self.base.iterdir() if _ours(p.name))
         return sorted(found)
-
-    def reconcile(self, keep: Collection[str]) -> builtins.list[str]:
-        """Remove every task worktree whose task is not in `keep`; prune; return removed ids.
-
-        Run at start-up with the tasks that hold a live lease: anything else under the base
-        dir was left by a run that is gone (crash, kill -9, cancelled job).
-        """
-        removed = [task_id for task_id in self.list() if task_id not in keep]
-        for task_id in removed:
-            self.remove(task_id)
-        self._prune()
-        return removed
 
     # ----------------------------------------------------------------- registrations
 
@@ -155,15 +222,32 @@ class WorktreeManager:
         return names
 
     def _registered_under_base(self) -> builtins.list[str]:
-        """Task ids of the registered worktrees directly under the base dir."""
+        """Names of the task and health-check worktrees registered directly under the base."""
         raw = self.repo.raw
         paths = (_registered_path(raw, name) for name in raw.list_worktrees())
-        return [
-            p.name for p in paths if p is not None and p.parent == self.base and is_task_id(p.name)
-        ]
+        return [p.name for p in paths if p is not None and p.parent == self.base and _ours(p.name)]
 
 
 # --------------------------------------------------------------------- helpers
+
+
+def kept(name: str, tasks: Collection[str], runs: Collection[str]) -> bool:
+    """Whether worktree `name` is still someone's: a task's while the task is in `tasks`, a
+    health check's while its run is in `runs`."""
+    if name.startswith(HEALTH_PREFIX):
+        return name.removeprefix(HEALTH_PREFIX) in runs
+    return name in tasks
+
+
+def _ours(name: str) -> bool:
+    """A name macoder gives a worktree under its base dir (anything else there is left be)."""
+    return is_task_id(name) or (name.startswith(HEALTH_PREFIX) and name != HEALTH_PREFIX)
+
+
+def raced(error: GitError) -> bool:
+    """The failure is git losing a race with a concurrent `git worktree` command, which a
+    retry gets past; anything else (a bad ref, a branch checked out elsewhere) is not."""
+    return _RACED.search(error.stderr) is not None
 
 
 def _checked_base(root: Path, base_dir: Path) -> Path:

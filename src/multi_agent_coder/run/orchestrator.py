@@ -7,7 +7,7 @@ Order matters and is chosen so that a run that should not happen changes nothing
    processes, worktrees without a live lease);
 3. decide where every task stands (`state.decide`, through the session's snapshot) — nothing
    ready: stop here, nothing was started or written;
-4. health-check the target repository on the default head in a scratch worktree — unhealthy:
+4. health-check the target repository on an export of the default head — unhealthy:
    stop, report, nothing was leased or written;
 5. start one agent runtime for the run and run up to `workers` tasks at once, each under its
    own hard timeout, the whole run under `run_timeout`;
@@ -136,8 +136,8 @@ class Orchestrator:
     # ----------------------------------------------------------------- state
 
     def _reconcile(self, ledger: Ledger, report: RunReport) -> list[Record]:
-        """Free the leases of local runs that are gone and remove worktrees no live lease
-        keeps; the ledger's records as they are afterwards."""
+        """Free the leases of local runs that are gone and remove the worktrees (a task's, a
+        health check's) no live lease keeps; the ledger's records as they are afterwards."""
         report.stopped_processes = self.session.reap_orphans()
         records = ledger.read()
         live = live_leases(records, self.clock())
@@ -148,7 +148,8 @@ class Orchestrator:
         if dead:
             records = ledger.read()
         keep = set(live) - set(dead)
-        report.reconciled_worktrees = self.worktrees.reconcile(keep=keep)
+        runs = {live[task_id].run_id for task_id in keep}
+        report.reconciled_worktrees = self.worktrees.reconcile(keep=keep, live_runs=runs)
         return records
 
     def _reset_attempts(

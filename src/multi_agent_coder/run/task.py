@@ -152,13 +152,17 @@ class RunEnv:
 
 
 class TaskFailed(Exception):
-    """A task ends here; `reason` is what the user reads, `phase` where it happened."""
+    """A task ends here; `reason` is what the user reads, `phase` where it happened.
+    `infrastructure`: macoder's own machinery failed, not the task (recorded, not counted)."""
 
-    def __init__(self, reason: str, phase: Phase, status: Status = "failed") -> None:
+    def __init__(
+        self, reason: str, phase: Phase, status: Status = "failed", *, infrastructure: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.phase = phase
         self.status: Status = status
+        self.infrastructure = infrastructure
 
 
 @dataclass
@@ -208,7 +212,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         env.on_phase(task.id, Phase.DONE)
         return TaskOutcome(task.id, "skipped", gone, Phase.LEASE)
     pr: PrResult | None = None
-    recorded = False
+    recorded = infrastructure = False
     try:
         pr = _attempt(task, env, notes, enter, baseline_bytes)
         recorded = True
@@ -218,7 +222,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         else:
             status, reason = "succeeded", _pr_words(pr, draft=False)
     except TaskFailed as failure:
-        status, reason = failure.status, failure.reason
+        status, reason, infrastructure = failure.status, failure.reason, failure.infrastructure
         if status == "failed":
             recorded = True
             pr = _report_failure(task, env, notes, reason)
@@ -226,17 +230,17 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         status, reason, recorded = "failed", str(error), True
     finally:
         env.on_phase(task.id, Phase.CLEANUP)
-        env.worktrees.remove(task.id)
+        left = _remove_worktree(task, env)
+    reason += left
     if status == "failed" and pr is None:
         _drop_unpublished_branch(task, env)
-    duration = env.monotonic() - started
     agent = notes.agent
     outcome = TaskOutcome(
         task_id=task.id,
         status=status,
         reason=reason,
         phase=notes.phase,
-        duration_s=duration,
+        duration_s=env.monotonic() - started,
         agent_s=agent.duration_s if agent else 0.0,
         context_bytes=notes.prompt.size if notes.prompt else 0,
         model=notes.model,
@@ -248,7 +252,8 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         requests=agent.requests if agent else None,
         cost=agent.cost if agent else None,
         session_deleted=agent.session_deleted if agent else True,
-        infrastructure=status == "failed" and agent is not None and agent.provider_fault,
+        infrastructure=status == "failed"
+        and (infrastructure or (agent is not None and agent.infrastructure)),
     )
     try:
         if recorded:
@@ -262,7 +267,9 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
 def _prepare_worktree(task: Task, env: RunEnv, branch: str) -> tuple[Path, bool]:
     """The task's fresh worktree on the base commit (with its draft's partial work when the
     person asked to `--continue`), and whether it continues an earlier attempt. A branch a
-    person wrote on is not touched: the task stops as needs-review."""
+    person wrote on is not touched: the task stops as needs-review. A worktree git cannot set
+    up (a registration another git left half-written, a disk error) is macoder's failure, not
+    the task's: it never costs an attempt."""
     foreign = env.forge.foreign_commits(branch, env.base_sha)
     if foreign:
         label_for_review(env.forge, task.id)
@@ -273,7 +280,14 @@ def _prepare_worktree(task: Task, env: RunEnv, branch: str) -> tuple[Path, bool]
             "needs-review",
         )
     partial = _partial_work(task, env) if task.id in env.resume else None
-    worktree = env.worktrees.create(task.id, env.base_sha, reset_branch=True)
+    try:
+        worktree = env.worktrees.create(task.id, env.base_sha, reset_branch=True)
+    except (MacoderError, OSError) as exc:
+        raise TaskFailed(
+            f"setting up the worktree failed (infrastructure, not counted): {exc}",
+            Phase.WORKTREE,
+            infrastructure=True,
+        ) from None
     if partial is not None:
         try:
             env.repo.carry_over(partial, worktree, env.author)
@@ -466,6 +480,17 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         )
     except MacoderError:
         return None
+
+
+def _remove_worktree(task: Task, env: RunEnv) -> str:
+    """Remove the task's worktree; what to add to the reason when that failed (git timed out
+    on a loaded machine, a disk error). The task's outcome still stands and is recorded, and
+    its lease is released: the next run's reconcile removes what is left."""
+    try:
+        env.worktrees.remove(task.id)
+    except (MacoderError, OSError) as exc:
+        return f"; its worktree was left for the next run to remove ({exc})"
+    return ""
 
 
 def _drop_unpublished_branch(task: Task, env: RunEnv) -> None:

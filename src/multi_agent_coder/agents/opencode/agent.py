@@ -32,6 +32,7 @@ from multi_agent_coder.agents.opencode.client import (
     StreamGap,
 )
 from multi_agent_coder.agents.opencode.sansio import Meaning, Signal, Transcript
+from multi_agent_coder.agents.opencode.timeouts import stream_connect_timeout
 from multi_agent_coder.gateway.sansio import Tally
 
 ABORT_GRACE_S: Final = 5.0
@@ -72,6 +73,8 @@ class _Run:
     errors: list[str] = field(default_factory=list)
     retry: str = ""
     saw_busy: bool = False
+    prompted: bool = False  # the prompt reached the session
+    runtime_fault: bool = False  # the runtime failed before it did
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ class OpenCodeAgent:
             state.reason = str(exc)
             return self._result(state, model, started, deleted=True)
         try:
-            with self._client.subscribe(state.directory) as events:
+            connect_s = stream_connect_timeout(timeout_s)
+            with self._client.subscribe(state.directory, timeout_s=connect_s) as events:
                 self._drive(
                     state,
                     events,
@@ -152,6 +156,7 @@ class OpenCodeAgent:
                 )
         except OpenCodeError as exc:
             state.outcome, state.reason = AgentOutcome.ERROR, str(exc)
+            state.runtime_fault = not state.prompted
         finally:
             if state.session_id is not None:
                 if not state.settled and not state.aborted:
@@ -198,6 +203,7 @@ class OpenCodeAgent:
             requests=requests,
             cap=cap,
             provider_fault=provider_fault and cap is None,
+            runtime_fault=state.runtime_fault and not provider_fault and cap is None,
         )
 
     # the happy path and its branches
@@ -217,6 +223,7 @@ class OpenCodeAgent:
         session_id = client.create_session(directory, title_or_default(prompt, title))
         state.session_id = session_id
         client.prompt_async(session_id, directory, prompt, model, self._agent)
+        state.prompted = True
         wait = self._wait(state, session_id, events, deadline)
         if wait.kind == "idle":
             state.settled = True

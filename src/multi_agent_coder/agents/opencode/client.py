@@ -87,8 +87,9 @@ class EventSubscription:
         self.reconnects = 0
         self.last_error: BaseException | None = None
 
-    def start(self, timeout_s: float = 10.0) -> Self:
-        """Connect; raise `OpenCodeError` if the server does not confirm within `timeout_s`."""
+    def start(self, timeout_s: float) -> Self:
+        """Connect; raise `OpenCodeError` if the server does not confirm within `timeout_s`
+        (the caller's to choose: `timeouts.stream_connect_timeout` for a task)."""
         self._thread = threading.Thread(target=self._run, name="opencode-events", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):
@@ -256,8 +257,9 @@ class OpenCodeClient:
         payload = self._json(sansio.health(), timeout_s=timeout_s)
         return payload if isinstance(payload, dict) else {}
 
-    def subscribe(self, directory: str, *, timeout_s: float = 10.0) -> EventSubscription:
-        """A started event subscription for `directory` (see `EventSubscription`)."""
+    def subscribe(self, directory: str, *, timeout_s: float) -> EventSubscription:
+        """A started event subscription for `directory` (see `EventSubscription`), confirmed
+        by the server within `timeout_s`."""
         subscription = EventSubscription(
             self.base_url, sansio.subscribe(directory), auth=self._auth, uds=self.uds
         )
