@@ -197,6 +197,10 @@ class Settings(BaseSettings):
 
     task_timeout: Seconds = 1800.0
     run_timeout: Seconds = 4 * 3600.0
+    #: Each of the repository's own checks (the tests on the default branch, then on every
+    #: result): its own bound, not the agent's, since a slow suite is no slower for a short
+    #: agent session (and a loaded CI runner needs room for it).
+    checks_timeout: Seconds = 900.0
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)

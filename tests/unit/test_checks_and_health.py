@@ -382,6 +382,12 @@ def test_a_hanging_check_is_killed_with_its_children(tmp_path: Path) -> None:
     )
 
 
+def test_the_health_check_is_bounded_by_checks_timeout(tmp_path: Path, runner: CheckRunner) -> None:
+    configured = Settings(checks=CheckCommands(test=["sleep", "30"]), checks_timeout=1)
+    report = check_health(tmp_path, configured, runner=runner)
+    assert report.errors == ("test runner: `sleep 30`: timed out after 1s",)
+
+
 def test_children_left_behind_by_a_finished_check_are_killed(tmp_path: Path) -> None:
     [outcome] = run_checks(tmp_path, {"test": ["sh", "-c", "sleep 30 & echo $! > child.pid"]}, 30)
     assert outcome.passed

@@ -126,15 +126,7 @@ class WorktreeManager:
             relative = self.base.relative_to(self.repo.root)
         except ValueError:
             return  # outside the working tree: nothing to hide
-        entry = f"/{relative.as_posix()}/"
-        exclude = self.repo.git_dir / "info" / "exclude"
-        text = exclude.read_text(encoding="utf-8") if exclude.is_file() else ""
-        if entry in text.splitlines():
-            return
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        separator = "" if not text or text.endswith("\n") else "\n"
-        with exclude.open("a", encoding="utf-8") as handle:
-            handle.write(f"{separator}# macoder task worktrees\n{entry}\n")
+        self.repo.exclude_locally(f"/{relative.as_posix()}/", "macoder task worktrees")
 
     # ----------------------------------------------------------------- remove
 

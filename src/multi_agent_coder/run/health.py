@@ -146,12 +146,10 @@ def check_health(
     *,
     runner: CheckRunner,
     python: str = sys.executable,
-    timeout_s: float | None = None,
 ) -> HealthReport:
     """Run the repository's checks on `workdir` (the files of the default branch head) and
     judge them. Commands come from `settings.checks` where set, detected otherwise (pytest and
-    unittest with `python`); each check is bounded by `timeout_s` (default:
-    `settings.task_timeout`) and runs where `runner` runs checks (the checks sandbox)."""
+    unittest with `python`); each check is bounded by `settings.checks_timeout` and runs where
+    `runner` runs checks (the checks sandbox)."""
     commands = detect_for(workdir, settings.checks, python)
-    timeout = settings.task_timeout if timeout_s is None else timeout_s
-    return judge(runner.run(workdir, commands, timeout))
+    return judge(runner.run(workdir, commands, settings.checks_timeout))

@@ -370,7 +370,7 @@ def _attempt(
             commit=agent_commit,
             rules=Rules(
                 test_command=env.test_command,
-                timeout_s=env.settings.task_timeout,
+                timeout_s=env.settings.checks_timeout,
                 protected=env.settings.protected_paths,
                 test_globs=env.settings.test_globs,
             ),
