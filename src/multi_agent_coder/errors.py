@@ -80,6 +80,11 @@ class UnreadableFileError(UsageError):
         super().__init__(f"{shown}: {reason}")
 
 
+class NotWritableError(UsageError):
+    """A file macoder was asked to change, or its directory, may not be written: refused
+    before anything is replaced, so the file stays byte-identical."""
+
+
 class ProblemsFound(MacoderError):
     """Input was read but is not acceptable; `problems` say where and why."""
 

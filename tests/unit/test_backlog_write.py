@@ -174,3 +174,27 @@ def test_replace_scalar_keeps_single_and_double_quotes() -> None:
     assert replace_scalar("a: 'x' # c", 3, 6, "yy") == "a: 'yy' # c"
     assert replace_scalar('a: "x"', 3, 6, "yy") == 'a: "yy"'
     assert replace_scalar("a: x", 3, 4, "yy") == "a: yy"
+
+
+@pytest.mark.parametrize("boms", [0, 1, 2, 3])
+def test_the_loader_and_the_writer_treat_byte_order_marks_alike(boms: int) -> None:
+    """One rule (`yamlread.split_bom`): one BOM is dropped and written back, more refused."""
+    from multi_agent_coder.backlog.load import load_bytes
+    from multi_agent_coder.backlog.write import with_task_status
+
+    raw = b"\xef\xbb\xbf" * boms + ODD.encode("utf-8")
+    loaded = load_bytes(raw, "BACKLOG.yaml")
+    if boms > 1:
+        expected = (
+            f"BACKLOG.yaml:1:1: the file starts with {boms} byte order marks (U+FEFF); "
+            "keep one at most [encoding]"
+        )
+        assert [p.render() for p in loaded.problems] == [expected]
+        with pytest.raises(BacklogInvalidError) as caught:
+            with_task_status(raw, "T001", TaskStatus.COMPLETED, "BACKLOG.yaml")
+        assert [p.render() for p in caught.value.problems] == [expected]
+        return
+    assert loaded.ok
+    written = with_task_status(raw, "T001", TaskStatus.COMPLETED, "BACKLOG.yaml")
+    assert written is not None
+    assert written.startswith(b"\xef\xbb\xbf" * boms + b"#")
