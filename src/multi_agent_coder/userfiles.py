@@ -176,15 +176,20 @@ def repository_of(path: Path) -> Path:
 
 
 def _read_at_most(fd: int, limit: int, expected: int) -> bytes:
-    """At most `limit` bytes; a regular file is usually read whole by the first call."""
+    """At most `limit` bytes. The first read asks for the size `fstat` gave and one byte
+    more, so a regular file comes whole and its end shows in a second, one-byte read (as
+    `Path.read_bytes` does); a file that keeps growing is asked for twice as much each time."""
     chunks: list[bytes] = []
     total = 0
-    request = min(expected + 1, limit)
-    while total < limit:
-        chunk = os.read(fd, min(request, limit - total))
+    target = min(expected + 1, limit)
+    while True:
+        if total >= target:
+            if target >= limit:
+                break
+            target = min(target * 2, limit)
+        chunk = os.read(fd, target - total)
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
-        request = 1 << 20
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
