@@ -198,3 +198,24 @@ def test_the_loader_and_the_writer_treat_byte_order_marks_alike(boms: int) -> No
     written = with_task_status(raw, "T001", TaskStatus.COMPLETED, "BACKLOG.yaml")
     assert written is not None
     assert written.startswith(b"\xef\xbb\xbf" * boms + b"#")
+
+
+def test_a_write_the_system_refuses_is_a_usage_error_and_leaves_the_file(
+    odd_backlog: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the mode bits say, the system may still refuse (a read-only mount, a full
+    disk, an ACL): that is a clear exit 2, never an internal error."""
+    import tempfile
+
+    from multi_agent_coder.errors import NotWritableError
+
+    def refused(**_: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    before = odd_backlog.read_bytes()
+    with pytest.raises(NotWritableError) as caught:
+        set_task_status(odd_backlog, "T001", TaskStatus.COMPLETED, display="BACKLOG.yaml")
+    assert str(caught.value) == "BACKLOG.yaml: not written: Read-only file system"
+    assert caught.value.exit_code == 2
+    assert odd_backlog.read_bytes() == before

@@ -194,3 +194,25 @@ def test_every_reader_of_a_users_file_refuses_a_fifo_instead_of_hanging(
         return
     with pytest.raises(refused, match=r"is a named pipe \(FIFO\), not a regular file"):
         read(repo / name)
+
+
+def test_an_opencode_config_in_the_repository_may_not_lead_out_but_ones_own_dotfile_may(
+    tmp_path: Path,
+) -> None:
+    """A clone's files are anyone's; a file the user keeps outside the repository (often a
+    symlink into their dotfiles) leads where the user made it lead."""
+    from multi_agent_coder.agents.opencode.runtime import provider_block
+    from multi_agent_coder.config import Settings
+    from multi_agent_coder.git.repo import Repo
+    from tests.integration.gitrepos import make_repo
+
+    repo = Repo.open(make_repo(tmp_path / "repo"))
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "opencode.json").write_text('{"provider": {"p": {}}}')
+    (repo.root / "opencode.json").symlink_to(dotfiles / "opencode.json")
+    (tmp_path / "home.json").symlink_to(dotfiles / "opencode.json")
+
+    with pytest.raises(ConfigError, match="outside the repository"):
+        provider_block(Settings(opencode_config="opencode.json"), repo)
+    assert provider_block(Settings(opencode_config=str(tmp_path / "home.json")), repo) == {"p": {}}
