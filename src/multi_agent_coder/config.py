@@ -45,8 +45,9 @@ from pydantic_settings import (
 )
 
 from multi_agent_coder import limits
-from multi_agent_coder.errors import ConfigError
+from multi_agent_coder.errors import ConfigError, UnreadableFileError
 from multi_agent_coder.problems import Loc, kind_of
+from multi_agent_coder.userfiles import read_user_file
 from multi_agent_coder.yamlread import Positions, YamlError, decode, parse_with_positions
 
 if TYPE_CHECKING:
@@ -186,6 +187,10 @@ class Settings(BaseSettings):
 
     backlog: NonBlank = "BACKLOG.yaml"
     worktree_dir: NonBlank = ".macoder/worktrees"
+    #: The largest file macoder reads for the user (the backlog, also at a commit; the
+    #: opencode.json of `opencode_config`), in bytes. The settings files, read before any
+    #: setting is known, keep the default.
+    max_file_bytes: int = Field(limits.MAX_FILE_BYTES, ge=1)
 
     max_context_bytes: int = Field(limits.MAX_CONTEXT_BYTES, ge=256)
     planning_debris: list[NonBlank] = Field(
@@ -385,13 +390,14 @@ def _deep_merge(base: Mapping[Any, Any], top: Mapping[Any, Any]) -> dict[str, An
 
 
 def _read_bytes(path: Path) -> bytes | None:
-    """The file's bytes, None when it does not exist (defaults apply), ConfigError otherwise."""
+    """The file's bytes, None when it does not exist (defaults apply), ConfigError otherwise
+    (a settings file is read as any user file is: `userfiles`, with the default limit)."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"{path.name}: cannot read the file: {exc.strerror or exc}") from None
+        return read_user_file(path, max_bytes=limits.MAX_FILE_BYTES, shown=path.name)
+    except UnreadableFileError as exc:
+        if exc.missing:
+            return None
+        raise ConfigError(str(exc)) from None
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -482,7 +488,7 @@ def _toml_dotted(key: str) -> tuple[str, ...]:
 
 
 def _yaml_layers(root: Path) -> list[_Layer]:
-    present = [name for name in CONFIG_FILES if (root / name).exists()]
+    present = [name for name in CONFIG_FILES if os.path.lexists(root / name)]
     if len(present) > 1:
         raise ConfigError(f"{' and '.join(present)}: both exist; keep one of them")
     if not present:

@@ -66,6 +66,25 @@ class NoBacklogError(UsageError):
     """The backlog file is not in the commit (or directory) macoder reads it from."""
 
 
+class UnreadableFileError(UsageError):
+    """A file macoder reads on the user's behalf (backlog, settings, opencode.json) cannot be
+    read as one: missing, not a regular file, a symlink out of the repository or in a loop,
+    over the size limit. Exit 2 like any unusable input path; nothing was read past the limit.
+    """
+
+    def __init__(self, shown: str, reason: str, *, missing: bool = False) -> None:
+        self.shown = shown
+        self.reason = reason
+        #: Nothing is there at all: some callers treat that as "use the defaults".
+        self.missing = missing
+        super().__init__(f"{shown}: {reason}")
+
+
+class NotWritableError(UsageError):
+    """A file macoder was asked to change, or its directory, may not be written: refused
+    before anything is replaced, so the file stays byte-identical."""
+
+
 class ProblemsFound(MacoderError):
     """Input was read but is not acceptable; `problems` say where and why."""
 

@@ -33,6 +33,13 @@ MAX_DRIFT_GROWTH: Final = 0.5
 #: A task whose attempts reached this is no longer scheduled (seed: maxRetries).
 MAX_ATTEMPTS: Final = 3
 
+#: The largest file macoder reads for the user (backlog, settings, opencode.json), in bytes.
+#: 16 MiB: above the benchmarks' 10,000-task backlog (9.2 MB, far more than any real plan),
+#: while checking a file that size peaks near 270 MB of memory (about 16x the file) — a CI
+#: runner survives it; an unbounded read of a symlink to /dev/zero would not. Configurable
+#: (`max_file_bytes`); the settings files themselves are read with this default.
+MAX_FILE_BYTES: Final = 16 * 1024 * 1024
+
 #: Alias expansion budget of the YAML loaders (nodes produced by replaying aliases).
 MAX_ALIAS_EXPANSION: Final = 100_000
 

@@ -19,7 +19,7 @@ Severity = Literal["error", "warning"]
 #: Every problem code with a one-line meaning. The README's table is checked against this.
 CODES: Final[dict[str, str]] = {
     # reading the file
-    "encoding": "the file is not valid UTF-8",
+    "encoding": "the file is not valid UTF-8, or starts with more than one byte order mark",
     "empty-file": "the file has no YAML document",
     "yaml-syntax": "the YAML does not parse (including tab indentation)",
     "yaml-duplicate-key": "a mapping has the same key twice",

@@ -88,11 +88,36 @@ class Positions:
 
 # --- decoding -----------------------------------------------------------------------------
 
-_BOM: Final = "\ufeff"
+BOM: Final = b"\xef\xbb\xbf"
+
+
+def split_bom(raw: bytes) -> tuple[bytes, bytes]:
+    """(the byte order mark `raw` starts with, or b""; the rest). The one decision on BOMs,
+    for the loader and for the writer, which puts back the BOM it found.
+
+    One BOM is what some editors save and is dropped. Two or more are refused: the second is
+    no mark but an invisible character (U+FEFF) at the start of the text, which one YAML
+    parser skips and another rejects, and whose fix (save the file again) is the author's.
+    """
+    if not raw.startswith(BOM):
+        return b"", raw
+    rest = raw[len(BOM) :]
+    if rest.startswith(BOM):
+        count = 1
+        while raw.startswith(BOM, count * len(BOM)):
+            count += 1
+        raise YamlError(
+            "encoding",
+            f"the file starts with {count} byte order marks (U+FEFF); keep one at most",
+            1,
+            1,
+        )
+    return BOM, rest
 
 
 def decode(raw: bytes) -> str:
-    """UTF-8 text of `raw`, or a `YamlError` pointing at the first bad byte."""
+    """UTF-8 text of `raw` without its BOM, or a `YamlError` pointing at the first bad byte."""
+    _, raw = split_bom(raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -105,7 +130,7 @@ def decode(raw: bytes) -> str:
             line,
             col,
         ) from None
-    return text[1:] if text.startswith(_BOM) else text
+    return text
 
 
 # --- YAML 1.2 core schema for plain scalars --------------------------------------------------

@@ -174,3 +174,48 @@ def test_replace_scalar_keeps_single_and_double_quotes() -> None:
     assert replace_scalar("a: 'x' # c", 3, 6, "yy") == "a: 'yy' # c"
     assert replace_scalar('a: "x"', 3, 6, "yy") == 'a: "yy"'
     assert replace_scalar("a: x", 3, 4, "yy") == "a: yy"
+
+
+@pytest.mark.parametrize("boms", [0, 1, 2, 3])
+def test_the_loader_and_the_writer_treat_byte_order_marks_alike(boms: int) -> None:
+    """One rule (`yamlread.split_bom`): one BOM is dropped and written back, more refused."""
+    from multi_agent_coder.backlog.load import load_bytes
+    from multi_agent_coder.backlog.write import with_task_status
+
+    raw = b"\xef\xbb\xbf" * boms + ODD.encode("utf-8")
+    loaded = load_bytes(raw, "BACKLOG.yaml")
+    if boms > 1:
+        expected = (
+            f"BACKLOG.yaml:1:1: the file starts with {boms} byte order marks (U+FEFF); "
+            "keep one at most [encoding]"
+        )
+        assert [p.render() for p in loaded.problems] == [expected]
+        with pytest.raises(BacklogInvalidError) as caught:
+            with_task_status(raw, "T001", TaskStatus.COMPLETED, "BACKLOG.yaml")
+        assert [p.render() for p in caught.value.problems] == [expected]
+        return
+    assert loaded.ok
+    written = with_task_status(raw, "T001", TaskStatus.COMPLETED, "BACKLOG.yaml")
+    assert written is not None
+    assert written.startswith(b"\xef\xbb\xbf" * boms + b"#")
+
+
+def test_a_write_the_system_refuses_is_a_usage_error_and_leaves_the_file(
+    odd_backlog: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the mode bits say, the system may still refuse (a read-only mount, a full
+    disk, an ACL): that is a clear exit 2, never an internal error."""
+    import tempfile
+
+    from multi_agent_coder.errors import NotWritableError
+
+    def refused(**_: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    before = odd_backlog.read_bytes()
+    with pytest.raises(NotWritableError) as caught:
+        set_task_status(odd_backlog, "T001", TaskStatus.COMPLETED, display="BACKLOG.yaml")
+    assert str(caught.value) == "BACKLOG.yaml: not written: Read-only file system"
+    assert caught.value.exit_code == 2
+    assert odd_backlog.read_bytes() == before

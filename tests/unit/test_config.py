@@ -454,7 +454,9 @@ def test_a_macoder_entry_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
 def test_a_config_path_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").mkdir()
 
-    assert config_error(tmp_path).startswith("pyproject.toml: cannot read the file: ")
+    assert config_error(tmp_path) == (
+        "pyproject.toml: is a directory, not a regular file; macoder reads only regular files"
+    )
 
 
 # --- unknown keys ---------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from multi_agent_coder.errors import (
     EXIT_USAGE,
     MacoderError,
     NoBacklogError,
+    UnreadableFileError,
 )
 
 if TYPE_CHECKING:
@@ -232,11 +233,13 @@ def check(job: Job, settings: Settings) -> int:
     from multi_agent_coder.report import FileReport, render_github, render_markdown
 
     path = job.root / settings.backlog
-    if not path.is_file():
+    checks = (check_rules, hygiene_check(settings.context_settings()))
+    try:
+        result = load_file(path, settings.backlog, checks, max_bytes=settings.max_file_bytes)
+    except UnreadableFileError as exc:
+        if not exc.missing:  # a FIFO, a device, a symlink out of the checkout: an error
+            raise
         return _no_backlog(job, f"{settings.backlog}: no such file in the checkout")
-    result = load_file(
-        path, settings.backlog, (check_rules, hygiene_check(settings.context_settings()))
-    )
     tasks = len(result.backlog.tasks) if result.backlog is not None else None
     reports = [FileReport(result.path, result.problems, tasks)]
     job.out.write(render_github(reports))

@@ -21,9 +21,11 @@ from pydantic import BaseModel, ValidationError
 
 from multi_agent_coder.backlog.model import Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.rules import Entry, check_rules
-from multi_agent_coder.errors import BacklogInvalidError, UsageError
+from multi_agent_coder.errors import BacklogInvalidError
 from multi_agent_coder.ids import TASK_ID_PATTERN, is_task_id
+from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.problems import Finding, Loc, Problem, errors_in, format_loc, kind_of
+from multi_agent_coder.userfiles import read_user_file
 from multi_agent_coder.yamlread import (
     Positions,
     YamlError,
@@ -54,23 +56,22 @@ class LoadResult:
         return self.backlog is not None and not errors_in(self.problems)
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, or a usage error that names it (exit 2: the command line is wrong)."""
-    try:
-        return path.read_bytes()
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a backlog file") from None
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+def read_bytes(path: Path, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, or `UnreadableFileError` naming it (exit 2, like a wrong path on the
+    command line): a regular file inside the repository, at most `max_bytes` (`userfiles`)."""
+    return read_user_file(path, max_bytes=max_bytes, shown=display)
 
 
 def load_file(
-    path: Path, display: str | None = None, checks: Sequence[Check] = DEFAULT_CHECKS
+    path: Path,
+    display: str | None = None,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> LoadResult:
     """Load and check the backlog at `path`; problems name `display` (default: `path`)."""
-    return load_bytes(read_bytes(path), display or str(path), checks)
+    shown = display or str(path)
+    return load_bytes(read_bytes(path, shown, max_bytes), shown, checks)
 
 
 def require_valid(result: LoadResult) -> Backlog:

@@ -7,8 +7,9 @@ re-wrap or re-indent lines nobody asked to change, and it keeps task PRs mergeab
 each flips only its own `status:` line.
 
 Every write is: read under a lock, edit in memory, validate the result (refused whole if it does
-not validate), write a temp file in the same directory, fsync, atomic rename, fsync the directory.
-A crash at any point leaves either the old file or the new one, never half of either.
+not validate), refuse a read-only file or directory, write a temp file in the same directory,
+fsync, atomic rename, fsync the directory. A crash at any point leaves either the old file or
+the new one, never half of either; a refusal leaves the file byte-identical.
 """
 
 from __future__ import annotations
@@ -16,18 +17,25 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from multi_agent_coder.backlog.load import DEFAULT_CHECKS, Check, load_bytes, read_bytes
 from multi_agent_coder.backlog.model import TaskStatus
-from multi_agent_coder.errors import BacklogInvalidError, UnknownTaskError, WriteRefusedError
+from multi_agent_coder.errors import (
+    BacklogInvalidError,
+    NotWritableError,
+    UnknownTaskError,
+    WriteRefusedError,
+)
 from multi_agent_coder.ids import validate_task_id
+from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.problems import errors_in
-from multi_agent_coder.yamlread import YamlError, decode, parse_with_positions
+from multi_agent_coder.userfiles import resolve_user_file
+from multi_agent_coder.yamlread import YamlError, decode, parse_with_positions, split_bom
 
-_BOM = b"\xef\xbb\xbf"
 _QUOTES = ("'", '"')
 
 
@@ -81,21 +89,48 @@ def set_task_status(
     *,
     display: str | None = None,
     checks: Sequence[Check] = DEFAULT_CHECKS,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> bool:
     """Set one task's status in the file at `path`. Returns False when it already had it.
 
-    Raises `InvalidTaskIdError` / `UnknownTaskError` (usage), `BacklogInvalidError` when the
-    file is already invalid, `WriteRefusedError` when the edited file would not validate.
+    Raises `InvalidTaskIdError` / `UnknownTaskError` (usage), `UnreadableFileError` when the
+    path is no regular file in the repository (`userfiles`), `BacklogInvalidError` when the
+    file is already invalid, `WriteRefusedError` when the edited file would not validate,
+    `NotWritableError` when the file or its directory may not be written. Whatever is
+    raised, the file is as it was.
     """
     validate_task_id(task_id)
     shown = display or str(path)
-    path = path.resolve()  # write through a symlinked backlog to its target, keep the link
-    with directory_lock(path.parent):
-        new_raw = with_task_status(read_bytes(path), task_id, status, shown, checks)
-        if new_raw is None:
-            return False
-        atomic_write(path, new_raw)
-        return True
+    # Write through a symlinked backlog to its target (kept a link), checked like any read.
+    target = resolve_user_file(path, shown=shown)
+    try:
+        with directory_lock(target.parent):
+            raw = read_bytes(target, shown, max_bytes)
+            new_raw = with_task_status(raw, task_id, status, shown, checks)
+            if new_raw is None:
+                return False
+            require_writable(target, shown)
+            atomic_write(target, new_raw)
+            return True
+    except OSError as exc:
+        raise NotWritableError(f"{shown}: not written: {exc.strerror or exc}") from None
+
+
+def require_writable(path: Path, shown: str) -> None:
+    """Refuse to replace a read-only file, or one in a read-only directory.
+
+    The rename that replaces the file asks only the directory, so without this a 0444
+    backlog would be replaced silently; and `os.access` says yes to root whatever the mode.
+    So the mode bits are read here as well: no write bit means read-only, for root too.
+    """
+    for place, what in ((path, "the file"), (path.parent, "its directory")):
+        mode = place.stat().st_mode
+        if not mode & 0o222 or not os.access(place, os.W_OK):
+            where = "" if place == path else f" {place}"
+            raise NotWritableError(
+                f"{shown}: not written: {what}{where} is read-only (mode "
+                f"{stat.S_IMODE(mode):o}); make it writable to change a status"
+            )
 
 
 def with_task_status(
@@ -124,7 +159,8 @@ def with_task_status(
         raise BacklogInvalidError([]) from exc
     span = positions.values[("tasks", index, "status")]
     new_text = replace_scalar(text, span.start, span.end, status.value)
-    new_raw = (_BOM if raw.startswith(_BOM) else b"") + new_text.encode("utf-8")
+    bom, _ = split_bom(raw)  # the loader's own rule; a refused BOM never got this far
+    new_raw = bom + new_text.encode("utf-8")
     result = load_bytes(new_raw, shown, checks)
     errors = errors_in(result.problems)
     if errors:

@@ -9,8 +9,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from multi_agent_coder.cli.common import all_checks, backlog_path, display_name
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, NoBacklogError, UsageError
+from multi_agent_coder.cli.common import all_checks, backlog_path, display_name, settings_of
+from multi_agent_coder.errors import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    NoBacklogError,
+    UnreadableFileError,
+    UsageError,
+)
 
 BACKLOG_SUFFIXES = (".yaml", ".yml")
 
@@ -63,19 +69,23 @@ def run(args: argparse.Namespace) -> int:
 
     rules, hygiene = all_checks(args)
     checks = {"all": (rules, hygiene), "schema": (rules,), "hygiene": (hygiene,)}[args.only]
+    limit = settings_of(args).max_file_bytes
     reports: list[FileReport] = []
     for path, explicit in backlog_files(args):
-        if not explicit and not path.exists():
+        try:
+            with collector_paused():
+                result = load_file(path, display_name(path), checks, max_bytes=limit)
+        except UnreadableFileError as exc:
+            if explicit or not exc.missing:
+                raise
             if not args.paths:  # asked to check the backlog, and there is none: as `ready` says
                 raise NoBacklogError(
                     f"{display_name(path)}: no such file (`macoder init` writes a starter one)"
-                )
+                ) from None
             # A changed spec file stands for a backlog this repository does not have yet: a
             # pre-commit run has nothing to check, and must not fail the commit.
             print(f"macoder: no backlog at {display_name(path)}; nothing to check", file=sys.stderr)
             continue
-        with collector_paused():
-            result = load_file(path, display_name(path), checks)
         tasks = len(result.backlog.tasks) if result.backlog is not None else None
         reports.append(FileReport(result.path, result.problems, tasks))
     sys.stdout.write(RENDERERS[args.format](reports))

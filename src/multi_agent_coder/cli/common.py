@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,9 +46,10 @@ def backlog_path(args: argparse.Namespace) -> Path:
 
 
 def display_name(path: Path) -> str:
-    """Paths as the user would type them: relative to the current directory when inside it."""
+    """Paths as the user would type them: relative to the current directory when inside it.
+    Symlinks are not resolved (the user named the link; a loop is for the reader to report)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
@@ -66,7 +68,8 @@ def load_valid(args: argparse.Namespace) -> tuple[Backlog, LoadResult]:
     from multi_agent_coder.backlog.load import load_file, require_valid
 
     path = backlog_path(args)
-    result = load_file(path, display_name(path), all_checks(args))
+    limit = settings_of(args).max_file_bytes
+    result = load_file(path, display_name(path), all_checks(args), max_bytes=limit)
     return require_valid(result), result
 
 
@@ -99,6 +102,6 @@ def relative_to_root(path: Path, root: Path) -> str:
     from multi_agent_coder.errors import UsageError
 
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return Path(os.path.realpath(path)).relative_to(root).as_posix()  # a loop: no raise
     except ValueError:
         raise UsageError(f"--backlog {path}: not inside the repository at {root}") from None

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from multi_agent_coder.cli.common import add_backlog_option, backlog_path, display_name
+from multi_agent_coder.cli.common import (
+    add_backlog_option,
+    backlog_path,
+    display_name,
+    settings_of,
+)
 
 _STATUSES = ("pending", "ready", "in_progress", "review", "completed", "failed")
 
@@ -25,7 +30,12 @@ def run(args: argparse.Namespace) -> int:
     path = backlog_path(args)
     # Schema and graph rules decide whether a write is allowed; hygiene is the hooks' business.
     changed = set_task_status(
-        path, task_id, TaskStatus(args.status), display=display_name(path), checks=(check_rules,)
+        path,
+        task_id,
+        TaskStatus(args.status),
+        display=display_name(path),
+        checks=(check_rules,),
+        max_bytes=settings_of(args).max_file_bytes,
     )
     state = "set to" if changed else "already"
     print(f"{task_id}: {state} {args.status}")

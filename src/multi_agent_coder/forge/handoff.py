@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from multi_agent_coder.errors import ForgeError
+from multi_agent_coder.errors import ForgeError, UnreadableFileError
 from multi_agent_coder.forge.base import Forge, PrResult, PullRequest
 from multi_agent_coder.git import bundle
 from multi_agent_coder.git.env import run_git
@@ -35,6 +35,7 @@ from multi_agent_coder.git.ledger import Ledger, Plan, Record, Skipped, dumps, p
 from multi_agent_coder.git.remote import task_branch
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import BRANCH_PREFIX, validate_task_id
+from multi_agent_coder.userfiles import read_user_file
 
 RESULT_FILE: Final = "result.json"
 BUNDLE_FILE: Final = "task.bundle"
@@ -84,15 +85,12 @@ def read_handoff(directory: Path) -> Handoff | None:
     """The hand-off in `directory` (None when the task job left none); `HandoffError` when
     it is too large or not a hand-off."""
     path = directory / RESULT_FILE
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_RESULT_BYTES + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise HandoffError(f"{path}: cannot be read: {exc.strerror}") from None
-    if len(data) > MAX_RESULT_BYTES:
-        raise HandoffError(f"{path}: larger than {MAX_RESULT_BYTES} bytes; not macoder's")
+    try:  # the task job ran an agent: its result is read as a user's file (`userfiles`)
+        data = read_user_file(path, max_bytes=MAX_RESULT_BYTES, root=directory)
+    except UnreadableFileError as exc:
+        if exc.missing:
+            return None
+        raise HandoffError(f"{exc}; not macoder's") from None
     try:
         return Handoff.model_validate_json(data)
     except ValidationError as exc:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffStatsFormat, FileMode, FileStatus, SortMode
+from pygit2.enums import DeltaStatus, DiffStatsFormat, FileMode, FileStatus, ObjectType, SortMode
 
 from multi_agent_coder.errors import (
     DirtyCheckoutError,
@@ -32,6 +32,7 @@ from multi_agent_coder.errors import (
     RefMovedError,
 )
 from multi_agent_coder.git.env import run_git
+from multi_agent_coder.userfiles import check_size
 
 HEADS = "refs/heads/"
 ORIGIN_HEAD = "refs/remotes/origin/HEAD"
@@ -347,13 +348,19 @@ class Repo:
             for c in walker
         ]
 
-    def file_at(self, rev: str, path: str) -> bytes | None:
+    def file_at(self, rev: str, path: str, *, max_bytes: int | None = None) -> bytes | None:
         """The content of `path` (a POSIX path from the root) in commit `rev`; None when the
-        commit has no such file (a directory or a submodule there is not a file either)."""
+        commit has no such file (a directory or a submodule there is not a file either).
+        With `max_bytes`, a larger blob is refused (`UnreadableFileError`) from its header,
+        before it is inflated: a user's file at a commit is bounded as it is on disk."""
         try:
             entry = self.commit(rev).tree[PurePosixPath(path).as_posix()]  # "./B.yaml" -> "B.yaml"
         except KeyError:
             return None
+        if max_bytes is not None:
+            kind, size = self.raw.odb.read_header(entry.id)
+            if kind == ObjectType.BLOB:
+                check_size(f"{path} in commit {rev[:10]}", size, max_bytes)
         blob = self.raw[entry.id]
         return blob.data if isinstance(blob, pygit2.Blob) else None
 

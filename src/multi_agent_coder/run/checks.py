@@ -23,9 +23,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from multi_agent_coder.config import CheckCommands
+from multi_agent_coder.errors import UnreadableFileError
 from multi_agent_coder.git.env import clean_env
 from multi_agent_coder.processes import run_bounded
 from multi_agent_coder.sandbox import Jail
+from multi_agent_coder.userfiles import read_user_file
 
 #: The check names, as in `Settings.checks`, in the order they run.
 TEST: Final = "test"
@@ -273,12 +275,13 @@ def _test_files(root: Path, directory: str) -> list[str]:
 
 
 def _read_text(path: Path) -> str | None:
+    """The text of a build file the checks are detected from; None for anything `userfiles`
+    refuses (absent, a FIFO, a symlink out of the tree, over 1 MiB): detection is a guess."""
     try:
-        if not path.is_file() or path.stat().st_size > _MAX_CONFIG_BYTES:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        raw = read_user_file(path, max_bytes=_MAX_CONFIG_BYTES)
+    except UnreadableFileError:
         return None
+    return raw.decode("utf-8", errors="replace")
 
 
 def _read_package_json(path: Path) -> Mapping[str, Any] | None:

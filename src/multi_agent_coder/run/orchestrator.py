@@ -346,7 +346,7 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
         return f"PR #{pr.number} was opened meanwhile by another run"
     head = env.repo.branch_head(env.base_branch)
     if head is not None and head != env.base_sha:
-        current = backlog_at(env.repo, head, env.backlog_path)
+        current = backlog_at(env.repo, head, env.backlog_path, env.settings.max_file_bytes)
         index = current.task_index().get(task_id)
         if index is not None and current.tasks[index].status.value == "completed":
             return f"completed on {env.base_branch} meanwhile"

@@ -26,7 +26,7 @@ from typing import Literal
 
 from multi_agent_coder.backlog.model import TaskStatus
 from multi_agent_coder.backlog.write import with_task_status
-from multi_agent_coder.errors import MacoderError, NeedsReviewError
+from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
 from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, PrResult
 from multi_agent_coder.forge.handoff import (
     BUNDLE_FILE,
@@ -49,6 +49,7 @@ from multi_agent_coder.run.handoff_rules import (
 )
 from multi_agent_coder.run.session import Session, macoder_emails
 from multi_agent_coder.run.task import label_for_review
+from multi_agent_coder.userfiles import resolve_user_file
 
 PublishStatus = Literal["published", "refused", "interrupted", "nothing"]
 
@@ -169,10 +170,13 @@ def _check_branch(
 ) -> None:
     """The bundle, its commits and its change, in that order (git sees the bundle only
     after its header holds)."""
-    try:
+    try:  # a regular file in the hand-off folder, never a FIFO that would block the open
+        resolve_user_file(path, shown=BUNDLE_FILE, root=path.parent)
         size = path.stat().st_size
         with path.open("rb") as stream:
             start = stream.read(bundle.MAX_HEADER_BYTES + 2)
+    except UnreadableFileError as exc:
+        raise Refused([str(exc)]) from None
     except OSError as exc:
         raise Refused([f"{BUNDLE_FILE}: cannot be read: {exc.strerror}"]) from None
     if size > MAX_BUNDLE_BYTES:
@@ -204,13 +208,14 @@ def _check_branch(
 
 def _status_flip_only(session: Session, expected: Expected, head: str) -> bool:
     """The backlog at `head` is the base's with exactly this task marked completed."""
-    repo, path = session.repo, expected.backlog_path
-    before, after = repo.file_at(expected.base_sha, path), repo.file_at(head, path)
-    if before is None or after is None:
-        return before == after
+    repo, path, limit = session.repo, expected.backlog_path, session.settings.max_file_bytes
     try:
+        before = repo.file_at(expected.base_sha, path, max_bytes=limit)
+        after = repo.file_at(head, path, max_bytes=limit)
+        if before is None or after is None:
+            return before == after
         flipped = with_task_status(before, expected.task_id, TaskStatus.COMPLETED, path)
-    except MacoderError:
+    except MacoderError:  # over the size limit, or not a backlog macoder could have written
         return False
     return after == (before if flipped is None else flipped)
 

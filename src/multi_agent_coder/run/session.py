@@ -34,6 +34,7 @@ from multi_agent_coder.forge.base import Forge, PullRequest
 from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
 from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.run.state import RunState, decide
 from multi_agent_coder.sandbox import Jail, jail_for
 
@@ -121,7 +122,8 @@ class Session:
                 f"branch {branch} has no commits yet: tasks start from the default branch's"
                 " last commit; commit your files first (git add . && git commit)"
             )
-        return Head(branch, sha, backlog_at(self.repo, sha, self.settings.backlog))
+        backlog = backlog_at(self.repo, sha, self.settings.backlog, self.settings.max_file_bytes)
+        return Head(branch, sha, backlog)
 
     def snapshot(
         self,
@@ -298,13 +300,14 @@ def handoff_store(directory: Path, *, run_id: str, base_sha: str) -> HandoffStor
 # --------------------------------------------------------------------------- the backlog
 
 
-def backlog_at(repo: Repo, sha: str, path: str) -> Backlog:
+def backlog_at(repo: Repo, sha: str, path: str, max_bytes: int = MAX_FILE_BYTES) -> Backlog:
     """The backlog as commit `sha` has it (never a working copy): what a run works from.
 
-    `NoBacklogError` when the commit has no such file; `BacklogInvalidError` when it does not
-    validate (a run never starts from a backlog the checks would refuse).
+    `NoBacklogError` when the commit has no such file; `UnreadableFileError` when it is over
+    `max_bytes` (as on disk); `BacklogInvalidError` when it does not validate (a run never
+    starts from a backlog the checks would refuse).
     """
-    raw = repo.file_at(sha, path)
+    raw = repo.file_at(sha, path, max_bytes=max_bytes)
     if raw is None:
         raise NoBacklogError(f"{path}: not found in commit {sha[:10]}; commit a backlog first")
     return require_valid(load_bytes(raw, path, (check_rules,)))

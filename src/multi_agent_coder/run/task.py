@@ -383,7 +383,12 @@ def _attempt(
     notes.review = verdict.review
 
     enter(Phase.COMMIT)
-    set_task_status(worktree / env.backlog_path, task.id, TaskStatus.COMPLETED)
+    set_task_status(
+        worktree / env.backlog_path,
+        task.id,
+        TaskStatus.COMPLETED,
+        max_bytes=env.settings.max_file_bytes,
+    )
     head = env.repo.commit_all(
         worktree, f"{task.id}: mark completed\n\n{_verified_trailer(notes)}", env.author
     )

@@ -28,22 +28,28 @@ from multi_agent_coder.agents.opencode.server import (
     random_password,
 )
 from multi_agent_coder.config import Settings, unpriced_models
-from multi_agent_coder.errors import ConfigError, ProviderCheckError
+from multi_agent_coder.errors import ConfigError, ProviderCheckError, UnreadableFileError
 from multi_agent_coder.gateway.routes import BUILTIN_PROVIDER_KEYS, routes_for, through_gateway
 from multi_agent_coder.gateway.sansio import Caps, Price
 from multi_agent_coder.gateway.server import Gateway
 from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.processes import command_line, kill_tree, pid_alive
 from multi_agent_coder.sandbox import jail_for, socket_directory
+from multi_agent_coder.userfiles import read_user_file
 
 
-def read_provider_config(path: Path) -> dict[str, Any]:
-    """The `provider` block of an opencode.json, or a `ConfigError` naming the file."""
+def read_provider_config(
+    path: Path, *, max_bytes: int = MAX_FILE_BYTES, root: Path | None = None
+) -> dict[str, Any]:
+    """The `provider` block of an opencode.json, or a `ConfigError` naming the file. Read
+    as any user file (`userfiles`): a regular file, bounded, a symlink only inside `root`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"opencode_config: {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = read_user_file(path, max_bytes=max_bytes, root=root)
+        data = json.loads(raw.decode("utf-8"))
+    except UnreadableFileError as exc:
+        raise ConfigError(f"opencode_config: {exc}") from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"opencode_config: {path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
@@ -149,7 +155,14 @@ def provider_block(settings: Settings, repo: Repo) -> dict[str, Any]:
     config_path = Path(settings.opencode_config)
     if not config_path.is_absolute():
         config_path = repo.root / config_path
-    return read_provider_config(config_path)
+    # One in the repository may lead by symlink only into it (a clone is anyone's); one the
+    # user keeps outside it (a dotfile, often a symlink itself) leads where the user made it.
+    inside = Path(os.path.abspath(config_path)).is_relative_to(repo.root)
+    return read_provider_config(
+        config_path,
+        max_bytes=settings.max_file_bytes,
+        root=repo.root if inside else Path(config_path.anchor),
+    )
 
 
 def preflight(settings: Settings, repo: Repo, models: Collection[str]) -> None:
