@@ -105,7 +105,8 @@ def test_a_write_that_would_invalidate_the_backlog_is_refused_whole(odd_backlog:
     before = odd_backlog.read_bytes()
     with pytest.raises(WriteRefusedError) as caught:
         set_task_status(odd_backlog, "T002", TaskStatus.COMPLETED)
-    assert "completed-before-dependency" in str(caught.value)
+    assert [problem.code for problem in caught.value.problems] == ["completed-before-dependency"]
+    assert str(caught.value).endswith("would make the backlog invalid (1 problem above)")
     assert odd_backlog.read_bytes() == before
     assert sorted(p.name for p in odd_backlog.parent.iterdir()) == ["BACKLOG.yaml"]
 

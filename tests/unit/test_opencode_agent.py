@@ -441,7 +441,7 @@ def test_find_binary_says_where_it_looked_and_how_to_set_it(
     message = str(caught.value)
     assert "opencode_bin (MACODER_OPENCODE_BIN)" in message
     assert str(tmp_path / ".tools/opencode") in message
-    assert "npm install opencode-ai@" in message
+    assert "`macoder install-opencode` installs the pinned version there" in message
 
 
 def test_find_binary_never_looks_where_macoder_is_installed(
