@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from multi_agent_coder.limits import MAX_ALIAS_EXPANSION
 from multi_agent_coder.yamlread import (
     YamlError,
     decode,
+    locate_scalar,
     parse_fast,
     parse_with_positions,
     resolve_plain,
@@ -166,3 +170,53 @@ def test_complex_keys_are_refused() -> None:
 def test_fast_path_returns_none_instead_of_raising() -> None:
     assert parse_fast("a: [1\n") is None
     assert parse_fast("a: 1\na: 2\n") is None
+
+
+# --- locate_scalar: one value's place, streamed ------------------------------------------------
+
+
+def _scalar_locs(data: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(data, dict):
+        return [found for k, v in data.items() for found in _scalar_locs(v, (*loc, k))]
+    if isinstance(data, list):
+        return [found for i, v in enumerate(data) for found in _scalar_locs(v, (*loc, i))]
+    return [loc]
+
+
+GOOD = Path(__file__).resolve().parents[2] / "examples" / "backlogs" / "good"
+
+
+@pytest.mark.parametrize("path", sorted(GOOD.glob("*.yaml")), ids=lambda p: p.name)
+def test_locate_scalar_finds_every_scalar_where_the_full_parse_does(path: Path) -> None:
+    text = decode(path.read_bytes())
+    data, positions = parse_with_positions(text)
+    locs = _scalar_locs(data)
+    assert len(locs) >= 10
+    for loc in locs:
+        assert locate_scalar(text, loc) == positions.values[loc], loc
+
+
+@pytest.mark.parametrize(
+    ("text", "loc"),
+    [
+        ("tasks:\n  - id: T001\n", ("tasks", 0, "status")),  # absent
+        ("tasks:\n  - id: T001\n", ("tasks", 0)),  # a mapping, not a scalar
+        ("a: &s pending\nb: *s\n", ("b",)),  # an alias: editing it would edit `a`
+        ("a: &s pending\nb: *s\n", ("a",)),  # an anchor: editing it would edit `b`
+        ("tasks: [\n", ("tasks", 0)),  # does not parse
+        ("? [x]\n: 1\nstatus: ok\n", ("status",)),  # a complex key before it
+    ],
+    ids=["absent", "container", "alias", "anchor", "broken", "complex-key"],
+)
+def test_locate_scalar_leaves_what_it_cannot_edit_alone(text: str, loc: tuple[Any, ...]) -> None:
+    assert locate_scalar(text, loc) is None
+
+
+def test_locate_scalar_reads_flow_and_block_styles() -> None:
+    text = "tasks:\n  - {id: T001, status: 'pending'}\n  - id: T002\n    status: >-\n      done\n"
+    first = locate_scalar(text, ("tasks", 0, "status"))
+    second = locate_scalar(text, ("tasks", 1, "status"))
+    assert first is not None
+    assert text[first.start : first.end] == "'pending'"
+    assert second is not None
+    assert text[second.start : second.end].startswith(">-")

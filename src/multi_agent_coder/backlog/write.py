@@ -34,7 +34,14 @@ from multi_agent_coder.ids import validate_task_id
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.problems import errors_in
 from multi_agent_coder.userfiles import resolve_user_file
-from multi_agent_coder.yamlread import YamlError, decode, parse_with_positions, split_bom
+from multi_agent_coder.yamlread import (
+    Span,
+    YamlError,
+    decode,
+    locate_scalar,
+    parse_with_positions,
+    split_bom,
+)
 
 _QUOTES = ("'", '"')
 
@@ -142,27 +149,37 @@ def with_task_status(
 ) -> bytes | None:
     """The backlog `raw` with one task's status set (None: it already has it). Pure: the
     writer above and the publish job's check of a task branch's backlog both call it, so
-    "only the task's own status changed" means exactly what macoder itself writes."""
+    "only the task's own status changed" means exactly what macoder itself writes.
+
+    Validated once: the file is loaded and checked as `macoder check` does, then the checks
+    run again on that model with the one status changed — which is what the edited file
+    parses to, since only that scalar's characters are replaced, by a status word in the same
+    quoting — and the edit is spliced into the text. Only a refusal re-reads the edited text
+    (to point at each problem's line). So `mark` builds no more than `check` does.
+    """
     validate_task_id(task_id)
     current = load_bytes(raw, shown, checks)
-    if current.backlog is None or errors_in(current.problems):
+    backlog = current.backlog
+    if backlog is None or errors_in(current.problems):
         raise BacklogInvalidError(errors_in(current.problems) or current.problems)
-    index = current.backlog.task_index().get(task_id)
+    index = backlog.task_index().get(task_id)
     if index is None:
-        raise UnknownTaskError(task_id, shown, [t.id for t in current.backlog.tasks])
-    if current.backlog.tasks[index].status is status:
+        raise UnknownTaskError(task_id, shown, [t.id for t in backlog.tasks])
+    if backlog.tasks[index].status is status:
         return None
+    tasks = list(backlog.tasks)
+    tasks[index] = tasks[index].model_copy(update={"status": status})
+    entries, ids = list(enumerate(tasks)), {task.id for task in tasks}
+    clean = not any(check(entries, ids) for check in checks)
+    del current, backlog, tasks, entries
     text = decode(raw)
-    try:
-        _, positions = parse_with_positions(text)
-    except YamlError as exc:  # pragma: no cover - the file validated a moment ago
-        raise BacklogInvalidError([]) from exc
-    span = positions.values[("tasks", index, "status")]
-    new_text = replace_scalar(text, span.start, span.end, status.value)
+    span = locate_scalar(text, ("tasks", index, "status")) or _exact_span(text, index)
     bom, _ = split_bom(raw)  # the loader's own rule; a refused BOM never got this far
-    new_raw = bom + new_text.encode("utf-8")
-    result = load_bytes(new_raw, shown, checks)
-    errors = errors_in(result.problems)
+    new_raw = bom + replace_scalar(text, span.start, span.end, status.value).encode("utf-8")
+    del text
+    if clean:
+        return new_raw
+    errors = errors_in(load_bytes(new_raw, shown, checks).problems)
     if errors:
         raise WriteRefusedError(
             errors,
@@ -170,3 +187,13 @@ def with_task_status(
             f"backlog invalid ({len(errors)} problem{'s' if len(errors) > 1 else ''} above)",
         )
     return new_raw
+
+
+def _exact_span(text: str, index: int) -> Span:
+    """The status scalar's span from a full parse with positions: for what the streaming
+    `locate_scalar` leaves (a status written through an alias)."""
+    try:
+        _, positions = parse_with_positions(text)
+    except YamlError as exc:  # pragma: no cover - the file validated a moment ago
+        raise BacklogInvalidError([]) from exc
+    return positions.values[("tasks", index, "status")]
