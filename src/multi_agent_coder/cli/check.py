@@ -11,6 +11,7 @@ from pathlib import Path
 
 from multi_agent_coder.cli.common import all_checks, backlog_path, display_name
 from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, NoBacklogError, UsageError
+from multi_agent_coder.visible import visible
 
 BACKLOG_SUFFIXES = (".yaml", ".yml")
 
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                 )
             # A changed spec file stands for a backlog this repository does not have yet: a
             # pre-commit run has nothing to check, and must not fail the commit.
-            print(f"macoder: no backlog at {display_name(path)}; nothing to check", file=sys.stderr)
+            shown = visible(display_name(path))
+            print(f"macoder: no backlog at {shown}; nothing to check", file=sys.stderr)
             continue
         with collector_paused():
             result = load_file(path, display_name(path), checks)

@@ -49,6 +49,7 @@ from multi_agent_coder.run.verify import (
     check_worktree,
     verify_commit,
 )
+from multi_agent_coder.visible import visible
 
 Status = Literal["succeeded", "failed", "skipped", "needs-review", "interrupted"]
 
@@ -320,7 +321,7 @@ def _attempt(
         worktree=worktree,
         model=routed.model,
         timeout_s=env.settings.task_timeout,
-        title=f"macoder {task.id}: {task.title}",
+        title=f"macoder {task.id}: {visible(task.title)}",
     )
     if env.cancel.is_set():
         raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
@@ -346,7 +347,10 @@ def _attempt(
         # The tree that is verified is the tree that is committed: commit first, then check
         # an export of that commit (the checks cannot change what goes into the PR).
         agent_commit = env.repo.commit_all(
-            worktree, f"{task.id}: {task.title}\n\n{_agent_trailer(notes)}", env.author
+            # `git log` prints the subject to a terminal: shown through `visible`, like a PR's.
+            worktree,
+            f"{task.id}: {visible(task.title)}\n\n{_agent_trailer(notes)}",
+            env.author,
         )
         if agent_commit is None:  # pragma: no cover - check_worktree saw changes just now
             raise VerificationFailed("the agent's changes vanished before they were committed")
@@ -448,7 +452,9 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         worktree = env.worktrees.path_for(task.id)
         # What the agent left: committed now, or already (verification commits first).
         head = env.repo.commit_all(
-            worktree, f"{task.id}: failed attempt (draft)\n\n{reason}", env.author
+            worktree,
+            f"{task.id}: failed attempt (draft)\n\n{visible(reason, lines=True)}",
+            env.author,
         ) or env.repo.head_of(worktree)
         if head == env.base_sha:
             return None
