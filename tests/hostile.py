@@ -12,15 +12,13 @@ from typing import Any
 
 from tests.support import backlog_yaml, task_dict
 
-#: Every character class the rules refuse in a one-line field (see `visible.py`).
+#: Every character class the rules refuse in text (see `visible.py`); tab and line feed are text.
 CONTROL_TITLES = {
     "esc-colour": "\x1b[31mred\x1b[0m",
     "esc-osc-title": "\x1b]0;owned\x07title",
     "bell": "ring \x07 ring",
     "nul": "nul \x00 byte",
     "carriage-return": "fake\rline",
-    "line-feed": "two\nlines",
-    "tab": "tab\there",
     "del": "del \x7f",
     "c1-csi": "c1 \x9b31m",
     "rlo": "evil \u202etxt.exe",
@@ -136,11 +134,12 @@ TEXT_CASES = [
         "tasks[0].acceptance[1]",
     ),
     Case(
-        "pattern-line-feed",
-        _first(context={"patterns": ["src/a.py:1-2 - x\ny"]}),
+        "pattern-esc",
+        _first(context={"patterns": ["src/a.py:1-2 - x\x1b[8my"]}),
         "control-character",
         "tasks[0].context.patterns[0]",
     ),
+    Case("path-line-feed", _hint("src/a\nb.py"), "control-character", HINT),
     Case(
         "track-id-esc",
         backlog_yaml(task_dict("T001"), track_id="demo\x1b[8m"),
@@ -160,6 +159,8 @@ HOSTILE = [*NUMBER_CASES, *ID_CASES, *PATH_CASES, *TEXT_CASES]
 #: Look-alikes that are fine and must stay fine.
 ACCEPTED = {
     "tab-and-newline-in-description": _first(description="first line\n\tindented second"),
+    "folded-title-ends-with-a-line-break": _first(title="Add the login page\n"),
+    "tab-in-title": _first(title="tab\there"),
     "emoji-with-zero-width-joiner": _first(title="Pair on it \U0001f469\u200d\U0001f4bb"),
     "persian-with-zwnj": _first(title="\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
     "rich-markup-lookalike": _first(title="[bold]not bold[/] [link=https://x]y"),

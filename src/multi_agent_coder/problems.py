@@ -37,8 +37,8 @@ CODES: Final[dict[str, str]] = {
     "invalid-task-id": "a task id (or dependency) does not match the task-id pattern",
     "invalid-path": "a files_hint entry is absolute, leaves the repository, points into VCS "
     "metadata (.git, .hg, .svn, .jj, .bzr), holds an invisible character or is empty",
-    "control-character": "a field holds a control character or bidi override (one-line fields: "
-    "also a tab or line break)",
+    "control-character": "a field holds a control character or bidi override (text may hold "
+    "tab and line feed, a path neither)",
     "number-out-of-range": "a number is not finite (.nan, .inf, 1e400), past its ceiling, or "
     "has too many digits",
     # graph and status rules

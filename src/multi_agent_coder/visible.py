@@ -65,6 +65,13 @@ def visible(text: str, *, lines: bool = False) -> str:
     return text.translate(_BLOCK_TABLE if lines else _LINE_TABLE)
 
 
+def one_line(text: str) -> str:
+    """`text` for a one-line display — a title in `ready`, a PR title, a commit subject: every
+    run of whitespace, line breaks included, as one space (`title: >` ends with a line break),
+    then `visible`."""
+    return visible(" ".join(text.split()))
+
+
 def first_unsafe(text: str, *, lines: bool = False) -> int | None:
     """Index of the first character `visible` would escape, or None."""
     found = (_UNSAFE_IN_BLOCK if lines else _UNSAFE).search(text)

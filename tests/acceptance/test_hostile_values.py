@@ -92,6 +92,15 @@ def test_mark_refuses_a_change_that_would_make_two_ids_confusable(tmp_path: Path
     assert (project / "BACKLOG.yaml").read_bytes() == before
 
 
+def test_a_title_with_line_breaks_is_accepted_and_shown_on_one_line(tmp_path: Path) -> None:
+    text = backlog_yaml(task_dict("T001", title="Add the\n\tlogin page\n"))
+
+    run = macoder("ready", "--backlog-only", cwd=project_with_text(tmp_path, text))
+
+    assert run.code == 0, run.output
+    assert run.stdout == "T001\tAdd the login page\n"
+
+
 # --- escaped on output, whatever the rules say -------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from multi_agent_coder.forge.pr_policy import WantedPr
-from multi_agent_coder.visible import UNSAFE_CLASS, describe, first_unsafe, visible
+from multi_agent_coder.visible import UNSAFE_CLASS, describe, first_unsafe, one_line, visible
 
 #: Accents, an emoji joined by ZWJ, a zero-width space: text, not terminal commands.
 KEPT = "caf\u00e9 \U0001f469\u200d\U0001f4bb \u200b"
@@ -56,6 +56,11 @@ def test_visible_escapes_only_what_a_terminal_would_act_on(
 ) -> None:
     assert visible(text, lines=lines) == shown
     assert visible(shown, lines=lines) == shown  # escaping twice changes nothing
+
+
+def test_one_line_joins_every_whitespace_run_then_escapes() -> None:
+    assert one_line("Add the\n  login page\n") == "Add the login page"
+    assert one_line("a\tb\x1b[0m") == "a b\\x1b[0m"
 
 
 def test_describe_names_the_code_point_and_its_escape() -> None:

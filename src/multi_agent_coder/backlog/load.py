@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from multi_agent_coder.backlog.model import BLOCK_PATTERN, Backlog, Task, TaskStatus
+from multi_agent_coder.backlog.model import TEXT_PATTERN, Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.rules import Entry, check_rules
 from multi_agent_coder.errors import BacklogInvalidError, UsageError
 from multi_agent_coder.ids import TASK_ID_PATTERN, is_task_id
@@ -249,18 +249,18 @@ def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
 
 def _unsafe_character(value: object, pattern: object) -> str | None:
     """Why a string failed a text pattern because of a control character, or None when it
-    failed for being blank. Only the block pattern lets tab and line feed through."""
+    failed for being blank. Text may hold tab and line feed; a path holds neither."""
     if not isinstance(value, str):
         return None
-    lines = pattern == BLOCK_PATTERN
+    lines = pattern == TEXT_PATTERN
     at = first_unsafe(value, lines=lines)
     if at is None:
         return None
     where = "" if len(value) == 1 else f" at character {at + 1} of {len(value)}"
-    allowed = "only tab and line feed are allowed" if lines else "one line, no control characters"
+    allowed = "text may hold tab and line feed, no other" if lines else "a path may hold none"
     return (
-        f"holds the control character {describe(value[at])}{where}; it can rewrite a terminal "
-        f"or hide text from a reviewer ({allowed})"
+        f"holds the control character {describe(value[at])}{where}, which can rewrite a "
+        f"terminal or hide text from a reviewer; {allowed}"
     )
 
 

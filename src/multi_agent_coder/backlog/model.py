@@ -48,11 +48,11 @@ _VCS_HINT = re.compile(r"\.(?:git|hg|svn|jj|bzr)|git~", re.IGNORECASE)
 #: ALM, word joiner and invisible operators, BOM.
 _INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
 
-#: A one-line field: something that is not a space, and no control character, line break or
-#: bidi override anywhere (see `visible.py` for the set and why).
-LINE_PATTERN = f"^[^{UNSAFE_CLASS}]*[^\\s{UNSAFE_CLASS}][^{UNSAFE_CLASS}]*$"
-#: A field that may span lines: the same, but tab and line feed are allowed.
-BLOCK_PATTERN = (
+#: Free text: something that is not a space, and no control character or bidi override
+#: anywhere except tab and line feed (see `visible.py` for the set and why). Line breaks are
+#: text here, even in a title: `title: >` ends with one, and every one-line display (the
+#: prompt's heading, `ready`, a PR title) joins the lines itself.
+TEXT_PATTERN = (
     f"^[^{UNSAFE_IN_BLOCK_CLASS}]*[^\\s{UNSAFE_IN_BLOCK_CLASS}][^{UNSAFE_IN_BLOCK_CLASS}]*$"
 )
 #: A path: no control character at all (emptiness is `_relative_repo_path`'s to report).
@@ -112,10 +112,7 @@ def _iso_timestamp(value: str) -> str:
 
 
 TaskId = Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)]
-#: One line of text: a title, a track id, a version, a context pattern.
-Line = Annotated[str, StringConstraints(min_length=1, pattern=LINE_PATTERN)]
-#: Text that may span lines: a description, an acceptance criterion, a constraint, a gotcha.
-Block = Annotated[str, StringConstraints(min_length=1, pattern=BLOCK_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1, pattern=TEXT_PATTERN)]
 RepoPath = Annotated[
     str, StringConstraints(pattern=PATH_PATTERN), AfterValidator(_relative_repo_path)
 ]
@@ -143,22 +140,22 @@ class TaskScope(_Strict):
 class TaskContext(_Strict):
     """Extra guidance for the agent; each list is budgeted by the context compressor."""
 
-    constraints: list[Block] = Field(default_factory=list)
-    patterns: list[Line] = Field(
+    constraints: list[Text] = Field(default_factory=list)
+    patterns: list[Text] = Field(
         default_factory=list, description="Each 'path:45-78 - description'."
     )
-    gotchas: list[Block] = Field(default_factory=list)
+    gotchas: list[Text] = Field(default_factory=list)
 
 
 class Task(_Strict):
     """One unit of work: one branch, one agent session, one pull request."""
 
     id: TaskId = Field(description="Matches " + TASK_ID_PATTERN)
-    title: Line
-    description: Block
+    title: Text
+    description: Text
     status: TaskStatus = Field(strict=False)  # a YAML string names the enum member
     depends_on: list[TaskId] = Field(default_factory=list)
-    acceptance: list[Block] = Field(min_length=1)
+    acceptance: list[Text] = Field(min_length=1)
     attempts: int = Field(default=0, ge=0, le=MAX_ATTEMPTS_COUNT)
     scope: TaskScope
     context: TaskContext | None = None
@@ -177,8 +174,8 @@ class Backlog(_Strict):
         },
     )
 
-    version: Line
-    track_id: Line
+    version: Text
+    track_id: Text
     created_at: Timestamp
     updated_at: Timestamp
     tasks: list[Task]

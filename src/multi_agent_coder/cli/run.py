@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.errors import UsageError
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, report_json
-    from multi_agent_coder.visible import visible
+    from multi_agent_coder.visible import one_line, visible
 
     overrides: dict[str, object] = {}
     if args.workers is not None:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 visible(
                     f"would start {planned.task_id} (attempt {planned.attempt}, "
-                    f"{planned.kind} -> {planned.model}): {planned.title}"
+                    f"{planned.kind} -> {planned.model}): {one_line(planned.title)}"
                 )
             )
         for task_id, label, why in report.not_starting:

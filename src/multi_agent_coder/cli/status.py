@@ -6,6 +6,7 @@ import argparse
 import json
 
 from multi_agent_coder.cli.common import add_backlog_option, cell, open_session
+from multi_agent_coder.visible import one_line
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             cell(row["state"]),
             cell(row["attempts"]),
             cell(pr),
-            cell(row["title"]),
+            cell(one_line(str(row["title"]))),
             cell(f"{row['kind']} -> {row['model']}"),
             cell(row["detail"]),
         )

@@ -49,7 +49,7 @@ from multi_agent_coder.run.verify import (
     check_worktree,
     verify_commit,
 )
-from multi_agent_coder.visible import visible
+from multi_agent_coder.visible import one_line, visible
 
 Status = Literal["succeeded", "failed", "skipped", "needs-review", "interrupted"]
 
@@ -321,7 +321,7 @@ def _attempt(
         worktree=worktree,
         model=routed.model,
         timeout_s=env.settings.task_timeout,
-        title=f"macoder {task.id}: {visible(task.title)}",
+        title=f"macoder {task.id}: {one_line(task.title)}",
     )
     if env.cancel.is_set():
         raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
@@ -349,7 +349,7 @@ def _attempt(
         agent_commit = env.repo.commit_all(
             # `git log` prints the subject to a terminal: shown through `visible`, like a PR's.
             worktree,
-            f"{task.id}: {visible(task.title)}\n\n{_agent_trailer(notes)}",
+            f"{task.id}: {one_line(task.title)}\n\n{_agent_trailer(notes)}",
             env.author,
         )
         if agent_commit is None:  # pragma: no cover - check_worktree saw changes just now
@@ -394,7 +394,7 @@ def _attempt(
         branch=branch,
         base=env.base_branch,
         head_sha=notes.head_sha,
-        title=f"{task.id}: {task.title}" + (" (needs review)" if review else ""),
+        title=f"{task.id}: {one_line(task.title)}" + (" (needs review)" if review else ""),
         body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
         draft=review,
         labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
@@ -465,7 +465,7 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
             branch=branch,
             base=env.base_branch,
             head_sha=head,
-            title=f"{task.id}: {task.title} (failed)",
+            title=f"{task.id}: {one_line(task.title)} (failed)",
             body=pr_body(task, notes, ok=False, reason=reason, contained=env.settings.sandbox),
             draft=True,
             labels=(LABEL, LABEL_FAILED),
@@ -548,7 +548,7 @@ SANDBOX_OFF_NOTE: Final = (
 
 def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: bool = True) -> str:
     """The PR description: what the agent was asked, what was checked, what changed, cost."""
-    lines = [f"Task **{task.id}**: {task.title}", ""]
+    lines = [f"Task **{task.id}**: {one_line(task.title)}", ""]
     if not contained:
         lines += [f"⚠️ **Not contained:** {SANDBOX_OFF_NOTE}", ""]
     if ok and notes.review:
