@@ -37,6 +37,18 @@ def validate_task_id(value: str) -> str:
     return value
 
 
+def id_key(task_id: str) -> str:
+    """What a person reads in an id: its prefix and the *value* of its number, so `T001`,
+    `T01` and `T0001` all give `T1`, and `AUTH-012` and `AUTH-12` both give `AUTH-12`.
+
+    The number is the id's whole trailing run of digits (the pattern lets the prefix hold
+    digits too, so `T10001` is `T` and 10001, not `T1` and 1). Two ids with one key are
+    different strings, branches and worktrees that people will take for the same task.
+    """
+    prefix = task_id.rstrip("0123456789")
+    return prefix + (task_id[len(prefix) :].lstrip("0") or "0")
+
+
 def branch_for(task_id: str) -> str:
     """The one branch a task ever gets."""
     return BRANCH_PREFIX + validate_task_id(task_id)

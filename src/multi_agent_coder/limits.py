@@ -43,6 +43,21 @@ MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 #: Alias expansion budget of the YAML loaders (nodes produced by replaying aliases).
 MAX_ALIAS_EXPANSION: Final = 100_000
 
+#: The largest `estimated_hours` a task may have. The model router calls more than 4 hours a
+#: complex change and a task is one agent session and one pull request; 1000 hours (half a
+#: working year) is far past any real estimate, so a value above it is a slip (minutes typed
+#: as hours, a stray digit, `1e400`) that would skew routing and statistics, not a plan.
+MAX_ESTIMATED_HOURS: Final = 1000
+
+#: The largest `attempts` count a task may have: far above any `max_attempts`, and a plain
+#: 64-bit integer for every other tool that reads the file.
+MAX_ATTEMPTS_COUNT: Final = 10_000
+
+#: The most digits an integer literal in a YAML file may have. Python refuses to convert more
+#: than 4,300 (`sys.int_info.str_digits_check_threshold`) and raises ValueError; a backlog
+#: needs at most a handful, so the YAML reader stops long before with a clear message.
+MAX_INTEGER_DIGITS: Final = 100
+
 #: Paths an agent may not change in a verified result (a change makes the PR a draft that a
 #: person reviews): CI, macoder's own settings and backlog, ownership, hooks and the test
 #: runner's configuration. Patterns as in `globs.py`.

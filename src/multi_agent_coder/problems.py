@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from multi_agent_coder.visible import visible
+
 Loc = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
 
@@ -33,9 +35,15 @@ CODES: Final[dict[str, str]] = {
     "wrong-type": "a value has the wrong type (string, number, list, mapping)",
     "invalid-value": "a value is of the right type but not allowed (empty, negative, bad format)",
     "invalid-task-id": "a task id (or dependency) does not match the task-id pattern",
-    "invalid-path": "a files_hint entry is absolute, leaves the repository or is empty",
+    "invalid-path": "a files_hint entry is absolute, leaves the repository, points into VCS "
+    "metadata (.git, .hg, .svn, .jj, .bzr), holds an invisible character or is empty",
+    "control-character": "a field holds a control character or bidi override (text may hold "
+    "tab and line feed, a path neither)",
+    "number-out-of-range": "a number is not finite (.nan, .inf, 1e400), past its ceiling, or "
+    "has too many digits",
     # graph and status rules
     "duplicate-id": "two tasks share one id",
+    "confusable-id": "two task ids differ only in leading zeros (T001 and T0001)",
     "unknown-dependency": "depends_on names a task the backlog does not have",
     "self-dependency": "a task depends on itself",
     "dependency-cycle": "tasks depend on each other in a cycle",
@@ -93,11 +101,14 @@ class Problem:
     severity: Severity = "error"
 
     def render(self) -> str:
-        """`BACKLOG.yaml:12:5: tasks[3].depends_on: unknown task 'T099' [unknown-dependency]`."""
+        """`BACKLOG.yaml:12:5: tasks[3].depends_on: unknown task 'T099' [unknown-dependency]`.
+
+        One line, shown through `visible`: the message may quote the file, and the file may
+        hold what a terminal would execute."""
         where = f"{self.path}:{self.line}:{self.col}"
         field = f" {self.field}:" if self.field else ""
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}:{field} {prefix}{self.message} [{self.code}]"
+        return visible(f"{where}:{field} {prefix}{self.message} [{self.code}]")
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.col, self.code)

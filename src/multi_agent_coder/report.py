@@ -1,7 +1,9 @@
 """Renderers: the same problems as text, JSON, GitHub annotations or a markdown summary.
 
 Renderers are pure (strings in, strings out) so the CLI, the pre-commit hook and the Action
-all print the same words from the same `Problem` objects.
+all print the same words from the same `Problem` objects. Every one of them shows text from
+the user's file through `visible`: a message quotes the file, and the file may hold a terminal
+escape sequence (JSON escapes control characters by itself).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from multi_agent_coder.problems import Problem
+from multi_agent_coder.visible import visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,27 +69,33 @@ def render_json(reports: Sequence[FileReport]) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def workflow_command(kind: str, message: str, **properties: str) -> str:
+    """`::error title=...::message`, escaped the way the runner unescapes it, so a message
+    with newlines stays one annotation and a `::` inside it cannot start a new command; any
+    other control character is shown as an escape, never passed to the log."""
+    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
 def github_annotation(problem: Problem) -> str:
     """A workflow command that GitHub shows on the file's line in the PR diff."""
     level = "error" if problem.severity == "error" else "warning"
-    props = ",".join(
-        f"{key}={_escape_property(str(value))}"
-        for key, value in (
-            ("file", problem.path),
-            ("line", problem.line),
-            ("col", problem.col),
-            ("title", problem.code),
-        )
-    )
     field = f"{problem.field}: " if problem.field else ""
-    return f"::{level} {props}::{_escape_data(field + problem.message)}"
+    return workflow_command(
+        level,
+        field + problem.message,
+        file=problem.path,
+        line=str(problem.line),
+        col=str(problem.col),
+        title=problem.code,
+    )
 
 
 def render_github(reports: Sequence[FileReport]) -> str:
@@ -96,7 +105,7 @@ def render_github(reports: Sequence[FileReport]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return visible(text.replace("\n", " ")).replace("|", "\\|")
 
 
 def render_markdown(reports: Sequence[FileReport]) -> str:
@@ -111,7 +120,7 @@ def render_markdown(reports: Sequence[FileReport]) -> str:
             for p in problems
         ]
         out.append("")
-    return "\n".join(out) + "\n"
+    return visible("\n".join(out), lines=True) + "\n"
 
 
 RENDERERS = {

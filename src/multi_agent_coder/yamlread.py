@@ -10,7 +10,8 @@ and `2026-01-31` is not turned into a date) and both bound alias expansion, so t
 never accepts what the slow path would refuse.
 
 Traps turned into clear errors with line and column: bytes that are not UTF-8, tab indentation,
-duplicate keys, alias bombs, explicit tags, several documents, an empty file.
+duplicate keys, alias bombs, explicit tags, several documents, an empty file, an integer too
+long to convert.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from multi_agent_coder.limits import MAX_ALIAS_EXPANSION
+from multi_agent_coder.limits import MAX_ALIAS_EXPANSION, MAX_INTEGER_DIGITS
 from multi_agent_coder.problems import Loc
 
 
@@ -146,8 +147,30 @@ _INF: Final = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN: Final = re.compile(r"\.(nan|NaN|NAN)")
 
 
+class IntegerTooLongError(ValueError):
+    """A plain integer with more than `MAX_INTEGER_DIGITS` digits (never converted)."""
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(
+            f"a number of {digits:,} digits is too large (at most {MAX_INTEGER_DIGITS} digits); "
+            "quote it if it is text"
+        )
+
+
+def _integer(digits: str, base: int) -> int:
+    """`int(digits, base)`, refused by length first: past 4,300 decimal digits Python raises
+    its own ValueError, and no backlog number is anywhere near `MAX_INTEGER_DIGITS`."""
+    count = len(digits.lstrip("+-"))
+    if count > MAX_INTEGER_DIGITS:
+        raise IntegerTooLongError(count)
+    return int(digits, base)
+
+
 def resolve_plain(value: str) -> Any:
-    """The value of a plain (unquoted) scalar under the YAML 1.2 core schema."""
+    """The value of a plain (unquoted) scalar under the YAML 1.2 core schema.
+
+    Raises `IntegerTooLongError` for an integer with more than `MAX_INTEGER_DIGITS` digits.
+    """
     if _NULL.fullmatch(value):
         return None
     if _TRUE.fullmatch(value):
@@ -155,11 +178,11 @@ def resolve_plain(value: str) -> Any:
     if _FALSE.fullmatch(value):
         return False
     if _INT10.fullmatch(value):
-        return int(value, 10)
+        return _integer(value, 10)
     if _INT8.fullmatch(value):
-        return int(value[2:], 8)
+        return _integer(value[2:], 8)
     if _INT16.fullmatch(value):
-        return int(value[2:], 16)
+        return _integer(value[2:], 16)
     if _FLOAT.fullmatch(value):
         return float(value)
     if _INF.fullmatch(value):
@@ -252,7 +275,13 @@ class _Builder:
     def _scalar(self, node: Any) -> Any:
         if node.tag not in _IMPLICIT_SCALAR_TAGS:
             raise self._tag_error(node)
-        return node.value if node.style else resolve_plain(node.value)
+        if node.style:
+            return node.value
+        try:
+            return resolve_plain(node.value)
+        except IntegerTooLongError as exc:
+            span = _span(node)
+            raise YamlError("number-out-of-range", str(exc), span.line, span.col) from None
 
     def _mapping(self, node: Any, loc: Loc) -> dict[Any, Any]:
         out: dict[Any, Any] = {}

@@ -237,6 +237,15 @@ MESSAGE_HINTS = {
     "full-file-paste.yaml": "60 lines",
     "invalid-pattern.yaml": "'path:45-78 - description'",
     "context-too-large.yaml": "3456 bytes, over the 3000-byte limit",
+    "estimated-hours-infinite.yaml": "must be a finite number, got inf",
+    "estimated-hours-overflow.yaml": "such as 1e400",
+    "estimated-hours-absurd.yaml": "must be at most 1000, got 5000",
+    "attempts-too-many-digits.yaml": "a number of 5,000 digits is too large",
+    "confusable-ids.yaml": "'T0001' differs from 'T001' (tasks[0], line 7) only in leading zeros",
+    "files-hint-git-dir.yaml": "points into version-control metadata ('.git')",
+    "title-escape-sequence.yaml": "control character U+001B (\\x1b)",
+    "title-bidi-override.yaml": "control character U+202E (\\u202e)",
+    "description-bell.yaml": "U+0007 (\\x07) at character 31 of 31",
 }
 
 

@@ -33,12 +33,12 @@ from multi_agent_coder.action.outputs import (
     render_run_summary,
     run_outputs,
     run_result,
-    workflow_command,
     write_outputs,
 )
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import EXIT_USAGE
 from multi_agent_coder.forge.base import PrResult
+from multi_agent_coder.report import workflow_command
 from multi_agent_coder.run.orchestrator import RunReport
 from multi_agent_coder.run.task import Phase, TaskOutcome
 from tests.support import task

@@ -88,6 +88,7 @@ def test_a_torn_last_line_is_skipped_and_reported() -> None:
             "release: task: invalid task id 't1'",
         ),
         ("[" * 100_000, "not JSON"),
+        ('{"type": "release", "task": "T001", "at": ' + "9" * 5000 + "}", "not JSON"),
     ],
 )
 def test_bad_lines_are_skipped_with_a_reason(line: str, reason: str) -> None:

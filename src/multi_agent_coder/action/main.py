@@ -48,7 +48,6 @@ from multi_agent_coder.action.outputs import (
     render_publish_summary,
     render_run_summary,
     run_outputs,
-    workflow_command,
     write_outputs,
 )
 from multi_agent_coder.errors import (
@@ -61,6 +60,8 @@ from multi_agent_coder.errors import (
     NoBacklogError,
     UnreadableFileError,
 )
+from multi_agent_coder.report import workflow_command
+from multi_agent_coder.visible import visible
 
 if TYPE_CHECKING:
     from multi_agent_coder.config import Settings
@@ -165,7 +166,7 @@ def _report_error(message: str, out: TextIO, *, in_actions: bool) -> None:
     if in_actions:
         print(workflow_command("error", message, title="macoder"), file=out, flush=True)
     else:
-        print(f"macoder: error: {message}", file=sys.stderr)
+        print(visible(f"macoder: error: {message}"), file=sys.stderr)
 
 
 def mask_token(token: str, out: TextIO) -> None:
@@ -284,8 +285,8 @@ def plan(job: Job, session: Session) -> int:
     note = state.note
     append_summary(runner.summary_file, render_plan_summary(ready, note=note, held_back=held_back))
     print("ready: " + (", ".join(t.id for t in ready) or "none"), file=job.out)
-    if note:
-        print(note, file=job.out)
+    if note:  # one line (`visible`): a line break could start a workflow command
+        print(visible(note), file=job.out)
     return EXIT_OK
 
 
@@ -312,7 +313,7 @@ def _orchestrator(job: Job, session: Session, run_id: str | None = None) -> Orch
     from multi_agent_coder.run.orchestrator import Orchestrator
 
     def on_phase(task_id: str, phase: Phase) -> None:
-        print(f"{task_id}: {phase.value}", file=job.out, flush=True)
+        print(visible(f"{task_id}: {phase.value}"), file=job.out, flush=True)
 
     return Orchestrator(session, on_phase=on_phase, run_id=run_id)
 
@@ -327,7 +328,7 @@ def _report(job: Job, report: RunReport) -> int:
                 file=out,
             )
     if report.note:
-        print(report.note, file=out)
+        print(visible(report.note), file=out)
     out.flush()
     write_outputs(runner.output_file, run_outputs(report, dry_run=inputs.dry_run))
     append_summary(runner.summary_file, render_run_summary(report, dry_run=inputs.dry_run))
@@ -386,7 +387,7 @@ def publish(job: Job, session: Session) -> int:
         print(workflow_command(level, done.reason, title=f"macoder {done.task_id}"), file=out)
     else:
         shown = f"#{pr.number} ({pr.operation})" if pr is not None else done.reason
-        print(f"{done.task_id}: {shown}", file=out)
+        print(visible(f"{done.task_id}: {shown}"), file=out)
     out.flush()
     return EXIT_PROBLEMS if done.status == "refused" else EXIT_OK
 

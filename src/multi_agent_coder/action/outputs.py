@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
+from multi_agent_coder.visible import visible
+
 if TYPE_CHECKING:
     from multi_agent_coder.backlog.model import Task
     from multi_agent_coder.run.orchestrator import RunReport
@@ -75,24 +77,6 @@ def append_summary(path: Path | None, markdown: str) -> None:
         handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
 
 
-# --------------------------------------------------------------------------- workflow commands
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def workflow_command(kind: str, message: str, **properties: str) -> str:
-    """`::error title=...::message`, escaped the way the runner unescapes it, so a message
-    with newlines stays one annotation and a `::` inside it cannot start a new command."""
-    props = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
-    return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
-
-
 # --------------------------------------------------------------------------- results
 
 
@@ -133,8 +117,9 @@ def ready_json(task_ids: Iterable[str]) -> str:
 
 
 def _cell(text: str) -> str:
-    """Table-cell text: agent and test output may hold pipes, newlines or HTML."""
-    return (
+    """Table-cell text: agent and test output may hold pipes, newlines, HTML or control
+    characters."""
+    return visible(
         text.replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")

@@ -10,6 +10,7 @@ tasks that did validate, and every finding pinned to the line and column of the 
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Collection, Sequence
@@ -19,13 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from multi_agent_coder.backlog.model import Backlog, Task, TaskStatus
+from multi_agent_coder.backlog.model import TEXT_PATTERN, Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.rules import Entry, check_rules
 from multi_agent_coder.errors import BacklogInvalidError
 from multi_agent_coder.ids import TASK_ID_PATTERN, is_task_id
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.problems import Finding, Loc, Problem, errors_in, format_loc, kind_of
 from multi_agent_coder.userfiles import read_user_file
+from multi_agent_coder.visible import describe, first_unsafe
 from multi_agent_coder.yamlread import (
     Positions,
     YamlError,
@@ -206,6 +208,10 @@ def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
             f"{value!r} is not a task id: an uppercase letter, then uppercase letters or "
             "digits, an optional '-', and 2 to 5 digits (e.g. T001, AUTH-012)",
         )
+    if kind == "string_pattern_mismatch":
+        unsafe = _unsafe_character(value, err.get("ctx", {}).get("pattern"))
+        if unsafe is not None:
+            return Finding(loc, "control-character", unsafe)
     if kind in ("string_pattern_mismatch", "string_too_short"):
         return Finding(loc, "invalid-value", "must not be empty or only spaces")
     if kind == "enum":
@@ -219,6 +225,18 @@ def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
         )
     if kind == "too_short":
         return Finding(loc, "invalid-value", f"{field!r} needs at least one item")
+    if kind == "finite_number":
+        infinite = isinstance(value, float) and math.isinf(value)
+        why = " (a number past about 1.8e308, such as 1e400, is one)" if infinite else ""
+        return Finding(loc, "number-out-of-range", f"must be a finite number, got {value!r}{why}")
+    if kind in ("less_than", "less_than_equal"):
+        bound = err.get("ctx", {}).get("lt", err.get("ctx", {}).get("le"))
+        advice = "; split bigger work into several tasks" if field == "estimated_hours" else ""
+        return Finding(
+            loc,
+            "number-out-of-range",
+            f"must be at most {bound:g}, got {_shown_number(value)}{advice}",
+        )
     if kind in ("greater_than", "greater_than_equal"):
         bound = err.get("ctx", {}).get("gt", err.get("ctx", {}).get("ge"))
         relation = "greater than" if kind == "greater_than" else "at least"
@@ -228,6 +246,31 @@ def _from_pydantic(model: type[BaseModel], err: Any, prefix: Loc) -> Finding:
         code = "invalid-path" if "files_hint" in err["loc"] else "invalid-value"
         return Finding(loc, code, message)
     return Finding(loc, "invalid-value", str(err["msg"]))
+
+
+def _unsafe_character(value: object, pattern: object) -> str | None:
+    """Why a string failed a text pattern because of a control character, or None when it
+    failed for being blank. Text may hold tab and line feed; a path holds neither."""
+    if not isinstance(value, str):
+        return None
+    lines = pattern == TEXT_PATTERN
+    at = first_unsafe(value, lines=lines)
+    if at is None:
+        return None
+    where = "" if len(value) == 1 else f" at character {at + 1} of {len(value)}"
+    allowed = "text may hold tab and line feed, no other" if lines else "a path may hold none"
+    return (
+        f"holds the control character {describe(value[at])}{where}, which can rewrite a "
+        f"terminal or hide text from a reviewer; {allowed}"
+    )
+
+
+def _shown_number(value: object) -> str:
+    """A number as a message shows it; a huge integer by its size, never through `str()`
+    (which raises ValueError past Python's 4,300-digit limit)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"a number of about {value.bit_length() * 3 // 10:,} digits"
+    return repr(value)
 
 
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:

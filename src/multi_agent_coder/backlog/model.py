@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from multi_agent_coder.ids import TASK_ID_PATTERN
+from multi_agent_coder.limits import MAX_ATTEMPTS_COUNT, MAX_ESTIMATED_HOURS
+from multi_agent_coder.visible import UNSAFE_CLASS, UNSAFE_IN_BLOCK_CLASS
 
 
 class TaskStatus(StrEnum):
@@ -36,21 +38,65 @@ SCHEDULABLE = frozenset({TaskStatus.PENDING, TaskStatus.READY})
 _PARENT_SEGMENT = re.compile(r"(?:^|[/\\])\.\.(?:[/\\]|$)")
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
 
+#: Version-control metadata directories: a hint into one points the agent at hooks and config
+#: that run code (`.git/hooks/post-commit`), never at the project's own files.
+VCS_DIRECTORIES = frozenset({".git", ".hg", ".svn", ".jj", ".bzr"})
+#: A cheap first test, true for every path that may hold one of them (or its 8.3 short name).
+_VCS_HINT = re.compile(r"\.(?:git|hg|svn|jj|bzr)|git~", re.IGNORECASE)
+#: Characters that print as nothing: a path holding one looks like a different path (git
+#: refuses `.g\u200cit` for the same reason). Soft hyphen, zero-width space/joiners, LRM/RLM,
+#: ALM, word joiner and invisible operators, BOM.
+_INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
+
+#: Free text: something that is not a space, and no control character or bidi override
+#: anywhere except tab and line feed (see `visible.py` for the set and why). Line breaks are
+#: text here, even in a title: `title: >` ends with one, and every one-line display (the
+#: prompt's heading, `ready`, a PR title) joins the lines itself.
+TEXT_PATTERN = (
+    f"^[^{UNSAFE_IN_BLOCK_CLASS}]*[^\\s{UNSAFE_IN_BLOCK_CLASS}][^{UNSAFE_IN_BLOCK_CLASS}]*$"
+)
+#: A path: no control character at all (emptiness is `_relative_repo_path`'s to report).
+PATH_PATTERN = f"^[^{UNSAFE_CLASS}]*$"
+
+
+def _vcs_segment(value: str) -> str | None:
+    """The segment of `value` that names VCS metadata, case-insensitively, as Windows and
+    macOS file systems compare names: trailing dots and spaces dropped (`.git.` is `.git`),
+    and git's own 8.3 short name `GIT~1`. None for an ordinary path."""
+    if not _VCS_HINT.search(value):
+        return None
+    for segment in re.split(r"[/\\]", value):
+        name = segment.rstrip(". ").lower()
+        if name in VCS_DIRECTORIES or re.fullmatch(r"git~[0-9]+", name):
+            return segment
+    return None
+
 
 def _relative_repo_path(value: str) -> str:
-    """A files_hint entry must stay inside the repository: relative, no `..`, not empty.
+    """A files_hint entry must stay inside the repository: relative, no `..`, not empty, not
+    into `.git` or another VCS's metadata, nothing invisible in it.
 
     Plain string tests rather than `PurePath` objects: this runs for every path of every task,
     and a 10,000-task backlog has tens of thousands of them.
     """
     if not value.strip():
         raise ValueError("path is empty")
-    if "\x00" in value:
-        raise ValueError("path contains a NUL byte")
     if value.startswith(("/", "\\", "~")) or _WINDOWS_DRIVE.match(value):
         raise ValueError(f"path {value!r} is absolute; use a path relative to the repository root")
     if ".." in value and _PARENT_SEGMENT.search(value):
         raise ValueError(f"path {value!r} leaves the repository ('..')")
+    segment = _vcs_segment(value)
+    if segment is not None:
+        raise ValueError(
+            f"path {value!r} points into version-control metadata ({segment!r}); "
+            "name the project's own files"
+        )
+    invisible = _INVISIBLE.search(value)
+    if invisible is not None:
+        raise ValueError(
+            f"path {value!r} holds an invisible character U+{ord(invisible.group()):04X}; "
+            "it would look like a different path"
+        )
     return value
 
 
@@ -66,8 +112,10 @@ def _iso_timestamp(value: str) -> str:
 
 
 TaskId = Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)]
-NonEmptyText = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
-RepoPath = Annotated[str, AfterValidator(_relative_repo_path)]
+Text = Annotated[str, StringConstraints(min_length=1, pattern=TEXT_PATTERN)]
+RepoPath = Annotated[
+    str, StringConstraints(pattern=PATH_PATTERN), AfterValidator(_relative_repo_path)
+]
 Timestamp = Annotated[str, AfterValidator(_iso_timestamp)]
 
 
@@ -81,29 +129,34 @@ class TaskScope(_Strict):
     files_hint: list[RepoPath] = Field(
         default_factory=list, description="Paths relative to the repository root."
     )
-    estimated_hours: float = Field(gt=0, description="Estimated effort in hours, above zero.")
+    estimated_hours: float = Field(
+        gt=0,
+        le=MAX_ESTIMATED_HOURS,
+        allow_inf_nan=False,
+        description=f"Estimated effort in hours, above zero, at most {MAX_ESTIMATED_HOURS}.",
+    )
 
 
 class TaskContext(_Strict):
     """Extra guidance for the agent; each list is budgeted by the context compressor."""
 
-    constraints: list[NonEmptyText] = Field(default_factory=list)
-    patterns: list[NonEmptyText] = Field(
+    constraints: list[Text] = Field(default_factory=list)
+    patterns: list[Text] = Field(
         default_factory=list, description="Each 'path:45-78 - description'."
     )
-    gotchas: list[NonEmptyText] = Field(default_factory=list)
+    gotchas: list[Text] = Field(default_factory=list)
 
 
 class Task(_Strict):
     """One unit of work: one branch, one agent session, one pull request."""
 
     id: TaskId = Field(description="Matches " + TASK_ID_PATTERN)
-    title: NonEmptyText
-    description: NonEmptyText
+    title: Text
+    description: Text
     status: TaskStatus = Field(strict=False)  # a YAML string names the enum member
     depends_on: list[TaskId] = Field(default_factory=list)
-    acceptance: list[NonEmptyText] = Field(min_length=1)
-    attempts: int = Field(default=0, ge=0)
+    acceptance: list[Text] = Field(min_length=1)
+    attempts: int = Field(default=0, ge=0, le=MAX_ATTEMPTS_COUNT)
     scope: TaskScope
     context: TaskContext | None = None
 
@@ -121,8 +174,8 @@ class Backlog(_Strict):
         },
     )
 
-    version: NonEmptyText
-    track_id: NonEmptyText
+    version: Text
+    track_id: Text
     created_at: Timestamp
     updated_at: Timestamp
     tasks: list[Task]

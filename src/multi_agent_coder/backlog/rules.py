@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from multi_agent_coder.backlog.model import Task, TaskStatus
+from multi_agent_coder.ids import id_key
 from multi_agent_coder.problems import Finding, Loc
 
 Entry = tuple[int, Task]
@@ -44,8 +45,11 @@ def build_graph(entries: Sequence[Entry]) -> Graph:
 
 
 def check_ids(entries: Sequence[Entry]) -> list[Finding]:
-    """`duplicate-id`: every occurrence after the first, pointing back at the first."""
+    """`duplicate-id`: every occurrence after the first, pointing back at the first.
+    `confusable-id`: an id that differs from an earlier one only in the leading zeros of its
+    number (`T001`, `T0001`), naming both."""
     seen: dict[str, int] = {}
+    by_key: dict[str, tuple[int, str]] = {}
     out: list[Finding] = []
     for index, task in entries:
         if task.id in seen:
@@ -57,8 +61,20 @@ def check_ids(entries: Sequence[Entry]) -> list[Finding]:
                     refs=(_task_loc(seen[task.id], "id"),),
                 )
             )
-        else:
-            seen[task.id] = index
+            continue
+        seen[task.id] = index
+        first_index, first_id = by_key.setdefault(id_key(task.id), (index, task.id))
+        if first_index != index:
+            out.append(
+                Finding(
+                    _task_loc(index, "id"),
+                    "confusable-id",
+                    f"id {task.id!r} differs from {first_id!r} (tasks[{first_index}], "
+                    f"{{ref0}}) only in leading zeros; people and branch lists will take "
+                    f"them for one task: renumber one of them",
+                    refs=(_task_loc(first_index, "id"),),
+                )
+            )
     return out
 
 

@@ -17,6 +17,7 @@ from multi_agent_coder.errors import (
     UnreadableFileError,
     UsageError,
 )
+from multi_agent_coder.visible import visible
 
 BACKLOG_SUFFIXES = (".yaml", ".yml")
 
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                 ) from None
             # A changed spec file stands for a backlog this repository does not have yet: a
             # pre-commit run has nothing to check, and must not fail the commit.
-            print(f"macoder: no backlog at {display_name(path)}; nothing to check", file=sys.stderr)
+            shown = visible(display_name(path))
+            print(f"macoder: no backlog at {shown}; nothing to check", file=sys.stderr)
             continue
         tasks = len(result.backlog.tasks) if result.backlog is not None else None
         reports.append(FileReport(result.path, result.problems, tasks))

@@ -8,10 +8,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from multi_agent_coder.backlog.load import Check, LoadResult
     from multi_agent_coder.backlog.model import Backlog
     from multi_agent_coder.config import Settings
     from multi_agent_coder.run.session import Session
+
+
+def cell(text: object) -> Text:
+    """Text for a rich table or console: control characters made visible (`visible`), and
+    square brackets kept as written — a title `[bold]...` or `[link=...]` from a user's file
+    is shown, never read as rich markup."""
+    from rich.text import Text
+
+    from multi_agent_coder.visible import visible
+
+    return Text(visible(str(text)))
 
 
 def add_backlog_option(parser: argparse.ArgumentParser) -> None:

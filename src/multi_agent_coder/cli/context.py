@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.context.build import build_prompt
     from multi_agent_coder.errors import UnknownTaskError
     from multi_agent_coder.ids import validate_task_id
+    from multi_agent_coder.visible import visible
 
     task_id = validate_task_id(args.task_id)
     backlog, result = load_valid(args)
@@ -26,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
         raise UnknownTaskError(task_id, result.path, [t.id for t in backlog.tasks])
     settings = settings_of(args).context_settings()
     prompt = build_prompt(backlog.tasks[index], settings)
-    sys.stdout.write(prompt.text if prompt.text.endswith("\n") else prompt.text + "\n")
+    shown = visible(prompt.text, lines=True)  # the exact prompt, but inert on a terminal
+    sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
     prefix = f"tasks[{index}]"
     for problem in result.problems:
         if problem.field == prefix or problem.field.startswith((prefix + ".", prefix + "[")):

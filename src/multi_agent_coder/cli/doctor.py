@@ -14,12 +14,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.run.doctor import diagnose
     from multi_agent_coder.run.session import open_local
+    from multi_agent_coder.visible import visible
 
     failed = 0
     with open_local(root_of(args), settings_of(args)) as session:
         for finding in diagnose(session):
             mark = "ok  " if finding.ok else "FAIL"
-            print(f"{mark} {finding.name}: {finding.detail}")
+            print(visible(f"{mark} {finding.name}: {finding.detail}"))
             failed += not finding.ok
     if failed:
         print(f"{failed} check(s) failed: `macoder run` would stop at the first")

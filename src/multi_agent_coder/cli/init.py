@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from multi_agent_coder import scaffold
     from multi_agent_coder.backlog.schema import schema_text
     from multi_agent_coder.run.checks import detect_commands, scan_repo
+    from multi_agent_coder.visible import visible
 
     root = Path(args.directory)
     if not root.is_dir():
@@ -53,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
     for name, text in files:
         done = scaffold.write_new(root, name, text)
         print(
-            f"{'wrote' if done.created else 'kept '} {done.path}"
+            visible(f"{'wrote' if done.created else 'kept '} {done.path}")
             + ("" if done.created else " (it exists; not changed)")
         )
-    if detected:
-        print(f"test command detected: {' '.join(detected)}")
+    if detected:  # read from the project's own files (package.json scripts...)
+        print(visible(f"test command detected: {' '.join(detected)}"))
     else:
         print("no test runner detected: set checks.test in .macoder.yaml")
     if not _in_git_repository(root):

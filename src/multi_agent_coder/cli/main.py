@@ -23,6 +23,7 @@ from multi_agent_coder.errors import (
     ProblemsFound,
     UsageError,
 )
+from multi_agent_coder.visible import visible
 
 #: command name -> module under multi_agent_coder.cli (each has `add_parser` and `run`)
 COMMANDS: dict[str, str] = {
@@ -128,10 +129,10 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             if problem.render() not in said:  # each problem printed once
                 print(problem.render(), file=sys.stderr)
-        print(f"macoder: error: {exc}", file=sys.stderr)
+        print(visible(f"macoder: error: {exc}"), file=sys.stderr)
         return exc.exit_code
-    except MacoderError as exc:
-        print(f"macoder: error: {exc}", file=sys.stderr)
+    except MacoderError as exc:  # messages quote paths, ids and values from the user's files
+        print(visible(f"macoder: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("macoder: interrupted", file=sys.stderr)
@@ -145,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.debug:
             traceback.print_exc()
         print(
-            f"macoder: internal error: {type(exc).__name__}: {exc}\n"
+            visible(f"macoder: internal error: {type(exc).__name__}: {exc}") + "\n"
             "macoder: re-run with --debug for a traceback, and please report it",
             file=sys.stderr,
         )

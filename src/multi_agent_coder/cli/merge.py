@@ -14,9 +14,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.ids import validate_task_id
+    from multi_agent_coder.visible import visible
 
     task_id = validate_task_id(args.task_id)
     with open_session(args) as session:
         pr = session.merge(task_id)
-    print(f"merged PR #{pr.number} ({pr.branch}) into {pr.base} at {str(pr.merged_sha)[:10]}")
+    print(visible(f"merged PR #{pr.number} ({pr.branch}) into {pr.base} at {pr.merged_sha!s:.10}"))
     return 0

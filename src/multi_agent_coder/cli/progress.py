@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from rich.table import Table
 
+from multi_agent_coder.cli.common import cell
 from multi_agent_coder.run.task import Phase, TaskOutcome
+from multi_agent_coder.visible import visible
 
 
 class Progress:
@@ -36,7 +38,7 @@ class Progress:
             self._phase[task_id] = phase
             if not self.live:
                 elapsed = time.monotonic() - self._t0
-                self._print(f"[{elapsed:6.1f}s] {task_id}: {phase.value}")
+                self._print(visible(f"[{elapsed:6.1f}s] {task_id}: {phase.value}"))
             self._refresh()
 
     def _print(self, text: str) -> None:
@@ -51,7 +53,7 @@ class Progress:
         table.add_column("elapsed", justify="right")
         now = time.monotonic()
         for task_id, phase in self._phase.items():
-            table.add_row(task_id, phase.value, f"{now - self._started[task_id]:.1f}s")
+            table.add_row(cell(task_id), phase.value, f"{now - self._started[task_id]:.1f}s")
         return table
 
     def _refresh(self) -> None:
@@ -85,13 +87,13 @@ def outcome_table(outcomes: Sequence[TaskOutcome], stream: TextIO = sys.stdout) 
         table.add_column(column, justify="right" if column in ("time", "context") else "left")
     for o in outcomes:
         pr = f"#{o.pr.number} ({o.pr.operation})" if o.pr else "-"
-        table.add_row(
-            o.task_id,
-            o.status,
-            pr,
+        table.add_row(  # the reason quotes agent and test output
+            cell(o.task_id),
+            cell(o.status),
+            cell(pr),
             f"{o.duration_s:.1f}s",
             f"{o.context_bytes} B",
-            o.model or "-",
-            o.reason,
+            cell(o.model or "-"),
+            cell(o.reason),
         )
     Console(file=stream, width=max(100, Console(file=stream).width)).print(table)

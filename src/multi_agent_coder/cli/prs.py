@@ -15,6 +15,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.visible import visible
+
     with open_session(args) as session:
         prs = session.forge.list_prs(include_closed=args.all)
     if args.json:
@@ -25,5 +27,6 @@ def run(args: argparse.Namespace) -> int:
     for pr in prs:
         flags = " [draft]" if pr.draft else ""
         labels = f" ({', '.join(pr.labels)})" if pr.labels else ""
-        print(f"#{pr.number}\t{pr.state.value}{flags}\t{pr.branch}\t{pr.title}{labels}")
+        shown = "\t".join(visible(part) for part in (pr.branch, pr.title + labels))
+        print(f"#{pr.number}\t{pr.state.value}{flags}\t{shown}")
     return 0

@@ -28,6 +28,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.run.state import RunState, decide
+    from multi_agent_coder.visible import one_line, visible
 
     state: RunState
     if args.backlog_only:
@@ -36,11 +37,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         with open_session(args) as session:
             state = session.snapshot().state
-    if args.json:
+    if args.json:  # JSON escapes control characters itself
         print(json.dumps([{"id": t.id, "title": t.title} for t in state.ready]))
     elif state.ready:
         for task in state.ready:
-            print(f"{task.id}\t{task.title}")
+            print(f"{task.id}\t{one_line(task.title)}")
     else:
-        print(f"no task is ready: {state.note}")
+        print(visible(f"no task is ready: {state.note}"))
     return 0

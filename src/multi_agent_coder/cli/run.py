@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.errors import UsageError
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, report_json
+    from multi_agent_coder.visible import one_line, visible
 
     overrides: dict[str, object] = {}
     if args.workers is not None:
@@ -84,31 +85,36 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(report_json(report))
         return report.exit_code
+    # Every line below may quote a title, a note or a command from the user's files.
     for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(visible(f"warning: {warning}"), file=sys.stderr)
     if report.health is not None:
         for warning in report.health.warnings:
-            print(f"health warning: {warning}", file=sys.stderr)
+            print(visible(f"health warning: {warning}"), file=sys.stderr)
     if report.note:
-        print(report.note)
+        print(visible(report.note))
     if report.planned and not report.outcomes:
         for planned in report.planned:
             print(
-                f"would start {planned.task_id} (attempt {planned.attempt}, "
-                f"{planned.kind} -> {planned.model}): {planned.title}"
+                visible(
+                    f"would start {planned.task_id} (attempt {planned.attempt}, "
+                    f"{planned.kind} -> {planned.model}): {one_line(planned.title)}"
+                )
             )
         for task_id, label, why in report.not_starting:
-            print(f"not starting {task_id}: {label}" + (f" {why}" if why else ""))
+            print(visible(f"not starting {task_id}: {label}" + (f" {why}" if why else "")))
         configured = session.settings.checks.test
         print(
-            "checks: "
-            + (
-                " ".join(configured)
-                if configured
-                else "detected on the default branch when the run starts (`macoder doctor` runs"
-                " them now)"
+            visible(
+                "checks: "
+                + (
+                    " ".join(configured)
+                    if configured
+                    else "detected on the default branch when the run starts (`macoder doctor`"
+                    " runs them now)"
+                )
+                + " (on the default branch first, then on each result)"
             )
-            + " (on the default branch first, then on each result)"
         )
     if report.outcomes:
         outcome_table(report.outcomes)

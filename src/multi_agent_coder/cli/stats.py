@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from multi_agent_coder.cli.common import add_backlog_option, load_valid, settings_of
+from multi_agent_coder.cli.common import add_backlog_option, cell, load_valid, settings_of
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -26,20 +26,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console(highlight=False)
-    table = Table(title=f"{backlog.track_id}: {result.total} tasks", title_justify="left")
+    table = Table(title=cell(f"{backlog.track_id}: {result.total} tasks"), title_justify="left")
     table.add_column("status")
     table.add_column("tasks", justify="right")
     for status, count in result.by_status.items():
         table.add_row(status, str(count))
     console.print(table)
-    console.print(f"ready now ({len(result.ready)}): {', '.join(result.ready) or '-'}")
+    console.print(cell(f"ready now ({len(result.ready)}): {', '.join(result.ready) or '-'}"))
     for blocked in result.blocked:
         reasons = [f"waits on {dep} ({status})" for dep, status in blocked.waiting_on]
         if blocked.attempts_exhausted:
             reasons.append(f"attempts used up (max {settings_of(args).max_attempts})")
         if blocked.leased:
             reasons.append("running (leased)")
-        console.print(f"blocked {blocked.task_id}: {'; '.join(reasons)}")
+        console.print(cell(f"blocked {blocked.task_id}: {'; '.join(reasons)}"))
     chain = result.longest_chain
-    console.print(f"longest dependency chain ({len(chain)}): {' -> '.join(chain) or '-'}")
+    console.print(cell(f"longest dependency chain ({len(chain)}): {' -> '.join(chain) or '-'}"))
     return 0

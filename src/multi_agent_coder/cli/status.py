@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from multi_agent_coder.cli.common import add_backlog_option, open_session
+from multi_agent_coder.cli.common import add_backlog_option, cell, open_session
+from multi_agent_coder.visible import one_line
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -37,20 +38,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    title = f"{snapshot.backlog.track_id} on {snapshot.branch}"
+    title = cell(f"{snapshot.backlog.track_id} on {snapshot.branch}")
     table = Table(title=title, title_justify="left")
     for column in ("task", "state", "attempts", "PR", "title", "model", "detail"):
         table.add_column(column)
     for row in rows:
         pr = f"#{row['pr']}" if row["pr"] else "-"
         table.add_row(
-            str(row["task_id"]),
-            str(row["state"]),
-            str(row["attempts"]),
-            pr,
-            str(row["title"]),
-            f"{row['kind']} -> {row['model']}",
-            str(row["detail"]),
+            cell(row["task_id"]),
+            cell(row["state"]),
+            cell(row["attempts"]),
+            cell(pr),
+            cell(one_line(str(row["title"]))),
+            cell(f"{row['kind']} -> {row['model']}"),
+            cell(row["detail"]),
         )
     Console().print(table)
     return 0

@@ -38,6 +38,7 @@ from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import branch_for
+from multi_agent_coder.visible import visible
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,9 @@ class GitHubForge:
             branch,
             base,
             head_sha,
-            sansio.fit(title, sansio.MAX_TITLE_CHARS),
-            sansio.fit(body, sansio.MAX_BODY_CHARS),
+            # Escaped before it is fitted, so the escapes count against GitHub's limits.
+            sansio.fit(visible(title), sansio.MAX_TITLE_CHARS),
+            sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS),
             draft,
             labels,
         )

@@ -143,8 +143,8 @@ class LocalForge:
                 plan = plan_update(pulls[position], wanted)
                 updated = replace(
                     plan.pr,
-                    title=title,
-                    body=body,
+                    title=wanted.title,
+                    body=wanted.body,
                     base=base,
                     head_sha=head_sha,
                     draft=draft,
@@ -165,8 +165,8 @@ class LocalForge:
                 task_id=task_id,
                 branch=branch,
                 base=base,
-                title=title,
-                body=body,
+                title=wanted.title,
+                body=wanted.body,
                 state=PrState.OPEN,
                 draft=draft,
                 head_sha=head_sha,

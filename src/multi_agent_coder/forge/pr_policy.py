@@ -22,11 +22,17 @@ from dataclasses import dataclass
 from multi_agent_coder.errors import ForgeError
 from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, Operation, PullRequest
 from multi_agent_coder.ids import branch_for
+from multi_agent_coder.visible import visible
 
 
 @dataclass(frozen=True, slots=True)
 class WantedPr:
-    """The pull request a run wants for a task."""
+    """The pull request a run wants for a task.
+
+    Its title and body are shown through `visible` here, the one door every pull request
+    passes on either forge (the run's own and the publish job's from a hand-off file): a
+    title from the backlog, or a body quoting agent output, must not carry a terminal escape
+    sequence or a bidi override to the people and tools that read pull requests."""
 
     task_id: str
     branch: str
@@ -38,6 +44,8 @@ class WantedPr:
     labels: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "title", visible(self.title))
+        object.__setattr__(self, "body", visible(self.body, lines=True))
         if self.branch != branch_for(self.task_id):
             raise ForgeError(
                 f"task {self.task_id} must use branch {branch_for(self.task_id)}, not {self.branch}"

@@ -148,6 +148,8 @@ def _parse_line(line: str) -> tuple[Record | None, str]:
         return None, f"not JSON: {exc.msg} (column {exc.colno})"
     except RecursionError:
         return None, "not JSON: nested too deeply"
+    except ValueError:  # past Python's 4,300-digit limit for int(): no record has such a number
+        return None, "not JSON macoder writes: a number too long to read"
     if not isinstance(data, dict):
         return None, "not a JSON object"
     kind = data.get("type")

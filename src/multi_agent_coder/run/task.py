@@ -49,6 +49,7 @@ from multi_agent_coder.run.verify import (
     check_worktree,
     verify_commit,
 )
+from multi_agent_coder.visible import one_line, visible
 
 Status = Literal["succeeded", "failed", "skipped", "needs-review", "interrupted"]
 
@@ -334,7 +335,7 @@ def _attempt(
         worktree=worktree,
         model=routed.model,
         timeout_s=env.settings.task_timeout,
-        title=f"macoder {task.id}: {task.title}",
+        title=f"macoder {task.id}: {one_line(task.title)}",
     )
     if env.cancel.is_set():
         raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
@@ -360,7 +361,10 @@ def _attempt(
         # The tree that is verified is the tree that is committed: commit first, then check
         # an export of that commit (the checks cannot change what goes into the PR).
         agent_commit = env.repo.commit_all(
-            worktree, f"{task.id}: {task.title}\n\n{_agent_trailer(notes)}", env.author
+            # `git log` prints the subject to a terminal: shown through `visible`, like a PR's.
+            worktree,
+            f"{task.id}: {one_line(task.title)}\n\n{_agent_trailer(notes)}",
+            env.author,
         )
         if agent_commit is None:  # pragma: no cover - check_worktree saw changes just now
             raise VerificationFailed("the agent's changes vanished before they were committed")
@@ -409,7 +413,7 @@ def _attempt(
         branch=branch,
         base=env.base_branch,
         head_sha=notes.head_sha,
-        title=f"{task.id}: {task.title}" + (" (needs review)" if review else ""),
+        title=f"{task.id}: {one_line(task.title)}" + (" (needs review)" if review else ""),
         body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
         draft=review,
         labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
@@ -467,7 +471,9 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         worktree = env.worktrees.path_for(task.id)
         # What the agent left: committed now, or already (verification commits first).
         head = env.repo.commit_all(
-            worktree, f"{task.id}: failed attempt (draft)\n\n{reason}", env.author
+            worktree,
+            f"{task.id}: failed attempt (draft)\n\n{visible(reason, lines=True)}",
+            env.author,
         ) or env.repo.head_of(worktree)
         if head == env.base_sha:
             return None
@@ -478,7 +484,7 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
             branch=branch,
             base=env.base_branch,
             head_sha=head,
-            title=f"{task.id}: {task.title} (failed)",
+            title=f"{task.id}: {one_line(task.title)} (failed)",
             body=pr_body(task, notes, ok=False, reason=reason, contained=env.settings.sandbox),
             draft=True,
             labels=(LABEL, LABEL_FAILED),
@@ -572,7 +578,7 @@ SANDBOX_OFF_NOTE: Final = (
 
 def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: bool = True) -> str:
     """The PR description: what the agent was asked, what was checked, what changed, cost."""
-    lines = [f"Task **{task.id}**: {task.title}", ""]
+    lines = [f"Task **{task.id}**: {one_line(task.title)}", ""]
     if not contained:
         lines += [f"⚠️ **Not contained:** {SANDBOX_OFF_NOTE}", ""]
     if ok and notes.review:
