@@ -123,7 +123,7 @@ def rules_bypassed(monkeypatch: pytest.MonkeyPatch) -> None:
     import multi_agent_coder.backlog.load as load_module
     import multi_agent_coder.run.session as session_module
 
-    def load_file(path: Path, display: str | None = None, checks: Any = ()) -> LoadResult:
+    def load_file(path: Path, display: str | None = None, checks: Any = (), **_: Any) -> LoadResult:
         text = path.read_text(encoding="utf-8")
         return LoadResult(display or str(path), unchecked(text), [], text)
 
