@@ -419,7 +419,9 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     # The bundle rewritten to the whole history: refused as not based on the planned base.
     assert f"tamper: {TAMPERED}'s bundle now holds the whole history" in first.output
     assert f"refs/heads/macoder/{TAMPERED}" not in refs
-    (attempt,) = [r for r in records if r["type"] == "attempt" and r["task"] == TAMPERED]
+    tampered = [r for r in records if r["type"] == "attempt" and r["task"] == TAMPERED]
+    assert len(tampered) == 1, (records, str(first))
+    (attempt,) = tampered
     assert attempt["outcome"] == "failure"
     assert "not on the planned base" in attempt["reason"]
     for task_id in (*TASKS, HOSTILE, TAMPERED):

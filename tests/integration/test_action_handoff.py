@@ -363,3 +363,26 @@ def test_publish_refuses_a_bundle_that_is_not_one(world: World) -> None:
     task = run_task(world, "T001")
     (handoff_dir(task) / "T001" / "task.bundle").write_bytes(b"#!/bin/sh\nrm -rf /\n")
     assert_refused(world, task, "T001", "not a git bundle")
+
+
+def test_publish_refuses_a_hand_off_file_that_is_no_regular_file(world: World) -> None:
+    task = run_task(world, "T001")
+    result = handoff_dir(task) / "T001" / "result.json"
+    result.unlink()
+    result.mkdir()  # (an artifact carries files and directories only: no FIFO, no device)
+    assert_refused(world, task, "T001", "result.json")
+
+
+def test_publish_records_the_attempt_whatever_fails_while_carrying_it_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The machine failing under the publish job (a full disk, a git that is killed) still
+    leaves the attempt counted and the lease released: never a task stuck leased."""
+    import multi_agent_coder.run.publish as publish_module
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    task = run_task(world, "T001")
+    monkeypatch.setattr(publish_module, "_check_branch", broken)
+    assert_refused(world, task, "T001", "No space left on device")

@@ -20,6 +20,7 @@ hand-off at all (cancelled, timed out, runner lost) is recorded as an interrupte
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,6 @@ from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, PrResult
 from multi_agent_coder.forge.handoff import (
     BUNDLE_FILE,
     Handoff,
-    HandoffError,
     WantedPull,
     read_handoff,
     ref_for,
@@ -104,10 +104,13 @@ def publish_handoff(
     now = session.clock()
     try:
         handoff = read_handoff(directory / task_id)
-    except HandoffError as exc:
+    except MacoderError as exc:  # HandoffError, or a file that is no regular file
         handoff, result = None, Published(task_id, "refused", str(exc))
     else:
-        result = _carry_out(session, handoff, expected, directory / task_id)
+        try:
+            result = _carry_out(session, handoff, expected, directory / task_id)
+        except (OSError, subprocess.SubprocessError) as exc:  # the attempt is recorded anyway
+            result = Published(task_id, "refused", f"publish failed: {type(exc).__name__}: {exc}")
     attempts = _attempts(handoff, expected)
     if result.status in ("refused", "interrupted"):
         attempts = [_failed(a, result.reason) for a in attempts] or [
