@@ -42,6 +42,9 @@ MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 
 #: Alias expansion budget of the YAML loaders (nodes produced by replaying aliases).
 MAX_ALIAS_EXPANSION: Final = 100_000
+#: Nesting a backlog never needs (it uses 5 levels); past it the file is refused before
+#: Python's recursion limit is (a flow list nested 900 deep parses, then overflowed the stack).
+MAX_NESTING: Final = 64
 
 #: The largest `estimated_hours` a task may have. The model router calls more than 4 hours a
 #: complex change and a task is one agent session and one pull request; 1000 hours (half a

@@ -23,9 +23,9 @@ CODES: Final[dict[str, str]] = {
     # reading the file
     "encoding": "the file is not valid UTF-8, or starts with more than one byte order mark",
     "empty-file": "the file has no YAML document",
-    "yaml-syntax": "the YAML does not parse (including tab indentation)",
+    "yaml-syntax": "the YAML does not parse (tab indentation, nesting over 64 levels)",
     "yaml-duplicate-key": "a mapping has the same key twice",
-    "yaml-alias-bomb": "anchors and aliases expand to too many nodes",
+    "yaml-alias-bomb": "anchors and aliases expand too far, or an anchor is used inside itself",
     "yaml-multiple-documents": "the file holds more than one YAML document",
     "yaml-tag": "an explicit YAML tag (such as !!python/object) is not allowed",
     "not-a-mapping": "the top level of the file is not a mapping",

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from multi_agent_coder.limits import MAX_ALIAS_EXPANSION, MAX_INTEGER_DIGITS
+from multi_agent_coder.limits import MAX_ALIAS_EXPANSION, MAX_INTEGER_DIGITS, MAX_NESTING
 from multi_agent_coder.problems import Loc
 
 
@@ -249,11 +249,28 @@ class _Builder:
     def __init__(self) -> None:
         self.positions = Positions()
         self._distinct: set[int] = set()
+        self._open: set[int] = set()  # the containers being built: an alias to one is a cycle
         self._visits = 0
 
     def build(self, node: Any, loc: Loc) -> Any:
         self._visits += 1
         self._distinct.add(id(node))
+        if len(loc) > MAX_NESTING:
+            span = _span(node)
+            raise YamlError(
+                "yaml-syntax",
+                f"nested more than {MAX_NESTING} levels deep; a backlog needs at most a few",
+                span.line,
+                span.col,
+            )
+        if id(node) in self._open:
+            span = _span(node)
+            raise YamlError(
+                "yaml-alias-bomb",
+                "an anchor is used inside itself (an endless value)",
+                span.line,
+                span.col,
+            )
         if self._visits - len(self._distinct) > MAX_ALIAS_EXPANSION:
             span = _span(node)
             raise YamlError(
@@ -268,9 +285,13 @@ class _Builder:
             return self._scalar(node)
         if node.tag not in (_SEQ, _MAP):
             raise self._tag_error(node)
-        if kind == "sequence":
-            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
-        return self._mapping(node, loc)
+        self._open.add(id(node))
+        try:
+            if kind == "sequence":
+                return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+            return self._mapping(node, loc)
+        finally:
+            self._open.discard(id(node))
 
     def _scalar(self, node: Any) -> Any:
         if node.tag not in _IMPLICIT_SCALAR_TAGS:
