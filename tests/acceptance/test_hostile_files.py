@@ -168,6 +168,27 @@ def test_a_committed_backlog_over_the_limit_is_refused_before_it_is_inflated(
 
 
 @pytest.mark.timeout(20)
+@pytest.mark.parametrize("command", COMMIT_COMMANDS, ids=" ".join)
+def test_a_backlog_committed_as_a_symlink_is_refused_as_one(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    (project / "plans").mkdir()
+    (project / "BACKLOG.yaml").rename(project / "plans" / "tasks.yaml")
+    (project / "BACKLOG.yaml").symlink_to("plans/tasks.yaml")
+    git(project, "add", "-A")
+    git(project, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "link")
+    sha = git(project, "rev-parse", "HEAD")
+
+    run = macoder(*command, cwd=project)
+
+    assert run.code == 2, run.output
+    assert (
+        f"macoder: error: BACKLOG.yaml in commit {sha[:10]}: is a symbolic link; commit the"
+        " backlog itself, as a regular file"
+    ) in run.stderr
+
+
+@pytest.mark.timeout(20)
 @pytest.mark.parametrize("command", [*DISK_COMMANDS, *COMMIT_COMMANDS], ids=" ".join)
 def test_the_same_backlog_under_the_default_limit_is_read(
     project: Path, command: tuple[str, ...]

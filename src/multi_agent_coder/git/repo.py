@@ -30,6 +30,7 @@ from multi_agent_coder.errors import (
     MergeConflictError,
     NotAGitRepositoryError,
     RefMovedError,
+    UnreadableFileError,
 )
 from multi_agent_coder.git.env import run_git
 from multi_agent_coder.userfiles import check_size
@@ -358,9 +359,16 @@ class Repo:
         except KeyError:
             return None
         if max_bytes is not None:
+            shown = f"{path} in commit {rev[:10]}"
+            if entry.filemode == pygit2.enums.FileMode.LINK:
+                # The blob is the link's target text: parsed, it would be a puzzling "not a
+                # mapping"; and what a link points to at a commit is no file of that commit.
+                raise UnreadableFileError(
+                    shown, "is a symbolic link; commit the backlog itself, as a regular file"
+                )
             kind, size = self.raw.odb.read_header(entry.id)
             if kind == ObjectType.BLOB:
-                check_size(f"{path} in commit {rev[:10]}", size, max_bytes)
+                check_size(shown, size, max_bytes)
         blob = self.raw[entry.id]
         return blob.data if isinstance(blob, pygit2.Blob) else None
 

@@ -43,7 +43,7 @@ from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
 from multi_agent_coder.run.state import Standing, waits_for_a_person
 from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, partial_draft, run_task
-from multi_agent_coder.run.verify import exported
+from multi_agent_coder.run.verify import exported, sweep_stale_exports
 
 #: What every run with the sandbox switched off says (and every PR it opens).
 SANDBOX_OFF: Final = (
@@ -139,6 +139,7 @@ class Orchestrator:
         """Free the leases of local runs that are gone and remove the worktrees (a task's, a
         health check's) no live lease keeps; the ledger's records as they are afterwards."""
         report.stopped_processes = self.session.reap_orphans()
+        sweep_stale_exports()  # the checks' exports of a run killed before it cleaned up
         records = ledger.read()
         live = live_leases(records, self.clock())
         dead = [t for t, lease in live.items() if _dead_local_holder(lease.holder)]

@@ -23,6 +23,8 @@ names the rule and the files (`Verdict.review`).
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -125,11 +127,33 @@ def tests_to_restore(changes: Sequence[Change], test_globs: Sequence[str]) -> li
 
 @contextlib.contextmanager
 def exported(repo: Repo, rev: str) -> Iterator[Path]:
-    """The files of commit `rev` in a fresh temporary directory, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="macoder-verify-") as name:
+    """The files of commit `rev` in a fresh temporary directory, removed afterwards.
+
+    The directory's name carries this process's id, so that the export of a process killed
+    before it could clean up (`kill -9`, a lost runner) is found and removed by the next run
+    (`sweep_stale_exports`)."""
+    with tempfile.TemporaryDirectory(prefix=f"{EXPORT_PREFIX}{os.getpid()}-") as name:
         tree = Path(name) / "tree"
         repo.export(rev, tree)
         yield tree
+
+
+#: The exports' names: `macoder-verify-<pid>-<random>`.
+EXPORT_PREFIX = "macoder-verify-"
+
+
+def sweep_stale_exports(directory: Path | None = None) -> list[Path]:
+    """Remove the exports (`exported`) whose process is gone; the paths removed."""
+    from multi_agent_coder.processes import pid_alive
+
+    where = Path(tempfile.gettempdir()) if directory is None else directory
+    removed = []
+    for path in where.glob(f"{EXPORT_PREFIX}*-*"):
+        pid = path.name.removeprefix(EXPORT_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def verify_commit(
