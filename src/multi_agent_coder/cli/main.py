@@ -129,10 +129,10 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             if problem.render() not in said:  # each problem printed once
                 print(problem.render(), file=sys.stderr)
-        print(visible(f"macoder: error: {exc}"), file=sys.stderr)
+        print(visible(f"macoder: error: {exc}", lines=True), file=sys.stderr)
         return exc.exit_code
     except MacoderError as exc:  # messages quote paths, ids and values from the user's files
-        print(visible(f"macoder: error: {exc}"), file=sys.stderr)
+        print(visible(f"macoder: error: {exc}", lines=True), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("macoder: interrupted", file=sys.stderr)
@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.debug:
             traceback.print_exc()
         print(
-            visible(f"macoder: internal error: {type(exc).__name__}: {exc}") + "\n"
+            visible(f"macoder: internal error: {type(exc).__name__}: {exc}", lines=True) + "\n"
             "macoder: re-run with --debug for a traceback, and please report it",
             file=sys.stderr,
         )
