@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS
 from multi_agent_coder.git.ledger import LEDGER_REF
 from multi_agent_coder.git.repo import Repo
 from testing.fake_github import FakeGitHub
@@ -236,10 +236,42 @@ def test_a_task_job_that_left_no_result_counts_as_an_interrupted_attempt(world: 
     assert job.outputs["result"] == "interrupted"
     attempts = world.attempts("T002")
     assert len(attempts) == 1
-    assert attempts[0]["outcome"] == "failure"
+    assert attempts[0]["outcome"] == "interrupted"
     assert "left no result" in attempts[0]["reason"]
     assert world.released("T002")
     assert "refs/heads/macoder/T002" not in world.remote_refs()
+
+
+def test_the_plan_writes_each_lease_with_the_start_of_its_attempt(world: World) -> None:
+    started = [(r["type"], r["task"]) for r in world.ledger() if r["type"] in ("lease", "start")]
+    assert started == [("lease", "T001"), ("start", "T001"), ("lease", "T002"), ("start", "T002")]
+
+
+def test_a_task_job_stopped_midway_counts_as_an_interrupted_attempt(world: World) -> None:
+    """The job is cancelled or times out while the agent works: its hand-off holds the
+    attempt's start and no end, and the publish job counts the attempt."""
+
+    def killed() -> None:
+        raise KeyboardInterrupt
+
+    job = world.job("task-T001")
+    code, out = job.run(
+        mode="task",
+        task_id="T001",
+        base_sha=world.base_sha,
+        token=READ_TOKEN,
+        agent=agent_factory(FakeAgent({"T001": Scenario(writes("x.txt"), during=killed)})),
+    )
+    assert code == EXIT_INTERRUPTED, out
+
+    code, out, done = publish(world, job, "T001")
+
+    assert code == EXIT_OK, out
+    assert done.outputs["result"] == "interrupted"
+    [attempt] = world.attempts("T001")
+    assert attempt["outcome"] == "interrupted"
+    assert attempt["reason"].startswith("interrupted: the task job began the task and stopped")
+    assert world.released("T001")
 
 
 # --------------------------------------------------------------------------- refusals

@@ -258,22 +258,12 @@ def settled(records: Sequence[Record], now: float) -> list[Record]:
     A release without an attempt is a run that let the task go before it began (it found the
     task done meanwhile): not an attempt.
     """
-    open_starts: dict[tuple[str, str], int] = {}
-    expiry: dict[tuple[str, str], float] = {}
-    for position, record in enumerate(records):
-        key = (record.task, record.run_id)
-        if isinstance(record, Start):
-            open_starts[key] = position
-        elif isinstance(record, Attempt | Release):
-            open_starts.pop(key, None)
-        elif isinstance(record, Lease):
-            expiry[key] = record.expires_at
+    expiry = {(r.task, r.run_id): r.expires_at for r in records if isinstance(r, Lease)}
     live = live_leases(records, now)
     ended = {
         position: _interrupted(start, expiry.get(key))
-        for key, position in open_starts.items()
-        if isinstance(start := records[position], Start)
-        and not (key[0] in live and live[key[0]].run_id == key[1])
+        for key, (position, start) in unfinished(records).items()
+        if not (key[0] in live and live[key[0]].run_id == key[1])
     }
     # Each interrupted attempt goes where its lease ran out, among the records by time: a
     # reset written after that clears it, one written while it ran does not.
@@ -291,6 +281,19 @@ def settled(records: Sequence[Record], now: float) -> list[Record]:
 
 def _time(record: Record) -> float:
     return record.acquired_at if isinstance(record, Lease) else record.at
+
+
+def unfinished(records: Sequence[Record]) -> dict[tuple[str, str], tuple[int, Start]]:
+    """(task, run id) -> the position and the `Start` of each attempt that began and has no
+    attempt record and no release of its run after it (yet)."""
+    begun: dict[tuple[str, str], tuple[int, Start]] = {}
+    for position, record in enumerate(records):
+        key = (record.task, record.run_id)
+        if isinstance(record, Start):
+            begun[key] = (position, record)
+        elif isinstance(record, Attempt | Release):
+            begun.pop(key, None)
+    return begun
 
 
 def _interrupted(start: Start, until: float | None) -> Attempt:

@@ -23,6 +23,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from multi_agent_coder.backlog.model import SCHEDULABLE, Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.ready import attempts_of, ready_tasks
@@ -56,6 +57,10 @@ class Standing(StrEnum):
     EXHAUSTED = "failed"  # out of attempts
     HELD = "held"
 
+
+#: Standings that wait for a person to act (answered PRs, a stop for a person): `--retry`,
+#: the label `macoder:retry` or a changed entry lets them go.
+PERSON_HOLDS: Final = frozenset({Standing.REJECTED, Standing.MERGED, Standing.NEEDS_REVIEW})
 
 #: The task fields whose change is a new question: everything a person writes but the status
 #: and the attempt count (which macoder and its PRs change themselves).
