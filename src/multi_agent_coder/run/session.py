@@ -36,6 +36,7 @@ from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
+from multi_agent_coder.run.budget import task_job_seconds, task_lease_seconds
 from multi_agent_coder.run.state import RunState, decide
 from multi_agent_coder.sandbox import Jail, jail_for
 
@@ -224,10 +225,14 @@ JOB_QUEUE_S = 1800.0
 
 
 def job_lease_ttl(settings: Settings, *, queued: bool = False) -> float:
-    """How long a task's lease lasts: the agent's time, as long again for the checks and the
-    bookkeeping, and a minute; `JOB_QUEUE_S` more when it is taken for a job that starts
-    later (the task job extends it when it starts)."""
-    return 2 * settings.task_timeout + 60 + (JOB_QUEUE_S if queued else 0.0)
+    """How long a task's lease lasts: in a run under way, the task's own bound (the session,
+    the verification, the bookkeeping: `task_lease_seconds`); taken for a job that starts
+    later (the plan's), the whole job's bound (`task_job_seconds`) and `JOB_QUEUE_S` for a
+    runner to pick it up — so an attempt's start is not taken for an interrupted attempt
+    while its job may still be running."""
+    if queued:
+        return JOB_QUEUE_S + task_job_seconds(settings)
+    return task_lease_seconds(settings)
 
 
 def macoder_emails(settings: Settings) -> tuple[str, ...]:
