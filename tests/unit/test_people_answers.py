@@ -8,6 +8,7 @@ branch, a commit on the task branch, a run killed mid-task.
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -180,3 +181,22 @@ def test_an_attempt_whose_lease_ran_out_elsewhere_counts_as_interrupted(world: W
     assert state is Standing.EXHAUSTED
     assert "last: interrupted: the lease of run job-3" in detail
     assert not [r for r in world.ledger() if r["type"] == "attempt"]
+
+
+def test_close_status_and_ready_on_the_command_line(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from multi_agent_coder.cli.main import main
+
+    world.run(only=ONE)
+    monkeypatch.chdir(world.root)
+    capsys.readouterr()
+
+    assert main(["close", "T001"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("closed PR #1 (macoder/T001) unmerged; T001 is rejected until")
+    assert main(["status", "--json"]) == 0
+    rows = {row["task_id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows["T001"]["state"], rows["T001"]["pr"]) == ("rejected", 1)
+    assert main(["ready"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] == "T002"
