@@ -97,6 +97,8 @@ class _Pull:
     state: str = "open"
     closed_at: float | None = None
     labels: list[str] = field(default_factory=list)
+    #: Set by `merged_by_a_person` (the fake does no merges of its own).
+    merged_at: float | None = None
 
 
 @dataclass
@@ -249,6 +251,14 @@ class FakeGitHub(LoopbackServer):
         with self._lock:
             repo = self._repos[slug.lower()]
             return [self._pull_json(repo, pr, full=True) for pr in repo.pulls.values()]
+
+    def merged_by_a_person(self, slug: str, number: int) -> None:
+        """PR `number` as GitHub shows it once a person merged it (the branches are not
+        touched: a test that needs the merge on the default branch pushes it itself)."""
+        with self._lock:
+            pr = self._repos[slug.lower()].pulls[number]
+            pr.state, pr.closed_at = "closed", time.time()
+            pr.merged_at = pr.closed_at
 
     def comments(self, slug: str, number: int) -> list[str]:
         with self._lock:
@@ -760,8 +770,8 @@ class FakeGitHub(LoopbackServer):
             "created_at": _iso(pr.created_at),
             "updated_at": _iso(pr.updated_at),
             "closed_at": _iso(pr.closed_at) if pr.closed_at is not None else None,
-            "merged_at": None,
-            "merge_commit_sha": None,
+            "merged_at": _iso(pr.merged_at) if pr.merged_at is not None else None,
+            "merge_commit_sha": pr.head_sha if pr.merged_at is not None else None,
             "assignee": None,
             "assignees": [],
             "requested_reviewers": [],
@@ -788,7 +798,7 @@ class FakeGitHub(LoopbackServer):
         if full:
             commits = self._count(repo, base_sha, pr.head_sha) if base_sha else 0
             data.update(
-                merged=False,
+                merged=pr.merged_at is not None,
                 mergeable=True if pr.state == "open" else None,
                 rebaseable=True if pr.state == "open" else None,
                 mergeable_state="clean" if pr.state == "open" else "unknown",

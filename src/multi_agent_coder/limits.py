@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Final
 
+#: npm's time to install the pinned OpenCode, and the `--version` check after it, in seconds.
+OPENCODE_INSTALL_TIMEOUT_S: Final = 900.0
+OPENCODE_VERSION_CHECK_S: Final = 60.0
+
 #: Hard limit on the prompt sent to an agent for one task, in UTF-8 bytes.
 MAX_CONTEXT_BYTES: Final = 3000
 

@@ -735,6 +735,7 @@ def test_ready_without_a_committed_backlog_names_it(tmp_path: Path) -> None:
         (["run", "--dry-run"], 0, "dry run: nothing was started"),
         (["prs"], 0, "no open pull requests"),
         (["merge", "T001"], 2, "no open pull request"),
+        (["close", "T001"], 2, "no open pull request"),
         (["status"], 0, "T003"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",

@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.forge import github_sansio as sansio
+from multi_agent_coder.forge.base import LABEL_RETRY
+from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git.ledger import LEDGER_REF
 from multi_agent_coder.git.repo import Repo
 from testing.fake_github import FakeGitHub
@@ -236,10 +239,104 @@ def test_a_task_job_that_left_no_result_counts_as_an_interrupted_attempt(world: 
     assert job.outputs["result"] == "interrupted"
     attempts = world.attempts("T002")
     assert len(attempts) == 1
-    assert attempts[0]["outcome"] == "failure"
+    assert attempts[0]["outcome"] == "interrupted"
     assert "left no result" in attempts[0]["reason"]
     assert world.released("T002")
     assert "refs/heads/macoder/T002" not in world.remote_refs()
+
+
+def test_the_plan_writes_each_lease_with_the_start_of_its_attempt(world: World) -> None:
+    started = [(r["type"], r["task"]) for r in world.ledger() if r["type"] in ("lease", "start")]
+    assert started == [("lease", "T001"), ("start", "T001"), ("lease", "T002"), ("start", "T002")]
+
+
+def test_a_task_job_stopped_midway_counts_as_an_interrupted_attempt(world: World) -> None:
+    """The job is cancelled or times out while the agent works: its hand-off holds the
+    attempt's start and no end, and the publish job counts the attempt."""
+
+    def killed() -> None:
+        raise KeyboardInterrupt
+
+    job = world.job("task-T001")
+    code, out = job.run(
+        mode="task",
+        task_id="T001",
+        base_sha=world.base_sha,
+        token=READ_TOKEN,
+        agent=agent_factory(FakeAgent({"T001": Scenario(writes("x.txt"), during=killed)})),
+    )
+    assert code == EXIT_INTERRUPTED, out
+
+    code, out, done = publish(world, job, "T001")
+
+    assert code == EXIT_OK, out
+    assert done.outputs["result"] == "interrupted"
+    [attempt] = world.attempts("T001")
+    assert attempt["outcome"] == "interrupted"
+    assert attempt["reason"].startswith("interrupted: the task job began the task and stopped")
+    assert world.released("T001")
+
+
+# --------------------------------------------------------------------------- people's answers
+
+
+def plan_again(world: World, run: str) -> tuple[Job, str]:
+    """A later workflow run's plan job (its own run id, so its own leases)."""
+    job = world.job(f"plan-{run}")
+    job.env["GITHUB_RUN_ID"] = run
+    code, out = job.run(mode="plan")
+    assert code == EXIT_OK, out
+    return job, out
+
+
+def published_pr(world: World, task_id: str) -> int:
+    """`task_id` run and published: the number of its one pull request."""
+    task = run_task(world, task_id)
+    code, out, done = publish(world, task, task_id)
+    assert code == EXIT_OK, out
+    return int(done.outputs["pr-number"])
+
+
+def person(world: World) -> contextlib.closing[GitHubForge]:
+    """What a person does on GitHub, through the same REST API."""
+    github = GitHubForge(
+        SLUG,
+        TOKEN,
+        repo=Repo.open(world.plan.checkout),
+        api_url=world.fake.api_url,
+        git_remote_url=world.plan.remote_url,
+    )
+    return contextlib.closing(github)
+
+
+def test_a_pr_a_person_closed_holds_its_task_on_the_next_plans(world: World) -> None:
+    number = published_pr(world, "T001")
+    with person(world) as github:
+        github._send(sansio.update_pull(github.slug, number, state="closed"))
+
+    for run in ("5001", "5002"):
+        job, out = plan_again(world, run)
+        assert "T001" not in json.loads(job.outputs["ready"])
+        assert f"T001: rejected: PR #{number} was closed unmerged" in out
+        assert "#### Held for a person" in job.summary.read_text()
+    answers = [r for r in world.ledger() if r["type"] == "answer"]
+    assert [(a["task"], a["pr"], a["answer"]) for a in answers] == [("T001", number, "closed")]
+
+    # A person asks again: the label on the closed PR.
+    with person(world) as github:
+        github.add_labels(number, [LABEL_RETRY])
+    job, _ = plan_again(world, "5003")
+    assert "T001" in json.loads(job.outputs["ready"])
+
+
+def test_a_merged_pr_without_the_task_completed_is_reported_not_planned(world: World) -> None:
+    number = published_pr(world, "T001")
+    world.fake.merged_by_a_person(SLUG, number)  # and main's backlog never said completed
+
+    job, out = plan_again(world, "5001")
+
+    assert "T001" not in json.loads(job.outputs["ready"])
+    assert f"T001: merged: PR #{number} was merged, but the default branch's backlog" in out
 
 
 # --------------------------------------------------------------------------- refusals

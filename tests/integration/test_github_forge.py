@@ -645,8 +645,28 @@ def test_publish_refuses_to_overwrite_a_persons_commit(
     assert git(work, "for-each-ref", "refs/macoder/") == ""
 
 
+def amend_as(work: Path, who: tuple[str, str], files: dict[str, str]) -> str:
+    """A person amends the branch's last commit: its author stays, they are its committer."""
+    for name, content in files.items():
+        (work / name).write_text(content, encoding="utf-8")
+    git(work, "add", "-A")
+    git(
+        work,
+        "-c",
+        f"user.name={who[0]}",
+        "-c",
+        f"user.email={who[1]}",
+        "commit",
+        "-q",
+        "--amend",
+        "--no-edit",
+    )
+    return git(work, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("how", ["new-commit", "amended"])
 def test_foreign_commits_can_be_checked_before_any_work(
-    work: Path, remote: Path, clock: Clock, tmp_path: Path
+    work: Path, remote: Path, clock: Clock, tmp_path: Path, how: str
 ) -> None:
     forge = make_forge(None, work, remote, clock)
     assert forge.foreign_commits("macoder/T001", "main") == ()  # no branch yet
@@ -654,10 +674,31 @@ def test_foreign_commits_can_be_checked_before_any_work(
     assert forge.foreign_commits("macoder/T001", "main") == ()  # only macoder's commits
     human = tmp_path / "human"
     git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
-    theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
-    git(human, "push", "-q", "origin", "macoder/T001")
+    if how == "amended":  # macoder is still the author: the committer says who it was
+        theirs = amend_as(human, HUMAN, {"src/t001.py": "one, fixed\n"})
+        assert git(human, "log", "-1", "--format=%ae") == MACODER[1]
+    else:
+        theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
+    git(human, "push", "-q", "--force", "origin", "macoder/T001")
 
     assert forge.foreign_commits("refs/heads/macoder/T001", "main") == (theirs[:10],)
+
+
+def test_closed_and_merged_prs_are_reported_as_such(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    """A person's answers to task PRs, as the plan reads them (`list_prs(include_closed)`)."""
+    closed = publish(forge, work, "T001", "print(1)\n")
+    forge._send(sansio.update_pull(forge.slug, closed.number, state="closed"))
+    merged = publish(forge, work, "T002", "print(2)\n")
+    fake.merged_by_a_person(SLUG, merged.number)
+    still = publish(forge, work, "T003", "print(3)\n")
+
+    states = {pr.task_id: pr.state for pr in forge.list_prs(include_closed=True)}
+
+    assert states == {"T001": PrState.CLOSED, "T002": PrState.MERGED, "T003": PrState.OPEN}
+    assert [pr.number for pr in forge.list_prs()] == [still.number]
+    assert forge.find_open_pr("T001") is None
 
 
 def test_a_push_that_lands_after_inspection_rejects_the_lease(

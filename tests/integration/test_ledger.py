@@ -19,9 +19,11 @@ from multi_agent_coder.git.ledger import (
     Ledger,
     Release,
     Skipped,
+    Start,
     attempts,
     dumps,
     live_leases,
+    settled,
 )
 from multi_agent_coder.git.repo import Repo
 from tests.integration.gitrepos import git, git_env, make_repo, snapshot
@@ -214,6 +216,19 @@ def test_the_holder_reacquiring_extends_its_lease(ledger: Ledger, clock: Clock) 
     assert renewed == Lease("T001", "run-a", "host-a", first.acquired_at, clock.now + 60)
     clock.now += 30  # past the first expiry, inside the renewed one
     assert ledger.acquire("T001", "run-b", "host-b", ttl_s=60) is None
+
+
+def test_a_lease_taken_for_an_attempt_is_written_with_its_start_in_one_commit(
+    ledger: Ledger, clock: Clock, root: Path
+) -> None:
+    won = ledger.acquire("T001", "run-a", "host-a", ttl_s=60, start=True)
+    ledger.acquire("T001", "run-a", "host-a", ttl_s=60, start=True)  # a renewal: no new start
+    assert ledger.read() == [won, Start("T001", "run-a", "host-a", 1_000.0), ledger.read()[2]]
+    assert git(root, "log", "--format=%s", LEDGER_REF).splitlines()[-1] == (
+        "ledger: lease T001, start T001"
+    )
+    clock.now += 61  # run-a is gone without a word: its attempt counts, interrupted
+    assert attempts(settled(ledger.read(), clock.now)) == {"T001": 1}
 
 
 def test_release_frees_the_task_at_once(ledger: Ledger, clock: Clock) -> None:

@@ -96,6 +96,23 @@ def test_merge_brings_the_branch_into_main_and_closes_the_pr(repo: Repo) -> None
         forge.merge("T001", AUTHOR)
 
 
+def test_close_says_no_the_pr_stays_closed_and_the_branch_stays(repo: Repo) -> None:
+    forge = LocalForge(repo)
+    open_pr(forge, repo)
+    head = repo.branch_head("macoder/T001")
+
+    closed = forge.close_pr("T001")
+
+    assert (closed.number, closed.state) == (1, PrState.CLOSED)
+    assert forge.find_open_pr("T001") is None
+    assert [pr.state for pr in forge.list_prs(include_closed=True)] == [PrState.CLOSED]
+    assert repo.branch_head("macoder/T001") == head
+    assert repo.branch_head("main") != head  # nothing merged
+    with pytest.raises(UsageError, match="no open pull request"):
+        forge.close_pr("T001")
+    assert open_pr(forge, repo).number == 2  # a later attempt opens a new one
+
+
 def test_a_draft_is_not_merged(repo: Repo) -> None:
     forge = LocalForge(repo)
     open_pr(forge, repo, draft=True)

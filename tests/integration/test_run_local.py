@@ -135,11 +135,11 @@ def test_success_opens_one_verified_pr_and_leaves_nothing_behind(
     assert target.checkout() == before
     assert target.git("rev-parse", "main") == main_before
     assert (target.root / "notes.txt").read_text() == "the user's own notes\n"
-    # the ledger: lease, attempt (success), release, all by this run
+    # the ledger: lease, the attempt's start and its end (success), release, all by this run
     records = target.records("T001")
-    assert kinds(records) == ["lease", "attempt", "release"], records
+    assert kinds(records) == ["lease", "start", "attempt", "release"], records
     assert {r["run_id"] for r in records} == {result.json()["run_id"]}
-    assert records[1]["outcome"] == "success"
+    assert records[2]["outcome"] == "success"
 
 
 # --- 2. dependency waves --------------------------------------------------------------------------
@@ -244,9 +244,9 @@ def test_wrong_code_fails_without_a_pr(make_target: MakeTarget, model: sm.Script
     assert target.pulls() == []
     assert_clean(target)
     records = target.records("T001")
-    assert kinds(records) == ["lease", "attempt", "release"], records
-    assert records[1]["outcome"] == "failure"
-    assert records[1]["reason"] == task["reason"]
+    assert kinds(records) == ["lease", "start", "attempt", "release"], records
+    assert records[2]["outcome"] == "failure"
+    assert records[2]["reason"] == task["reason"]
     status = target.macoder("status", "--json")
     assert status.code == 0, status
     row = status.json()[0]
@@ -451,7 +451,9 @@ def test_sigint_cleans_up_and_exits_130(make_target: MakeTarget, model: sm.Scrip
     assert_clean(target)
     assert target.pulls() == []
     records = target.records("T001")
-    assert kinds(records) == ["lease", "release"], records  # an interrupt is no attempt
+    # An interrupted attempt still counts: it began, and may have spent tokens.
+    assert kinds(records) == ["lease", "start", "attempt", "release"], records
+    assert records[2]["outcome"] == "interrupted"
 
     model.set_scenario("T001", runs.feature())
     again = target.macoder("run", "--json")
@@ -483,7 +485,7 @@ def test_after_kill_9_the_next_run_reconciles(
         assert runs.wait_for(lambda: target.opencode_pids() == [], 15), target.opencode_pids()
         assert target.worktree_dirs() == ["T001"]
         assert len(target.worktrees()) == 2
-        assert kinds(target.records("T001")) == ["lease"]
+        assert kinds(target.records("T001")) == ["lease", "start"]
 
         model.set_scenario("T001", runs.feature())
         result = target.macoder("run", "--json")
@@ -491,7 +493,11 @@ def test_after_kill_9_the_next_run_reconciles(
         data = result.json()
         assert data["reconciled_worktrees"] == ["T001"]
         assert data["freed_leases"] == ["T001"]
+        assert data["planned"][0]["attempt"] == 2  # the killed run's attempt counts
         assert only_task(result)["status"] == "succeeded"
+        [killed_attempt, done] = [r for r in target.records("T001") if r["type"] == "attempt"]
+        assert killed_attempt["outcome"] == "interrupted"
+        assert done["outcome"] == "success"
         assert target.branches() == ["macoder/T001"]
         assert [p["task_id"] for p in target.pulls()] == ["T001"]
         assert target.no_worktree_left()

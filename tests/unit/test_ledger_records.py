@@ -9,17 +9,22 @@ import pytest
 
 from multi_agent_coder.git.ledger import (
     INFRASTRUCTURE,
+    INTERRUPTED,
+    Answer,
     Attempt,
     Lease,
     Record,
     Release,
+    Reset,
     Skipped,
+    Start,
     appended,
     attempts,
     backoff,
     dumps,
     live_leases,
     parse,
+    settled,
 )
 
 
@@ -41,6 +46,8 @@ def attempt(task: str = "T001", outcome: str = "failed", at: float = 200.0) -> A
         attempt(),
         Attempt("AUTH-012", "r", "timeout", "", 0.0, 0, None, None, None, None, 1.0),
         Release("T001", "run-a", 300.0),
+        Start("T001", "run-a", "host:run-a", 100.0),
+        Answer("T001", "run-a", 7, "closed", "0123456789abcdef", 400.0),
     ],
 )
 def test_every_record_round_trips_through_one_json_line(record: Record) -> None:
@@ -179,6 +186,97 @@ def test_an_attempt_that_failed_for_infrastructure_is_kept_but_not_counted() -> 
     outage = replace(attempt(), outcome=INFRASTRUCTURE, reason="model provider: HTTP 503")
     assert attempts([attempt(), outage, outage]) == {"T001": 1}
     assert attempts([outage]) == {}
+
+
+def test_a_ledger_written_before_starts_existed_counts_as_it_did() -> None:
+    """The previous version's ledger: leases, attempts, releases, resets and no start."""
+    old = "\n".join(
+        [
+            '{"type": "lease", "task": "T001", "run_id": "r1", "holder": "h:1", '
+            '"acquired_at": 1.0, "expires_at": 2.0}',
+            '{"type": "attempt", "task": "T001", "run_id": "r1", "outcome": "failure", '
+            '"reason": "x", "duration_s": 1.0, "context_bytes": 9, "model": "m", '
+            '"tokens_in": null, "tokens_out": null, "cost": null, "at": 1.5}',
+            '{"type": "release", "task": "T001", "run_id": "r1", "at": 1.6}',
+            '{"type": "lease", "task": "T002", "run_id": "r1", "holder": "h:1", '
+            '"acquired_at": 1.0, "expires_at": 2.0}',
+        ]
+    )
+    records = parse(old)
+    assert len(records) == 4
+    assert settled(records, now=10.0) == records  # an expired lease with no start: no attempt
+    assert attempts(settled(records, now=10.0)) == {"T001": 1}
+
+
+# --------------------------------------------------------------------- unfinished attempts
+
+
+def started(task: str = "T001", run: str = "run-a", at: float = 100.0) -> list[Record]:
+    """What taking a lease for an attempt writes: the lease and the attempt's start."""
+    return [lease(task, run, at), Start(task, run, f"host:{run}", at)]
+
+
+def test_a_start_whose_lease_ran_out_with_no_result_is_an_interrupted_attempt() -> None:
+    [_, ended] = settled(started(at=100.0), now=161.0)  # lease(ttl=60) ran out at 160
+    assert isinstance(ended, Attempt)
+    assert (ended.task, ended.run_id, ended.outcome, ended.at) == (
+        "T001",
+        "run-a",
+        INTERRUPTED,
+        160.0,
+    )
+    assert ended.reason.startswith("interrupted: the lease of run run-a (host:run-a) ran out at")
+    assert attempts(settled(started(), now=161.0)) == {"T001": 1}
+
+
+@pytest.mark.parametrize(
+    ("after", "now", "counted"),
+    [
+        ([], 130.0, 0),  # the lease is live: the attempt is under way
+        ([attempt(at=150.0)], 200.0, 1),  # it finished: the recorded attempt, once
+        ([Release("T001", "run-a", 150.0)], 200.0, 0),  # let go before it began: no attempt
+        ([attempt(at=150.0), Release("T001", "run-a", 151.0)], 200.0, 1),
+        ([Reset("T001", "someone", 120.0)], 200.0, 1),  # asked again while it ran: counts
+        ([Reset("T001", "someone", 170.0)], 200.0, 0),  # asked again after it ran out
+        ([], 200.0, 1),
+    ],
+    ids=[
+        "running",
+        "finished",
+        "let-go",
+        "finished-released",
+        "reset-while-running",
+        "reset-after",
+        "ran-out",
+    ],
+)
+def test_every_attempt_that_began_counts_once(
+    after: list[Record], now: float, counted: int
+) -> None:
+    assert attempts(settled([*started(), *after], now)).get("T001", 0) == counted
+
+
+def test_a_late_result_replaces_the_interrupted_attempt() -> None:
+    records = started(at=100.0)
+    assert [r.kind for r in settled(records, now=500.0)] == ["lease", "attempt"]
+    late = replace(attempt(at=600.0), outcome="success")
+    assert settled([*records, late], now=700.0) == [*records, late]
+
+
+def test_starts_of_other_runs_and_tasks_settle_on_their_own() -> None:
+    records = [
+        *started("T001", "run-a", at=100.0),
+        *started("T002", "run-b", at=100.0),
+        replace(attempt("T002", at=150.0), run_id="run-b"),
+        *started("T001", "run-c", at=300.0),  # a later run, still holding its lease
+    ]
+    shown = settled(records, now=320.0)
+    assert [(r.kind, r.task, r.run_id) for r in shown if not isinstance(r, Lease)] == [
+        ("start", "T002", "run-b"),
+        ("attempt", "T002", "run-b"),
+        ("attempt", "T001", "run-a"),  # interrupted when its lease ran out, at 160
+        ("start", "T001", "run-c"),
+    ]
 
 
 # --------------------------------------------------------------------- backoff

@@ -317,9 +317,10 @@ def test_retry_gives_a_task_out_of_attempts_a_fresh_budget_and_says_so(world: Wo
     assert report.reset_attempts == {"T001": 3}
     assert outcome_of(report, "T001")[0] == "succeeded"
     kinds = [(r["type"], r.get("outcome")) for r in world.ledger() if r["task"] == "T001"]
-    assert kinds[-4:] == [
+    assert kinds[-5:] == [
         ("reset", None),
         ("lease", None),
+        ("start", None),
         ("attempt", "success"),
         ("release", None),
     ]
@@ -409,7 +410,7 @@ def test_a_prompt_that_grew_too_much_is_refused_before_the_agent_runs(world: Wor
     assert world.agent.calls == []
 
 
-def test_a_branch_a_person_committed_to_is_not_touched(world: World) -> None:
+def test_a_branch_a_person_committed_to_is_not_touched_and_waits_for_them(world: World) -> None:
     git(world.root, "checkout", "-q", "-b", "macoder/T001")
     theirs = commit(world.root, {"by-hand.txt": "mine\n"}, "a person's fix")
     git(world.root, "checkout", "-q", "main")
@@ -421,7 +422,12 @@ def test_a_branch_a_person_committed_to_is_not_touched(world: World) -> None:
     assert theirs[:10] in why
     assert world.agent.calls == []
     assert git(world.root, "rev-parse", "macoder/T001") == theirs
-    assert [r for r in world.ledger() if r["type"] == "attempt"] == []
+    [attempt] = [r for r in world.ledger() if r["type"] == "attempt"]
+    assert attempt["outcome"] == "needs-review"
+    # Sticky: the next run leaves the task to the person (it would stop the same way).
+    again = world.run(only=frozenset({"T001"}))
+    assert again.outcomes == []
+    assert again.note.startswith("nothing is ready: T001 is needs-review (a person must look")
 
 
 def test_a_person_pushing_after_a_pr_was_opened_gets_it_labelled_needs_review(
@@ -442,7 +448,7 @@ def test_a_person_pushing_after_a_pr_was_opened_gets_it_labelled_needs_review(
 # --- cancellation and limits --------------------------------------------------------------
 
 
-def test_cancelling_mid_task_cleans_up_and_counts_no_attempt(world: World) -> None:
+def test_cancelling_mid_task_cleans_up_and_counts_an_interrupted_attempt(world: World) -> None:
     with world.session() as session:
         orchestrator = Orchestrator(session)
         world.agent.scenarios["T001"] = Scenario(writes("x.txt"), during=orchestrator.cancel.set)
@@ -451,7 +457,8 @@ def test_cancelling_mid_task_cleans_up_and_counts_no_attempt(world: World) -> No
     assert report.interrupted
     assert report.exit_code == 130
     assert outcome_of(report, "T001")[0] == "interrupted"
-    assert [r for r in world.ledger() if r["type"] == "attempt"] == []
+    [attempt] = [r for r in world.ledger() if r["type"] == "attempt"]
+    assert (attempt["outcome"], attempt["reason"]) == ("interrupted", "interrupted")
     assert world.ledger()[-1]["type"] == "release"
     assert world.leftovers() == []
     assert world.prs() == []

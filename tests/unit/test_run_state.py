@@ -11,16 +11,21 @@ from collections.abc import Collection, Sequence
 import pytest
 
 from multi_agent_coder.backlog.model import Backlog
-from multi_agent_coder.forge.base import PrState, PullRequest
-from multi_agent_coder.git.ledger import Attempt, Lease, Record, Release
-from multi_agent_coder.run.state import RunState, Standing, decide
+from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, LABEL_RETRY, PrState, PullRequest
+from multi_agent_coder.git.ledger import Answer, Attempt, Lease, Record, Release, Reset, Start
+from multi_agent_coder.run.state import RunState, Standing, decide, entry_hash
 from tests.support import backlog_dict, task_dict
 
 NOW = 1_000.0
 
 
 def pr(
-    task_id: str, *, number: int = 7, draft: bool = False, state: PrState = PrState.OPEN
+    task_id: str,
+    *,
+    number: int = 7,
+    draft: bool = False,
+    state: PrState = PrState.OPEN,
+    labels: tuple[str, ...] = (),
 ) -> PullRequest:
     return PullRequest(
         number=number,
@@ -33,6 +38,7 @@ def pr(
         draft=draft,
         head_sha="0" * 40,
         url=f"local:x#pr-{number}",
+        labels=labels,
     )
 
 
@@ -132,9 +138,147 @@ def test_an_expired_or_released_lease_frees_the_task() -> None:
     assert {"T002", "T003"} <= set(result.ready_ids)
 
 
-def test_merged_and_closed_prs_do_not_hold_a_task() -> None:
-    result = state([], [pr("T002", state=PrState.MERGED), pr("T003", state=PrState.CLOSED)])
-    assert {"T002", "T003"} <= set(result.ready_ids)
+# --- a person's answer: a PR closed unmerged, or merged without the task completed -------
+
+
+def closed(task_id: str = "T002", number: int = 7, labels: tuple[str, ...] = ()) -> PullRequest:
+    return pr(task_id, number=number, state=PrState.CLOSED, labels=labels)
+
+
+def answer_to(task_id: str, number: int = 7, *, of: Backlog = SEVEN) -> Answer:
+    task = of.tasks[of.task_index()[task_id]]
+    return Answer(task_id, "run-1", number, "closed", entry_hash(task), NOW - 20)
+
+
+def test_a_pr_closed_unmerged_rejects_its_task_and_says_how_to_lift_it() -> None:
+    result = state([], [closed("T002", number=12)])
+    view = result.view("T002")
+    assert view.standing is Standing.REJECTED
+    assert "T002" not in result.ready_ids
+    assert view.detail(3) == (
+        "PR #12 was closed unmerged; held until its backlog entry changes or a person asks "
+        f"again (--retry, or the label {LABEL_RETRY} on the PR)"
+    )
+    assert "rejected (PR closed unmerged; change the entry or --retry): T002 (PR #12)" in (
+        state([lease("T003"), lease("T005")], [closed("T002", number=12)]).note
+    )
+    # The ledger does not keep the answer yet: it is handed back to be recorded, with the
+    # hash of the entry that was rejected.
+    assert result.new_answers == (
+        Answer("T002", "macoder", 12, "closed", entry_hash(SEVEN.tasks[1]), NOW),
+    )
+
+
+def test_a_recorded_answer_is_not_handed_back_again() -> None:
+    result = state([answer_to("T002")], [closed("T002")])
+    assert result.view("T002").standing is Standing.REJECTED
+    assert result.new_answers == ()
+
+
+def changed(task_id: str = "T002", **fields: object) -> Backlog:
+    """SEVEN with `task_id`'s entry changed."""
+    return backlog(
+        *(
+            task_dict(t.id, **fields) if t.id == task_id else t.model_dump(mode="json")
+            for t in SEVEN.tasks
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "standing"),
+    [
+        ({"description": "Do it the other way."}, Standing.READY),
+        ({"acceptance": ["a different test passes"]}, Standing.READY),
+        ({"attempts": 1}, Standing.REJECTED),  # macoder's own count: not a new question
+        ({"status": "ready"}, Standing.REJECTED),  # a status is not a new question either
+    ],
+    ids=["description", "acceptance", "attempts", "status"],
+)
+def test_a_rejection_lasts_until_the_entry_itself_changes(
+    edit: dict[str, object], standing: Standing
+) -> None:
+    after = changed("T002", **edit)
+    result = state([answer_to("T002")], [closed("T002")], of=after)
+    assert result.view("T002").standing is standing
+    assert result.new_answers == ()
+
+
+@pytest.mark.parametrize(
+    ("records", "prs", "retry"),
+    [
+        ([answer_to("T002"), Reset("T002", "r", NOW - 5)], [closed("T002")], ()),  # --retry
+        ([answer_to("T002")], [closed("T002", labels=(LABEL_RETRY,))], ()),  # the label
+        ([answer_to("T002")], [closed("T002")], ("T002",)),  # this run's --retry
+        ([], [closed("T002"), pr("T002", number=9, draft=True)], ()),  # a newer draft PR
+    ],
+    ids=["reset-after-the-answer", "retry-label", "retry-now", "newer-pr"],
+)
+def test_a_person_asking_again_lifts_the_rejection(
+    records: list[Record], prs: list[PullRequest], retry: tuple[str, ...]
+) -> None:
+    result = state(records, prs, retry=retry)
+    assert result.view("T002").standing is Standing.READY
+    assert result.new_answers == ()
+
+
+def test_a_reset_from_before_the_answer_does_not_lift_it() -> None:
+    result = state([Reset("T002", "r", NOW - 90), answer_to("T002")], [closed("T002")])
+    assert result.view("T002").standing is Standing.REJECTED
+
+
+def test_only_the_latest_pr_is_the_answer() -> None:
+    reopened = state([], [closed("T002", number=3), pr("T002", number=2)])
+    assert reopened.view("T002").standing is Standing.PR_OPEN
+    superseded = state([], [closed("T002", number=3), pr("T002", number=4)])
+    assert superseded.view("T002").standing is Standing.PR_OPEN
+
+
+def test_a_merged_pr_whose_task_is_not_completed_is_reported_not_run_again() -> None:
+    merged = pr("T002", number=5, state=PrState.MERGED)
+    result = state([], [merged])
+    view = result.view("T002")
+    assert (view.standing, view.label) == (Standing.MERGED, "merged")
+    assert "T002" not in result.ready_ids
+    assert view.detail(3).startswith("PR #5 was merged, but the default branch's backlog")
+    assert result.new_answers[0].answer == "merged"
+    assert state([], [pr("T001", state=PrState.MERGED)]).view("T001").label == "completed"
+
+
+# --- every attempt counts; a stop for a person is sticky ----------------------------------
+
+
+def ran_out(task_id: str, run: str) -> list[Record]:
+    """An attempt that began, and whose lease ran out with no result."""
+    return [lease(task_id, expires=NOW - 1, run=run), Start(task_id, run, "ci:42", NOW - 10)]
+
+
+def test_an_attempt_whose_lease_ran_out_counts_as_interrupted() -> None:
+    view = state(ran_out("T002", "r1")).view("T002")
+    assert view.attempts == 1
+    assert view.standing is Standing.READY
+    assert view.detail(3).startswith("last attempt failed: interrupted: the lease of run r1")
+    three = [*ran_out("T002", "r1"), *ran_out("T002", "r2"), *ran_out("T002", "r3")]
+    assert state(three).view("T002").standing is Standing.EXHAUSTED
+
+
+def test_a_task_that_stopped_for_a_person_waits_for_one() -> None:
+    review = attempt(
+        "T002", "branch macoder/T002 has commits by someone else", outcome="needs-review"
+    )
+    result = state([review])
+    view = result.view("T002")
+    assert view.standing is Standing.NEEDS_REVIEW
+    assert "T002" not in result.ready_ids
+    assert view.detail(3) == (
+        "a person must look first: branch macoder/T002 has commits by someone else; "
+        "--retry runs it again"
+    )
+    # Its draft PR, labelled for review, holds it as a PR in review; a reset lets it go.
+    draft = pr("T002", draft=True, labels=(LABEL_NEEDS_REVIEW,))
+    assert state([review], [draft]).view("T002").standing is Standing.PR_OPEN
+    assert state([review, Reset("T002", "r", NOW)]).view("T002").standing is Standing.READY
+    assert state([review], retry={"T002"}).view("T002").standing is Standing.READY
 
 
 def test_retry_runs_a_task_in_review_again_but_never_one_a_run_holds() -> None:

@@ -86,3 +86,28 @@ def test_a_template_the_renderer_does_not_recognise_fails_loudly() -> None:
     edited = template().replace("    branches: [main]\n", "    branches: [main, dev]\n")
     with pytest.raises(ValueError, match="push branches"):
         render(ACTION, "main", "BACKLOG.yaml", edited)
+
+
+def test_a_task_jobs_own_timeouts_fire_before_the_workflow_kills_it() -> None:
+    """The task job's `timeout-minutes` exceeds the sum of the bounds it runs under with the
+    default settings, with a margin; and the plan's lease outlives a job ended by them."""
+    from multi_agent_coder.config import Settings
+    from multi_agent_coder.run.budget import task_job_seconds
+    from multi_agent_coder.run.session import JOB_QUEUE_S, job_lease_ttl
+
+    settings = Settings()
+    job = yaml.safe_load(template())["jobs"]["run"]
+    limit_s = job["timeout-minutes"] * 60
+    own_bounds_s = (
+        settings.checks_timeout  # the health check: the tests
+        + 2 * settings.checks_timeout  # verification: the tests, twice at most
+        + settings.task_timeout  # the agent session
+        + 900
+        + 60  # installing OpenCode, its version check
+    )
+    assert task_job_seconds(settings) >= own_bounds_s
+    assert limit_s >= 1.1 * task_job_seconds(settings), "the workflow would kill the task first"
+    assert job_lease_ttl(settings, queued=True) >= JOB_QUEUE_S + task_job_seconds(settings)
+    # More checks, more time: the budget follows the settings.
+    more = Settings(checks={"lint": ["ruff", "check"], "types": ["mypy", "src"]})
+    assert task_job_seconds(more) == task_job_seconds(settings) + 2 * settings.checks_timeout

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from multi_agent_coder.config import Settings
     from multi_agent_coder.run.orchestrator import Orchestrator, RunReport
     from multi_agent_coder.run.session import AgentFactory, HandoffStore, Session
+    from multi_agent_coder.run.state import RunState
     from multi_agent_coder.run.task import Phase
 
 STEPS: Final = ("run", "install-opencode")
@@ -261,7 +262,10 @@ def plan(job: Job, session: Session) -> int:
         snapshot = session.snapshot(only=only)
     except NoBacklogError as exc:
         return _no_backlog(job, str(exc), ready="[]")
+    if not inputs.dry_run:  # the answers people gave to PRs, kept with the entry's hash
+        session.record_answers(snapshot)
     state = snapshot.state
+    answered = held_for_a_person(state)
     ready = list(state.ready)
     held_back = max(0, len(ready) - MATRIX_LIMIT)
     ready = ready[:MATRIX_LIMIT]
@@ -283,11 +287,27 @@ def plan(job: Job, session: Session) -> int:
         },
     )
     note = state.note
-    append_summary(runner.summary_file, render_plan_summary(ready, note=note, held_back=held_back))
+    append_summary(
+        runner.summary_file,
+        render_plan_summary(ready, note=note, held_back=held_back, answered=answered),
+    )
     print("ready: " + (", ".join(t.id for t in ready) or "none"), file=job.out)
+    for task_id, label, why in answered:
+        print(visible(f"{task_id}: {label}: {why}"), file=job.out)
     if note:  # one line (`visible`): a line break could start a workflow command
         print(visible(note), file=job.out)
     return EXIT_OK
+
+
+def held_for_a_person(state: RunState) -> list[tuple[str, str, str]]:
+    """(id, standing, why) of each task a person's answer or a stop for a person holds."""
+    from multi_agent_coder.run.state import PERSON_HOLDS
+
+    return [
+        (v.task_id, v.label, v.detail(state.max_attempts))
+        for v in state.views
+        if v.standing in PERSON_HOLDS
+    ]
 
 
 def _no_backlog(job: Job, message: str, **outputs: str) -> int:

@@ -214,8 +214,16 @@ def render_run_summary(report: RunReport, *, dry_run: bool) -> str:
     return "\n".join(out)
 
 
-def render_plan_summary(ready: Sequence[Task], *, note: str = "", held_back: int = 0) -> str:
-    """The job summary of a plan job: the tasks the matrix will run."""
+def render_plan_summary(
+    ready: Sequence[Task],
+    *,
+    note: str = "",
+    held_back: int = 0,
+    answered: Sequence[tuple[str, str, str]] = (),
+) -> str:
+    """The job summary of a plan job: the tasks the matrix will run, and the tasks a person's
+    answer holds (`answered`: id, standing, why) — a PR closed unmerged, merged without the
+    task completed, or a stop for a person — so nobody wonders why they did not run."""
     if not ready:
         out = ["### macoder plan: nothing is ready", ""]
     else:
@@ -233,6 +241,10 @@ def render_plan_summary(ready: Sequence[Task], *, note: str = "", held_back: int
             f"(a matrix holds at most {MATRIX_LIMIT} jobs).",
             "",
         ]
+    if answered:
+        out += ["#### Held for a person", "", "| task | state | why |", "| --- | --- | --- |"]
+        out += [f"| `{t}` | {_cell(state)} | {_cell(why)} |" for t, state, why in answered]
+        out.append("")
     if note:
         out += [_cell(note), ""]
     return "\n".join(out)

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
             "title": view.task.title,
             "state": view.label,
             "attempts": view.attempts,
-            "pr": view.pr.number if view.pr is not None else None,
+            # The open PR, or the closed / merged one a person's answer is about.
+            "pr": shown.number if (shown := view.pr or view.answered) is not None else None,
             "kind": routes[view.task_id].kind.value,
             "model": routes[view.task_id].model,
             "detail": view.detail(state.max_attempts),

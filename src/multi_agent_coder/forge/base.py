@@ -21,6 +21,8 @@ Operation = Literal["created", "updated", "none", "handed-off"]
 LABEL = "macoder"
 LABEL_FAILED = "macoder:failed"
 LABEL_NEEDS_REVIEW = "macoder:needs-review"
+#: On a task's closed (or merged) pull request: a person asks macoder to run the task again.
+LABEL_RETRY = "macoder:retry"
 
 
 class PrState(StrEnum):

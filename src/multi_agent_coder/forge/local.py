@@ -100,15 +100,16 @@ class LocalForge:
         return self.repo.branch_head(branch.removeprefix("refs/heads/"))
 
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
-        """Short shas of commits on the local `branch`, beyond `base_sha`, that macoder did
-        not author (none when the branch does not exist)."""
+        """Short shas of commits on the local `branch`, beyond `base_sha`, that a person
+        authored or committed (none when the branch does not exist). The committer counts
+        too: a person who amends or rebases macoder's commit keeps macoder as its author."""
         head = self.repo.branch_head(branch.removeprefix("refs/heads/"))
         if head is None:
             return ()
         return tuple(
-            sha[:10]
-            for sha, email, _message in self.repo.commits_between(base_sha, head)
-            if email.lower() not in self.macoder_emails
+            commit.sha[:10]
+            for commit in self.repo.lineage(base_sha, head)
+            if {commit.author_email.lower(), commit.committer_email.lower()} - self.macoder_emails
         )
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
@@ -208,6 +209,19 @@ class LocalForge:
                 author,
             )
             done = replace(pr, state=PrState.MERGED, merged_sha=merged, updated_at=self.clock())
+            data["pulls"][position] = _to_json(done)
+            return done
+
+    def close_pr(self, task_id: str) -> PullRequest:
+        """Close the task's open PR without merging it: a person's "no" (the task is then
+        rejected until its entry changes or a person asks again). The branch stays."""
+        validate_task_id(task_id)
+        with self._locked() as data:
+            pulls = [_from_json(p) for p in data["pulls"]]
+            position = _open_position(pulls, task_id)
+            if position is None:
+                raise UsageError(f"task {task_id} has no open pull request (see `macoder prs`)")
+            done = replace(pulls[position], state=PrState.CLOSED, updated_at=self.clock())
             data["pulls"][position] = _to_json(done)
             return done
 

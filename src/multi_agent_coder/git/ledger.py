@@ -99,10 +99,45 @@ class Reset:
     at: float
 
 
-Record = Lease | Attempt | Release | Reset
+@dataclass(frozen=True, slots=True)
+class Start:
+    """`run_id` (on `holder`) began an attempt at `task`: written when its lease is taken for
+    the work, so an attempt whose run dies before it records how it ended (a cancelled job, a
+    lost runner, a killed process) still counts — see `settled`."""
 
-_TYPES: Final[dict[str, type[Lease] | type[Attempt] | type[Release] | type[Reset]]] = {
-    cls.kind: cls for cls in (Lease, Attempt, Release, Reset)
+    kind: ClassVar[str] = "start"
+    task: str
+    run_id: str
+    holder: str
+    at: float
+
+
+#: How a person answered a task's pull request without the task becoming completed.
+CLOSED: Final = "closed"
+MERGED: Final = "merged"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A person answered `task`'s pull request `pr`: closed it unmerged (`closed`), or merged
+    it while the default branch's backlog does not say the task is completed (`merged`).
+    `entry` is the hash of the task's backlog entry when macoder first saw the answer: the
+    answer holds the task until the entry changes or a reset (a person asking again) follows.
+    """
+
+    kind: ClassVar[str] = "answer"
+    task: str
+    run_id: str
+    pr: int
+    answer: str
+    entry: str
+    at: float
+
+
+Record = Lease | Attempt | Release | Reset | Start | Answer
+
+_TYPES: Final[dict[str, type[Record]]] = {
+    cls.kind: cls for cls in (Lease, Attempt, Release, Reset, Start, Answer)
 }
 _ADAPTERS: Final[dict[str, TypeAdapter[Any]]] = {
     kind: TypeAdapter(cls) for kind, cls in _TYPES.items()
@@ -209,6 +244,85 @@ def attempts(records: Iterable[Record]) -> dict[str, int]:
     return dict(used)
 
 
+#: The outcome of an attempt that began and never said how it ended (counted).
+INTERRUPTED: Final = "interrupted"
+
+
+def settled(records: Sequence[Record], now: float) -> list[Record]:
+    """`records` with every attempt that began and never finished settled: a `Start` with no
+    attempt and no release from its run afterwards, whose run no longer holds the task's lease
+    at `now` (it ran out: the job was cancelled, timed out or lost its runner), becomes an
+    interrupted `Attempt` in the start's place — so it counts against the task's attempts and
+    its reason is shown. A start whose run still holds its lease is left as it is (the attempt
+    is under way). Derived, never stored: a late record of the real outcome replaces it.
+    A release without an attempt is a run that let the task go before it began (it found the
+    task done meanwhile): not an attempt.
+    """
+    expiry = {(r.task, r.run_id): r.expires_at for r in records if isinstance(r, Lease)}
+    live = live_leases(records, now)
+    ended = {
+        position: _interrupted(start, expiry.get(key))
+        for key, (position, start) in unfinished(records).items()
+        if not (key[0] in live and live[key[0]].run_id == key[1])
+    }
+    # Each interrupted attempt goes where its lease ran out, among the records by time: a
+    # reset written after that clears it, one written while it ran does not.
+    out: list[Record] = []
+    waiting: list[Attempt] = []
+    for position, record in enumerate(records):
+        out += [a for a in waiting if a.at <= _time(record)]
+        waiting = [a for a in waiting if a.at > _time(record)]
+        if position in ended:
+            waiting.append(ended[position])
+        else:
+            out.append(record)
+    return out + waiting
+
+
+def _time(record: Record) -> float:
+    return record.acquired_at if isinstance(record, Lease) else record.at
+
+
+def unfinished(records: Sequence[Record]) -> dict[tuple[str, str], tuple[int, Start]]:
+    """(task, run id) -> the position and the `Start` of each attempt that began and has no
+    attempt record and no release of its run after it (yet)."""
+    begun: dict[tuple[str, str], tuple[int, Start]] = {}
+    for position, record in enumerate(records):
+        key = (record.task, record.run_id)
+        if isinstance(record, Start):
+            begun[key] = (position, record)
+        elif isinstance(record, Attempt | Release):
+            begun.pop(key, None)
+    return begun
+
+
+def _interrupted(start: Start, until: float | None) -> Attempt:
+    """The interrupted attempt a start that never finished stands for."""
+    when = f" at {_utc(until)}" if until is not None else ""
+    reason = (
+        f"interrupted: the lease of run {start.run_id} ({start.holder}) ran out{when} "
+        "with no result (cancelled, timed out, or its runner or process lost)"
+    )
+    at = until if until is not None else start.at
+    return Attempt(
+        task=start.task,
+        run_id=start.run_id,
+        outcome=INTERRUPTED,
+        reason=reason,
+        duration_s=0.0,
+        context_bytes=0,
+        model=None,
+        tokens_in=None,
+        tokens_out=None,
+        cost=None,
+        at=at,
+    )
+
+
+def _utc(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
 def appended(text: str, records: Sequence[Record]) -> str:
     """`text` with `records` added as new lines; a torn last line is closed first."""
     lines = "".join(dumps(record) + "\n" for record in records)
@@ -289,11 +403,15 @@ class Ledger:
         if records:
             self._update(lambda _current: records)
 
-    def acquire(self, task: str, run_id: str, holder: str, ttl_s: float) -> Lease | None:
+    def acquire(
+        self, task: str, run_id: str, holder: str, ttl_s: float, *, start: bool = False
+    ) -> Lease | None:
         """Take (or, for the run that holds it, extend) the lease on `task` for `ttl_s` seconds.
 
         Returns the lease written, or None when another run holds a live lease. The check and
-        the write happen on the same tip, so two racing runs cannot both win.
+        the write happen on the same tip, so two racing runs cannot both win. With `start`, a
+        lease newly taken is written with the `Start` of the attempt it is taken for (in the
+        same commit: there is no moment when the lease is held and the attempt not begun).
         """
         validate_task_id(task)
         if ttl_s <= 0:
@@ -305,7 +423,8 @@ class Ledger:
             if held is not None and held.run_id != run_id:
                 return None
             since = held.acquired_at if held is not None else now
-            return [Lease(task, run_id, holder, since, now + ttl_s)]
+            taken = Lease(task, run_id, holder, since, now + ttl_s)
+            return [taken, Start(task, run_id, holder, now)] if start and held is None else [taken]
 
         written = self._update(plan)
         return written[0] if written and isinstance(written[0], Lease) else None

@@ -237,7 +237,8 @@ class Remote:
         """Fetch the remote `branch` (and default branch) and list who wrote what is on it.
 
         Returns the commit inspected (the push's lease expects exactly it) and the short
-        shas of commits beyond the default branch and `head_sha` not authored by macoder.
+        shas of commits beyond the default branch and `head_sha` that a person authored or
+        committed.
         """
         task_id = branch.removeprefix(BRANCH_PREFIX)
         tip_ref = f"{INSPECT_PREFIX}{task_id}/head"
@@ -251,16 +252,18 @@ class Remote:
             self.read([*fetch, self.url, *specs], f"cannot fetch {branch} from {self.url}")
             tip = self.git_ok(["rev-parse", "--verify", tip_ref], "fetched nothing").strip()
             listing = self.git_ok(
-                ["log", "--format=%H%x00%ae", tip, "--not", *hide],
+                ["log", "--format=%H%x00%ae%x00%ce", tip, "--not", *hide],
                 f"cannot list the commits of {branch}",
             )
         finally:
             for ref in (tip_ref, base_ref):
                 self.git(["update-ref", "-d", ref])
+        # Author or committer: a person who amends or rebases macoder's commit keeps macoder
+        # as its author, and is still a person whose work must not be overwritten.
         foreign = tuple(
             sha[:10]
-            for sha, _, email in (line.partition("\x00") for line in listing.splitlines())
-            if email.strip().lower() not in self.macoder_emails
+            for sha, *emails in (line.split("\x00") for line in listing.splitlines())
+            if {email.strip().lower() for email in emails} - self.macoder_emails
         )
         return tip, foreign
 

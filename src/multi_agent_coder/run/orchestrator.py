@@ -4,9 +4,10 @@ Order matters and is chosen so that a run that should not happen changes nothing
 1. read the default branch and its backlog, and refuse unknown `--retry` / `--only` ids
    before anything is touched;
 2. reconcile what a crashed run left (agent servers of dead runs, leases of dead local
-   processes, worktrees without a live lease);
-3. decide where every task stands (`state.decide`, through the session's snapshot) — nothing
-   ready: stop here, nothing was started or written;
+   processes — their attempts recorded as interrupted —, worktrees without a live lease);
+3. decide where every task stands (`state.decide`, through the session's snapshot), keeping
+   in the ledger the answers people gave to PRs (closed, merged) that no run saw before, and
+   a reset for each task `--retry` asks for again — nothing ready: stop here;
 4. health-check the target repository on an export of the default head — unhealthy:
    stop, report, nothing was leased or written;
 5. start one agent runtime for the run and run up to `workers` tasks at once, each under its
@@ -35,13 +36,25 @@ from typing import Final
 from multi_agent_coder.agents.router import model_for
 from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
-from multi_agent_coder.git.ledger import Ledger, Record, Reset, attempts, live_leases
+from multi_agent_coder.git.ledger import (
+    INTERRUPTED,
+    Attempt,
+    Lease,
+    Ledger,
+    Record,
+    Release,
+    Reset,
+    attempts,
+    live_leases,
+    settled,
+    unfinished,
+)
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.checks import CheckRunner
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
-from multi_agent_coder.run.state import Standing, waits_for_a_person
+from multi_agent_coder.run.state import PERSON_HOLDS, Standing, waits_for_a_person
 from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, partial_draft, run_task
 from multi_agent_coder.run.verify import exported, sweep_stale_exports
 
@@ -102,6 +115,23 @@ class RunReport:
         return 1 if any(o.status in ("failed", "needs-review") for o in self.outcomes) else 0
 
 
+def _gone(lease: Lease, now: float) -> Attempt:
+    """The attempt of a local run whose process ended before it said how the task went."""
+    return Attempt(
+        task=lease.task,
+        run_id=lease.run_id,
+        outcome=INTERRUPTED,
+        reason=f"interrupted: its run's process ({lease.holder}) ended before the task did",
+        duration_s=0.0,
+        context_bytes=0,
+        model=None,
+        tokens_in=None,
+        tokens_out=None,
+        cost=None,
+        at=now,
+    )
+
+
 def holder_id() -> str:
     """`host:pid` — lets a later run on this host tell that the holder is dead."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -136,15 +166,23 @@ class Orchestrator:
     # ----------------------------------------------------------------- state
 
     def _reconcile(self, ledger: Ledger, report: RunReport) -> list[Record]:
-        """Free the leases of local runs that are gone and remove the worktrees (a task's, a
-        health check's) no live lease keeps; the ledger's records as they are afterwards."""
+        """Free the leases of local runs that are gone — the attempt each had begun recorded
+        as interrupted, for it counts — and remove the worktrees (a task's, a health
+        check's) no live lease keeps; the ledger's records as they are afterwards."""
         report.stopped_processes = self.session.reap_orphans()
         sweep_stale_exports()  # the checks' exports of a run killed before it cleaned up
         records = ledger.read()
-        live = live_leases(records, self.clock())
+        now = self.clock()
+        live = live_leases(records, now)
         dead = [t for t, lease in live.items() if _dead_local_holder(lease.holder)]
+        begun = unfinished(records)
         for task_id in dead:
-            ledger.release(task_id, live[task_id].run_id)
+            lease = live[task_id]
+            release = Release(task_id, lease.run_id, now)
+            if (task_id, lease.run_id) in begun:
+                ledger.append(_gone(lease, now), release)
+            else:
+                ledger.append(release)
         report.freed_leases = dead
         if dead:
             records = ledger.read()
@@ -156,18 +194,22 @@ class Orchestrator:
     def _reset_attempts(
         self,
         ledger: Ledger,
-        records: list[Record],
+        snapshot: Snapshot,
         tasks: Collection[str],
         report: RunReport,
         dry_run: bool,
     ) -> list[Record]:
         """`--retry`: a person asks for these tasks again, so each starts a fresh attempt
-        budget (a reset record; a dry run only shows it)."""
-        used = attempts(records)
-        resets = [Reset(t, self.run_id, self.clock()) for t in sorted(tasks) if used.get(t)]
+        budget and is free of their earlier answer (a reset record; a dry run only shows it)."""
+        records = list(snapshot.records)
+        used = attempts(settled(records, self.clock()))
+        held = {v.task_id for v in snapshot.state.views if v.standing in PERSON_HOLDS}
+        resets = [
+            Reset(t, self.run_id, self.clock()) for t in sorted(tasks) if used.get(t) or t in held
+        ]
         if resets and not dry_run:
             ledger.append(*resets)
-        report.reset_attempts = {r.task: used[r.task] for r in resets}
+        report.reset_attempts = {r.task: used.get(r.task, 0) for r in resets}
         return [*records, *resets]
 
     def _plan(self, snapshot: Snapshot) -> list[Planned]:
@@ -207,10 +249,16 @@ class Orchestrator:
         report = RunReport(self.run_id, head.branch, head.sha)
         ledger = session.ledger()
         records = self._reconcile(ledger, report)
-        records = self._reset_attempts(ledger, records, asked_again, report, options.dry_run)
+        # First as things stand (answers to PRs no run saw yet are kept before a reset
+        # follows them), then as the person's `--retry` leaves them.
+        first = session.snapshot(head=head, records=records, own_run=self.run_id)
+        if not options.dry_run:
+            first = replace(first, records=session.record_answers(first))
+        records = self._reset_attempts(ledger, first, asked_again, report, options.dry_run)
         snapshot = session.snapshot(
             head=head,
             records=records,
+            prs=first.prs,
             retry=options.retry,
             only=options.only,
             own_run=self.run_id,

@@ -15,7 +15,8 @@ This job holds the write token and runs no agent, no repository code and no npm.
 
 A refused hand-off pushes nothing and opens nothing; its attempt is recorded as failed with
 the reason (so attempts stay counted), and the lease is released. A task job that left no
-hand-off at all (cancelled, timed out, runner lost) is recorded as an interrupted attempt.
+hand-off at all (cancelled, timed out, runner lost), or one that began the task (its hand-off
+holds the attempt's start) and recorded no end, is recorded as an interrupted attempt.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from multi_agent_coder.forge.handoff import (
     ref_for,
 )
 from multi_agent_coder.git import bundle
-from multi_agent_coder.git.ledger import Attempt, Release, parse
+from multi_agent_coder.git.ledger import INTERRUPTED, Attempt, Release, Start, parse
 from multi_agent_coder.ids import branch_for, validate_task_id
 from multi_agent_coder.run.handoff_rules import (
     MAX_BUNDLE_BYTES,
@@ -112,10 +113,12 @@ def publish_handoff(
         except (OSError, subprocess.SubprocessError) as exc:  # the attempt is recorded anyway
             result = Published(task_id, "refused", f"publish failed: {type(exc).__name__}: {exc}")
     attempts = _attempts(handoff, expected)
-    if result.status in ("refused", "interrupted"):
+    if result.status == "refused":
         attempts = [_failed(a, result.reason) for a in attempts] or [
-            Attempt(task_id, run_id, "failure", result.reason, 0.0, 0, None, None, None, None, now)
+            _ended(task_id, run_id, "failure", result.reason, now)
         ]
+    elif result.status == "interrupted":
+        attempts = [_ended(task_id, run_id, INTERRUPTED, result.reason, now)]
     ledger.append(*attempts, Release(task_id, run_id, now))
     outcome = attempts[-1].outcome if attempts else ""
     return replace(result, outcome=outcome)
@@ -133,6 +136,13 @@ def _carry_out(
         )
     try:
         _check_result(handoff, expected)
+        if _began_and_never_ended(handoff, expected):
+            return Published(
+                task_id,
+                "interrupted",
+                "interrupted: the task job began the task and stopped before it ended "
+                "(cancelled, timed out or its runner lost)",
+            )
         if handoff.pull is None:
             return Published(task_id, "nothing", "nothing to publish")
         if handoff.head_sha is not None:
@@ -255,6 +265,21 @@ def _attempts(handoff: Handoff | None, expected: Expected) -> list[Attempt]:
         and record.task == expected.task_id
         and record.run_id == expected.run_id
     ]
+
+
+def _began_and_never_ended(handoff: Handoff, expected: Expected) -> bool:
+    """The task job recorded the attempt's start and no attempt: it was stopped midway."""
+    mine = [
+        record
+        for record in parse("\n".join(handoff.records))
+        if record.task == expected.task_id and record.run_id == expected.run_id
+    ]
+    return any(isinstance(r, Start) for r in mine) and not any(isinstance(r, Attempt) for r in mine)
+
+
+def _ended(task_id: str, run_id: str, outcome: str, reason: str, now: float) -> Attempt:
+    """The attempt record of a task job whose own record is missing or refused."""
+    return Attempt(task_id, run_id, outcome, reason, 0.0, 0, None, None, None, None, now)
 
 
 def _failed(attempt: Attempt, reason: str) -> Attempt:

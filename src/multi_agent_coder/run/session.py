@@ -8,7 +8,8 @@ decided here, so the run engine above it has a single shape.
 
 `snapshot` is the one way every command reads "where things stand": the backlog as the
 default branch has it (`backlog_at`, the one reader of a backlog at a commit), the ledger's
-records, the forge's open pull requests, handed to the pure `state.decide`.
+records, the forge's pull requests (closed and merged ones too: a person's answer), handed
+to the pure `state.decide`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from multi_agent_coder.agents.base import Agent
 from multi_agent_coder.agents.router import RoutedModel, model_for
@@ -35,8 +36,12 @@ from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
+from multi_agent_coder.run.budget import task_job_seconds, task_lease_seconds
 from multi_agent_coder.run.state import RunState, decide
 from multi_agent_coder.sandbox import Jail, jail_for
+
+if TYPE_CHECKING:
+    from multi_agent_coder.forge.local import LocalForge
 
 #: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
 AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
@@ -130,15 +135,16 @@ class Session:
         *,
         head: Head | None = None,
         records: Sequence[Record] | None = None,
+        prs: Sequence[PullRequest] | None = None,
         retry: Collection[str] = frozenset(),
         only: Collection[str] | None = None,
         own_run: str | None = None,
     ) -> Snapshot:
-        """Where things stand now. `head` and `records` may be passed when just read (the
-        run reads them first to validate its options and reconcile leases)."""
+        """Where things stand now. `head`, `records` and `prs` may be passed when just read
+        (the run reads them first to validate its options and reconcile leases)."""
         head = self.head() if head is None else head
         records = self.ledger().read() if records is None else records
-        prs = self.forge.list_prs()
+        prs = self.forge.list_prs(include_closed=True) if prs is None else prs
         state = decide(
             head.backlog,
             records,
@@ -153,10 +159,21 @@ class Session:
 
     def lease(self, task_ids: Sequence[str], *, run_id: str, holder: str) -> list[str]:
         """Lease `task_ids` for jobs that run them later (the Action's plan job, which runs no
-        agent); the ids leased, in order — a task another run holds is left out."""
+        agent); the ids leased, in order — a task another run holds is left out. Each lease is
+        written with its attempt's start: a job that never reports back still used one."""
         ledger = self.ledger()
         ttl = job_lease_ttl(self.settings, queued=True)
-        return [t for t in task_ids if ledger.acquire(t, run_id, holder, ttl) is not None]
+        return [
+            t for t in task_ids if ledger.acquire(t, run_id, holder, ttl, start=True) is not None
+        ]
+
+    def record_answers(self, snapshot: Snapshot) -> list[Record]:
+        """Keep in the ledger the answers to PRs that `snapshot` saw first (a PR closed or
+        merged, with the hash of the task's entry then); the records as they are after."""
+        answers = snapshot.state.new_answers
+        if answers:
+            self.ledger().append(*answers)
+        return [*snapshot.records, *answers]
 
     def route(self, task: Task) -> RoutedModel:
         """The model `task` runs on and why (its kind and role): the router's rule."""
@@ -166,14 +183,22 @@ class Session:
 
     def merge(self, task_id: str) -> PullRequest:
         """Merge the task's PR on the local forge (on GitHub a person merges it)."""
+        return self._local_forge("merging", task_id).merge(task_id, self.author)
+
+    def _local_forge(self, doing: str, task_id: str) -> LocalForge:
+        """The local forge, for what a person does to a known task's PR by hand."""
         from multi_agent_coder.forge.local import LocalForge
 
         if not isinstance(self.forge, LocalForge):
-            raise UsageError(f"merging is done on {self.forge.name}, not by macoder")
+            raise UsageError(f"{doing} is done on {self.forge.name}, not by macoder")
         backlog = self.head().backlog
         if task_id not in backlog.task_index():
             raise UnknownTaskError(task_id, self.settings.backlog, [t.id for t in backlog.tasks])
-        return self.forge.merge(task_id, self.author)
+        return self.forge
+
+    def close_pr(self, task_id: str) -> PullRequest:
+        """Close the task's PR unmerged on the local forge (on GitHub a person closes it)."""
+        return self._local_forge("closing", task_id).close_pr(task_id)
 
     def jail(self) -> Jail:
         """The run's sandbox, checked to start here (`SandboxUnavailableError` with the cause
@@ -200,10 +225,14 @@ JOB_QUEUE_S = 1800.0
 
 
 def job_lease_ttl(settings: Settings, *, queued: bool = False) -> float:
-    """How long a task's lease lasts: the agent's time, as long again for the checks and the
-    bookkeeping, and a minute; `JOB_QUEUE_S` more when it is taken for a job that starts
-    later (the task job extends it when it starts)."""
-    return 2 * settings.task_timeout + 60 + (JOB_QUEUE_S if queued else 0.0)
+    """How long a task's lease lasts: in a run under way, the task's own bound (the session,
+    the verification, the bookkeeping: `task_lease_seconds`); taken for a job that starts
+    later (the plan's), the whole job's bound (`task_job_seconds`) and `JOB_QUEUE_S` for a
+    runner to pick it up — so an attempt's start is not taken for an interrupted attempt
+    while its job may still be running."""
+    if queued:
+        return JOB_QUEUE_S + task_job_seconds(settings)
+    return task_lease_seconds(settings)
 
 
 def macoder_emails(settings: Settings) -> tuple[str, ...]:

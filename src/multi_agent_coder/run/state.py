@@ -1,10 +1,16 @@
 """Where every task stands, decided once: the one place readiness is decided. Pure.
 
 Inputs are the facts (DESIGN §4): the backlog as the default branch has it, the run ledger's
-records, the forge's open pull requests, the time, and what the person asked for (`--retry`,
-`--only`). Out comes the whole picture — which tasks start now, in file order; which are busy
-and why (a live lease and its holder, an open PR); which wait and on what; which are out of
-attempts — and, when nothing can start, one sentence that says why.
+records, the forge's pull requests (open, closed and merged), the time, and what the person
+asked for (`--retry`, `--only`). Out comes the whole picture — which tasks start now, in file
+order; which are busy and why (a live lease and its holder, an open PR); which a person
+answered (a PR closed unmerged: rejected; merged without the task completed); which wait and
+on what; which are out of attempts — and, when nothing can start, one sentence that says why.
+
+A person's answer holds its task until the person says otherwise: the task's entry in the
+backlog changes (its hash, `entry_hash`, differs from the one the ledger's `Answer` keeps), or
+they ask again (`--retry`, which writes a reset; the label `macoder:retry` on the PR; a
+`/macoder retry` comment, when that exists, feeds `retry` the same way).
 
 `macoder run`, `macoder ready`, `macoder status` and the Action's plan job all read this one
 picture, so none of them can list a task that another would not start.
@@ -12,14 +18,28 @@ picture, so none of them can list a task that another would not start.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from multi_agent_coder.backlog.model import SCHEDULABLE, Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.ready import attempts_of, ready_tasks
-from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, PrState, PullRequest
-from multi_agent_coder.git.ledger import Attempt, Lease, Record, attempts, live_leases
+from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, LABEL_RETRY, PrState, PullRequest
+from multi_agent_coder.git.ledger import (
+    CLOSED,
+    MERGED,
+    Answer,
+    Attempt,
+    Lease,
+    Record,
+    Reset,
+    attempts,
+    live_leases,
+    settled,
+)
 
 
 class Standing(StrEnum):
@@ -29,10 +49,30 @@ class Standing(StrEnum):
     COMPLETED = "completed"
     RUNNING = "running"  # a run holds its lease
     PR_OPEN = "pr-open"  # its pull request waits for a person
+    REJECTED = "rejected"  # its PR was closed unmerged by a person
+    MERGED = "merged"  # its PR was merged, but the backlog does not say completed
+    NEEDS_REVIEW = "needs-review"  # its last attempt stopped for a person, with no PR open
     READY = "ready"
     WAITING = "waiting"  # on dependencies
     EXHAUSTED = "failed"  # out of attempts
     HELD = "held"
+
+
+#: Standings that wait for a person to act (answered PRs, a stop for a person): `--retry`,
+#: the label `macoder:retry` or a changed entry lets them go.
+PERSON_HOLDS: Final = frozenset({Standing.REJECTED, Standing.MERGED, Standing.NEEDS_REVIEW})
+
+#: The task fields whose change is a new question: everything a person writes but the status
+#: and the attempt count (which macoder and its PRs change themselves).
+_NOT_THE_QUESTION = frozenset({"status", "attempts"})
+
+
+def entry_hash(task: Task) -> str:
+    """A hash of the task's entry as a person wrote it: the canonical JSON of the task without
+    its status and attempts. An answer to the task's PR holds while this stays the same."""
+    data = task.model_dump(mode="json", exclude=set(_NOT_THE_QUESTION))
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +86,8 @@ class TaskView:
     lease: Lease | None = None
     waiting_on: tuple[str, ...] = ()
     last: Attempt | None = None
+    #: The closed or merged pull request a person's answer is about (REJECTED, MERGED).
+    answered: PullRequest | None = None
 
     @property
     def task_id(self) -> str:
@@ -66,6 +108,22 @@ class TaskView:
                 return f"lease held by {self.lease.holder}" if self.lease else ""
             case Standing.PR_OPEN:
                 return f"PR #{self.pr.number}" if self.pr else ""
+            case Standing.REJECTED:
+                number = self.answered.number if self.answered else 0
+                return (
+                    f"PR #{number} was closed unmerged; held until its backlog entry changes "
+                    f"or a person asks again (--retry, or the label {LABEL_RETRY} on the PR)"
+                )
+            case Standing.MERGED:
+                number = self.answered.number if self.answered else 0
+                return (
+                    f"PR #{number} was merged, but the default branch's backlog does not say "
+                    "completed (its status flip reverted?); mark it completed, or change its "
+                    f"entry or ask again (--retry, label {LABEL_RETRY}) to run it again"
+                )
+            case Standing.NEEDS_REVIEW:
+                why = last.reason if last else ""
+                return f"a person must look first: {why}; --retry runs it again"
             case Standing.READY:
                 text = (
                     f"last attempt failed: {last.reason}"
@@ -96,6 +154,9 @@ class RunState:
     #: there is nothing to explain.
     note: str
     max_attempts: int
+    #: Answers seen in the pull requests that the ledger does not keep yet: a run appends
+    #: them, so the entry they were given to is remembered (`entry_hash`).
+    new_answers: tuple[Answer, ...] = ()
 
     def view(self, task_id: str) -> TaskView:
         return next(v for v in self.views if v.task_id == task_id)
@@ -131,12 +192,15 @@ def decide(
     """Every task's standing and the tasks to start now.
 
     A task starts when its status is pending or ready, every dependency is completed, its
-    attempts (the larger of the backlog's and the ledger's count) are below `max_attempts`,
-    no live lease holds it, and it has no open pull request waiting for a person (see
-    `waits_for_a_person`) — unless it is named in `retry`. `only` narrows the tasks to
-    start, never the picture. A lease `own_run` holds is this run's own (the Action's plan job
-    leased the task for the job deciding now): it does not make the task busy.
+    attempts (the larger of the backlog's and the ledger's count, every attempt that began
+    counted — see `settled`) are below `max_attempts`, no live lease holds it, it has no open
+    pull request waiting for a person (see `waits_for_a_person`), no answer of a person holds
+    it (see `_answers`), and its last attempt did not stop for a person with no PR open —
+    unless it is named in `retry`. `only` narrows the tasks to start, never the picture. A
+    lease `own_run` holds is this run's own (the Action's plan job leased the task for the job
+    deciding now): it does not make the task busy.
     """
+    records = settled(records, now)
     live = {t: lease for t, lease in live_leases(records, now).items() if lease.run_id != own_run}
     counts = attempts(records)
     last: dict[str, Attempt] = {}
@@ -148,12 +212,20 @@ def decide(
                 baseline.setdefault(record.task, record.context_bytes)
     open_prs = {pr.task_id: pr for pr in prs if pr.state is PrState.OPEN}
     in_review = {t for t, pr in open_prs.items() if waits_for_a_person(pr) and t not in retry}
+    answered, new_answers = _answers(
+        backlog, records, prs, retry=retry, now=now, run_id=own_run or "macoder"
+    )
+    stopped = {
+        t
+        for t, attempt in last.items()
+        if attempt.outcome == "needs-review" and t not in open_prs and t not in retry
+    } - _reset_since_last(records)
     startable = {
         t.id
         for t in ready_tasks(
             backlog.tasks,
             max_attempts=max_attempts,
-            leased=set(live) | in_review,
+            leased=set(live) | in_review | set(answered) | stopped,
             ledger_attempts=counts,
         )
     }
@@ -161,6 +233,8 @@ def decide(
         live=live,
         open_prs=open_prs,
         in_review=in_review,
+        answered=answered,
+        stopped=stopped,
         startable=startable,
         completed={t.id for t in backlog.tasks if t.status is TaskStatus.COMPLETED},
         counts=counts,
@@ -174,7 +248,70 @@ def decide(
         if v.standing is Standing.READY and (only is None or v.task_id in only)
     )
     note = explain(views, only, max_attempts, any_ready=bool(ready))
-    return RunState(views, ready, baseline, note, max_attempts)
+    return RunState(views, ready, baseline, note, max_attempts, new_answers)
+
+
+def _reset_since_last(records: Sequence[Record]) -> set[str]:
+    """Tasks a person asked for again (a reset) after their last attempt."""
+    since: set[str] = set()
+    for record in records:
+        if isinstance(record, Reset):
+            since.add(record.task)
+        elif isinstance(record, Attempt):
+            since.discard(record.task)
+    return since
+
+
+def _answers(
+    backlog: Backlog,
+    records: Sequence[Record],
+    prs: Sequence[PullRequest],
+    *,
+    retry: Collection[str],
+    now: float,
+    run_id: str,
+) -> tuple[dict[str, PullRequest], tuple[Answer, ...]]:
+    """The tasks a person's answer holds (-> the PR answered), and the answers the ledger does
+    not keep yet.
+
+    The answer is the task's latest pull request when none is open: closed unmerged, or
+    merged while the task is not completed on the default branch. It holds unless a person
+    asked again — `retry`, the label `macoder:retry` on that PR, or a reset in the ledger
+    after the answer was recorded — or the task's entry changed since (its hash differs from
+    the recorded one). An answer not recorded yet holds, and is returned to be recorded with
+    the entry as it is now.
+    """
+    latest: dict[str, PullRequest] = {}
+    for pr in prs:
+        if pr.task_id not in latest or pr.number > latest[pr.task_id].number:
+            latest[pr.task_id] = pr
+    kept: dict[tuple[str, int], Answer] = {}
+    asked_again: set[tuple[str, int]] = set()
+    for record in records:
+        if isinstance(record, Answer):
+            kept[(record.task, record.pr)] = record
+            asked_again.discard((record.task, record.pr))
+        elif isinstance(record, Reset):
+            asked_again |= {key for key in kept if key[0] == record.task}
+    held: dict[str, PullRequest] = {}
+    new: list[Answer] = []
+    for task in backlog.tasks:
+        last_pr = latest.get(task.id)
+        if last_pr is None or last_pr.state is PrState.OPEN:
+            continue
+        if task.status is TaskStatus.COMPLETED:
+            continue
+        if task.id in retry or LABEL_RETRY in last_pr.labels:
+            continue
+        entry, key = entry_hash(task), (task.id, last_pr.number)
+        recorded = kept.get(key)
+        if recorded is None:
+            answer = MERGED if last_pr.state is PrState.MERGED else CLOSED
+            new.append(Answer(task.id, run_id, last_pr.number, answer, entry, now))
+        elif key in asked_again or recorded.entry != entry:
+            continue
+        held[task.id] = last_pr
+    return held, tuple(new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +321,8 @@ class _Facts:
     live: Mapping[str, Lease]
     open_prs: Mapping[str, PullRequest]
     in_review: Collection[str]
+    answered: Mapping[str, PullRequest]
+    stopped: Collection[str]
     startable: Collection[str]
     completed: Collection[str]
     counts: Mapping[str, int]
@@ -197,7 +336,8 @@ class _Facts:
             what: Standing, lease: Lease | None = None, waiting: Sequence[str] = ()
         ) -> TaskView:
             pr, last = self.open_prs.get(task.id), self.last.get(task.id)
-            return TaskView(task, what, used, pr, lease, tuple(waiting), last)
+            answered = self.answered.get(task.id)
+            return TaskView(task, what, used, pr, lease, tuple(waiting), last, answered)
 
         if task.status is TaskStatus.COMPLETED:
             return standing(Standing.COMPLETED)
@@ -207,6 +347,11 @@ class _Facts:
             return standing(Standing.RUNNING, self.live[task.id])
         if task.id in self.in_review:
             return standing(Standing.PR_OPEN)
+        if task.id in self.answered:
+            merged = self.answered[task.id].state is PrState.MERGED
+            return standing(Standing.MERGED if merged else Standing.REJECTED)
+        if task.id in self.stopped:
+            return standing(Standing.NEEDS_REVIEW)
         if task.id in self.startable:
             return standing(Standing.READY)
         if used >= self.max_attempts:
@@ -246,10 +391,23 @@ def explain(
             groups.setdefault("waiting", []).append(f"{v.task_id} on {', '.join(v.waiting_on)}")
         elif v.standing is Standing.EXHAUSTED:
             groups.setdefault("out of attempts", []).append(v.task_id)
+        elif v.standing in _ANSWERED:
+            groups.setdefault(_ANSWERED[v.standing], []).append(
+                f"{v.task_id} (PR #{v.answered.number if v.answered else 0})"
+            )
+        elif v.standing is Standing.NEEDS_REVIEW:
+            groups.setdefault("stopped for a person", []).append(v.task_id)
         elif v.standing is Standing.HELD:
             groups.setdefault("marked by hand", []).append(f"{v.task_id} ({v.task.status.value})")
     parts += [f"{name}: {', '.join(ids)}" for name, ids in groups.items()]
     return "nothing is ready (" + "; ".join(parts) + ")"
+
+
+#: How `explain` groups the tasks a person's answer holds.
+_ANSWERED = {
+    Standing.REJECTED: "rejected (PR closed unmerged; change the entry or --retry)",
+    Standing.MERGED: "merged but not completed",
+}
 
 
 def _why_not(view: TaskView, max_attempts: int) -> str:
@@ -264,6 +422,8 @@ def _why_not(view: TaskView, max_attempts: int) -> str:
             return "waits on " + ", ".join(view.waiting_on)
         case Standing.EXHAUSTED:
             return f"is out of attempts ({view.attempts}/{max_attempts})"
+        case Standing.REJECTED | Standing.MERGED | Standing.NEEDS_REVIEW:
+            return f"is {view.standing.value} ({view.detail(max_attempts)})"
         case Standing.HELD:
             return f"is marked {view.task.status.value} in the backlog"
         case _:  # pragma: no cover - a ready task is never asked why not

@@ -1,10 +1,12 @@
 """One task, start to pull request (DESIGN §5), with every exit path cleaned up.
 
-lease -> worktree on `macoder/<id>` from the default head -> prompt built and checked (fail
-closed) -> agent session with a hard timeout -> verification (changes exist, the backlog was
-left alone, the target's tests pass) -> macoder commits the agent's work and, separately, the
-status flip -> branch published, one PR created or updated -> attempt recorded -> worktree
-removed and lease released, always (also on errors and on Ctrl-C).
+lease, and the attempt's start recorded -> worktree on `macoder/<id>` from the default head ->
+prompt built and checked (fail closed) -> agent session with a hard timeout -> verification
+(changes exist, the backlog was left alone, the target's tests pass) -> macoder commits the
+agent's work and, separately, the status flip -> branch published, one PR created or updated
+-> attempt recorded, however it ended (interrupted and stopped-for-a-person too: every attempt
+that began counts) -> worktree removed and lease released, always (also on errors and on
+Ctrl-C).
 
 The decisions (what the PR says, whether a branch holds someone else's commits) are small pure
 functions at the bottom; `run_task` strings the I/O together.
@@ -36,7 +38,7 @@ from multi_agent_coder.forge.base import (
     PrResult,
     PullRequest,
 )
-from multi_agent_coder.git.ledger import INFRASTRUCTURE, Attempt, Ledger
+from multi_agent_coder.git.ledger import INFRASTRUCTURE, INTERRUPTED, Attempt, Ledger, Start
 from multi_agent_coder.git.repo import DiffStat, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import branch_for
@@ -213,10 +215,11 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         env.on_phase(task.id, Phase.DONE)
         return TaskOutcome(task.id, "skipped", gone, Phase.LEASE)
     pr: PrResult | None = None
-    recorded = infrastructure = False
+    infrastructure = False
     try:
+        # From here on the attempt counts, however it ends: recorded before anything runs.
+        env.ledger.append(Start(task.id, env.run_id, env.holder, env.clock()))
         pr = _attempt(task, env, notes, enter, baseline_bytes)
-        recorded = True
         if notes.review:
             status: Status = "needs-review"
             reason = f"{_pr_words(pr, draft=True)}: " + "; ".join(notes.review)
@@ -225,10 +228,9 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
     except TaskFailed as failure:
         status, reason, infrastructure = failure.status, failure.reason, failure.infrastructure
         if status == "failed":
-            recorded = True
             pr = _report_failure(task, env, notes, reason)
     except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
-        status, reason, recorded = "failed", str(error), True
+        status, reason = "failed", str(error)
     finally:
         env.on_phase(task.id, Phase.CLEANUP)
         left = _remove_worktree(task, env)
@@ -257,8 +259,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         and (infrastructure or (agent is not None and agent.infrastructure)),
     )
     try:
-        if recorded:
-            env.ledger.record_attempt(_attempt_record(outcome, env))
+        env.ledger.record_attempt(_attempt_record(outcome, env))
     finally:
         env.ledger.release(task.id, env.run_id)
         env.on_phase(task.id, Phase.DONE)
@@ -532,15 +533,21 @@ def label_for_review(forge: Forge, task_id: str) -> PrResult | None:
     )
 
 
+#: A task's status in a run -> the outcome its attempt record keeps.
+_OUTCOMES: Final = {
+    "succeeded": "success",
+    "needs-review": "needs-review",
+    "interrupted": INTERRUPTED,
+}
+
+
 def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
     return Attempt(
         task=outcome.task_id,
         run_id=env.run_id,
         outcome=INFRASTRUCTURE
         if outcome.infrastructure
-        else {"succeeded": "success", "needs-review": "needs-review"}.get(
-            outcome.status, "failure"
-        ),
+        else _OUTCOMES.get(outcome.status, "failure"),
         reason=outcome.reason,
         duration_s=round(outcome.duration_s, 3),
         context_bytes=outcome.context_bytes,

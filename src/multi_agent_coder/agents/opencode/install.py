@@ -26,11 +26,12 @@ from typing import Any, Final, TextIO
 
 from multi_agent_coder.agents.opencode.server import find_binary
 from multi_agent_coder.errors import MacoderError, UsageError
+from multi_agent_coder.limits import OPENCODE_INSTALL_TIMEOUT_S, OPENCODE_VERSION_CHECK_S
 
 #: Where the install goes under its home, the same layout scripts/opencode.sh uses, so
 #: `find_binary(project_root=home)` picks the platform build the same way.
 PREFIX: Final = Path(".tools") / "opencode"
-NPM_TIMEOUT_S: Final = 900
+NPM_TIMEOUT_S: Final = OPENCODE_INSTALL_TIMEOUT_S
 #: The pinned OpenCode's lockfile (and the package.json npm made it from).
 LOCK: Final = Path(__file__).parent / "npm" / "package-lock.json"
 
@@ -128,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
 def binary_version(binary: Path) -> str:
     """What `opencode --version` prints (stripped)."""
     result = subprocess.run(
-        [str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False
+        [str(binary), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=OPENCODE_VERSION_CHECK_S,
+        check=False,
     )
     return result.stdout.strip()
 
