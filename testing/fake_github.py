@@ -13,10 +13,16 @@ exchange against `@octokit/openapi`), GitHub's error bodies (`message`, `documen
 a secondary rate limit (403 + `retry-after`), a primary one (`x-ratelimit-remaining: 0` +
 `x-ratelimit-reset`). Every exchange is recorded (`exchanges`) for assertions.
 
-Implemented: `GET/POST /repos/{o}/{r}/pulls` (filters `state`, `head=owner:branch`, `base`;
-`per_page`/`page` with `Link`), `GET/PATCH /repos/{o}/{r}/pulls/{n}`, `GET/POST
-/repos/{o}/{r}/labels`, `GET/POST /repos/{o}/{r}/issues/{n}/labels`, `GET/POST
-/repos/{o}/{r}/issues/{n}/comments`. Anything else is a GitHub-style 404.
+Implemented, under `/repos/{o}/{r}`:
+
+- `GET/POST /pulls` (filters `state`, `head=owner:branch`, `base`; `per_page`/`page` with
+  `Link`), `GET/PATCH /pulls/{n}`;
+- `GET/POST /labels`, `GET /labels/{name}`, `GET/POST /issues/{n}/labels`,
+  `DELETE /issues/{n}/labels/{name}`, `GET/POST /issues/{n}/comments`;
+
+and `POST /graphql` for the two draft-state mutations (`markPullRequestReadyForReview`,
+`convertPullRequestToDraft`; `fake_graphql.py`, which validates every document against
+GitHub's published GraphQL schema when it is installed). Anything else is a GitHub-style 404.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from multi_agent_coder.git.env import run_git
+from testing import fake_graphql
 from testing.loopback import LoopbackServer
 
 DOCS: Final = "https://docs.github.com/rest"
@@ -158,8 +165,13 @@ class FakeGitHub(LoopbackServer):
         port: int = 0,
         clock: Callable[[], float] = time.time,
         login: str = "macoder-bot",
+        graphql_schema: Any = fake_graphql.INSTALLED,
     ) -> None:
+        """`graphql_schema`: GitHub's GraphQL schema (`fake_graphql.load_schema()`) to hold
+        every GraphQL document to; None answers them unchecked; by default the installed
+        schema, loaded at the first GraphQL request (unchecked where it is not installed)."""
         super().__init__(host, port)
+        self.graphql_schema = graphql_schema
         self.tokens = {token}
         #: Tokens that may read but not write (a job's `contents: read` GITHUB_TOKEN).
         self.read_only_tokens: set[str] = set()
@@ -310,6 +322,8 @@ class FakeGitHub(LoopbackServer):
             if fault.times > 0 and fault.matches(method, path):
                 fault.times -= 1
                 raise _Answer(fault.status, fault.body, fault.headers)
+        if path == "/graphql" and method == "POST":
+            return self._graphql(headers, body)
         self._check_auth(headers, method)
         match = _REPO_PATH.fullmatch(path)
         repo = self._repos.get(f"{match[1]}/{match[2]}".lower()) if match else None
@@ -327,6 +341,12 @@ class FakeGitHub(LoopbackServer):
             return 200, [self._label_json(repo, name) for name in repo.labels], {}
         if tail == "/labels" and method == "POST":
             return self._create_label(repo, data)
+        if tail.startswith("/labels/") and method == "GET":
+            wanted = unquote(tail.removeprefix("/labels/")).lower()
+            name = next((n for n in repo.labels if n.lower() == wanted), None)
+            if name is None:
+                raise _not_found()
+            return 200, self._label_json(repo, name), {}
         if number is not None:
             pr = repo.pulls.get(int(number[2]))
             if pr is None:
@@ -540,6 +560,66 @@ class FakeGitHub(LoopbackServer):
         pr.updated_at = self.clock()
         return 200, self._pull_json(repo, pr, full=True), {}
 
+    # ----------------------------------------------------------------- GraphQL
+
+    def _graphql(self, headers: Mapping[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """GitHub's GraphQL: always HTTP 200 once authenticated, failures in `errors`. A
+        read-only token may query but not mutate (GitHub: FORBIDDEN)."""
+        self._check_auth(headers, "GET")
+        if self.graphql_schema is fake_graphql.INSTALLED:
+            self.graphql_schema = fake_graphql.load_schema()
+        token = headers.get("Authorization", headers.get("authorization", "")).partition(" ")[2]
+        mutations: dict[str, fake_graphql.Resolver] = {
+            "markPullRequestReadyForReview": lambda args: self._set_draft(args, draft=False),
+            "convertPullRequestToDraft": lambda args: self._set_draft(args, draft=True),
+        }
+        data = fake_graphql.answer(
+            self._json_body(body),
+            schema=self.graphql_schema,
+            mutations=mutations,
+            can_write=token not in self.read_only_tokens,
+        )
+        return 200, data, {}
+
+    def _set_draft(self, args: Mapping[str, Any], *, draft: bool) -> dict[str, Any]:
+        given = args.get("input")
+        if not isinstance(given, Mapping):
+            raise fake_graphql.GraphQLFault("INVALID", "input: expected an object")
+        node_id = given.get("pullRequestId")
+        for repo in self._repos.values():
+            for pr in repo.pulls.values():
+                if self._pull_node_id(repo, pr) == node_id:
+                    if pr.state != "open":
+                        raise fake_graphql.GraphQLFault(
+                            "UNPROCESSABLE", f"Pull request #{pr.number} is closed"
+                        )
+                    if pr.draft != draft:
+                        pr.draft = draft
+                        pr.updated_at = self.clock()
+                    return {
+                        "clientMutationId": given.get("clientMutationId"),
+                        "pullRequest": self._pull_node(repo, pr),
+                    }
+        raise fake_graphql.GraphQLFault(
+            "NOT_FOUND", f"Could not resolve to a node with the global id of '{node_id}'"
+        )
+
+    @staticmethod
+    def _pull_node_id(repo: _Repo, pr: _Pull) -> str:
+        return f"PR_{repo.id}_{pr.number}"
+
+    def _pull_node(self, repo: _Repo, pr: _Pull) -> dict[str, Any]:
+        """A `PullRequest` GraphQL object: the fields a draft-state answer may ask for."""
+        return {
+            "__typename": "PullRequest",
+            "id": self._pull_node_id(repo, pr),
+            "number": pr.number,
+            "isDraft": pr.draft,
+            "state": pr.state.upper(),
+            "title": pr.title,
+            "url": f"{WEB}/{repo.full_name}/pull/{pr.number}",
+        }
+
     # ----------------------------------------------------------------- labels, comments
 
     def _new_id(self) -> int:
@@ -738,7 +818,7 @@ class FakeGitHub(LoopbackServer):
         data: dict[str, Any] = {
             "url": links["self"],
             "id": 500_000 + pr.number,
-            "node_id": f"PR_{pr.number}",
+            "node_id": self._pull_node_id(repo, pr),
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",

@@ -1,10 +1,11 @@
 """The GitHub forge: the `Forge` protocol on a GitHub repository.
 
 Each job has its own place, and this class strings them together: REST requests are built and
-their answers judged in `github_sansio` (pure) and sent by `github_api` (the thin httpx
-adapter, retries per the `retry` settings and GitHub's own asks); what to do with a task's PR
-is decided in `pr_policy` (pure); pushing the task branch and inspecting it on the remote is
-`git/remote.py`'s, shared with the remote ledger. `sleep`, `clock` and the httpx transport
+their answers judged in `github_sansio` (pure), the draft-state mutations in `github_graphql`
+(pure), all sent by `github_api` (the thin httpx adapter, retries per the `retry` settings
+and GitHub's own asks); what to do with a task's PR is decided in `pr_policy` (pure); pushing
+the task branch and inspecting it on the remote is `git/remote.py`'s, shared with the remote
+ledger. `sleep`, `clock` and the httpx transport
 are injectable, so tests run against a fake with no real waiting.
 
 The token goes to GitHub only in the `Authorization` header and to git only through the
@@ -25,14 +26,16 @@ import httpx
 from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import (
     ForgeError,
+    GitHubNotFoundError,
     GitHubValidationError,
     PullRequestExistsError,
     UsageError,
 )
+from multi_agent_coder.forge import github_graphql as graphql
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
 from multi_agent_coder.forge.github_api import GitHubAPI
-from multi_agent_coder.forge.pr_policy import Supersede, Update, WantedPr, plan_pr, plan_update
+from multi_agent_coder.forge.pr_policy import Update, WantedPr, plan_pr, plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
@@ -178,9 +181,7 @@ class GitHubForge:
             draft,
             labels,
         )
-        plan = plan_pr(self.find_open_pr(task_id), wanted, can_change_draft=False)
-        if isinstance(plan, Supersede):
-            return self._supersede(plan.old, wanted)
+        plan = plan_pr(self.find_open_pr(task_id), wanted)
         if isinstance(plan, Update):
             return self._update(plan, wanted)
         try:
@@ -215,7 +216,12 @@ class GitHubForge:
         return pr
 
     def _update(self, plan: Update, wanted: WantedPr) -> PrResult:
+        """Change the open PR in place. A failed attempt becomes a draft before anything else
+        changes (never merge-ready with a failure report); a verified one is marked ready
+        only after its title, body and labels say so (reviewers are notified then)."""
         pr = plan.pr
+        if plan.draft is True:
+            self.set_draft(pr, draft=True)
         if any(value is not None for value in (plan.title, plan.body, plan.base)):
             self._send(
                 sansio.update_pull(
@@ -227,29 +233,20 @@ class GitHubForge:
             now_labels = sansio.label_names(
                 self._send(sansio.remove_issue_label(self.slug, pr.number, label))
             )
+        if plan.draft is False:
+            self.set_draft(pr, draft=False)
         return PrResult(pr.number, pr.url, plan.operation, wanted.head_sha, now_labels or pr.labels)
 
-    def _supersede(self, old: PullRequest, wanted: WantedPr) -> PrResult:
-        """Close `old` (wrong draft state) and open its successor; reopen `old` if that fails."""
-        self._send(sansio.update_pull(self.slug, old.number, state="closed"))
-        try:
-            new = self._create(wanted)
-        except PullRequestExistsError:
-            racer = self.find_open_pr(old.task_id)
-            if racer is None:
-                raise
-            return self._update(plan_update(racer, wanted), wanted)
-        except Exception:
-            self._send(sansio.update_pull(self.slug, old.number, state="open"))
-            raise
-        added = self.add_labels(new.number, wanted.labels)
-        state = "a draft" if wanted.draft else "ready for review"
-        self.add_comment(
-            old.number,
-            f"Superseded by #{new.number}: the task's new attempt is {state}, and GitHub's REST "
-            "API cannot change a pull request's draft state.",
-        )
-        return PrResult(new.number, new.url, "created", wanted.head_sha, added)
+    def set_draft(self, pr: PullRequest, *, draft: bool) -> None:
+        """Make `pr` a draft or ready for review in place, through GitHub's GraphQL API (REST
+        cannot): the PR keeps its number, its review threads and its approvals."""
+        if not pr.node_id:
+            raise ForgeError(f"{self.slug}: GitHub sent pull request #{pr.number} without node_id")
+        answer = self._send(graphql.set_draft(self.slug, pr.node_id, pr.number, draft=draft))
+        if graphql.draft_after(answer, draft=draft, slug=self.slug, number=pr.number) != draft:
+            state = "a draft" if draft else "ready for review"
+            raise ForgeError(f"{self.slug}: GitHub did not make pull request #{pr.number} {state}")
+        log.info("made %s #%d %s", self.slug, pr.number, "a draft" if draft else "ready")
 
     def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]:
         """Add `labels` to PR `number` (creating macoder's labels with their colour first);
@@ -262,14 +259,20 @@ class GitHubForge:
         return sansio.label_names(data)
 
     def _ensure_labels(self, names: Sequence[str]) -> None:
+        """Each label read before it is created (a repository's labels are set up once, so
+        creating first would answer 422 on every run); a racing job that creates it between
+        the read and the create is fine too."""
         for name in names:
             if name in self._labels_ready:
                 continue
             try:
-                self._send(sansio.create_label(self.slug, name))
-            except GitHubValidationError as exc:
-                if "already_exists" not in exc.codes:
-                    raise
+                self._send(sansio.get_label(self.slug, name))
+            except GitHubNotFoundError:
+                try:
+                    self._send(sansio.create_label(self.slug, name))
+                except GitHubValidationError as exc:
+                    if "already_exists" not in exc.codes:
+                        raise
             self._labels_ready.add(name)
 
     def add_comment(self, number: int, body: str) -> None:
