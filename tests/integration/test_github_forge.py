@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from multi_agent_coder.config import PullRequestSettings
 from multi_agent_coder.errors import (
     EXIT_PROBLEMS,
     ForgeError,
@@ -1003,3 +1004,165 @@ def test_the_openapi_check_is_not_a_rubber_stamp(openapi: OpenAPIChecker | None)
         openapi.check(exchange("GET", f"/repos/{SLUG}/pulls", None, 200, [{"number": 1}]))
     with pytest.raises(Exception, match="is not of type"):  # undocumented status: basic-error
         openapi.check(exchange("GET", f"/repos/{SLUG}/pulls", None, 502, {"message": 5}))
+
+
+# --------------------------------------------------------------------- pull-request options
+
+
+def requested(pr: dict[str, Any]) -> list[str]:
+    return [u["login"] for u in pr["requested_reviewers"]]
+
+
+def requested_teams(pr: dict[str, Any]) -> list[str]:
+    return [t["slug"] for t in pr["requested_teams"]]
+
+
+def assigned(pr: dict[str, Any]) -> list[str]:
+    return [u["login"] for u in pr["assignees"]]
+
+
+def labelled(pr: dict[str, Any]) -> list[str]:
+    return [label["name"] for label in pr["labels"]]
+
+
+def milestone_title(pr: dict[str, Any]) -> str | None:
+    return pr["milestone"]["title"] if pr["milestone"] else None
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "seen", "expected"),
+    [
+        ("reviewers", ["alice", "bob"], requested, ["alice", "bob"]),
+        ("team_reviewers", ["web"], requested_teams, ["web"]),
+        ("assignees", ["alice"], assigned, ["alice"]),
+        ("labels", ["automation", "team:web"], labelled, [LABEL, "automation", "team:web"]),
+        ("milestone", 1, milestone_title, "v1.0"),
+    ],
+)
+def test_each_pull_request_option_takes_effect_when_macoder_opens_the_pr(  # noqa: PLR0917
+    fake: FakeGitHub,
+    work: Path,
+    remote: Path,
+    clock: Clock,
+    option: str,
+    value: Any,
+    seen: Any,
+    expected: Any,
+) -> None:
+    fake.add_collaborators(SLUG, "alice", "bob")
+    fake.add_teams(SLUG, "web")
+    assert fake.add_milestone(SLUG, "v1.0") == 1
+    options = PullRequestSettings(**{option: value})
+    with closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge:
+        result = publish(forge, work, "T001", "print(1)\n")
+
+    [pr] = fake.pulls(SLUG)
+    assert result.operation == "created"
+    assert seen(pr) == expected
+
+
+def test_options_are_set_once_and_a_persons_later_changes_stay(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    fake.add_collaborators(SLUG, "alice")
+    number = fake.add_milestone(SLUG, "v1.0")
+    options = PullRequestSettings(
+        reviewers=["alice"], assignees=["alice"], labels=["automation"], milestone=number
+    )
+    with closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge:
+        first = publish(forge, work, "T001", "print(1)\n")
+        with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as c:
+            c.patch(f"/repos/{SLUG}/issues/{first.number}", json={"milestone": None})
+        fake.clear_exchanges()
+        again = publish(forge, work, "T001", "print(2)\n", body="verified again")
+
+    assert (again.number, again.operation) == (first.number, "updated")
+    [pr] = fake.pulls(SLUG)
+    assert pr["milestone"] is None  # the person's answer stands
+    assert requested(pr) == assigned(pr) == ["alice"]
+    touched = {e.path.rsplit("/", 1)[1] for e in fake.exchanges if e.method != "GET"}
+    assert touched == {str(first.number)}  # only the PATCH of the body
+
+
+def test_a_failed_attempts_draft_asks_no_reviewer_until_it_is_ready(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    fake.add_collaborators(SLUG, "alice")
+    fake.add_teams(SLUG, "web")
+    options = PullRequestSettings(reviewers=["alice"], team_reviewers=["web"])
+    with closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge:
+        failed = publish(forge, work, "T001", "x\n", draft=True, labels=(LABEL, LABEL_FAILED))
+        [draft] = fake.pulls(SLUG)
+        fixed = publish(forge, work, "T001", "y\n")
+
+    assert (requested(draft), requested_teams(draft)) == ([], [])
+    assert fixed.number == failed.number
+    [ready] = fake.pulls(SLUG)
+    assert ready["draft"] is False
+    assert (requested(ready), requested_teams(ready)) == (["alice"], ["web"])
+
+
+def test_options_github_refuses_are_skipped_and_the_pr_stands(
+    fake: FakeGitHub,
+    work: Path,
+    remote: Path,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    options = PullRequestSettings(
+        reviewers=["stranger"], team_reviewers=["nobody"], assignees=["stranger"], milestone=9
+    )
+    with (
+        closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge,
+        caplog.at_level(logging.WARNING, logger="multi_agent_coder.forge.github"),
+    ):
+        result = publish(forge, work, "T001", "print(1)\n")
+        own = PullRequestSettings(reviewers=[fake.login])
+        with closing(make_forge(fake, work, remote, clock, pull_request=own)) as self_review:
+            other = publish(self_review, work, "T002", "print(2)\n")
+
+    assert (result.operation, other.operation) == ("created", "created")
+    for pr in fake.pulls(SLUG):
+        assert (requested(pr), assigned(pr), pr["milestone"]) == ([], [], None)
+    assert "setting milestone 9 on pull request #1 (HTTP 422): Issue.milestone: invalid" in (
+        caplog.text
+    )
+    assert "Reviews may only be requested from collaborators" in caplog.text
+    assert "Review cannot be requested from pull request author" in caplog.text
+    assert caplog.text.count("the pull request stays as it is") == 3
+
+
+# --------------------------------------------------------------------- delete-branch
+
+
+def merge(fake: FakeGitHub, number: int) -> None:
+    """A person merges the PR on GitHub."""
+    with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as client:
+        client.put(f"/repos/{SLUG}/pulls/{number}/merge").raise_for_status()
+
+
+def test_merged_task_branches_are_deleted_unless_someone_pushed_since(
+    forge: GitHubForge, fake: FakeGitHub, work: Path, remote: Path
+) -> None:
+    merged = publish(forge, work, "T001", "print(1)\n")
+    pushed_after = publish(forge, work, "T002", "print(2)\n")
+    still_open = publish(forge, work, "T003", "print(3)\n")
+    merge(fake, merged.number)
+    merge(fake, pushed_after.number)
+    git(work, "fetch", "-q", "origin")
+    git(work, "checkout", "-q", "-B", "macoder/T002", "origin/macoder/T002")
+    commit_as(work, HUMAN, {"later.txt": "x\n"}, "a person's follow-up")
+    git(work, "push", "-q", str(remote), "macoder/T002")
+    git(work, "checkout", "-q", "main")
+
+    deleted = forge.delete_merged_branches()
+
+    assert deleted == ("macoder/T001",)
+    assert remote_sha(remote, "macoder/T001") == ""
+    assert remote_sha(remote, "macoder/T002") != ""
+    assert remote_sha(remote, "macoder/T003") == still_open.head_sha
+    [pr] = [p for p in fake.pulls(SLUG) if p["number"] == merged.number]
+    assert pr["merged"] is True  # the PR keeps its record
+    fake.clear_exchanges()
+    assert forge.delete_merged_branches() == ()
+    assert [e.method for e in fake.exchanges] == ["GET", "GET"]

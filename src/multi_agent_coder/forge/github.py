@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from multi_agent_coder.config import RetrySettings
+from multi_agent_coder.config import PullRequestSettings, RetrySettings
 from multi_agent_coder.errors import (
     ForgeError,
+    GitHubForbiddenError,
     GitHubNotFoundError,
     GitHubValidationError,
     PullRequestExistsError,
@@ -40,7 +41,7 @@ from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import branch_for
+from multi_agent_coder.ids import BRANCH_PREFIX, branch_for
 from multi_agent_coder.visible import visible
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,14 @@ class GitHubForge:
         timeout_s: float = 30.0,
         git_timeout_s: float = 300.0,
         page_size: int = sansio.PER_PAGE,
+        pull_request: PullRequestSettings | None = None,
     ) -> None:
         if not token.strip():
             raise UsageError("no GitHub token: pass the action's `github-token` input")
         self.slug = sansio.Slug.parse(repo_slug)
         self.repo = repo
         self.page_size = page_size
+        self.options = pull_request if pull_request is not None else PullRequestSettings()
         self._labels_ready: set[str] = set()
         policy = retry if retry is not None else RetrySettings()
         remote_url = git_remote_url or default_git_remote(api_url.rstrip("/"), self.slug)
@@ -195,8 +198,38 @@ class GitHubForge:
                     "but none is open; try again"
                 ) from None
             return self._update(plan_update(racer, wanted), wanted)
-        added = self.add_labels(created.number, wanted.labels)
+        added = self.add_labels(created.number, (*wanted.labels, *self.options.labels))
+        self._dress(created.number, ready=not wanted.draft)
         return PrResult(created.number, created.url, "created", head_sha, added)
+
+    def _dress(self, number: int, *, ready: bool) -> None:
+        """The `pull_request` settings on a PR macoder just opened: milestone, assignees, and
+        — once there is something to review — the reviewers (last, so their notification
+        shows the PR as it will stay). A setting GitHub refuses (a reviewer who is no
+        collaborator, the token's own user, a milestone that does not exist, a team the
+        token cannot see) is logged and skipped: the PR is open and the task's work stands."""
+        options = self.options
+        if options.milestone is not None:
+            self._optional(sansio.set_milestone(self.slug, number, options.milestone))
+        if options.assignees:
+            self._optional(sansio.add_assignees(self.slug, number, options.assignees))
+        if ready:
+            self._request_reviews(number)
+
+    def _request_reviews(self, number: int) -> None:
+        options = self.options
+        if options.reviewers or options.team_reviewers:
+            self._optional(
+                sansio.request_reviewers(
+                    self.slug, number, options.reviewers, options.team_reviewers
+                )
+            )
+
+    def _optional(self, request: sansio.Request) -> None:
+        try:
+            self._send(request)
+        except (GitHubValidationError, GitHubNotFoundError, GitHubForbiddenError) as exc:
+            log.warning("%s; the pull request stays as it is", exc)
 
     def _create(self, wanted: WantedPr) -> PullRequest:
         data = self._send(
@@ -235,6 +268,7 @@ class GitHubForge:
             )
         if plan.draft is False:
             self.set_draft(pr, draft=False)
+            self._request_reviews(pr.number)  # now there is something to review
         return PrResult(pr.number, pr.url, plan.operation, wanted.head_sha, now_labels or pr.labels)
 
     def set_draft(self, pr: PullRequest, *, draft: bool) -> None:
@@ -279,6 +313,34 @@ class GitHubForge:
         self._send(sansio.create_comment(self.slug, number, body))
 
     # ----------------------------------------------------------------- Forge: branches
+
+    def delete_merged_branches(self) -> tuple[str, ...]:
+        """Delete the branch of every merged task PR whose tip is still the commit that was
+        merged (the `pull_request.delete_branch` setting); returns the branches deleted.
+
+        A branch somebody pushed to after the merge, or one an open PR uses again, is kept:
+        deleting it would lose work or close that PR. Two reads per call whatever the number
+        of branches (the pull requests, the `macoder/*` branches), then one delete each."""
+        tips: dict[str, str] = {}
+        for page in self.api.pages(sansio.matching_branches(self.slug, BRANCH_PREFIX)):
+            tips.update(sansio.branch_tips(page))
+        if not tips:
+            return ()
+        prs = self.list_prs(include_closed=True)
+        in_use = {pr.branch for pr in prs if pr.state is PrState.OPEN}
+        deleted: list[str] = []
+        for pr in prs:
+            if pr.state is not PrState.MERGED or pr.branch in in_use or pr.branch in deleted:
+                continue
+            if tips.get(pr.branch) != pr.head_sha:
+                continue
+            try:
+                self._send(sansio.delete_branch(self.slug, pr.branch))
+            except GitHubValidationError:  # gone meanwhile ("Reference does not exist")
+                continue
+            log.info("deleted %s of merged pull request #%d", pr.branch, pr.number)
+            deleted.append(pr.branch)
+        return tuple(deleted)
 
     def publish_branch(self, branch: str, head_sha: str) -> None:
         """Push the task branch (see `Remote.publish`: lease on the inspected commit, never

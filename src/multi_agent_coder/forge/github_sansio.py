@@ -208,6 +208,65 @@ def create_label(slug: Slug, name: str) -> Request:
     return Request("POST", slug.path("labels"), (), payload, f"creating label {name!r}")
 
 
+def request_reviewers(
+    slug: Slug, number: int, reviewers: Sequence[str], team_reviewers: Sequence[str]
+) -> Request:
+    payload: dict[str, list[str]] = {}
+    if reviewers:
+        payload["reviewers"] = list(reviewers)
+    if team_reviewers:
+        payload["team_reviewers"] = list(team_reviewers)
+    return Request(
+        "POST",
+        slug.path("pulls", number, "requested_reviewers"),
+        (),
+        payload,
+        f"requesting reviews of pull request #{number}",
+    )
+
+
+def add_assignees(slug: Slug, number: int, assignees: Sequence[str]) -> Request:
+    return Request(
+        "POST",
+        slug.path("issues", number, "assignees"),
+        (),
+        {"assignees": list(assignees)},
+        f"assigning pull request #{number}",
+    )
+
+
+def set_milestone(slug: Slug, number: int, milestone: int) -> Request:
+    """A pull request's milestone is its issue's: `PATCH /issues/{n}` (the pulls API has none)."""
+    return Request(
+        "PATCH",
+        slug.path("issues", number),
+        (),
+        {"milestone": milestone},
+        f"setting milestone {milestone} on pull request #{number}",
+    )
+
+
+def matching_branches(slug: Slug, prefix: str) -> Request:
+    """The branches whose name starts with `prefix` (`macoder/`), with their tips."""
+    return Request(
+        "GET",
+        slug.path("git", "matching-refs", f"heads/{prefix}"),
+        (),
+        None,
+        f"listing the {prefix}* branches",
+    )
+
+
+def delete_branch(slug: Slug, branch: str) -> Request:
+    return Request(
+        "DELETE",
+        slug.path("git", "refs", f"heads/{branch}"),
+        (),
+        None,
+        f"deleting branch {branch}",
+    )
+
+
 def create_comment(slug: Slug, number: int, body: str) -> Request:
     return Request(
         "POST",
@@ -479,6 +538,19 @@ def parse_pulls(data: Any, slug: Slug) -> list[PullRequest]:
     if not isinstance(data, list):
         raise GitHubError(f"{slug}: GitHub sent a pull-request list that is not a list")
     return [pr for item in data if (pr := parse_pull(item, slug)) is not None]
+
+
+def branch_tips(data: Any) -> dict[str, str]:
+    """Branch name -> tip commit, from a list of git-ref objects (`refs/heads/<name>`)."""
+    if not isinstance(data, list):
+        return {}
+    tips: dict[str, str] = {}
+    for item in data:
+        ref = item.get("ref") if isinstance(item, Mapping) else None
+        target = item.get("object") if isinstance(item, Mapping) else None
+        if isinstance(ref, str) and ref.startswith("refs/heads/") and isinstance(target, Mapping):
+            tips[ref.removeprefix("refs/heads/")] = str(target.get("sha", ""))
+    return tips
 
 
 def label_names(data: Any) -> tuple[str, ...]:
