@@ -189,6 +189,9 @@ class FakeGitHub(LoopbackServer):
         self.tokens = {token}
         #: Tokens that may read but not write (a job's `contents: read` GITHUB_TOKEN).
         self.read_only_tokens: set[str] = set()
+        #: Tokens that act like a workflow's GITHUB_TOKEN: REST writes work, but GitHub
+        #: refuses it the GraphQL draft-state mutations (FORBIDDEN).
+        self.actions_tokens: set[str] = set()
         self.login = login
         self.clock = clock
         self._lock = threading.RLock()
@@ -740,7 +743,9 @@ class FakeGitHub(LoopbackServer):
 
     def _graphql(self, headers: Mapping[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
         """GitHub's GraphQL: always HTTP 200 once authenticated, failures in `errors`. A
-        read-only token may query but not mutate (GitHub: FORBIDDEN)."""
+        read-only token may query but not mutate, and neither may a workflow's GITHUB_TOKEN
+        (`actions_tokens`) for the draft-state mutations (GitHub: FORBIDDEN, "Resource not
+        accessible by integration", whatever its `permissions:`)."""
         self._check_auth(headers, "GET")
         if self.graphql_schema is fake_graphql.INSTALLED:
             self.graphql_schema = fake_graphql.load_schema()
@@ -753,7 +758,7 @@ class FakeGitHub(LoopbackServer):
             self._json_body(body),
             schema=self.graphql_schema,
             mutations=mutations,
-            can_write=token not in self.read_only_tokens,
+            can_write=token not in self.read_only_tokens | self.actions_tokens,
         )
         return 200, data, {}
 

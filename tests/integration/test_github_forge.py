@@ -460,18 +460,42 @@ def test_a_failure_after_a_ready_pr_makes_that_pr_a_draft_first(
     assert not any(e.request_json() == {"state": "closed"} for e in fake.exchanges)
 
 
-def test_a_draft_mutation_github_refuses_is_a_clear_error(
-    forge: GitHubForge, fake: FakeGitHub, work: Path
+@pytest.mark.parametrize(
+    ("first_draft", "then_draft", "state"),
+    [(False, True, "a draft"), (True, False, "ready for review")],
+    ids=["to-draft", "to-ready"],
+)
+def test_a_token_github_refuses_the_draft_mutations_falls_back_to_a_successor_pr(  # noqa: PLR0917
+    forge: GitHubForge,
+    fake: FakeGitHub,
+    work: Path,
+    first_draft: bool,
+    then_draft: bool,
+    state: str,
 ) -> None:
-    first = publish(forge, work, "T001", "print(1)\n")
-    fake.read_only_tokens.add(TOKEN)  # the fake answers GraphQL mutations FORBIDDEN then
+    """A workflow's GITHUB_TOKEN may not call the draft-state mutations (GitHub answers
+    FORBIDDEN whatever its `permissions:`): a failed attempt must still never stay
+    merge-ready, so the PR is closed and its successor opened, and the old one says why."""
+    fake.actions_tokens.add(TOKEN)
+    failed = (LABEL, LABEL_FAILED)
+    first = publish(
+        forge, work, "T001", "1\n", draft=first_draft, labels=failed if first_draft else (LABEL,)
+    )
 
-    refused = r"making pull request #1 a draft \(GraphQL: Resource not accessible by integration"
-    with pytest.raises(GitHubForbiddenError, match=refused):
-        publish(forge, work, "T001", "broken\n", draft=True, labels=(LABEL, LABEL_FAILED))
+    second = publish(
+        forge, work, "T001", "2\n", draft=then_draft, labels=failed if then_draft else (LABEL,)
+    )
+    third = publish(forge, work, "T001", "3\n", draft=first_draft, labels=(LABEL,))
 
-    [pr] = fake.pulls(SLUG)
-    assert (pr["number"], pr["draft"]) == (first.number, False)
+    assert (second.operation, third.operation) == ("created", "created")
+    assert first.number < second.number < third.number
+    [current] = open_pulls(fake)
+    assert (current["number"], current["draft"]) == (third.number, first_draft)
+    [said] = fake.comments(SLUG, first.number)
+    assert said.startswith(f"Superseded by #{second.number}: the task's new attempt is {state}")
+    assert "GITHUB_TOKEN" in said
+    # Refused once: this forge does not ask again.
+    assert sum(e.path == "/graphql" for e in fake.exchanges) == 1
 
 
 def test_draft_mutations_are_retried_on_a_secondary_rate_limit(

@@ -5,8 +5,8 @@ their answers judged in `github_sansio` (pure), the draft-state mutations in `gi
 (pure), all sent by `github_api` (the thin httpx adapter, retries per the `retry` settings
 and GitHub's own asks); what to do with a task's PR is decided in `pr_policy` (pure); pushing
 the task branch and inspecting it on the remote is `git/remote.py`'s, shared with the remote
-ledger. `sleep`, `clock` and the httpx transport
-are injectable, so tests run against a fake with no real waiting.
+ledger. `sleep`, `clock` and the httpx transport are injectable, so tests run against a fake
+with no real waiting.
 
 The token goes to GitHub only in the `Authorization` header and to git only through the
 `Remote`; it is never part of a URL, argv, a log line or an exception message.
@@ -96,6 +96,8 @@ class GitHubForge:
         self.page_size = page_size
         self.options = pull_request if pull_request is not None else PullRequestSettings()
         self._labels_ready: set[str] = set()
+        #: GitHub refused this token the draft-state mutations: supersede instead.
+        self._draft_refused = False
         policy = retry if retry is not None else RetrySettings()
         remote_url = git_remote_url or default_git_remote(api_url.rstrip("/"), self.slug)
         self.remote = Remote(
@@ -253,8 +255,10 @@ class GitHubForge:
         changes (never merge-ready with a failure report); a verified one is marked ready
         only after its title, body and labels say so (reviewers are notified then)."""
         pr = plan.pr
-        if plan.draft is True:
-            self.set_draft(pr, draft=True)
+        if plan.draft is not None and self._draft_refused:
+            return self._supersede(pr, wanted)
+        if plan.draft is True and not self._try_set_draft(pr, draft=True):
+            return self._supersede(pr, wanted)
         if any(value is not None for value in (plan.title, plan.body, plan.base)):
             self._send(
                 sansio.update_pull(
@@ -267,9 +271,49 @@ class GitHubForge:
                 self._send(sansio.remove_issue_label(self.slug, pr.number, label))
             )
         if plan.draft is False:
-            self.set_draft(pr, draft=False)
+            if not self._try_set_draft(pr, draft=False):
+                return self._supersede(pr, wanted)
             self._request_reviews(pr.number)  # now there is something to review
         return PrResult(pr.number, pr.url, plan.operation, wanted.head_sha, now_labels or pr.labels)
+
+    def _try_set_draft(self, pr: PullRequest, *, draft: bool) -> bool:
+        """`set_draft`, or False when GitHub refuses this token the mutation. A workflow's
+        GITHUB_TOKEN is refused it whatever its `permissions:` ("Resource not accessible by
+        integration"); a PAT or a GitHub App token is not. Remembered for this forge."""
+        try:
+            self.set_draft(pr, draft=draft)
+        except GitHubForbiddenError as exc:
+            log.warning("%s; falling back to closing the pull request and opening another", exc)
+            self._draft_refused = True
+            return False
+        return True
+
+    def _supersede(self, old: PullRequest, wanted: WantedPr) -> PrResult:
+        """The fallback where the draft state cannot change in place: close `old` and open its
+        successor in the wanted state (reopening `old` if that fails), so a failed attempt is
+        never left merge-ready and a verified one never left a draft that looks failed."""
+        self._send(sansio.update_pull(self.slug, old.number, state="closed"))
+        try:
+            new = self._create(wanted)
+        except PullRequestExistsError:
+            racer = self.find_open_pr(old.task_id)
+            if racer is None:
+                raise
+            return self._update(plan_update(racer, wanted), wanted)
+        except Exception:
+            self._send(sansio.update_pull(self.slug, old.number, state="open"))
+            raise
+        added = self.add_labels(new.number, (*wanted.labels, *self.options.labels))
+        self._dress(new.number, ready=not wanted.draft)
+        state = "a draft" if wanted.draft else "ready for review"
+        self.add_comment(
+            old.number,
+            f"Superseded by #{new.number}: the task's new attempt is {state}, and GitHub "
+            "refuses this token the change of a pull request's draft state (a workflow's "
+            "GITHUB_TOKEN cannot make it; with a personal access token or a GitHub App token "
+            "macoder changes it in place and the pull request keeps its number).",
+        )
+        return PrResult(new.number, new.url, "created", wanted.head_sha, added)
 
     def set_draft(self, pr: PullRequest, *, draft: bool) -> None:
         """Make `pr` a draft or ready for review in place, through GitHub's GraphQL API (REST
@@ -319,8 +363,8 @@ class GitHubForge:
         merged (the `pull_request.delete_branch` setting); returns the branches deleted.
 
         A branch somebody pushed to after the merge, or one an open PR uses again, is kept:
-        deleting it would lose work or close that PR. Two reads per call whatever the number
-        of branches (the pull requests, the `macoder/*` branches), then one delete each."""
+        deleting it would lose work or close that PR. One read of the `macoder/*` branches and
+        one of the pull requests (paged) per call, then one delete per branch."""
         tips: dict[str, str] = {}
         for page in self.api.pages(sansio.matching_branches(self.slug, BRANCH_PREFIX)):
             tips.update(sansio.branch_tips(page))

@@ -6,7 +6,9 @@ and the PR the run wants, `plan_pr` decides:
 
 - no open PR: **create** one;
 - an open PR: **update** exactly the fields that differ — its draft state too, in place (on
-  GitHub through GraphQL), so the PR keeps its number, threads and approvals — add the
+  GitHub through GraphQL), so the PR keeps its number, threads and approvals (only where
+  GitHub refuses the token that change does the GitHub forge close the PR and open its
+  successor instead: a failed attempt is never left merge-ready) — add the
   missing labels and take off macoder's state labels the new attempt no longer earns
   (`macoder:failed`, `macoder:needs-review`; a person's own labels are never touched).
   `operation` is `none` when nothing differs and the head did not move, so a re-run reports
