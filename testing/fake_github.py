@@ -13,10 +13,21 @@ exchange against `@octokit/openapi`), GitHub's error bodies (`message`, `documen
 a secondary rate limit (403 + `retry-after`), a primary one (`x-ratelimit-remaining: 0` +
 `x-ratelimit-reset`). Every exchange is recorded (`exchanges`) for assertions.
 
-Implemented: `GET/POST /repos/{o}/{r}/pulls` (filters `state`, `head=owner:branch`, `base`;
-`per_page`/`page` with `Link`), `GET/PATCH /repos/{o}/{r}/pulls/{n}`, `GET/POST
-/repos/{o}/{r}/labels`, `GET/POST /repos/{o}/{r}/issues/{n}/labels`, `GET/POST
-/repos/{o}/{r}/issues/{n}/comments`. Anything else is a GitHub-style 404.
+Implemented, under `/repos/{o}/{r}`:
+
+- `GET/POST /pulls` (filters `state`, `head=owner:branch`, `base`; `per_page`/`page` with
+  `Link`), `GET/PATCH /pulls/{n}`;
+- `GET/POST /labels`, `GET /labels/{name}`, `GET/POST /issues/{n}/labels`,
+  `DELETE /issues/{n}/labels/{name}`, `GET/POST /issues/{n}/comments`;
+- what a person's PR options touch: `PATCH /issues/{n}` (milestone, assignees), `POST
+  /issues/{n}/assignees` (anyone not a collaborator silently dropped, as GitHub does), `POST
+  /pulls/{n}/requested_reviewers` (422 for the PR's author or a non-collaborator);
+- `PUT /pulls/{n}/merge` (a real merge commit in the bare repository), `GET
+  /git/matching-refs/{ref}` and `DELETE /git/refs/{ref}` (the task branch after a merge);
+
+and `POST /graphql` for the two draft-state mutations (`markPullRequestReadyForReview`,
+`convertPullRequestToDraft`; `fake_graphql.py`, which validates every document against
+GitHub's published GraphQL schema when it is installed). Anything else is a GitHub-style 404.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from multi_agent_coder.git.env import run_git
+from testing import fake_graphql
 from testing.loopback import LoopbackServer
 
 DOCS: Final = "https://docs.github.com/rest"
@@ -97,8 +109,13 @@ class _Pull:
     state: str = "open"
     closed_at: float | None = None
     labels: list[str] = field(default_factory=list)
-    #: Set by `merged_by_a_person` (the fake does no merges of its own).
+    assignees: list[str] = field(default_factory=list)
+    reviewers: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    milestone: int | None = None
+    #: Set by a merge through the API, or by `merged_by_a_person`.
     merged_at: float | None = None
+    merge_sha: str | None = None
 
 
 @dataclass
@@ -111,6 +128,9 @@ class _Repo:
     pulls: dict[int, _Pull] = field(default_factory=dict)
     labels: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    collaborators: set[str] = field(default_factory=set)
+    teams: set[str] = field(default_factory=set)
+    milestones: dict[int, str] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -160,11 +180,19 @@ class FakeGitHub(LoopbackServer):
         port: int = 0,
         clock: Callable[[], float] = time.time,
         login: str = "macoder-bot",
+        graphql_schema: Any = fake_graphql.INSTALLED,
     ) -> None:
+        """`graphql_schema`: GitHub's GraphQL schema (`fake_graphql.load_schema()`) to hold
+        every GraphQL document to; None answers them unchecked; by default the installed
+        schema, loaded at the first GraphQL request (unchecked where it is not installed)."""
         super().__init__(host, port)
+        self.graphql_schema = graphql_schema
         self.tokens = {token}
         #: Tokens that may read but not write (a job's `contents: read` GITHUB_TOKEN).
         self.read_only_tokens: set[str] = set()
+        #: Tokens that act like a workflow's GITHUB_TOKEN: REST writes work, but GitHub
+        #: refuses it the GraphQL draft-state mutations (FORBIDDEN).
+        self.actions_tokens: set[str] = set()
         self.login = login
         self.clock = clock
         self._lock = threading.RLock()
@@ -264,6 +292,24 @@ class FakeGitHub(LoopbackServer):
         with self._lock:
             return [c["body"] for c in self._repos[slug.lower()].comments.get(number, [])]
 
+    def add_collaborators(self, slug: str, *logins: str) -> None:
+        """People with push access: who may be assigned or asked for a review."""
+        with self._lock:
+            self._repos[slug.lower()].collaborators.update(logins)
+
+    def add_teams(self, slug: str, *team_slugs: str) -> None:
+        """Teams with access to the repository: which may be asked for a review."""
+        with self._lock:
+            self._repos[slug.lower()].teams.update(team_slugs)
+
+    def add_milestone(self, slug: str, title: str) -> int:
+        """An open milestone; returns its number."""
+        with self._lock:
+            milestones = self._repos[slug.lower()].milestones
+            number = len(milestones) + 1
+            milestones[number] = title
+            return number
+
     def label_colours(self, slug: str) -> dict[str, str]:
         with self._lock:
             return {name: c for name, (_, c, _) in self._repos[slug.lower()].labels.items()}
@@ -320,6 +366,8 @@ class FakeGitHub(LoopbackServer):
             if fault.times > 0 and fault.matches(method, path):
                 fault.times -= 1
                 raise _Answer(fault.status, fault.body, fault.headers)
+        if path == "/graphql" and method == "POST":
+            return self._graphql(headers, body)
         self._check_auth(headers, method)
         match = _REPO_PATH.fullmatch(path)
         repo = self._repos.get(f"{match[1]}/{match[2]}".lower()) if match else None
@@ -328,7 +376,14 @@ class FakeGitHub(LoopbackServer):
         tail = match[3] or ""
         params = {key: values[-1] for key, values in parse_qs(query).items()}
         data = self._json_body(body)
-        number = re.fullmatch(r"/(pulls|issues)/(\d+)(/labels(?:/[^/]+)?|/comments)?", tail)
+        number = re.fullmatch(
+            r"/(pulls|issues)/(\d+)"
+            r"(/labels(?:/[^/]+)?|/comments|/assignees|/requested_reviewers|/merge)?",
+            tail,
+        )
+        ref = re.fullmatch(r"/git/(matching-refs|refs)/([^/]+)", tail)
+        if ref is not None:
+            return self._on_ref(repo, method, kind=ref[1], ref=unquote(ref[2]))
         if tail == "/pulls" and method == "GET":
             return self._list_pulls(repo, params)
         if tail == "/pulls" and method == "POST":
@@ -337,6 +392,12 @@ class FakeGitHub(LoopbackServer):
             return 200, [self._label_json(repo, name) for name in repo.labels], {}
         if tail == "/labels" and method == "POST":
             return self._create_label(repo, data)
+        if tail.startswith("/labels/") and method == "GET":
+            wanted = unquote(tail.removeprefix("/labels/")).lower()
+            name = next((n for n in repo.labels if n.lower() == wanted), None)
+            if name is None:
+                raise _not_found()
+            return 200, self._label_json(repo, name), {}
         if number is not None:
             pr = repo.pulls.get(int(number[2]))
             if pr is None:
@@ -366,6 +427,16 @@ class FakeGitHub(LoopbackServer):
             return 200, repo.comments.get(pr.number, []), {}
         if kind == "issues" and sub == "/comments" and method == "POST":
             return self._comment(repo, pr, data)
+        if kind == "issues" and not sub and method == "PATCH":
+            return self._update_issue(repo, pr, data)
+        if kind == "issues" and sub == "/assignees" and method == "POST":
+            names = data.get("assignees") if isinstance(data, dict) else None
+            self._assign(repo, pr, names if isinstance(names, list) else [])
+            return 201, self._issue_json(repo, pr), {}
+        if kind == "pulls" and sub == "/requested_reviewers" and method == "POST":
+            return self._request_reviewers(repo, pr, data)
+        if kind == "pulls" and sub == "/merge" and method == "PUT":
+            return self._merge(repo, pr)
         raise _not_found()
 
     def _check_auth(self, headers: Mapping[str, str], method: str = "GET") -> None:
@@ -550,6 +621,195 @@ class FakeGitHub(LoopbackServer):
         pr.updated_at = self.clock()
         return 200, self._pull_json(repo, pr, full=True), {}
 
+    # ----------------------------------------------------------------- PR options
+
+    def _update_issue(self, repo: _Repo, pr: _Pull, data: Any) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(data, dict):
+            raise _error(400, "Problems parsing JSON")
+        if "milestone" in data:
+            milestone = data["milestone"]
+            if milestone is not None and milestone not in repo.milestones:
+                raise _validation({"resource": "Issue", "field": "milestone", "code": "invalid"})
+            pr.milestone = milestone
+        if isinstance(data.get("assignees"), list):
+            pr.assignees = []
+            self._assign(repo, pr, data["assignees"])
+        pr.updated_at = self.clock()
+        return 200, self._issue_json(repo, pr), {}
+
+    @staticmethod
+    def _assign(repo: _Repo, pr: _Pull, names: list[Any]) -> None:
+        """GitHub: "Only users with push access can add assignees to an issue. Assignees are
+        silently ignored otherwise." """
+        for name in names:
+            if name in repo.collaborators and name not in pr.assignees:
+                pr.assignees.append(name)
+
+    def _request_reviewers(
+        self, repo: _Repo, pr: _Pull, data: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        given = data if isinstance(data, dict) else {}
+        people = [str(name) for name in given.get("reviewers") or []]
+        teams = [str(name) for name in given.get("team_reviewers") or []]
+        if self.login in people:
+            raise _validation(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": "Review cannot be requested from pull request author.",
+                },
+                message="Validation Failed",
+            )
+        unknown = [n for n in people if n not in repo.collaborators]
+        unknown += [t for t in teams if t not in repo.teams]
+        if unknown:
+            raise _validation(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": "Reviews may only be requested from collaborators. One or more "
+                    "of the users or teams you specified is not a collaborator of the "
+                    f"{repo.full_name} repository.",
+                },
+            )
+        pr.reviewers += [n for n in people if n not in pr.reviewers]
+        pr.teams += [t for t in teams if t not in pr.teams]
+        pr.updated_at = self.clock()
+        return 201, self._pull_json(repo, pr, full=False), {}
+
+    # ----------------------------------------------------------------- merges and refs
+
+    def _merge(self, repo: _Repo, pr: _Pull) -> tuple[int, Any, dict[str, str]]:
+        """A merge commit of head into base, made in the bare repository, as GitHub's
+        default merge method makes it."""
+        if pr.state != "open" or pr.draft:
+            raise _error(405, "Pull Request is not mergeable")
+        base = self._sha(repo, pr.base)
+        head = self._sha(repo, pr.head)
+        if base is None or head is None:
+            raise _error(405, "Pull Request is not mergeable")
+        tree = run_git(["merge-tree", "--write-tree", base, head], repo.bare, check=False)
+        if tree.returncode != 0:
+            raise _error(405, "Pull Request is not mergeable")
+        identity = {
+            "GIT_AUTHOR_NAME": "GitHub",
+            "GIT_AUTHOR_EMAIL": "noreply@github.com",
+            "GIT_COMMITTER_NAME": "GitHub",
+            "GIT_COMMITTER_EMAIL": "noreply@github.com",
+        }
+        message = f"Merge pull request #{pr.number} from {repo.owner}/{pr.head}"
+        tree_sha = tree.stdout.decode().split()[0]
+        commit = (
+            run_git(
+                ["commit-tree", tree_sha, "-p", base, "-p", head, "-m", message],
+                repo.bare,
+                extra_env=identity,
+            )
+            .stdout.decode()
+            .strip()
+        )
+        run_git(["update-ref", f"refs/heads/{pr.base}", commit, base], repo.bare)
+        now = self.clock()
+        pr.head_sha = head
+        pr.state = "closed"
+        pr.closed_at = pr.merged_at = pr.updated_at = now
+        pr.merge_sha = commit
+        merged = {"sha": commit, "merged": True, "message": "Pull Request successfully merged"}
+        return 200, merged, {}
+
+    def _on_ref(
+        self, repo: _Repo, method: str, *, kind: str, ref: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        if kind == "matching-refs" and method == "GET":
+            listed = run_git(
+                ["for-each-ref", "--format=%(refname) %(objectname)", f"refs/{ref}"],
+                repo.bare,
+            ).stdout.decode()
+            refs = [line.split() for line in listed.splitlines() if line.strip()]
+            return 200, [self._ref_json(repo, name, sha) for name, sha in refs], {}
+        if kind == "refs" and method == "DELETE":
+            name = f"refs/{ref}"
+            if name == f"refs/heads/{self._default_branch(repo)}":
+                raise _validation({"resource": "Reference", "code": "custom"})
+            if run_git(["rev-parse", "--verify", "-q", name], repo.bare, check=False).returncode:
+                raise _Answer(
+                    422, {"message": "Reference does not exist", "documentation_url": DOCS}
+                )
+            run_git(["update-ref", "-d", name], repo.bare)
+            return 204, None, {}
+        raise _not_found()
+
+    def _ref_json(self, repo: _Repo, name: str, sha: str) -> dict[str, Any]:
+        api = f"{self.api_url}/repos/{repo.full_name}/git"
+        return {
+            "ref": name,
+            "node_id": f"REF_{repo.id}_{name}",
+            "url": f"{api}/{name}",
+            "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"},
+        }
+
+    # ----------------------------------------------------------------- GraphQL
+
+    def _graphql(self, headers: Mapping[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """GitHub's GraphQL: always HTTP 200 once authenticated, failures in `errors`. A
+        read-only token may query but not mutate, and neither may a workflow's GITHUB_TOKEN
+        (`actions_tokens`) for the draft-state mutations (GitHub: FORBIDDEN, "Resource not
+        accessible by integration", whatever its `permissions:`)."""
+        self._check_auth(headers, "GET")
+        if self.graphql_schema is fake_graphql.INSTALLED:
+            self.graphql_schema = fake_graphql.load_schema()
+        token = headers.get("Authorization", headers.get("authorization", "")).partition(" ")[2]
+        mutations: dict[str, fake_graphql.Resolver] = {
+            "markPullRequestReadyForReview": lambda args: self._set_draft(args, draft=False),
+            "convertPullRequestToDraft": lambda args: self._set_draft(args, draft=True),
+        }
+        data = fake_graphql.answer(
+            self._json_body(body),
+            schema=self.graphql_schema,
+            mutations=mutations,
+            can_write=token not in self.read_only_tokens | self.actions_tokens,
+        )
+        return 200, data, {}
+
+    def _set_draft(self, args: Mapping[str, Any], *, draft: bool) -> dict[str, Any]:
+        given = args.get("input")
+        if not isinstance(given, Mapping):
+            raise fake_graphql.GraphQLFault("INVALID", "input: expected an object")
+        node_id = given.get("pullRequestId")
+        for repo in self._repos.values():
+            for pr in repo.pulls.values():
+                if self._pull_node_id(repo, pr) == node_id:
+                    if pr.state != "open":
+                        raise fake_graphql.GraphQLFault(
+                            "UNPROCESSABLE", f"Pull request #{pr.number} is closed"
+                        )
+                    if pr.draft != draft:
+                        pr.draft = draft
+                        pr.updated_at = self.clock()
+                    return {
+                        "clientMutationId": given.get("clientMutationId"),
+                        "pullRequest": self._pull_node(repo, pr),
+                    }
+        raise fake_graphql.GraphQLFault(
+            "NOT_FOUND", f"Could not resolve to a node with the global id of '{node_id}'"
+        )
+
+    @staticmethod
+    def _pull_node_id(repo: _Repo, pr: _Pull) -> str:
+        return f"PR_{repo.id}_{pr.number}"
+
+    def _pull_node(self, repo: _Repo, pr: _Pull) -> dict[str, Any]:
+        """A `PullRequest` GraphQL object: the fields a draft-state answer may ask for."""
+        return {
+            "__typename": "PullRequest",
+            "id": self._pull_node_id(repo, pr),
+            "number": pr.number,
+            "isDraft": pr.draft,
+            "state": pr.state.upper(),
+            "title": pr.title,
+            "url": f"{WEB}/{repo.full_name}/pull/{pr.number}",
+        }
+
     # ----------------------------------------------------------------- labels, comments
 
     def _new_id(self) -> int:
@@ -619,6 +879,83 @@ class FakeGitHub(LoopbackServer):
             "description": description,
             "color": colour,
             "default": False,
+        }
+
+    def _issue_json(self, repo: _Repo, pr: _Pull) -> dict[str, Any]:
+        """The pull request as the issues API renders it."""
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        issue = f"{api}/issues/{pr.number}"
+        html = f"{WEB}/{repo.full_name}/pull/{pr.number}"
+        return {
+            "id": 600_000 + pr.number,
+            "node_id": f"I_{repo.id}_{pr.number}",
+            "url": issue,
+            "repository_url": api,
+            "labels_url": f"{issue}/labels{{/name}}",
+            "comments_url": f"{issue}/comments",
+            "events_url": f"{issue}/events",
+            "html_url": html,
+            "number": pr.number,
+            "state": pr.state,
+            "title": pr.title,
+            "body": pr.body,
+            "user": self._user_json(),
+            "labels": [self._label_json(repo, name) for name in pr.labels],
+            "assignee": self._user_json(pr.assignees[0]) if pr.assignees else None,
+            "assignees": [self._user_json(name) for name in pr.assignees],
+            "milestone": self._milestone_json(repo, pr.milestone),
+            "locked": False,
+            "comments": len(repo.comments.get(pr.number, [])),
+            "pull_request": {
+                "url": f"{api}/pulls/{pr.number}",
+                "html_url": html,
+                "diff_url": f"{html}.diff",
+                "patch_url": f"{html}.patch",
+            },
+            "closed_at": _iso(pr.closed_at) if pr.closed_at is not None else None,
+            "created_at": _iso(pr.created_at),
+            "updated_at": _iso(pr.updated_at),
+            "author_association": "NONE",
+        }
+
+    def _milestone_json(self, repo: _Repo, number: int | None) -> dict[str, Any] | None:
+        if number is None:
+            return None
+        url = f"{self.api_url}/repos/{repo.full_name}/milestones/{number}"
+        return {
+            "url": url,
+            "html_url": f"{WEB}/{repo.full_name}/milestone/{number}",
+            "labels_url": f"{url}/labels",
+            "id": 700_000 + number,
+            "node_id": f"MI_{repo.id}_{number}",
+            "number": number,
+            "state": "open",
+            "title": repo.milestones[number],
+            "description": None,
+            "creator": self._user_json(repo.owner),
+            "open_issues": 0,
+            "closed_issues": 0,
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "closed_at": None,
+            "due_on": None,
+        }
+
+    def _team_json(self, repo: _Repo, slug: str) -> dict[str, Any]:
+        url = f"{self.api_url}/organizations/{repo.id}/team/{slug}"
+        return {
+            "id": 800_000 + len(slug),
+            "node_id": f"T_{slug}",
+            "url": url,
+            "members_url": f"{url}/members{{/member}}",
+            "name": slug,
+            "description": None,
+            "permission": "push",
+            "html_url": f"{WEB}/orgs/{repo.owner}/teams/{slug}",
+            "repositories_url": f"{url}/repos",
+            "slug": slug,
+            "parent": None,
+            "type": "organization",
         }
 
     def _user_json(self, login: str | None = None) -> dict[str, Any]:
@@ -748,7 +1085,7 @@ class FakeGitHub(LoopbackServer):
         data: dict[str, Any] = {
             "url": links["self"],
             "id": 500_000 + pr.number,
-            "node_id": f"PR_{pr.number}",
+            "node_id": self._pull_node_id(repo, pr),
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
@@ -765,17 +1102,19 @@ class FakeGitHub(LoopbackServer):
             "user": self._user_json(),
             "body": pr.body,
             "labels": [self._label_json(repo, name) for name in pr.labels],
-            "milestone": None,
+            "milestone": self._milestone_json(repo, pr.milestone),
             "active_lock_reason": None,
             "created_at": _iso(pr.created_at),
             "updated_at": _iso(pr.updated_at),
             "closed_at": _iso(pr.closed_at) if pr.closed_at is not None else None,
             "merged_at": _iso(pr.merged_at) if pr.merged_at is not None else None,
-            "merge_commit_sha": pr.head_sha if pr.merged_at is not None else None,
-            "assignee": None,
-            "assignees": [],
-            "requested_reviewers": [],
-            "requested_teams": [],
+            "merge_commit_sha": pr.merge_sha
+            if pr.merge_sha is not None
+            else (pr.head_sha if pr.merged_at is not None else None),
+            "assignee": self._user_json(pr.assignees[0]) if pr.assignees else None,
+            "assignees": [self._user_json(name) for name in pr.assignees],
+            "requested_reviewers": [self._user_json(name) for name in pr.reviewers],
+            "requested_teams": [self._team_json(repo, name) for name in pr.teams],
             "head": {
                 "label": f"{repo.owner}:{pr.head}",
                 "ref": pr.head,
@@ -802,7 +1141,7 @@ class FakeGitHub(LoopbackServer):
                 mergeable=True if pr.state == "open" else None,
                 rebaseable=True if pr.state == "open" else None,
                 mergeable_state="clean" if pr.state == "open" else "unknown",
-                merged_by=None,
+                merged_by=self._user_json() if pr.merged_at is not None else None,
                 comments=len(repo.comments.get(pr.number, [])),
                 review_comments=0,
                 maintainer_can_modify=False,

@@ -153,6 +153,57 @@ class ModelSettings(BaseModel):
         return {self.for_role("implementation"), self.for_role("documentation")}
 
 
+_LOGIN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", re.ASCII)
+_TEAM: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", re.ASCII)
+
+
+def _login(value: str) -> str:
+    """A GitHub user name, as GitHub allows them (no `@`: the API takes the bare login)."""
+    if not _LOGIN.fullmatch(value):
+        raise ValueError("must be a GitHub user name (letters, digits, '-'; no '@')")
+    return value
+
+
+def _team(value: str) -> str:
+    """A team's slug in the repository's organization (`org/` is left out, as GitHub's API
+    and create-pull-request's `team-reviewers` take it)."""
+    if not _TEAM.fullmatch(value):
+        raise ValueError("must be a team's slug, e.g. 'web-reviewers' (no 'org/')")
+    return value
+
+
+def _label(value: str) -> str:
+    """GitHub refuses label names over 50 characters; a comma would split an Action input."""
+    if not value.strip() or len(value) > 50 or "," in value:
+        raise ValueError("must be a label name of 1 to 50 characters without ','")
+    return value
+
+
+Login = Annotated[str, AfterValidator(_login)]
+Team = Annotated[str, AfterValidator(_team)]
+Label = Annotated[str, AfterValidator(_label)]
+
+
+class PullRequestSettings(BaseModel):
+    """What macoder asks of every pull request it opens on GitHub, with the names of
+    create-pull-request's inputs. Applied once, when the PR is opened: what people change on
+    it afterwards (a reviewer removed, a milestone moved) is their answer and stays."""
+
+    model_config = _CLOSED_MODEL
+
+    reviewers: list[Login] = Field(default_factory=list)
+    team_reviewers: list[Team] = Field(default_factory=list)
+    assignees: list[Login] = Field(default_factory=list)
+    #: Added beside macoder's own `macoder` label.
+    labels: list[Label] = Field(default_factory=list)
+    #: The milestone's number (as in its URL, `/milestone/3`).
+    milestone: int | None = Field(None, ge=1)
+    #: Delete a task's branch once macoder sees its pull request merged (GitHub's own
+    #: "Automatically delete head branches" does it for every branch; this only for macoder's,
+    #: and only when nobody pushed to it after the merge).
+    delete_branch: bool = False
+
+
 class ModelPrice(BaseModel):
     """What a model costs, per million tokens (`cached`: cached input; default: `input`)."""
 
@@ -224,6 +275,8 @@ class Settings(BaseSettings):
     git_author_email: NonBlank = "macoder@localhost"
 
     failure_mode: FailureMode = "no-pr"
+    #: Reviewers, assignees, labels, milestone and branch deletion of macoder's GitHub PRs.
+    pull_request: PullRequestSettings = Field(default_factory=PullRequestSettings)
 
     #: The OS sandbox around the agent and the checks (bubblewrap). `sandbox: off` is an
     #: explicit opt-out: warned on every run and written into every PR body.

@@ -483,3 +483,63 @@ def test_publish_records_the_attempt_whatever_fails_while_carrying_it_out(
     task = run_task(world, "T001")
     monkeypatch.setattr(publish_module, "_check_branch", broken)
     assert_refused(world, task, "T001", "No space left on device")
+
+
+# --------------------------------------------------------------------------- PR options
+
+
+def test_the_pull_request_inputs_dress_the_pr_the_publish_job_opens(world: World) -> None:
+    """create-pull-request's inputs, given to the publish job (the one holding the token)."""
+    world.fake.add_collaborators(SLUG, "alice")
+    world.fake.add_teams(SLUG, "web")
+    milestone = world.fake.add_milestone(SLUG, "v1.0")
+    task = run_task(world, "T001")
+    job = world.job("publish-T001")
+    shutil.copytree(handoff_dir(task), handoff_dir(job))
+
+    code, out = job.run(
+        mode="publish",
+        task_id="T001",
+        base_sha=world.base_sha,
+        reviewers="alice",
+        team_reviewers="web",
+        assignees="alice",
+        labels="automation, team:web",
+        milestone=str(milestone),
+    )
+
+    assert code == EXIT_OK, out
+    [pr] = world.fake.pulls(SLUG)
+    assert [u["login"] for u in pr["requested_reviewers"]] == ["alice"]
+    assert [t["slug"] for t in pr["requested_teams"]] == ["web"]
+    assert [u["login"] for u in pr["assignees"]] == ["alice"]
+    assert [label["name"] for label in pr["labels"]] == ["macoder", "automation", "team:web"]
+    assert pr["milestone"]["number"] == milestone
+
+
+def test_with_delete_branch_the_plan_job_deletes_the_branch_of_a_merged_task(
+    world: World,
+) -> None:
+    task = run_task(world, "T001")
+    code, out, _ = publish(world, task, "T001")
+    assert code == EXIT_OK, out
+    [pr] = world.fake.pulls(SLUG)
+    status, _, _ = world.fake.handle(
+        "PUT",
+        f"/repos/{SLUG}/pulls/{pr['number']}/merge",
+        {"Authorization": f"Bearer {TOKEN}"},
+        b"",
+    )
+    assert status == 200
+    kept = world.job("plan-without")
+    assert kept.run(mode="plan", dry_run="true")[0] == EXIT_OK
+    assert kept.run(mode="plan")[0] == EXIT_OK
+    assert "refs/heads/macoder/T001" in world.remote_refs()  # not asked: kept
+
+    plan = world.job("plan-with")
+    code, out = plan.run(mode="plan", delete_branch="true")
+
+    assert code == EXIT_OK, out
+    assert "deleted merged branches: macoder/T001" in out
+    assert "refs/heads/macoder/T001" not in world.remote_refs()
+    assert world.fake.pulls(SLUG)[0]["merged"] is True

@@ -5,7 +5,10 @@ validated against GitHub's own OpenAPI description (`@octokit/openapi`, installe
 `scripts/npm-tools.sh`) with openapi-core, on the whole `api.github.com.json` (loaded once per
 session; loading takes ~0.2 s and a validation a few ms, so no trimmed copy is needed). Answers
 with a status the description does not list for that operation (401 everywhere, injected
-5xx/403) are checked against its `basic-error` schema instead.
+5xx/403) are checked against its `basic-error` schema instead. GraphQL exchanges (the
+draft-state mutations) are held to GitHub's published GraphQL schema (`@octokit/graphql-schema`)
+instead: the fake validates each document as it arrives, and the teardown checks again that
+every one macoder sent is valid.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from multi_agent_coder.config import PullRequestSettings
 from multi_agent_coder.errors import (
     EXIT_PROBLEMS,
     ForgeError,
@@ -49,6 +53,7 @@ from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git import remote as remote_module
 from multi_agent_coder.git.remote import git_auth_env
 from multi_agent_coder.git.repo import Repo
+from testing import fake_graphql
 from testing.fake_github import Exchange, FakeGitHub
 from tests.conftest import without_tools
 from tests.integration.gitrepos import git, git_env, make_repo
@@ -81,6 +86,9 @@ class OpenAPIChecker:
 
     def check(self, exchange: Exchange) -> None:
         from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+        if exchange.path == "/graphql":  # not REST: see `graphql_schema`
+            return
         from openapi_core.testing import MockRequest, MockResponse
 
         started = time.perf_counter()
@@ -138,6 +146,15 @@ def openapi(request: pytest.FixtureRequest) -> Iterator[OpenAPIChecker | None]:
             f"({len(checker.statuses)} distinct method/path/status: "
             f"{', '.join(f'{m} {p} {c}' for m, p, c in sorted(checker.statuses))})"
         )
+
+
+@pytest.fixture(scope="session")
+def graphql_schema() -> Any:
+    """GitHub's GraphQL schema, or None where it is not installed (the fake then answers
+    GraphQL unchecked)."""
+    if without_tools():
+        return None
+    return fake_graphql.load_schema()
 
 
 # --------------------------------------------------------------------- time, repos, the fake
@@ -209,11 +226,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fake(openapi: OpenAPIChecker | None, remote: Path, clock: Clock) -> Iterator[FakeGitHub]:
-    with FakeGitHub(TOKEN, clock=clock) as server:
+def fake(
+    openapi: OpenAPIChecker | None, graphql_schema: Any, remote: Path, clock: Clock
+) -> Iterator[FakeGitHub]:
+    with FakeGitHub(TOKEN, clock=clock, graphql_schema=graphql_schema) as server:
         server.add_repo(SLUG, remote)
         yield server
         for exchange in server.exchanges:
+            if exchange.path == "/graphql" and graphql_schema is not None:
+                sent = exchange.request_json()
+                assert (
+                    fake_graphql.schema_errors(graphql_schema, sent["query"], sent.get("variables"))
+                    == []
+                ), sent
             if exchange.request_headers.get("User-Agent") == sansio.USER_AGENT:
                 assert exchange.request_headers["Accept"] == sansio.MEDIA_TYPE
                 assert exchange.request_headers["X-GitHub-Api-Version"] == sansio.API_VERSION
@@ -383,31 +408,108 @@ def test_a_failed_task_is_a_labelled_draft_and_never_merge_ready(
     assert listed.draft
     assert listed.state is PrState.OPEN
 
+    fake.clear_exchanges()
     fixed = publish(forge, work, "T001", "print('fixed')\n")
 
-    assert fixed.operation == "created"
-    assert fixed.number != failed.number
-    [ready] = open_pulls(fake)
-    assert ready["number"] == fixed.number
+    assert fixed.operation == "updated"
+    assert fixed.number == failed.number  # the same PR: its number, threads and approvals
+    [ready] = fake.pulls(SLUG)
+    assert ready["state"] == "open"
     assert ready["draft"] is False
-    old = next(p for p in fake.pulls(SLUG) if p["number"] == failed.number)
-    assert old["state"] == "closed"
-    assert fake.comments(SLUG, failed.number) == [
-        f"Superseded by #{fixed.number}: the task's new attempt is ready for review, and "
-        "GitHub's REST API cannot change a pull request's draft state."
+    assert [label["name"] for label in ready["labels"]] == [LABEL]
+    assert fake.comments(SLUG, failed.number) == []
+    # Marked ready last, once the labels say the attempt is verified (reviewers see that).
+    assert [step(e) for e in fake.exchanges if e.method != "GET"] == [
+        f"DELETE /repos/{SLUG}/issues/{failed.number}/labels/macoder%3Afailed",
+        "POST /graphql markPullRequestReadyForReview",
     ]
 
 
-def test_a_failure_after_a_ready_pr_leaves_no_merge_ready_pr(
+def step(exchange: Exchange) -> str:
+    """`METHOD path`, and for GraphQL the mutation's name."""
+    if exchange.path != "/graphql":
+        return f"{exchange.method} {exchange.path}"
+    return f"POST /graphql {mutation_of(exchange.request_json()['query'])}"
+
+
+def mutation_of(query: str) -> str:
+    found = re.search(r"\{\s*(\w+)\s*\(", query)
+    assert found is not None, query
+    return found[1]
+
+
+def test_a_failure_after_a_ready_pr_makes_that_pr_a_draft_first(
     forge: GitHubForge, fake: FakeGitHub, work: Path
 ) -> None:
-    publish(forge, work, "T001", "print(1)\n")
-    failed = publish(forge, work, "T001", "broken\n", draft=True, labels=(LABEL, LABEL_FAILED))
+    ready = publish(forge, work, "T001", "print(1)\n")
+    fake.clear_exchanges()
 
-    [only] = open_pulls(fake)
-    assert only["number"] == failed.number
+    failed = publish(
+        forge, work, "T001", "broken\n", draft=True, labels=(LABEL, LABEL_FAILED), body="log"
+    )
+
+    assert (failed.number, failed.operation) == (ready.number, "updated")
+    [only] = fake.pulls(SLUG)
+    assert only["state"] == "open"
     assert only["draft"] is True
     assert {label["name"] for label in only["labels"]} == {LABEL, LABEL_FAILED}
+    # Never merge-ready with a failure report: the draft state changes before anything else.
+    writes = [step(e) for e in fake.exchanges if e.method != "GET"]
+    assert writes[0] == "POST /graphql convertPullRequestToDraft"
+    assert f"PATCH /repos/{SLUG}/pulls/{ready.number}" in writes
+    assert not any(e.request_json() == {"state": "closed"} for e in fake.exchanges)
+
+
+@pytest.mark.parametrize(
+    ("first_draft", "then_draft", "state"),
+    [(False, True, "a draft"), (True, False, "ready for review")],
+    ids=["to-draft", "to-ready"],
+)
+def test_a_token_github_refuses_the_draft_mutations_falls_back_to_a_successor_pr(  # noqa: PLR0917
+    forge: GitHubForge,
+    fake: FakeGitHub,
+    work: Path,
+    first_draft: bool,
+    then_draft: bool,
+    state: str,
+) -> None:
+    """A workflow's GITHUB_TOKEN may not call the draft-state mutations (GitHub answers
+    FORBIDDEN whatever its `permissions:`): a failed attempt must still never stay
+    merge-ready, so the PR is closed and its successor opened, and the old one says why."""
+    fake.actions_tokens.add(TOKEN)
+    failed = (LABEL, LABEL_FAILED)
+    first = publish(
+        forge, work, "T001", "1\n", draft=first_draft, labels=failed if first_draft else (LABEL,)
+    )
+
+    second = publish(
+        forge, work, "T001", "2\n", draft=then_draft, labels=failed if then_draft else (LABEL,)
+    )
+    third = publish(forge, work, "T001", "3\n", draft=first_draft, labels=(LABEL,))
+
+    assert (second.operation, third.operation) == ("created", "created")
+    assert first.number < second.number < third.number
+    [current] = open_pulls(fake)
+    assert (current["number"], current["draft"]) == (third.number, first_draft)
+    [said] = fake.comments(SLUG, first.number)
+    assert said.startswith(f"Superseded by #{second.number}: the task's new attempt is {state}")
+    assert "GITHUB_TOKEN" in said
+    # Refused once: this forge does not ask again.
+    assert sum(e.path == "/graphql" for e in fake.exchanges) == 1
+
+
+def test_draft_mutations_are_retried_on_a_secondary_rate_limit(
+    forge: GitHubForge, fake: FakeGitHub, work: Path, clock: Clock
+) -> None:
+    publish(forge, work, "T001", "broken\n", draft=True, labels=(LABEL, LABEL_FAILED))
+    fake.secondary_rate_limit(times=1, retry_after=5, method="POST")
+    fake.clear_exchanges()
+
+    fixed = publish(forge, work, "T001", "print(1)\n")
+
+    assert fixed.operation == "updated"
+    assert clock.sleeps == [5.0]
+    assert fake.pulls(SLUG)[0]["draft"] is False
 
 
 def test_a_new_attempt_takes_off_the_state_labels_it_no_longer_earns(
@@ -435,8 +537,38 @@ def test_existing_labels_are_fine_and_unknown_ones_are_created(
 
     assert result.labels == (LABEL, "team:web")
     assert fake.label_colours(SLUG) == {LABEL: "000000", "team:web": sansio.OTHER_LABEL[0]}
-    refused = [e for e in fake.exchanges if e.path.endswith("/labels") and e.status == 422]
-    assert [e.response_json()["errors"][0]["code"] for e in refused] == ["already_exists"]
+    # Read before created: no 422 for the label that exists.
+    on_labels = [
+        (e.method, e.path.rpartition("/labels")[2], e.status)
+        for e in fake.exchanges
+        if "/labels" in e.path and "/issues/" not in e.path
+    ]
+    assert on_labels == [
+        ("POST", "", 201),  # the test's own, above
+        ("GET", "/macoder", 200),
+        ("GET", "/team%3Aweb", 404),
+        ("POST", "", 201),
+    ]
+    publish(forge, work, "T002", "y\n", labels=(LABEL, "team:web"))
+    assert sum("/labels/" in e.path and "/issues/" not in e.path for e in fake.exchanges) == 2
+
+
+def test_a_label_another_job_creates_between_the_read_and_the_create_is_fine(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    def racing_job_creates_it(method: str, path: str) -> None:
+        if method == "POST" and path == f"/repos/{SLUG}/labels":
+            fake.before_request = None
+            body = json.dumps({"name": "team:web", "color": "123456"}).encode()
+            headers = sansio.request_headers(TOKEN)
+            assert fake.handle("POST", path, headers, body)[0] == 201
+
+    fake.before_request = racing_job_creates_it
+
+    result = publish(forge, work, "T001", "x\n", labels=("team:web",))
+
+    assert result.labels == ("team:web",)
+    assert fake.label_colours(SLUG) == {"team:web": "123456"}
 
 
 def test_list_prs_follows_pagination_and_keeps_only_macoder_branches(
@@ -883,24 +1015,29 @@ def test_the_fakes_read_endpoints_answer_like_github(
 ) -> None:
     """The endpoints the forge does not need are still GitHub-shaped (validated at teardown)."""
     failed = publish(forge, work, "T001", "x\n", draft=True, labels=(LABEL, LABEL_FAILED))
-    fixed = publish(forge, work, "T001", "y\n")
     with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as client:
+        client.post(f"/repos/{SLUG}/issues/{failed.number}/comments", json={"body": "no"})
+        client.patch(f"/repos/{SLUG}/pulls/{failed.number}", json={"state": "closed"})
+        fixed = publish(forge, work, "T001", "y\n")
         single = client.get(f"/repos/{SLUG}/pulls/{fixed.number}").json()
         every = client.get(f"/repos/{SLUG}/pulls", params={"state": "all"}).json()
         labels = client.get(f"/repos/{SLUG}/labels").json()
+        one_label = client.get(f"/repos/{SLUG}/labels/{LABEL_FAILED}").json()
         on_pr = client.get(f"/repos/{SLUG}/issues/{failed.number}/labels").json()
         comments = client.get(f"/repos/{SLUG}/issues/{failed.number}/comments").json()
         reopen = client.patch(f"/repos/{SLUG}/pulls/{failed.number}", json={"state": "open"})
         missing = client.get(f"/repos/{SLUG}/pulls/999")
+        no_label = client.get(f"/repos/{SLUG}/labels/nope")
 
-    assert single["number"] == fixed.number
+    assert single["number"] == fixed.number != failed.number
     assert single["mergeable_state"] == "clean"
     assert [p["number"] for p in every] == [fixed.number, failed.number]
     assert {label["name"] for label in labels} == {LABEL, LABEL_FAILED}
+    assert one_label["color"] == sansio.LABELS[LABEL_FAILED][0]
     assert [label["name"] for label in on_pr] == [LABEL, LABEL_FAILED]
-    assert comments[0]["body"].startswith(f"Superseded by #{fixed.number}")
+    assert [comment["body"] for comment in comments] == ["no"]
     assert reopen.status_code == 422
-    assert missing.status_code == 404
+    assert (missing.status_code, no_label.status_code) == (404, 404)
 
 
 def test_the_openapi_check_is_not_a_rubber_stamp(openapi: OpenAPIChecker | None) -> None:
@@ -932,3 +1069,165 @@ def test_the_openapi_check_is_not_a_rubber_stamp(openapi: OpenAPIChecker | None)
         openapi.check(exchange("GET", f"/repos/{SLUG}/pulls", None, 200, [{"number": 1}]))
     with pytest.raises(Exception, match="is not of type"):  # undocumented status: basic-error
         openapi.check(exchange("GET", f"/repos/{SLUG}/pulls", None, 502, {"message": 5}))
+
+
+# --------------------------------------------------------------------- pull-request options
+
+
+def requested(pr: dict[str, Any]) -> list[str]:
+    return [u["login"] for u in pr["requested_reviewers"]]
+
+
+def requested_teams(pr: dict[str, Any]) -> list[str]:
+    return [t["slug"] for t in pr["requested_teams"]]
+
+
+def assigned(pr: dict[str, Any]) -> list[str]:
+    return [u["login"] for u in pr["assignees"]]
+
+
+def labelled(pr: dict[str, Any]) -> list[str]:
+    return [label["name"] for label in pr["labels"]]
+
+
+def milestone_title(pr: dict[str, Any]) -> str | None:
+    return pr["milestone"]["title"] if pr["milestone"] else None
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "seen", "expected"),
+    [
+        ("reviewers", ["alice", "bob"], requested, ["alice", "bob"]),
+        ("team_reviewers", ["web"], requested_teams, ["web"]),
+        ("assignees", ["alice"], assigned, ["alice"]),
+        ("labels", ["automation", "team:web"], labelled, [LABEL, "automation", "team:web"]),
+        ("milestone", 1, milestone_title, "v1.0"),
+    ],
+)
+def test_each_pull_request_option_takes_effect_when_macoder_opens_the_pr(  # noqa: PLR0917
+    fake: FakeGitHub,
+    work: Path,
+    remote: Path,
+    clock: Clock,
+    option: str,
+    value: Any,
+    seen: Any,
+    expected: Any,
+) -> None:
+    fake.add_collaborators(SLUG, "alice", "bob")
+    fake.add_teams(SLUG, "web")
+    assert fake.add_milestone(SLUG, "v1.0") == 1
+    options = PullRequestSettings(**{option: value})
+    with closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge:
+        result = publish(forge, work, "T001", "print(1)\n")
+
+    [pr] = fake.pulls(SLUG)
+    assert result.operation == "created"
+    assert seen(pr) == expected
+
+
+def test_options_are_set_once_and_a_persons_later_changes_stay(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    fake.add_collaborators(SLUG, "alice")
+    number = fake.add_milestone(SLUG, "v1.0")
+    options = PullRequestSettings(
+        reviewers=["alice"], assignees=["alice"], labels=["automation"], milestone=number
+    )
+    with closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge:
+        first = publish(forge, work, "T001", "print(1)\n")
+        with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as c:
+            c.patch(f"/repos/{SLUG}/issues/{first.number}", json={"milestone": None})
+        fake.clear_exchanges()
+        again = publish(forge, work, "T001", "print(2)\n", body="verified again")
+
+    assert (again.number, again.operation) == (first.number, "updated")
+    [pr] = fake.pulls(SLUG)
+    assert pr["milestone"] is None  # the person's answer stands
+    assert requested(pr) == assigned(pr) == ["alice"]
+    touched = {e.path.rsplit("/", 1)[1] for e in fake.exchanges if e.method != "GET"}
+    assert touched == {str(first.number)}  # only the PATCH of the body
+
+
+def test_a_failed_attempts_draft_asks_no_reviewer_until_it_is_ready(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    fake.add_collaborators(SLUG, "alice")
+    fake.add_teams(SLUG, "web")
+    options = PullRequestSettings(reviewers=["alice"], team_reviewers=["web"])
+    with closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge:
+        failed = publish(forge, work, "T001", "x\n", draft=True, labels=(LABEL, LABEL_FAILED))
+        [draft] = fake.pulls(SLUG)
+        fixed = publish(forge, work, "T001", "y\n")
+
+    assert (requested(draft), requested_teams(draft)) == ([], [])
+    assert fixed.number == failed.number
+    [ready] = fake.pulls(SLUG)
+    assert ready["draft"] is False
+    assert (requested(ready), requested_teams(ready)) == (["alice"], ["web"])
+
+
+def test_options_github_refuses_are_skipped_and_the_pr_stands(
+    fake: FakeGitHub,
+    work: Path,
+    remote: Path,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    options = PullRequestSettings(
+        reviewers=["stranger"], team_reviewers=["nobody"], assignees=["stranger"], milestone=9
+    )
+    with (
+        closing(make_forge(fake, work, remote, clock, pull_request=options)) as forge,
+        caplog.at_level(logging.WARNING, logger="multi_agent_coder.forge.github"),
+    ):
+        result = publish(forge, work, "T001", "print(1)\n")
+        own = PullRequestSettings(reviewers=[fake.login])
+        with closing(make_forge(fake, work, remote, clock, pull_request=own)) as self_review:
+            other = publish(self_review, work, "T002", "print(2)\n")
+
+    assert (result.operation, other.operation) == ("created", "created")
+    for pr in fake.pulls(SLUG):
+        assert (requested(pr), assigned(pr), pr["milestone"]) == ([], [], None)
+    assert "setting milestone 9 on pull request #1 (HTTP 422): Issue.milestone: invalid" in (
+        caplog.text
+    )
+    assert "Reviews may only be requested from collaborators" in caplog.text
+    assert "Review cannot be requested from pull request author" in caplog.text
+    assert caplog.text.count("the pull request stays as it is") == 3
+
+
+# --------------------------------------------------------------------- delete-branch
+
+
+def merge(fake: FakeGitHub, number: int) -> None:
+    """A person merges the PR on GitHub."""
+    with httpx.Client(base_url=fake.api_url, headers=sansio.request_headers(TOKEN)) as client:
+        client.put(f"/repos/{SLUG}/pulls/{number}/merge").raise_for_status()
+
+
+def test_merged_task_branches_are_deleted_unless_someone_pushed_since(
+    forge: GitHubForge, fake: FakeGitHub, work: Path, remote: Path
+) -> None:
+    merged = publish(forge, work, "T001", "print(1)\n")
+    pushed_after = publish(forge, work, "T002", "print(2)\n")
+    still_open = publish(forge, work, "T003", "print(3)\n")
+    merge(fake, merged.number)
+    merge(fake, pushed_after.number)
+    git(work, "fetch", "-q", "origin")
+    git(work, "checkout", "-q", "-B", "macoder/T002", "origin/macoder/T002")
+    commit_as(work, HUMAN, {"later.txt": "x\n"}, "a person's follow-up")
+    git(work, "push", "-q", str(remote), "macoder/T002")
+    git(work, "checkout", "-q", "main")
+
+    deleted = forge.delete_merged_branches()
+
+    assert deleted == ("macoder/T001",)
+    assert remote_sha(remote, "macoder/T001") == ""
+    assert remote_sha(remote, "macoder/T002") != ""
+    assert remote_sha(remote, "macoder/T003") == still_open.head_sha
+    [pr] = [p for p in fake.pulls(SLUG) if p["number"] == merged.number]
+    assert pr["merged"] is True  # the PR keeps its record
+    fake.clear_exchanges()
+    assert forge.delete_merged_branches() == ()
+    assert [e.method for e in fake.exchanges] == ["GET", "GET"]

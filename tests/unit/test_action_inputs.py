@@ -164,6 +164,13 @@ def test_secrets_never_show_in_the_repr() -> None:
         ({"backlog": "../other/BACKLOG.yaml"}, "input 'backlog': must name a file inside"),
         ({"github_token": "ghp a b"}, "input 'github-token': contains whitespace"),
         ({"python": "python3 -I"}, "input 'python': must be one program name or path"),
+        ({"reviewers": "alice, @bob"}, "input 'reviewers': must be a GitHub user name"),
+        ({"team_reviewers": "octo/web"}, "input 'team-reviewers': must be a team's slug"),
+        ({"assignees": "a b"}, "input 'assignees': must be a GitHub user name"),
+        ({"labels": "x" * 51}, "input 'labels': must be a label name of 1 to 50 characters"),
+        ({"milestone": "v1.0"}, "input 'milestone': must be a milestone's number, got 'v1.0'"),
+        ({"milestone": "0"}, "input 'milestone': must be a milestone's number, got '0'"),
+        ({"delete_branch": "yes"}, "input 'delete-branch': must be true or false, got 'yes'"),
     ],
 )
 def test_a_bad_input_is_a_usage_error_naming_it(inputs: dict[str, str], expected: str) -> None:
@@ -335,6 +342,29 @@ def test_inputs_override_the_repository_settings_role_by_role() -> None:
     assert merged.models.implementation == "c/d"
     assert merged.opencode_bin == "/opt/opencode"
     assert action_main.with_inputs(base, read_inputs({})) == base
+
+
+@pytest.mark.parametrize(
+    ("given", "setting", "expected"),
+    [
+        ({"reviewers": "alice, bob\ncarol\n"}, "reviewers", ["alice", "bob", "carol"]),
+        ({"team_reviewers": "web,\nops"}, "team_reviewers", ["web", "ops"]),
+        ({"assignees": "alice"}, "assignees", ["alice"]),
+        ({"labels": "automation, team:web"}, "labels", ["automation", "team:web"]),
+        ({"milestone": " 3 "}, "milestone", 3),
+        ({"delete_branch": "true"}, "delete_branch", True),
+        ({"delete_branch": "false"}, "delete_branch", False),
+    ],
+)
+def test_pull_request_inputs_override_their_setting_and_keep_the_others(
+    given: dict[str, str], setting: str, expected: object
+) -> None:
+    """create-pull-request's names and list format (comma- or newline-separated)."""
+    base = Settings(pull_request={"labels": ["repo-label"], "delete_branch": True, "milestone": 1})
+    merged = action_main.with_inputs(base, read_inputs(env(**given)))
+    assert getattr(merged.pull_request, setting) == expected
+    kept = {k: v for k, v in base.pull_request.model_dump().items() if k != setting}
+    assert {k: v for k, v in merged.pull_request.model_dump().items() if k != setting} == kept
 
 
 def test_the_python_input_is_looked_up_on_the_runners_path(tmp_path: Path) -> None:

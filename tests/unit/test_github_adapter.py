@@ -164,6 +164,8 @@ def test_create_posts_once_and_labels_after() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
         calls.append((request.method, request.url.path, body))
+        if request.method == "GET" and "/labels/" in request.url.path:
+            return httpx.Response(404, json={"message": "Not Found"})  # a new repository
         if request.method == "GET":
             return httpx.Response(200, json=[])
         if request.url.path.endswith("/pulls"):
@@ -186,6 +188,7 @@ def test_create_posts_once_and_labels_after() -> None:
     assert [(m, p) for m, p, _ in calls] == [
         ("GET", "/repos/octo/widgets/pulls"),
         ("POST", "/repos/octo/widgets/pulls"),
+        ("GET", "/repos/octo/widgets/labels/macoder"),  # read before it is created
         ("POST", "/repos/octo/widgets/labels"),
         ("POST", "/repos/octo/widgets/issues/3/labels"),
     ]

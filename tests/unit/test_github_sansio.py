@@ -127,6 +127,69 @@ def test_labels_and_comments() -> None:
     assert SLUG.path("labels", "macoder:failed") == "/repos/octo/widgets/labels/macoder%3Afailed"
 
 
+def test_a_label_is_read_by_its_name_before_it_is_created() -> None:
+    read = sansio.get_label(SLUG, "macoder:failed")
+    assert (read.method, read.path) == ("GET", "/repos/octo/widgets/labels/macoder%3Afailed")
+
+
+@pytest.mark.parametrize(
+    ("request_", "method", "path", "body"),
+    [
+        (
+            sansio.request_reviewers(SLUG, 7, ["alice"], ["web"]),
+            "POST",
+            "/repos/octo/widgets/pulls/7/requested_reviewers",
+            {"reviewers": ["alice"], "team_reviewers": ["web"]},
+        ),
+        (
+            sansio.request_reviewers(SLUG, 7, [], ["web"]),
+            "POST",
+            "/repos/octo/widgets/pulls/7/requested_reviewers",
+            {"team_reviewers": ["web"]},
+        ),
+        (
+            sansio.add_assignees(SLUG, 7, ["alice", "bob"]),
+            "POST",
+            "/repos/octo/widgets/issues/7/assignees",
+            {"assignees": ["alice", "bob"]},
+        ),
+        (
+            sansio.set_milestone(SLUG, 7, 3),
+            "PATCH",
+            "/repos/octo/widgets/issues/7",
+            {"milestone": 3},
+        ),
+        (
+            sansio.matching_branches(SLUG, "macoder/"),
+            "GET",
+            "/repos/octo/widgets/git/matching-refs/heads%2Fmacoder%2F",
+            None,
+        ),
+        (
+            sansio.delete_branch(SLUG, "macoder/T001"),
+            "DELETE",
+            "/repos/octo/widgets/git/refs/heads%2Fmacoder%2FT001",
+            None,
+        ),
+    ],
+    ids=["reviewers", "teams-only", "assignees", "milestone", "branches", "delete-branch"],
+)
+def test_pull_request_options_and_branch_requests(
+    request_: sansio.Request, method: str, path: str, body: Any
+) -> None:
+    assert (request_.method, request_.path, request_.json) == (method, path, body)
+
+
+def test_branch_tips_from_git_refs() -> None:
+    refs = [
+        {"ref": "refs/heads/macoder/T001", "object": {"type": "commit", "sha": "a" * 40}},
+        {"ref": "refs/tags/v1", "object": {"type": "commit", "sha": "b" * 40}},
+        {"ref": "refs/heads/macoder/T002"},
+    ]
+    assert sansio.branch_tips(refs) == {"macoder/T001": "a" * 40}
+    assert sansio.branch_tips({"message": "Not Found"}) == {}
+
+
 @pytest.mark.parametrize(
     "text", ["octo", "octo/", "/widgets", "a/b/c", "octo/../x", "octo/.", "-x/y", "o o/r"]
 )
@@ -340,6 +403,8 @@ def test_githubs_own_pull_request_examples_parse() -> None:
     assert single is not None
     assert single.state is PrState.MERGED
     assert single.merged_sha == full["merge_commit_sha"]
+    # What the GraphQL draft-state mutations take: the PR's global id.
+    assert single.node_id == full["node_id"] != ""
 
 
 def test_label_names_from_githubs_label_examples() -> None:

@@ -13,9 +13,11 @@ line. Values that are secrets (the token, the OpenCode config) never appear in a
 `repr`.
 
 An input left empty means "not given": GitHub passes an unset input as "". For the inputs
-that mirror a setting (backlog, max-parallel, timeouts, models, opencode-version) "not given"
-means "keep the repository's setting" (`.macoder.yaml` / `[tool.macoder]`), so `action.yml`
-gives them no default of its own that would silently override the repository's choice.
+that mirror a setting (backlog, max-parallel, timeouts, models, opencode-version, and the pull
+request options reviewers, team-reviewers, assignees, labels, milestone, delete-branch, named as
+create-pull-request names them) "not given" means "keep the repository's setting"
+(`.macoder.yaml` / `[tool.macoder]`), so `action.yml` gives them no default of its own that
+would silently override the repository's choice.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, Final, Literal, TypeVar, get_args
 import yaml
 from pydantic import ValidationError
 
-from multi_agent_coder.config import ModelSettings, Settings
+from multi_agent_coder.config import ModelSettings, PullRequestSettings, Settings
 from multi_agent_coder.errors import InvalidTaskIdError, UsageError
 from multi_agent_coder.ids import validate_task_id
 from multi_agent_coder.problems import kind_of
@@ -58,6 +60,22 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "opencode-config": "",
     "dry-run": "false",
     "python": "python3",
+    "reviewers": "",
+    "team-reviewers": "",
+    "assignees": "",
+    "labels": "",
+    "milestone": "",
+    "delete-branch": "",
+}
+
+#: The pull-request inputs (create-pull-request's names) -> their `pull_request` setting.
+PULL_REQUEST_INPUTS: Final[Mapping[str, str]] = {
+    "reviewers": "reviewers",
+    "team-reviewers": "team_reviewers",
+    "assignees": "assignees",
+    "labels": "labels",
+    "milestone": "milestone",
+    "delete-branch": "delete_branch",
 }
 
 #: Where the orchestrator's `workers` setting tops out (config.Settings.workers).
@@ -100,6 +118,8 @@ class ActionInputs:
     opencode_config: str | None = field(default=None, repr=False)
     dry_run: bool = False
     python: str = "python3"
+    #: The pull-request inputs given, as `pull_request` setting values (merged key by key).
+    pull_request: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def needs_forge(self) -> bool:
@@ -226,6 +246,11 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     config = parse("opencode-config", _opencode_config, None)
     dry_run = parse("dry-run", _boolean, False)
     python = parse("python", _command_name, "python3")
+    pull_request: dict[str, Any] = {}
+    for name, key in PULL_REQUEST_INPUTS.items():
+        value = parse(name, _pull_request_value(key), None)
+        if value is not None:
+            pull_request[key] = value
 
     if mode in ("task", "publish") and not get("task-id"):
         problems.append(f"input 'task-id': required with mode '{mode}' (the task this job runs)")
@@ -251,6 +276,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         opencode_config=config,
         dry_run=dry_run,
         python=python,
+        pull_request=pull_request,
     )
 
 
@@ -441,6 +467,35 @@ def _opencode_config(value: str) -> str:
     if not isinstance(provider, dict):
         raise ValueError("'provider' must be a JSON object")
     return value
+
+
+def _pull_request_value(key: str) -> Callable[[str], Any]:
+    """The parser of one pull-request input: a list as create-pull-request takes it (comma-
+    or newline-separated), a milestone number, or a boolean; each value checked by the
+    setting's own rule (`PullRequestSettings`)."""
+
+    def parse(value: str) -> Any:
+        kind = PullRequestSettings.model_fields[key].annotation
+        parsed: Any
+        if kind is bool:
+            parsed = _boolean(value)
+        elif key == "milestone":
+            text = value.strip()
+            if not text.isdigit() or int(text) < 1:
+                raise ValueError(f"must be a milestone's number, got {_show(text)}")
+            parsed = int(text)
+        else:
+            parsed = [item.strip() for item in re.split(r"[,\n]", value) if item.strip()]
+        try:
+            PullRequestSettings(**{key: parsed})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = error["loc"][1] if len(error["loc"]) > 1 else None
+            shown = f" ({_show(parsed[where])})" if isinstance(where, int) else ""
+            raise ValueError(f"{_pydantic_reason(error)}{shown}") from None
+        return parsed
+
+    return parse
 
 
 # --------------------------------------------------------------------------- words

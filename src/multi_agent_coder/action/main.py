@@ -56,6 +56,7 @@ from multi_agent_coder.errors import (
     EXIT_OK,
     EXIT_PROBLEMS,
     EXIT_USAGE,
+    ForgeError,
     MacoderError,
     NoBacklogError,
     UnreadableFileError,
@@ -258,6 +259,8 @@ def plan(job: Job, session: Session) -> int:
     `task-id`, only that task, if it is ready; with `dry-run`, nothing is leased."""
     inputs, runner = job.inputs, job.runner
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
+    if not inputs.dry_run:
+        delete_merged_branches(job, session)
     try:
         snapshot = session.snapshot(only=only)
     except NoBacklogError as exc:
@@ -324,8 +327,24 @@ def run_tasks(job: Job, session: Session) -> int:
 
     inputs = job.inputs
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
+    if not inputs.dry_run:
+        delete_merged_branches(job, session)
     report = _orchestrator(job, session).run(RunOptions(only=only, dry_run=inputs.dry_run))
     return _report(job, report)
+
+
+def delete_merged_branches(job: Job, session: Session) -> None:
+    """The `delete-branch` input / `pull_request.delete_branch` setting, in the jobs that
+    hold the write token and see every merge (plan, run). Tidying is never worth failing a
+    wave over: a refusal becomes a warning and the job goes on."""
+    try:
+        deleted = session.delete_merged_branches()
+    except ForgeError as exc:
+        text = f"could not delete the branches of merged pull requests: {exc}"
+        print(workflow_command("warning", text, title="macoder"), file=job.out, flush=True)
+        return
+    if deleted:
+        print("deleted merged branches: " + ", ".join(deleted), file=job.out)
 
 
 def _orchestrator(job: Job, session: Session, run_id: str | None = None) -> Orchestrator:
@@ -466,6 +485,8 @@ def with_inputs(
     data.update(inputs.settings_overrides())
     if inputs.models:
         data["models"] = {**data["models"], **inputs.models}
+    if inputs.pull_request:
+        data["pull_request"] = {**data["pull_request"], **inputs.pull_request}
     if opencode_config is not None:
         data["opencode_config"] = str(opencode_config)
     if opencode_bin:

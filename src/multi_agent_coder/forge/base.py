@@ -47,6 +47,8 @@ class PullRequest:
     created_at: float = 0.0
     updated_at: float = 0.0
     merged_sha: str | None = None
+    #: The forge's global id of the PR (GitHub's `node_id`: what GraphQL mutations take).
+    node_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """The GitHub forge: the `Forge` protocol on a GitHub repository.
 
 Each job has its own place, and this class strings them together: REST requests are built and
-their answers judged in `github_sansio` (pure) and sent by `github_api` (the thin httpx
-adapter, retries per the `retry` settings and GitHub's own asks); what to do with a task's PR
-is decided in `pr_policy` (pure); pushing the task branch and inspecting it on the remote is
-`git/remote.py`'s, shared with the remote ledger. `sleep`, `clock` and the httpx transport
-are injectable, so tests run against a fake with no real waiting.
+their answers judged in `github_sansio` (pure), the draft-state mutations in `github_graphql`
+(pure), all sent by `github_api` (the thin httpx adapter, retries per the `retry` settings
+and GitHub's own asks); what to do with a task's PR is decided in `pr_policy` (pure); pushing
+the task branch and inspecting it on the remote is `git/remote.py`'s, shared with the remote
+ledger. `sleep`, `clock` and the httpx transport are injectable, so tests run against a fake
+with no real waiting.
 
 The token goes to GitHub only in the `Authorization` header and to git only through the
 `Remote`; it is never part of a URL, argv, a log line or an exception message.
@@ -22,22 +23,25 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from multi_agent_coder.config import RetrySettings
+from multi_agent_coder.config import PullRequestSettings, RetrySettings
 from multi_agent_coder.errors import (
     ForgeError,
+    GitHubForbiddenError,
+    GitHubNotFoundError,
     GitHubValidationError,
     PullRequestExistsError,
     UsageError,
 )
+from multi_agent_coder.forge import github_graphql as graphql
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
 from multi_agent_coder.forge.github_api import GitHubAPI
-from multi_agent_coder.forge.pr_policy import Supersede, Update, WantedPr, plan_pr, plan_update
+from multi_agent_coder.forge.pr_policy import Update, WantedPr, plan_pr, plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import branch_for
+from multi_agent_coder.ids import BRANCH_PREFIX, branch_for
 from multi_agent_coder.visible import visible
 
 log = logging.getLogger(__name__)
@@ -83,13 +87,17 @@ class GitHubForge:
         timeout_s: float = 30.0,
         git_timeout_s: float = 300.0,
         page_size: int = sansio.PER_PAGE,
+        pull_request: PullRequestSettings | None = None,
     ) -> None:
         if not token.strip():
             raise UsageError("no GitHub token: pass the action's `github-token` input")
         self.slug = sansio.Slug.parse(repo_slug)
         self.repo = repo
         self.page_size = page_size
+        self.options = pull_request if pull_request is not None else PullRequestSettings()
         self._labels_ready: set[str] = set()
+        #: GitHub refused this token the draft-state mutations: supersede instead.
+        self._draft_refused = False
         policy = retry if retry is not None else RetrySettings()
         remote_url = git_remote_url or default_git_remote(api_url.rstrip("/"), self.slug)
         self.remote = Remote(
@@ -178,9 +186,7 @@ class GitHubForge:
             draft,
             labels,
         )
-        plan = plan_pr(self.find_open_pr(task_id), wanted, can_change_draft=False)
-        if isinstance(plan, Supersede):
-            return self._supersede(plan.old, wanted)
+        plan = plan_pr(self.find_open_pr(task_id), wanted)
         if isinstance(plan, Update):
             return self._update(plan, wanted)
         try:
@@ -194,8 +200,38 @@ class GitHubForge:
                     "but none is open; try again"
                 ) from None
             return self._update(plan_update(racer, wanted), wanted)
-        added = self.add_labels(created.number, wanted.labels)
+        added = self.add_labels(created.number, (*wanted.labels, *self.options.labels))
+        self._dress(created.number, ready=not wanted.draft)
         return PrResult(created.number, created.url, "created", head_sha, added)
+
+    def _dress(self, number: int, *, ready: bool) -> None:
+        """The `pull_request` settings on a PR macoder just opened: milestone, assignees, and
+        — once there is something to review — the reviewers (last, so their notification
+        shows the PR as it will stay). A setting GitHub refuses (a reviewer who is no
+        collaborator, the token's own user, a milestone that does not exist, a team the
+        token cannot see) is logged and skipped: the PR is open and the task's work stands."""
+        options = self.options
+        if options.milestone is not None:
+            self._optional(sansio.set_milestone(self.slug, number, options.milestone))
+        if options.assignees:
+            self._optional(sansio.add_assignees(self.slug, number, options.assignees))
+        if ready:
+            self._request_reviews(number)
+
+    def _request_reviews(self, number: int) -> None:
+        options = self.options
+        if options.reviewers or options.team_reviewers:
+            self._optional(
+                sansio.request_reviewers(
+                    self.slug, number, options.reviewers, options.team_reviewers
+                )
+            )
+
+    def _optional(self, request: sansio.Request) -> None:
+        try:
+            self._send(request)
+        except (GitHubValidationError, GitHubNotFoundError, GitHubForbiddenError) as exc:
+            log.warning("%s; the pull request stays as it is", exc)
 
     def _create(self, wanted: WantedPr) -> PullRequest:
         data = self._send(
@@ -215,7 +251,14 @@ class GitHubForge:
         return pr
 
     def _update(self, plan: Update, wanted: WantedPr) -> PrResult:
+        """Change the open PR in place. A failed attempt becomes a draft before anything else
+        changes (never merge-ready with a failure report); a verified one is marked ready
+        only after its title, body and labels say so (reviewers are notified then)."""
         pr = plan.pr
+        if plan.draft is not None and self._draft_refused:
+            return self._supersede(pr, wanted)
+        if plan.draft is True and not self._try_set_draft(pr, draft=True):
+            return self._supersede(pr, wanted)
         if any(value is not None for value in (plan.title, plan.body, plan.base)):
             self._send(
                 sansio.update_pull(
@@ -227,10 +270,28 @@ class GitHubForge:
             now_labels = sansio.label_names(
                 self._send(sansio.remove_issue_label(self.slug, pr.number, label))
             )
+        if plan.draft is False:
+            if not self._try_set_draft(pr, draft=False):
+                return self._supersede(pr, wanted)
+            self._request_reviews(pr.number)  # now there is something to review
         return PrResult(pr.number, pr.url, plan.operation, wanted.head_sha, now_labels or pr.labels)
 
+    def _try_set_draft(self, pr: PullRequest, *, draft: bool) -> bool:
+        """`set_draft`, or False when GitHub refuses this token the mutation. A workflow's
+        GITHUB_TOKEN is refused it whatever its `permissions:` ("Resource not accessible by
+        integration"); a PAT or a GitHub App token is not. Remembered for this forge."""
+        try:
+            self.set_draft(pr, draft=draft)
+        except GitHubForbiddenError as exc:
+            log.warning("%s; falling back to closing the pull request and opening another", exc)
+            self._draft_refused = True
+            return False
+        return True
+
     def _supersede(self, old: PullRequest, wanted: WantedPr) -> PrResult:
-        """Close `old` (wrong draft state) and open its successor; reopen `old` if that fails."""
+        """The fallback where the draft state cannot change in place: close `old` and open its
+        successor in the wanted state (reopening `old` if that fails), so a failed attempt is
+        never left merge-ready and a verified one never left a draft that looks failed."""
         self._send(sansio.update_pull(self.slug, old.number, state="closed"))
         try:
             new = self._create(wanted)
@@ -242,14 +303,28 @@ class GitHubForge:
         except Exception:
             self._send(sansio.update_pull(self.slug, old.number, state="open"))
             raise
-        added = self.add_labels(new.number, wanted.labels)
+        added = self.add_labels(new.number, (*wanted.labels, *self.options.labels))
+        self._dress(new.number, ready=not wanted.draft)
         state = "a draft" if wanted.draft else "ready for review"
         self.add_comment(
             old.number,
-            f"Superseded by #{new.number}: the task's new attempt is {state}, and GitHub's REST "
-            "API cannot change a pull request's draft state.",
+            f"Superseded by #{new.number}: the task's new attempt is {state}, and GitHub "
+            "refuses this token the change of a pull request's draft state (a workflow's "
+            "GITHUB_TOKEN cannot make it; with a personal access token or a GitHub App token "
+            "macoder changes it in place and the pull request keeps its number).",
         )
         return PrResult(new.number, new.url, "created", wanted.head_sha, added)
+
+    def set_draft(self, pr: PullRequest, *, draft: bool) -> None:
+        """Make `pr` a draft or ready for review in place, through GitHub's GraphQL API (REST
+        cannot): the PR keeps its number, its review threads and its approvals."""
+        if not pr.node_id:
+            raise ForgeError(f"{self.slug}: GitHub sent pull request #{pr.number} without node_id")
+        answer = self._send(graphql.set_draft(self.slug, pr.node_id, pr.number, draft=draft))
+        if graphql.draft_after(answer, draft=draft, slug=self.slug, number=pr.number) != draft:
+            state = "a draft" if draft else "ready for review"
+            raise ForgeError(f"{self.slug}: GitHub did not make pull request #{pr.number} {state}")
+        log.info("made %s #%d %s", self.slug, pr.number, "a draft" if draft else "ready")
 
     def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]:
         """Add `labels` to PR `number` (creating macoder's labels with their colour first);
@@ -262,20 +337,54 @@ class GitHubForge:
         return sansio.label_names(data)
 
     def _ensure_labels(self, names: Sequence[str]) -> None:
+        """Each label read before it is created (a repository's labels are set up once, so
+        creating first would answer 422 on every run); a racing job that creates it between
+        the read and the create is fine too."""
         for name in names:
             if name in self._labels_ready:
                 continue
             try:
-                self._send(sansio.create_label(self.slug, name))
-            except GitHubValidationError as exc:
-                if "already_exists" not in exc.codes:
-                    raise
+                self._send(sansio.get_label(self.slug, name))
+            except GitHubNotFoundError:
+                try:
+                    self._send(sansio.create_label(self.slug, name))
+                except GitHubValidationError as exc:
+                    if "already_exists" not in exc.codes:
+                        raise
             self._labels_ready.add(name)
 
     def add_comment(self, number: int, body: str) -> None:
         self._send(sansio.create_comment(self.slug, number, body))
 
     # ----------------------------------------------------------------- Forge: branches
+
+    def delete_merged_branches(self) -> tuple[str, ...]:
+        """Delete the branch of every merged task PR whose tip is still the commit that was
+        merged (the `pull_request.delete_branch` setting); returns the branches deleted.
+
+        A branch somebody pushed to after the merge, or one an open PR uses again, is kept:
+        deleting it would lose work or close that PR. One read of the `macoder/*` branches and
+        one of the pull requests (paged) per call, then one delete per branch."""
+        tips: dict[str, str] = {}
+        for page in self.api.pages(sansio.matching_branches(self.slug, BRANCH_PREFIX)):
+            tips.update(sansio.branch_tips(page))
+        if not tips:
+            return ()
+        prs = self.list_prs(include_closed=True)
+        in_use = {pr.branch for pr in prs if pr.state is PrState.OPEN}
+        deleted: list[str] = []
+        for pr in prs:
+            if pr.state is not PrState.MERGED or pr.branch in in_use or pr.branch in deleted:
+                continue
+            if tips.get(pr.branch) != pr.head_sha:
+                continue
+            try:
+                self._send(sansio.delete_branch(self.slug, pr.branch))
+            except GitHubValidationError:  # gone meanwhile ("Reference does not exist")
+                continue
+            log.info("deleted %s of merged pull request #%d", pr.branch, pr.number)
+            deleted.append(pr.branch)
+        return tuple(deleted)
 
     def publish_branch(self, branch: str, head_sha: str) -> None:
         """Push the task branch (see `Remote.publish`: lease on the inspected commit, never

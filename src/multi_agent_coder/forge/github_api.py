@@ -21,6 +21,7 @@ import httpx
 from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import ForgeError, GitHubUnavailableError
 from multi_agent_coder.forge import github_sansio as sansio
+from multi_agent_coder.forge.github_graphql import graphql_url
 from multi_agent_coder.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class GitHubAPI:
     ) -> None:
         self.slug = slug
         self.api_url = api_url.rstrip("/")
+        #: Where `Request.graphql` requests go (beside the REST root, not under it, on GHES).
+        self.graphql_url = graphql_url(self.api_url)
         self.retry = retry
         self.max_wait_s = max_wait_s
         self._sleep = sleep
@@ -116,7 +119,10 @@ class GitHubAPI:
         try:
             if url is None:
                 response = self._client.request(
-                    request.method, request.path, params=request.params, json=request.json
+                    request.method,
+                    self.graphql_url if request.graphql else request.path,
+                    params=request.params,
+                    json=request.json,
                 )
             else:
                 response = self._client.request(request.method, url)

@@ -14,6 +14,11 @@ Failure classes (GitHub's "best practices" and rate-limit documentation):
 - final, never retried: 401 bad credentials, 403 forbidden, 404 not found, 422 validation
   (with GitHub's `errors[]` messages; "A pull request already exists" gets its own class so the
   adapter can find the racing PR and update it instead of opening a second one), other 4xx.
+
+A GraphQL request (`Request.graphql`, documents in `github_graphql`) fails the same ways over
+HTTP, and also with HTTP 200 and an `errors` list: each entry's `type` maps onto the same
+classes (`RATE_LIMITED` is retried like a primary rate limit, `FORBIDDEN`, `NOT_FOUND`; any
+other is a validation error carrying GitHub's messages).
 """
 
 from __future__ import annotations
@@ -103,13 +108,16 @@ class Slug:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One REST call, relative to the API root; `action` says why, for error messages."""
+    """One REST call, relative to the API root; `action` says why, for error messages.
+    `graphql`: a POST of a GraphQL document to GitHub's GraphQL endpoint instead (which is
+    not under the REST root on GitHub Enterprise Server, so the adapter places it)."""
 
     method: str
     path: str
     params: tuple[tuple[str, str], ...] = ()
     json: Any = None
     action: str = ""
+    graphql: bool = False
 
 
 def request_headers(token: str) -> dict[str, str]:
@@ -161,7 +169,8 @@ def update_pull(
     state: str | None = None,
     base: str | None = None,
 ) -> Request:
-    """Only the fields given are sent. Draft state is not among them: REST cannot change it."""
+    """Only the fields given are sent. Draft state is not among them: REST cannot change it
+    (`github_graphql.set_draft` does)."""
     fields = {"title": title, "body": body, "state": state, "base": base}
     payload = {key: value for key, value in fields.items() if value is not None}
     return Request(
@@ -189,10 +198,73 @@ def remove_issue_label(slug: Slug, number: int, label: str) -> Request:
     )
 
 
+def get_label(slug: Slug, name: str) -> Request:
+    return Request("GET", slug.path("labels", name), (), None, f"reading label {name!r}")
+
+
 def create_label(slug: Slug, name: str) -> Request:
     colour, description = LABELS.get(name, OTHER_LABEL)
     payload = {"name": name, "color": colour, "description": description}
     return Request("POST", slug.path("labels"), (), payload, f"creating label {name!r}")
+
+
+def request_reviewers(
+    slug: Slug, number: int, reviewers: Sequence[str], team_reviewers: Sequence[str]
+) -> Request:
+    payload: dict[str, list[str]] = {}
+    if reviewers:
+        payload["reviewers"] = list(reviewers)
+    if team_reviewers:
+        payload["team_reviewers"] = list(team_reviewers)
+    return Request(
+        "POST",
+        slug.path("pulls", number, "requested_reviewers"),
+        (),
+        payload,
+        f"requesting reviews of pull request #{number}",
+    )
+
+
+def add_assignees(slug: Slug, number: int, assignees: Sequence[str]) -> Request:
+    return Request(
+        "POST",
+        slug.path("issues", number, "assignees"),
+        (),
+        {"assignees": list(assignees)},
+        f"assigning pull request #{number}",
+    )
+
+
+def set_milestone(slug: Slug, number: int, milestone: int) -> Request:
+    """A pull request's milestone is its issue's: `PATCH /issues/{n}` (the pulls API has none)."""
+    return Request(
+        "PATCH",
+        slug.path("issues", number),
+        (),
+        {"milestone": milestone},
+        f"setting milestone {milestone} on pull request #{number}",
+    )
+
+
+def matching_branches(slug: Slug, prefix: str) -> Request:
+    """The branches whose name starts with `prefix` (`macoder/`), with their tips."""
+    return Request(
+        "GET",
+        slug.path("git", "matching-refs", f"heads/{prefix}"),
+        (),
+        None,
+        f"listing the {prefix}* branches",
+    )
+
+
+def delete_branch(slug: Slug, branch: str) -> Request:
+    return Request(
+        "DELETE",
+        slug.path("git", "refs", f"heads/{branch}"),
+        (),
+        None,
+        f"deleting branch {branch}",
+    )
 
 
 def create_comment(slug: Slug, number: int, body: str) -> Request:
@@ -229,8 +301,49 @@ def decipher(
     answers worth retrying, and another `GitHubError` for final ones.
     """
     if 200 <= status < 300:
+        problem = graphql_failure(request, headers, data, slug=slug, now=now)
+        if problem is not None:
+            raise problem
         return data
     raise failure(request, status, headers, data, slug=slug, now=now)
+
+
+def graphql_failure(
+    request: Request, headers: Mapping[str, str], data: Any, *, slug: Slug, now: float
+) -> GitHubError | None:
+    """The error a successful HTTP answer to a GraphQL request carries in `errors`, if any."""
+    if not request.graphql:
+        return None
+    entries = data.get("errors") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list) or not entries:
+        if isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
+            return None
+        return GitHubError(f"{slug}: GitHub's GraphQL answer while {request.action} has no data")
+    kinds = [str(e.get("type", "")) for e in entries if isinstance(e, Mapping)]
+    texts = [str(e.get("message", "")) for e in entries if isinstance(e, Mapping)]
+    where = f"{slug}: {request.action}"
+    said = "; ".join(text for text in texts if text) or "no message"
+    if "RATE_LIMITED" in kinds:
+        wait = rate_limit_wait(403, headers, "", now) or SECONDARY_DEFAULT_WAIT_S
+        return GitHubRateLimitError(
+            f"GitHub rate limit while {where} (GraphQL: {said}); GitHub asks to wait {wait:.0f} s",
+            status=200,
+            retry_after=wait,
+        )
+    if "FORBIDDEN" in kinds:
+        return GitHubForbiddenError(
+            f"GitHub refused {where} (GraphQL: {said}): the token lacks a permission "
+            "(the workflow needs `pull-requests: write`)",
+            status=200,
+        )
+    if "NOT_FOUND" in kinds:
+        return GitHubNotFoundError(f"GitHub: not found while {where} (GraphQL: {said})", status=200)
+    return GitHubValidationError(
+        f"GitHub refused {where} (GraphQL: {said})",
+        status=200,
+        messages=tuple(texts),
+        codes=tuple(kinds),
+    )
 
 
 def failure(
@@ -412,6 +525,7 @@ def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
         draft=bool(data.get("draft")),
         head_sha=str(head.get("sha", "")),
         url=str(data.get("html_url") or ""),
+        node_id=str(data.get("node_id") or ""),
         labels=labels,
         created_at=_timestamp(data.get("created_at")),
         updated_at=_timestamp(data.get("updated_at")),
@@ -424,6 +538,19 @@ def parse_pulls(data: Any, slug: Slug) -> list[PullRequest]:
     if not isinstance(data, list):
         raise GitHubError(f"{slug}: GitHub sent a pull-request list that is not a list")
     return [pr for item in data if (pr := parse_pull(item, slug)) is not None]
+
+
+def branch_tips(data: Any) -> dict[str, str]:
+    """Branch name -> tip commit, from a list of git-ref objects (`refs/heads/<name>`)."""
+    if not isinstance(data, list):
+        return {}
+    tips: dict[str, str] = {}
+    for item in data:
+        ref = item.get("ref") if isinstance(item, Mapping) else None
+        target = item.get("object") if isinstance(item, Mapping) else None
+        if isinstance(ref, str) and ref.startswith("refs/heads/") and isinstance(target, Mapping):
+            tips[ref.removeprefix("refs/heads/")] = str(target.get("sha", ""))
+    return tips
 
 
 def label_names(data: Any) -> tuple[str, ...]:

@@ -1,18 +1,18 @@
-"""What to do with a task's pull request: create it, update it, or supersede it. Pure.
+"""What to do with a task's pull request: create it or update it. Pure.
 
 Both forges keep one promise (DESIGN §7): a task has one branch, `macoder/<id>`, and at most
 one open pull request for it, found before anything is created. Given the open PR (if any)
 and the PR the run wants, `plan_pr` decides:
 
 - no open PR: **create** one;
-- an open PR in the wanted draft state (or a forge that can change the draft state in place):
-  **update** exactly the fields that differ, add the missing labels and take off macoder's
-  state labels the new attempt no longer earns (`macoder:failed`, `macoder:needs-review`;
-  a person's own labels are never touched) — `operation` is `none` when nothing differs and
-  the head did not move, so a re-run reports honestly;
-- an open PR in the other draft state on a forge that cannot change it (GitHub's REST API
-  cannot): **supersede** it — close it, open the successor, say so on the old one — so a failed
-  attempt never stays merge-ready and the task still has one open PR.
+- an open PR: **update** exactly the fields that differ — its draft state too, in place (on
+  GitHub through GraphQL), so the PR keeps its number, threads and approvals (only where
+  GitHub refuses the token that change does the GitHub forge close the PR and open its
+  successor instead: a failed attempt is never left merge-ready) — add the
+  missing labels and take off macoder's state labels the new attempt no longer earns
+  (`macoder:failed`, `macoder:needs-review`; a person's own labels are never touched).
+  `operation` is `none` when nothing differs and the head did not move, so a re-run reports
+  honestly.
 """
 
 from __future__ import annotations
@@ -71,31 +71,21 @@ class Update:
     remove_labels: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Supersede:
-    """Close `old` (the wrong draft state) and open its successor."""
-
-    old: PullRequest
-
-
-PrPlan = Create | Update | Supersede
+PrPlan = Create | Update
 
 #: Labels that say how macoder's last attempt went: a new attempt sets them afresh.
 STATE_LABELS = (LABEL_FAILED, LABEL_NEEDS_REVIEW)
 
 
-def plan_pr(existing: PullRequest | None, wanted: WantedPr, *, can_change_draft: bool) -> PrPlan:
+def plan_pr(existing: PullRequest | None, wanted: WantedPr) -> PrPlan:
     """The one thing to do to give `wanted.task_id` exactly one open pull request like `wanted`."""
     if existing is None:
         return Create()
-    if existing.draft != wanted.draft and not can_change_draft:
-        return Supersede(existing)
     return plan_update(existing, wanted)
 
 
 def plan_update(existing: PullRequest, wanted: WantedPr) -> Update:
-    """The in-place update that makes `existing` look like `wanted` (also its draft state; a
-    forge that cannot change that leaves `draft` aside)."""
+    """The in-place update that makes `existing` look like `wanted`, its draft state too."""
 
     def changed(now: str, want: str) -> str | None:
         return want if want != now else None

@@ -179,6 +179,18 @@ class Session:
         """The model `task` runs on and why (its kind and role): the router's rule."""
         return model_for(task, self.settings.models)
 
+    # ----------------------------------------------------------------- GitHub only
+
+    def delete_merged_branches(self) -> list[str]:
+        """With the `pull_request.delete_branch` setting, the branches of merged task PRs
+        deleted (see `GitHubForge.delete_merged_branches`). Nothing elsewhere: a local task
+        branch is the user's to keep, and a job handing off its writes deletes nothing."""
+        from multi_agent_coder.forge.github import GitHubForge
+
+        if not self.settings.pull_request.delete_branch or not isinstance(self.forge, GitHubForge):
+            return []
+        return list(self.forge.delete_merged_branches())
+
     # ----------------------------------------------------------------- local forge only
 
     def merge(self, task_id: str) -> PullRequest:
@@ -307,6 +319,7 @@ def open_github(
             git_remote_url=git_remote_url,
             macoder_emails=emails,
             retry=settings.retry,
+            pull_request=settings.pull_request,
         )
         return github if handoff is None else HandoffForge(github, repo, handoff)
 
