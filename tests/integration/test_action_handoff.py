@@ -322,11 +322,17 @@ def test_a_pr_a_person_closed_holds_its_task_on_the_next_plans(world: World) -> 
     answers = [r for r in world.ledger() if r["type"] == "answer"]
     assert [(a["task"], a["pr"], a["answer"]) for a in answers] == [("T001", number, "closed")]
 
-    # A person asks again: the label on the closed PR.
+    # A person asks again: the label on the closed PR. One label is one request: the plan
+    # keeps it as a reset after the answer (a fresh attempt budget) and takes the label off.
     with person(world) as github:
         github.add_labels(number, [LABEL_RETRY])
     job, _ = plan_again(world, "5003")
     assert "T001" in json.loads(job.outputs["ready"])
+    kinds = [(r["type"], r["task"]) for r in world.ledger() if r["type"] in ("answer", "reset")]
+    assert kinds == [("answer", "T001"), ("reset", "T001")]
+    with person(world) as github:
+        [answered] = [pr for pr in github.list_prs(include_closed=True) if pr.number == number]
+    assert LABEL_RETRY not in answered.labels
 
 
 def test_a_merged_pr_without_the_task_completed_is_reported_not_planned(world: World) -> None:

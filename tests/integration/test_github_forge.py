@@ -48,7 +48,13 @@ from multi_agent_coder.errors import (
     PushRejectedError,
 )
 from multi_agent_coder.forge import github_sansio as sansio
-from multi_agent_coder.forge.base import LABEL, LABEL_FAILED, LABEL_NEEDS_REVIEW, PrState
+from multi_agent_coder.forge.base import (
+    LABEL,
+    LABEL_FAILED,
+    LABEL_NEEDS_REVIEW,
+    LABEL_SUPERSEDED,
+    PrState,
+)
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git import remote as remote_module
 from multi_agent_coder.git.remote import git_auth_env
@@ -496,6 +502,26 @@ def test_a_token_github_refuses_the_draft_mutations_falls_back_to_a_successor_pr
     assert "GITHUB_TOKEN" in said
     # Refused once: this forge does not ask again.
     assert sum(e.path == "/graphql" for e in fake.exchanges) == 1
+    # Each PR macoder closed says so, so no run takes it for a person's no.
+    closed = {pr.number: pr for pr in forge.list_prs(include_closed=True)}
+    assert LABEL_SUPERSEDED in closed[first.number].labels
+    assert LABEL_SUPERSEDED in closed[second.number].labels
+    assert LABEL_SUPERSEDED not in closed[third.number].labels
+
+
+def test_a_successor_github_refuses_reopens_the_old_pr_without_the_superseded_label(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    fake.actions_tokens.add(TOKEN)
+    first = publish(forge, work, "T001", "1\n", draft=True, labels=(LABEL, LABEL_FAILED))
+    fake.fail(422, method="POST", path=f"/repos/{SLUG}/pulls", message="Validation Failed")
+
+    with pytest.raises(GitHubValidationError):
+        publish(forge, work, "T001", "2\n", draft=False, labels=(LABEL,))
+
+    [still] = open_pulls(fake)
+    assert still["number"] == first.number
+    assert LABEL_SUPERSEDED not in [label["name"] for label in still["labels"]]
 
 
 def test_draft_mutations_are_retried_on_a_secondary_rate_limit(

@@ -113,6 +113,18 @@ def test_close_says_no_the_pr_stays_closed_and_the_branch_stays(repo: Repo) -> N
     assert open_pr(forge, repo).number == 2  # a later attempt opens a new one
 
 
+def test_a_label_is_taken_off_one_pr_and_only_that_label(repo: Repo) -> None:
+    forge = LocalForge(repo)
+    open_pr(forge, repo, labels=("macoder", "macoder:retry", "team:web"))
+
+    forge.remove_label(1, "macoder:retry")
+    forge.remove_label(1, "macoder:retry")  # not there any more: nothing to do
+    forge.remove_label(2, "macoder")  # no such PR: nothing to do
+
+    [pr] = forge.list_prs()
+    assert pr.labels == ("macoder", "team:web")
+
+
 def test_a_draft_is_not_merged(repo: Repo) -> None:
     forge = LocalForge(repo)
     open_pr(forge, repo, draft=True)

@@ -11,9 +11,15 @@ from collections.abc import Collection, Sequence
 import pytest
 
 from multi_agent_coder.backlog.model import Backlog
-from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, LABEL_RETRY, PrState, PullRequest
+from multi_agent_coder.forge.base import (
+    LABEL_NEEDS_REVIEW,
+    LABEL_RETRY,
+    LABEL_SUPERSEDED,
+    PrState,
+    PullRequest,
+)
 from multi_agent_coder.git.ledger import Answer, Attempt, Lease, Record, Release, Reset, Start
-from multi_agent_coder.run.state import RunState, Standing, decide, entry_hash
+from multi_agent_coder.run.state import RunState, Standing, decide, entry_hash, retry_requests
 from tests.support import backlog_dict, task_dict
 
 NOW = 1_000.0
@@ -220,6 +226,53 @@ def test_a_person_asking_again_lifts_the_rejection(
     result = state(records, prs, retry=retry)
     assert result.view("T002").standing is Standing.READY
     assert result.new_answers == ()
+
+
+def test_a_pr_macoder_closed_for_its_successor_is_nobodys_answer() -> None:
+    """The GITHUB_TOKEN fallback closes the old PR before it opens the new one: a run that
+    reads it in between (or after a crash there) must not take it for a person's no."""
+    result = state([], [closed("T002", labels=(LABEL_SUPERSEDED,))])
+    assert result.view("T002").standing is Standing.READY
+    assert result.new_answers == ()
+
+
+def test_the_retry_label_is_kept_as_the_answer_then_a_reset_after_it() -> None:
+    asked, records = retry_requests(
+        SEVEN, [], [closed("T002", number=7, labels=(LABEL_RETRY,))], NOW, "run-5"
+    )
+    assert list(asked) == ["T002"]
+    assert records == (
+        Answer("T002", "run-5", 7, "closed", entry_hash(SEVEN.tasks[1]), NOW),
+        Reset("T002", "run-5", NOW),
+    )
+    # With those records kept and the label taken off, the task is free and its budget fresh.
+    used = [attempt("T002"), attempt("T002"), attempt("T002")]
+    result = state([*used, *records], [closed("T002", number=7)])
+    assert result.view("T002").standing is Standing.READY
+    assert result.view("T002").attempts == 0
+
+
+@pytest.mark.parametrize(
+    ("records", "prs"),
+    [
+        ([], [closed("T002")]),  # no label
+        ([], [pr("T002", labels=(LABEL_RETRY,))]),  # on an open PR: nothing to ask again
+        ([], [closed("T002", 7, (LABEL_RETRY,)), pr("T002", number=9)]),  # not the latest
+        ([], [closed("T001", 7, (LABEL_RETRY,))]),  # T001 is completed
+    ],
+    ids=["no-label", "open-pr", "older-pr", "completed-task"],
+)
+def test_the_retry_label_asks_only_on_the_latest_answered_pr_of_an_unfinished_task(
+    records: list[Record], prs: list[PullRequest]
+) -> None:
+    assert retry_requests(SEVEN, records, prs, NOW, "run-5") == ({}, ())
+
+
+def test_an_answer_already_kept_is_not_kept_twice_by_the_retry_label() -> None:
+    _, records = retry_requests(
+        SEVEN, [answer_to("T002")], [closed("T002", labels=(LABEL_RETRY,))], NOW, "run-5"
+    )
+    assert records == (Reset("T002", "run-5", NOW),)
 
 
 def test_a_reset_from_before_the_answer_does_not_lift_it() -> None:

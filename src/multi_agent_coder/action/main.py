@@ -28,7 +28,7 @@ import shutil
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
@@ -266,7 +266,10 @@ def plan(job: Job, session: Session) -> int:
     except NoBacklogError as exc:
         return _no_backlog(job, str(exc), ready="[]")
     if not inputs.dry_run:  # the answers people gave to PRs, kept with the entry's hash
-        session.record_answers(snapshot)
+        snapshot = replace(snapshot, records=session.record_answers(snapshot))
+        records = session.take_retry_labels(snapshot, run_id=runner.lease_run_id)
+        if len(records) > len(snapshot.records):  # a label asked again: a fresh budget
+            snapshot = session.snapshot(records=records, prs=snapshot.prs, only=only)
     state = snapshot.state
     answered = held_for_a_person(state)
     ready = list(state.ready)

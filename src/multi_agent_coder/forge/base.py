@@ -23,6 +23,9 @@ LABEL_FAILED = "macoder:failed"
 LABEL_NEEDS_REVIEW = "macoder:needs-review"
 #: On a task's closed (or merged) pull request: a person asks macoder to run the task again.
 LABEL_RETRY = "macoder:retry"
+#: On a pull request macoder closed itself to open its successor (where GitHub refuses the
+#: token a change of draft state): no person's answer, so it never holds the task.
+LABEL_SUPERSEDED = "macoder:superseded"
 
 
 class PrState(StrEnum):
@@ -107,6 +110,11 @@ class Forge(Protocol):
         draft: bool,
         labels: tuple[str, ...],
     ) -> PrResult: ...
+
+    def remove_label(self, number: int, label: str) -> None:
+        """Take `label` off pull request `number` (nothing when it does not carry it): the
+        label `macoder:retry` is one request, used up when a run acts on it."""
+        ...
 
     def close(self) -> None:
         """Let go of what the forge holds open (an HTTP connection pool)."""

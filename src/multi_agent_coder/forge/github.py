@@ -14,6 +14,7 @@ The token goes to GitHub only in the `Authorization` header and to git only thro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -34,7 +35,7 @@ from multi_agent_coder.errors import (
 )
 from multi_agent_coder.forge import github_graphql as graphql
 from multi_agent_coder.forge import github_sansio as sansio
-from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
+from multi_agent_coder.forge.base import LABEL_SUPERSEDED, PrResult, PrState, PullRequest
 from multi_agent_coder.forge.github_api import GitHubAPI
 from multi_agent_coder.forge.pr_policy import Update, WantedPr, plan_pr, plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
@@ -291,7 +292,12 @@ class GitHubForge:
     def _supersede(self, old: PullRequest, wanted: WantedPr) -> PrResult:
         """The fallback where the draft state cannot change in place: close `old` and open its
         successor in the wanted state (reopening `old` if that fails), so a failed attempt is
-        never left merge-ready and a verified one never left a draft that looks failed."""
+        never left merge-ready and a verified one never left a draft that looks failed.
+
+        `old` is labelled `macoder:superseded` before it is closed: a run that reads it
+        closed (between the close and the create, or after a crash there) must not take it
+        for a person's rejection of the task."""
+        self.add_labels(old.number, (LABEL_SUPERSEDED,))
         self._send(sansio.update_pull(self.slug, old.number, state="closed"))
         try:
             new = self._create(wanted)
@@ -302,6 +308,7 @@ class GitHubForge:
             return self._update(plan_update(racer, wanted), wanted)
         except Exception:
             self._send(sansio.update_pull(self.slug, old.number, state="open"))
+            self._send(sansio.remove_issue_label(self.slug, old.number, LABEL_SUPERSEDED))
             raise
         added = self.add_labels(new.number, (*wanted.labels, *self.options.labels))
         self._dress(new.number, ready=not wanted.draft)
@@ -352,6 +359,11 @@ class GitHubForge:
                     if "already_exists" not in exc.codes:
                         raise
             self._labels_ready.add(name)
+
+    def remove_label(self, number: int, label: str) -> None:
+        # Not on the PR (any more, 404): taken off by a person or a racing run.
+        with contextlib.suppress(GitHubNotFoundError):
+            self._send(sansio.remove_issue_label(self.slug, number, label))
 
     def add_comment(self, number: int, body: str) -> None:
         self._send(sansio.create_comment(self.slug, number, body))

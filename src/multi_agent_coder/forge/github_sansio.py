@@ -46,10 +46,11 @@ from multi_agent_coder.forge.base import (
     LABEL,
     LABEL_FAILED,
     LABEL_NEEDS_REVIEW,
+    LABEL_SUPERSEDED,
     PrState,
     PullRequest,
 )
-from multi_agent_coder.ids import BRANCH_PREFIX, is_task_id
+from multi_agent_coder.ids import BRANCH_PREFIX, GITHUB_SLUG_PATTERN, is_task_id
 
 DEFAULT_API_URL: Final = "https://api.github.com"
 API_VERSION: Final = "2022-11-28"
@@ -72,10 +73,11 @@ LABELS: Final[Mapping[str, tuple[str, str]]] = {
     LABEL: ("1d76db", "Opened by multi-agent-coder for one backlog task"),
     LABEL_FAILED: ("d93f0b", "The task's last attempt failed verification"),
     LABEL_NEEDS_REVIEW: ("fbca04", "A person changed the task branch; macoder stopped"),
+    LABEL_SUPERSEDED: ("c5def5", "Closed by macoder for its successor, not by a person"),
 }
 OTHER_LABEL: Final = ("ededed", "")
 
-_SLUG: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}", re.ASCII)
+_SLUG: Final = re.compile(GITHUB_SLUG_PATTERN, re.ASCII)
 _LINK: Final = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
 _EXISTS: Final = "a pull request already exists"
 

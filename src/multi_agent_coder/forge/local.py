@@ -225,6 +225,14 @@ class LocalForge:
             data["pulls"][position] = _to_json(done)
             return done
 
+    def remove_label(self, number: int, label: str) -> None:
+        with self._locked() as data:
+            for position, raw in enumerate(data["pulls"]):
+                pr = _from_json(raw)
+                if pr.number == number and label in pr.labels:
+                    kept = tuple(name for name in pr.labels if name != label)
+                    data["pulls"][position] = _to_json(replace(pr, labels=kept))
+
 
 def _open_position(pulls: list[PullRequest], task_id: str) -> int | None:
     """Where the task's open pull request is in `pulls` (at most one is ever open)."""

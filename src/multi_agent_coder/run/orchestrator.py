@@ -254,6 +254,7 @@ class Orchestrator:
         first = session.snapshot(head=head, records=records, own_run=self.run_id)
         if not options.dry_run:
             first = replace(first, records=session.record_answers(first))
+            first = replace(first, records=session.take_retry_labels(first, run_id=self.run_id))
         records = self._reset_attempts(ledger, first, asked_again, report, options.dry_run)
         snapshot = session.snapshot(
             head=head,

@@ -31,13 +31,13 @@ from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import NoBacklogError, UnknownTaskError, UsageError
-from multi_agent_coder.forge.base import Forge, PullRequest
+from multi_agent_coder.forge.base import LABEL_RETRY, Forge, PullRequest
 from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.run.budget import task_job_seconds, task_lease_seconds
-from multi_agent_coder.run.state import RunState, decide
+from multi_agent_coder.run.state import RunState, decide, retry_requests
 from multi_agent_coder.sandbox import Jail, jail_for
 
 if TYPE_CHECKING:
@@ -174,6 +174,20 @@ class Session:
         if answers:
             self.ledger().append(*answers)
         return [*snapshot.records, *answers]
+
+    def take_retry_labels(self, snapshot: Snapshot, *, run_id: str) -> list[Record]:
+        """Act on the label `macoder:retry` people put on a task's closed or merged PR: keep
+        the request in the ledger (a reset, after the PR's answer) and take the label off, so
+        one label is one fresh start; the records as they are after."""
+        asked, kept = retry_requests(
+            snapshot.backlog, snapshot.records, snapshot.prs, self.clock(), run_id
+        )
+        if not kept:
+            return list(snapshot.records)
+        self.ledger().append(*kept)
+        for pr in asked.values():
+            self.forge.remove_label(pr.number, LABEL_RETRY)
+        return [*snapshot.records, *kept]
 
     def route(self, task: Task) -> RoutedModel:
         """The model `task` runs on and why (its kind and role): the router's rule."""

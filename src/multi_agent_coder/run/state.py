@@ -27,7 +27,13 @@ from typing import Final
 
 from multi_agent_coder.backlog.model import SCHEDULABLE, Backlog, Task, TaskStatus
 from multi_agent_coder.backlog.ready import attempts_of, ready_tasks
-from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, LABEL_RETRY, PrState, PullRequest
+from multi_agent_coder.forge.base import (
+    LABEL_NEEDS_REVIEW,
+    LABEL_RETRY,
+    LABEL_SUPERSEDED,
+    PrState,
+    PullRequest,
+)
 from multi_agent_coder.git.ledger import (
     CLOSED,
     MERGED,
@@ -262,6 +268,41 @@ def _reset_since_last(records: Sequence[Record]) -> set[str]:
     return since
 
 
+def latest_prs(prs: Sequence[PullRequest]) -> dict[str, PullRequest]:
+    """Each task's newest pull request (the highest number), whatever its state."""
+    latest: dict[str, PullRequest] = {}
+    for pr in prs:
+        if pr.task_id not in latest or pr.number > latest[pr.task_id].number:
+            latest[pr.task_id] = pr
+    return latest
+
+
+def retry_requests(
+    backlog: Backlog, records: Sequence[Record], prs: Sequence[PullRequest], now: float, run_id: str
+) -> tuple[dict[str, PullRequest], tuple[Answer | Reset, ...]]:
+    """The tasks a person asked for again with the label `macoder:retry` on their latest
+    (closed or merged) pull request, and the records that keep each request: the answer the
+    PR gave (when the ledger does not keep it yet), then a reset after it — so the task is
+    free of the answer and starts a fresh attempt budget, as with `--retry`. The label is one
+    request: once these records are kept, the caller takes it off the PR."""
+    kept = {(r.task, r.pr) for r in records if isinstance(r, Answer)}
+    asked: dict[str, PullRequest] = {}
+    out: list[Answer | Reset] = []
+    latest = latest_prs(prs)
+    for task in backlog.tasks:
+        pr = latest.get(task.id)
+        if pr is None or pr.state is PrState.OPEN or LABEL_RETRY not in pr.labels:
+            continue
+        if task.status is TaskStatus.COMPLETED:
+            continue
+        if (task.id, pr.number) not in kept:
+            answer = MERGED if pr.state is PrState.MERGED else CLOSED
+            out.append(Answer(task.id, run_id, pr.number, answer, entry_hash(task), now))
+        out.append(Reset(task.id, run_id, now))
+        asked[task.id] = pr
+    return asked, tuple(out)
+
+
 def _answers(
     backlog: Backlog,
     records: Sequence[Record],
@@ -274,17 +315,15 @@ def _answers(
     """The tasks a person's answer holds (-> the PR answered), and the answers the ledger does
     not keep yet.
 
-    The answer is the task's latest pull request when none is open: closed unmerged, or
-    merged while the task is not completed on the default branch. It holds unless a person
+    The answer is the task's latest pull request when none is open: closed unmerged (by a
+    person: not labelled `macoder:superseded`), or merged while the task is not completed on
+    the default branch. It holds unless a person
     asked again — `retry`, the label `macoder:retry` on that PR, or a reset in the ledger
     after the answer was recorded — or the task's entry changed since (its hash differs from
     the recorded one). An answer not recorded yet holds, and is returned to be recorded with
     the entry as it is now.
     """
-    latest: dict[str, PullRequest] = {}
-    for pr in prs:
-        if pr.task_id not in latest or pr.number > latest[pr.task_id].number:
-            latest[pr.task_id] = pr
+    latest = latest_prs(prs)
     kept: dict[tuple[str, int], Answer] = {}
     asked_again: set[tuple[str, int]] = set()
     for record in records:
@@ -297,8 +336,8 @@ def _answers(
     new: list[Answer] = []
     for task in backlog.tasks:
         last_pr = latest.get(task.id)
-        if last_pr is None or last_pr.state is PrState.OPEN:
-            continue
+        if last_pr is None or last_pr.state is PrState.OPEN or LABEL_SUPERSEDED in last_pr.labels:
+            continue  # open, or closed by macoder itself: nobody answered
         if task.status is TaskStatus.COMPLETED:
             continue
         if task.id in retry or LABEL_RETRY in last_pr.labels:
