@@ -24,6 +24,12 @@ TASK_ID_IN_TEXT: Final = re.compile(
 
 BRANCH_PREFIX: Final = "macoder/"
 
+#: A GitHub `owner/name` (owner: GitHub's user-name rule; name: its repository-name
+#: characters), unanchored: the one source of the repository rule that the forge's `Slug`,
+#: the Action's `GITHUB_REPOSITORY` and `init --action OWNER/REPO@SHA` build on. It reaches
+#: URLs and workflow files, so it is checked before either.
+GITHUB_SLUG_PATTERN: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}"
+
 
 def is_task_id(value: object) -> bool:
     """True when `value` is a string that is a whole, valid task id."""

@@ -18,14 +18,14 @@ from importlib import resources
 from typing import Final
 
 from multi_agent_coder.errors import UsageError
+from multi_agent_coder.ids import GITHUB_SLUG_PATTERN
 
 #: Where the workflow goes in a repository.
 WORKFLOW_FILE: Final = ".github/workflows/macoder.yml"
 
 #: `owner/repo` or `owner/repo/path`, at a full commit SHA (40 or 64 hex digits).
 ACTION_REF: Final = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}(?:/[A-Za-z0-9._-]+)*"
-    r"@(?:[0-9a-f]{40}|[0-9a-f]{64})",
+    GITHUB_SLUG_PATTERN + r"(?:/[A-Za-z0-9._-]+)*@(?:[0-9a-f]{40}|[0-9a-f]{64})",
     re.ASCII,
 )
 

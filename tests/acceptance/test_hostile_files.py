@@ -149,43 +149,40 @@ def test_a_backlog_that_is_no_regular_file_is_refused_naming_it_and_why(
     assert snapshot(project.parent) == before
 
 
-@pytest.mark.timeout(20)
-@pytest.mark.parametrize("command", COMMIT_COMMANDS, ids=" ".join)
-def test_a_committed_backlog_over_the_limit_is_refused_before_it_is_inflated(
-    project: Path, command: tuple[str, ...]
-) -> None:
-    sha = git(project, "rev-parse", "HEAD")
+def over_the_limit(project: Path) -> str:
+    """A limit the committed backlog exceeds; the problem it is refused with."""
     (project / ".macoder.yaml").write_text("max_file_bytes: 100\n")
     size = (project / "BACKLOG.yaml").stat().st_size
-
-    run = macoder(*command, cwd=project)
-
-    assert run.code == 2, run.output
-    assert (
-        f"macoder: error: BACKLOG.yaml in commit {sha[:10]}: is {size:,} bytes, over the limit "
-        "of 100 bytes (setting max_file_bytes)"
-    ) in run.stderr
+    return f"is {size:,} bytes, over the limit of 100 bytes (setting max_file_bytes)"
 
 
-@pytest.mark.timeout(20)
-@pytest.mark.parametrize("command", COMMIT_COMMANDS, ids=" ".join)
-def test_a_backlog_committed_as_a_symlink_is_refused_as_one(
-    project: Path, command: tuple[str, ...]
-) -> None:
+def committed_as_a_symlink(project: Path) -> str:
+    """The backlog committed as a link to another file; the problem it is refused with."""
     (project / "plans").mkdir()
     (project / "BACKLOG.yaml").rename(project / "plans" / "tasks.yaml")
     (project / "BACKLOG.yaml").symlink_to("plans/tasks.yaml")
     git(project, "add", "-A")
     git(project, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "link")
+    return "is a symbolic link; commit the backlog itself, as a regular file"
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("command", COMMIT_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    "commit_it", [over_the_limit, committed_as_a_symlink], ids=lambda f: f.__name__
+)
+def test_a_hostile_committed_backlog_is_refused_before_it_is_read(
+    project: Path, command: tuple[str, ...], commit_it: Callable[[Path], str]
+) -> None:
+    """Over the limit: refused before it is inflated. A symlink: refused as one, not read as
+    the name of its target."""
+    problem = commit_it(project)
     sha = git(project, "rev-parse", "HEAD")
 
     run = macoder(*command, cwd=project)
 
     assert run.code == 2, run.output
-    assert (
-        f"macoder: error: BACKLOG.yaml in commit {sha[:10]}: is a symbolic link; commit the"
-        " backlog itself, as a regular file"
-    ) in run.stderr
+    assert f"macoder: error: BACKLOG.yaml in commit {sha[:10]}: {problem}" in run.stderr
 
 
 @pytest.mark.timeout(20)

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from multi_agent_coder.config import ModelSettings, PullRequestSettings, Settings
 from multi_agent_coder.errors import InvalidTaskIdError, UsageError
-from multi_agent_coder.ids import validate_task_id
+from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, validate_task_id
 from multi_agent_coder.problems import kind_of
 
 ENV_PREFIX: Final = "ACTION_INPUT_"
@@ -83,7 +83,7 @@ MAX_PARALLEL: Final = 64
 
 _TRUE: Final = frozenset({"true", "True", "TRUE"})
 _FALSE: Final = frozenset({"false", "False", "FALSE"})
-_REPOSITORY: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_REPOSITORY: Final = re.compile(GITHUB_SLUG_PATTERN, re.ASCII)
 
 
 class InputError(UsageError):

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.directory)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
-    workflow = _workflow(root, args) if args.github else None
+    in_git = _in_git_repository(root)
+    workflow = _workflow(root, args, in_git=in_git) if args.github else None
     facts = scan_repo(root)
     detected = detect_commands(
         facts.files, facts.package_json, "python3", configs=facts.configs
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(visible(f"test command detected: {' '.join(detected)}"))
     else:
         print("no test runner detected: set checks.test in .macoder.yaml")
-    if not _in_git_repository(root):
+    if not in_git:
         print(f"note: {root} is not in a git repository; tasks run from a default branch: git init")
     if workflow is not None:
         print(
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workflow(root: Path, args: argparse.Namespace) -> tuple[str, str]:
+def _workflow(root: Path, args: argparse.Namespace, *, in_git: bool) -> tuple[str, str]:
     """(path, text) of the GitHub workflow for the repository at `root`; every problem (no
     --action, a bad one, no git repository) before any file is written."""
     from multi_agent_coder.config import load_settings
@@ -91,7 +92,7 @@ def _workflow(root: Path, args: argparse.Namespace) -> tuple[str, str]:
             "action your workflow runs, pinned to a commit"
         )
     action = check_action_ref(args.action)
-    if not _in_git_repository(root):
+    if not in_git:
         raise UsageError(f"--github: {root} is not in a git repository (git init first)")
     branch = default_branch_of(root)
     return WORKFLOW_FILE, render(action, branch, load_settings(root).backlog)
