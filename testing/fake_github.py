@@ -18,7 +18,8 @@ Implemented, under `/repos/{o}/{r}`:
 - `GET/POST /pulls` (filters `state`, `head=owner:branch`, `base`; `per_page`/`page` with
   `Link`), `GET/PATCH /pulls/{n}`;
 - `GET/POST /labels`, `GET /labels/{name}`, `GET/POST /issues/{n}/labels`,
-  `DELETE /issues/{n}/labels/{name}`, `GET/POST /issues/{n}/comments`;
+  `DELETE /issues/{n}/labels/{name}`, `GET/POST /issues/{n}/comments`,
+  `PATCH/DELETE /issues/comments/{id}`;
 - what a person's PR options touch: `PATCH /issues/{n}` (milestone, assignees), `POST
   /issues/{n}/assignees` (anyone not a collaborator silently dropped, as GitHub does), `POST
   /pulls/{n}/requested_reviewers` (422 for the PR's author or a non-collaborator);
@@ -381,6 +382,9 @@ class FakeGitHub(LoopbackServer):
             r"(/labels(?:/[^/]+)?|/comments|/assignees|/requested_reviewers|/merge)?",
             tail,
         )
+        edited = re.fullmatch(r"/issues/comments/(\d+)", tail)
+        if edited is not None and method in ("PATCH", "DELETE"):
+            return self._on_comment(repo, int(edited[1]), method, data)
         ref = re.fullmatch(r"/git/(matching-refs|refs)/([^/]+)", tail)
         if ref is not None:
             return self._on_ref(repo, method, kind=ref[1], ref=unquote(ref[2]))
@@ -866,6 +870,26 @@ class FakeGitHub(LoopbackServer):
         }
         repo.comments.setdefault(pr.number, []).append(comment)
         return 201, comment, {"Location": comment["url"]}
+
+    def _on_comment(
+        self, repo: _Repo, comment_id: int, method: str, data: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Edit (PATCH) or delete a comment by its id, as GitHub's issue-comment endpoint."""
+        for comments in repo.comments.values():
+            for position, comment in enumerate(comments):
+                if comment["id"] != comment_id:
+                    continue
+                if method == "DELETE":
+                    del comments[position]
+                    return 204, None, {}
+                if not isinstance(data, dict) or not isinstance(data.get("body"), str):
+                    raise _validation(
+                        {"resource": "IssueComment", "field": "body", "code": "missing_field"}
+                    )
+                comment["body"] = data["body"]
+                comment["updated_at"] = _iso(self.clock())
+                return 200, comment, {}
+        raise _not_found()
 
     # ----------------------------------------------------------------- rendering
 

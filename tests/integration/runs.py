@@ -227,6 +227,16 @@ class Target:
         raw = self.forge_bytes()
         return [] if raw is None else list(json.loads(raw)["pulls"])
 
+    def comments(self, number: int) -> list[str]:
+        """The texts of the local forge's comments on PR `number` (read directly)."""
+        raw = self.forge_bytes()
+        kept = {} if raw is None else json.loads(raw).get("comments", {})
+        return [
+            c["body"]
+            for _, c in sorted(kept.items(), key=lambda kv: int(kv[0]))
+            if c["pr"] == number
+        ]
+
     def checkout(self) -> tuple[str, str, str]:
         """The user's checkout: current branch, HEAD, and status (untracked files included)."""
         return (

@@ -335,6 +335,43 @@ def test_a_pr_a_person_closed_holds_its_task_on_the_next_plans(world: World) -> 
     assert LABEL_RETRY not in answered.labels
 
 
+def test_a_task_pr_has_one_progress_comment_that_each_job_edits_in_place(world: World) -> None:
+    number = published_pr(world, "T001")
+
+    [comment] = world.fake.comments(SLUG, number)
+    assert "### macoder · T001" in comment
+    assert "1 attempt so far" in comment
+    assert "| 1 |" in comment
+    assert "| success |" in comment
+    [kept] = [r for r in world.ledger() if r["type"] == "comment"]
+    assert (kept["task"], kept["pr"]) == ("T001", number)
+
+    # A person turns it back into a draft (a try again): the next plan says where it runs.
+    with person(world) as github:
+        [pr] = [p for p in github.list_prs() if p.number == number]
+        github.set_draft(pr, draft=True)
+    job, _ = plan_again(world, "5001")
+    assert "T001" in json.loads(job.outputs["ready"])
+
+    [comment] = world.fake.comments(SLUG, number)
+    server = job.env["GITHUB_SERVER_URL"]
+    assert f"⏳ Attempt 2 is running: {server}/{SLUG}/actions/runs/5001\n" in comment
+    assert len([r for r in world.ledger() if r["type"] == "comment"]) == 1  # the same comment
+
+
+def test_a_progress_comment_github_refuses_does_not_fail_the_publish(world: World) -> None:
+    task = run_task(world, "T001")
+    world.fake.fail(403, times=10, method="POST", path="/comments", message="Forbidden")
+
+    code, out, done = publish(world, task, "T001")
+
+    assert code == EXIT_OK, out
+    assert done.outputs["result"] == "succeeded"
+    assert [a["outcome"] for a in world.attempts("T001")] == ["success"]
+    assert world.fake.comments(SLUG, int(done.outputs["pr-number"])) == []
+    assert [r for r in world.ledger() if r["type"] == "comment"] == []
+
+
 def test_a_merged_pr_without_the_task_completed_is_reported_not_planned(world: World) -> None:
     number = published_pr(world, "T001")
     world.fake.merged_by_a_person(SLUG, number)  # and main's backlog never said completed

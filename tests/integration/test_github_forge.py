@@ -1257,3 +1257,22 @@ def test_merged_task_branches_are_deleted_unless_someone_pushed_since(
     fake.clear_exchanges()
     assert forge.delete_merged_branches() == ()
     assert [e.method for e in fake.exchanges] == ["GET", "GET"]
+
+
+def test_macoders_comment_is_edited_in_place_and_written_again_when_deleted(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    pr = publish(forge, work, "T001", "1\n")
+
+    first = forge.put_comment(pr.number, None, "attempt 1")
+    again = forge.put_comment(pr.number, first, "attempt 2")
+    assert again == first
+    assert fake.comments(SLUG, pr.number) == ["attempt 2"]
+
+    deleting = sansio.Request("DELETE", f"/repos/{SLUG}/issues/comments/{first}", (), None, "x")
+    forge.api.send(deleting)  # a person deletes it
+    third = forge.put_comment(pr.number, first, "attempt 3")
+    assert third != first
+    assert fake.comments(SLUG, pr.number) == ["attempt 3"]
+    forge.put_comment(pr.number, None, "shown \x1b[31m")
+    assert fake.comments(SLUG, pr.number)[-1] == "shown \\x1b[31m"  # no terminal escape

@@ -125,6 +125,19 @@ def test_a_label_is_taken_off_one_pr_and_only_that_label(repo: Repo) -> None:
     assert pr.labels == ("macoder", "team:web")
 
 
+def test_macoders_comment_on_a_pr_is_edited_in_place(repo: Repo) -> None:
+    forge = LocalForge(repo)
+    open_pr(forge, repo)
+
+    first = forge.put_comment(1, None, "attempt 1")
+    assert forge.put_comment(1, first, "attempt 2 \x1b[2J") == first
+    assert forge.comments(1) == ["attempt 2 \\x1b[2J"]
+    assert forge.put_comment(1, 99, "a comment that is gone") != 99  # written anew
+    assert len(forge.comments(1)) == 2
+    with pytest.raises(ForgeError, match="no pull request #7"):
+        forge.put_comment(7, None, "nowhere")
+
+
 def test_a_draft_is_not_merged(repo: Repo) -> None:
     forge = LocalForge(repo)
     open_pr(forge, repo, draft=True)

@@ -226,6 +226,10 @@ def test_rerun_skips_open_pr_and_retry_updates_the_same_pr(
     assert target.branches() == ["macoder/T001"]
     assert pulls[0]["head_sha"] == target.git("rev-parse", "macoder/T001")
     assert len(target.commits("main", "macoder/T001")) == 2  # reset, not stacked
+    # One progress comment on the PR, edited after each attempt (a reset between them).
+    [comment] = target.comments(number)
+    assert "2 attempts so far" in comment
+    assert "a person asked again" in comment
     assert_clean(target)
 
 

@@ -195,6 +195,11 @@ class RunnerContext:
         return f"gha-{self.run_id}"
 
     @property
+    def run_url(self) -> str:
+        """The workflow run's page, where a person follows the jobs of this run."""
+        return f"{self.server_url}/{self.require_repository()}/actions/runs/{self.run_id}"
+
+    @property
     def git_remote_url(self) -> str:
         """The https URL git pushes to; `url.<x>.insteadOf` may reroute it (tests do)."""
         return f"{self.server_url}/{self.require_repository()}.git"

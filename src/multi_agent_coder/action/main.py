@@ -284,6 +284,9 @@ def plan(job: Job, session: Session) -> int:
             )
         )
         ready = [t for t in ready if t.id in leased]
+        session.show_running(
+            [t.id for t in ready], snapshot, run_id=runner.lease_run_id, where=runner.run_url
+        )
     write_outputs(
         runner.output_file,
         {

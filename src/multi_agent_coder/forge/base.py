@@ -111,6 +111,11 @@ class Forge(Protocol):
         labels: tuple[str, ...],
     ) -> PrResult: ...
 
+    def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
+        """Write macoder's comment on pull request `number`: edit comment `comment_id` in place,
+        or add a new one when there is none (or it was deleted); the comment's id."""
+        ...
+
     def remove_label(self, number: int, label: str) -> None:
         """Take `label` off pull request `number` (nothing when it does not carry it): the
         label `macoder:retry` is one request, used up when a run acts on it."""

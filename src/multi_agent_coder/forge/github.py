@@ -368,6 +368,17 @@ class GitHubForge:
     def add_comment(self, number: int, body: str) -> None:
         self._send(sansio.create_comment(self.slug, number, body))
 
+    def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
+        text = sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS)
+        if comment_id is not None:
+            try:
+                self._send(sansio.update_comment(self.slug, comment_id, text))
+            except GitHubNotFoundError:
+                pass  # a person deleted it: a new one follows
+            else:
+                return comment_id
+        return sansio.comment_id_of(self._send(sansio.create_comment(self.slug, number, text)))
+
     # ----------------------------------------------------------------- Forge: branches
 
     def delete_merged_branches(self) -> tuple[str, ...]:

@@ -279,6 +279,23 @@ def create_comment(slug: Slug, number: int, body: str) -> Request:
     )
 
 
+def update_comment(slug: Slug, comment_id: int, body: str) -> Request:
+    return Request(
+        "PATCH",
+        slug.path("issues", "comments", comment_id),
+        (),
+        {"body": body},
+        f"editing comment {comment_id}",
+    )
+
+
+def comment_id_of(data: object) -> int:
+    """The `id` of the comment GitHub answered with."""
+    if isinstance(data, dict) and isinstance(data.get("id"), int):
+        return int(data["id"])
+    raise GitHubError("GitHub answered a comment request without the comment's id")
+
+
 # ===================================================================== answers
 
 

@@ -223,6 +223,12 @@ class HandoffForge:
         number, url = (open_pr.number, open_pr.url) if open_pr is not None else (0, "")
         return PrResult(number, url, "handed-off", head_sha, tuple(labels))
 
+    def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
+        """Nothing: this job's token cannot comment. The publish job brings the progress
+        comment up to date from the ledger once it has recorded the attempt."""
+        del number, body
+        return comment_id or 0
+
     def remove_label(self, number: int, label: str) -> None:
         """Nothing: a job with a read-only token changes no pull request. The plan job, which
         holds the write token, has used up the `macoder:retry` labels before this job ran."""

@@ -24,6 +24,7 @@ from multi_agent_coder.forge.pr_policy import WantedPr, plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import validate_task_id
+from multi_agent_coder.visible import visible
 
 STORE_DIR = "macoder"
 STORE_FILE = "forge.json"
@@ -224,6 +225,27 @@ class LocalForge:
             done = replace(pulls[position], state=PrState.CLOSED, updated_at=self.clock())
             data["pulls"][position] = _to_json(done)
             return done
+
+    def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
+        """Comments kept next to the pull requests (`comments`: id -> PR and text)."""
+        with self._locked() as data:
+            if not any(p["number"] == number for p in data["pulls"]):
+                raise ForgeError(f"the local forge has no pull request #{number}")
+            comments: dict[str, Any] = data.setdefault("comments", {})
+            if comment_id is None or str(comment_id) not in comments:
+                comment_id = 1 + max((int(key) for key in comments), default=0)
+            comments[str(comment_id)] = {"pr": number, "body": visible(body, lines=True)}
+            return comment_id
+
+    def comments(self, number: int) -> list[str]:
+        """The texts of the comments on pull request `number`, oldest first."""
+        raw = self.store.read_bytes() if self.store.exists() else b""
+        kept = self._parse(raw).get("comments", {})
+        return [
+            c["body"]
+            for _, c in sorted(kept.items(), key=lambda kv: int(kv[0]))
+            if c["pr"] == number
+        ]
 
     def remove_label(self, number: int, label: str) -> None:
         with self._locked() as data:

@@ -134,10 +134,24 @@ class Answer:
     at: float
 
 
-Record = Lease | Attempt | Release | Reset | Start | Answer
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """`comment` is the id of the progress comment macoder keeps on `task`'s pull request
+    `pr`. Kept here, not found by a marker in the PR's comments: anyone can write a marker,
+    and macoder must never edit a person's comment."""
+
+    kind: ClassVar[str] = "comment"
+    task: str
+    run_id: str
+    pr: int
+    comment: int
+    at: float
+
+
+Record = Lease | Attempt | Release | Reset | Start | Answer | Comment
 
 _TYPES: Final[dict[str, type[Record]]] = {
-    cls.kind: cls for cls in (Lease, Attempt, Release, Reset, Start, Answer)
+    cls.kind: cls for cls in (Lease, Attempt, Release, Reset, Start, Answer, Comment)
 }
 _ADAPTERS: Final[dict[str, TypeAdapter[Any]]] = {
     kind: TypeAdapter(cls) for kind, cls in _TYPES.items()

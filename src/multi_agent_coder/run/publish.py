@@ -21,6 +21,7 @@ holds the attempt's start) and recorded no end, is recorded as an interrupted at
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +39,7 @@ from multi_agent_coder.forge.handoff import (
     ref_for,
 )
 from multi_agent_coder.git import bundle
-from multi_agent_coder.git.ledger import INTERRUPTED, Attempt, Release, Start, parse
+from multi_agent_coder.git.ledger import INTERRUPTED, Attempt, Ledger, Release, Start, parse
 from multi_agent_coder.ids import branch_for, validate_task_id
 from multi_agent_coder.run.handoff_rules import (
     MAX_BUNDLE_BYTES,
@@ -48,11 +49,13 @@ from multi_agent_coder.run.handoff_rules import (
     is_review_draft,
     lineage_problems,
 )
-from multi_agent_coder.run.session import Session, macoder_emails
+from multi_agent_coder.run.session import Session, keep_progress_comment, macoder_emails
 from multi_agent_coder.run.task import label_for_review
 from multi_agent_coder.userfiles import resolve_user_file
 
 PublishStatus = Literal["published", "refused", "interrupted", "nothing"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +123,27 @@ def publish_handoff(
     elif result.status == "interrupted":
         attempts = [_ended(task_id, run_id, INTERRUPTED, result.reason, now)]
     ledger.append(*attempts, Release(task_id, run_id, now))
+    _show_progress(session, ledger, result, run_id=run_id, now=now)
     outcome = attempts[-1].outcome if attempts else ""
     return replace(result, outcome=outcome)
+
+
+def _show_progress(
+    session: Session, ledger: Ledger, result: Published, *, run_id: str, now: float
+) -> None:
+    """The progress comment on the task's PR — the one just published, or (refused,
+    interrupted) the one an earlier attempt left open — brought up to date with the attempt."""
+    number = result.pr.number if result.pr is not None and result.pr.number else None
+    try:
+        if number is None:
+            open_pr = session.forge.find_open_pr(result.task_id)
+            number = open_pr.number if open_pr is not None else None
+        if number is not None:
+            keep_progress_comment(
+                session.forge, ledger, result.task_id, number, run_id=run_id, now=now
+            )
+    except MacoderError as exc:  # the attempt is recorded; the comment is a view of it
+        log.warning("%s: the progress comment was not updated: %s", result.task_id, exc)
 
 
 def _carry_out(

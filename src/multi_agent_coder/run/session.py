@@ -14,6 +14,7 @@ to the pure `state.decide`.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -30,18 +31,21 @@ from multi_agent_coder.backlog.load import load_bytes, require_valid
 from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import NoBacklogError, UnknownTaskError, UsageError
-from multi_agent_coder.forge.base import LABEL_RETRY, Forge, PullRequest
+from multi_agent_coder.errors import MacoderError, NoBacklogError, UnknownTaskError, UsageError
+from multi_agent_coder.forge.base import LABEL_RETRY, Forge, PrState, PullRequest
 from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
-from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger, Record
+from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Comment, Ledger, Record
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
+from multi_agent_coder.run import pr_comment
 from multi_agent_coder.run.budget import task_job_seconds, task_lease_seconds
 from multi_agent_coder.run.state import RunState, decide, retry_requests
 from multi_agent_coder.sandbox import Jail, jail_for
 
 if TYPE_CHECKING:
     from multi_agent_coder.forge.local import LocalForge
+
+log = logging.getLogger(__name__)
 
 #: Builds the agent runtime for one run (e.g. starts one `opencode serve`) and stops it after.
 AgentFactory = Callable[[Settings, Repo, threading.Event], AbstractContextManager[Agent]]
@@ -189,6 +193,25 @@ class Session:
             self.forge.remove_label(pr.number, LABEL_RETRY)
         return [*snapshot.records, *kept]
 
+    def show_running(
+        self, task_ids: Sequence[str], snapshot: Snapshot, *, run_id: str, where: str
+    ) -> None:
+        """Say on each task's open PR (its progress comment) that a new attempt runs `where`:
+        a person watching the PR sees it before the attempt ends."""
+        open_prs = {pr.task_id: pr for pr in snapshot.prs if pr.state is PrState.OPEN}
+        ledger = self.ledger()
+        for task_id in task_ids:
+            if task_id in open_prs:
+                keep_progress_comment(
+                    self.forge,
+                    ledger,
+                    task_id,
+                    open_prs[task_id].number,
+                    run_id=run_id,
+                    now=self.clock(),
+                    running=where,
+                )
+
     def route(self, task: Task) -> RoutedModel:
         """The model `task` runs on and why (its kind and role): the router's rule."""
         return model_for(task, self.settings.models)
@@ -248,6 +271,30 @@ class Session:
 
 #: Between the plan job's lease and the task job's start: runners queue, installs run.
 JOB_QUEUE_S = 1800.0
+
+
+def keep_progress_comment(
+    forge: Forge,
+    ledger: Ledger,
+    task_id: str,
+    pr: int,
+    *,
+    run_id: str,
+    now: float,
+    running: str | None = None,
+) -> None:
+    """Bring the progress comment on `task_id`'s PR `pr` up to date with the ledger (see
+    `pr_comment`), and keep a new comment's id there. Best effort: a comment GitHub refuses is
+    logged and the run goes on — the attempt is recorded, and the PR body says the same."""
+    records = ledger.read()
+    known = pr_comment.comment_id(records, task_id, pr)
+    body = pr_comment.render(task_id, records, now, running=running)
+    try:
+        written = forge.put_comment(pr, known, body)
+        if written and written != known:
+            ledger.append(Comment(task_id, run_id, pr, written, now))
+    except MacoderError as exc:
+        log.warning("the progress comment on PR #%d was not updated: %s", pr, exc)
 
 
 def job_lease_ttl(settings: Settings, *, queued: bool = False) -> float:

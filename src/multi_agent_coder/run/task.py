@@ -44,7 +44,7 @@ from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import branch_for
 from multi_agent_coder.run.checks import CheckRunner, CommandResult
 from multi_agent_coder.run.drift import check_drift
-from multi_agent_coder.run.session import Session, job_lease_ttl
+from multi_agent_coder.run.session import Session, job_lease_ttl, keep_progress_comment
 from multi_agent_coder.run.verify import (
     Rules,
     VerificationFailed,
@@ -260,6 +260,10 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
     )
     try:
         env.ledger.record_attempt(_attempt_record(outcome, env))
+        if pr is not None and pr.number:
+            keep_progress_comment(
+                env.forge, env.ledger, task.id, pr.number, run_id=env.run_id, now=env.clock()
+            )
     finally:
         env.ledger.release(task.id, env.run_id)
         env.on_phase(task.id, Phase.DONE)
