@@ -308,8 +308,9 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
     jobs = workflow["jobs"]
     plan, task, publish = jobs["plan"], jobs["run"], jobs["publish"]
-    # The plan leases (the ledger) with the workflow's own token; never the PAT.
-    assert plan["permissions"] == {"contents": "write", "pull-requests": "read"}
+    # The plan leases (the ledger) and answers on PRs with the workflow's own token (it runs
+    # no agent); never the PAT.
+    assert plan["permissions"] == {"contents": "write", "pull-requests": "write"}
     plan_step = next(step for step in plan["steps"] if step.get("uses") == "./")
     assert plan_step["with"]["github-token"] == "${{ github.token }}"
     # The job that runs the agent can read, nothing more, and gets no PAT.
