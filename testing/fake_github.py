@@ -19,7 +19,7 @@ Implemented, under `/repos/{o}/{r}`:
   `Link`), `GET/PATCH /pulls/{n}`;
 - `GET/POST /labels`, `GET /labels/{name}`, `GET/POST /issues/{n}/labels`,
   `DELETE /issues/{n}/labels/{name}`, `GET/POST /issues/{n}/comments`,
-  `PATCH/DELETE /issues/comments/{id}`;
+  `PATCH/DELETE /issues/comments/{id}`, `POST /issues/comments/{id}/reactions`;
 - what a person's PR options touch: `PATCH /issues/{n}` (milestone, assignees), `POST
   /issues/{n}/assignees` (anyone not a collaborator silently dropped, as GitHub does), `POST
   /pulls/{n}/requested_reviewers` (422 for the PR's author or a non-collaborator);
@@ -79,6 +79,10 @@ class Exchange:
         return json.loads(self.response_body) if self.response_body else None
 
 
+#: The reactions GitHub accepts (`content` of POST .../reactions).
+REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+
+
 @dataclass
 class Fault:
     """Answer the next `times` matching requests with `status`, `headers` and `body`."""
@@ -129,6 +133,8 @@ class _Repo:
     pulls: dict[int, _Pull] = field(default_factory=dict)
     labels: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: comment id -> the reactions on it (their `content`), in order.
+    reactions: dict[int, list[str]] = field(default_factory=dict)
     collaborators: set[str] = field(default_factory=set)
     teams: set[str] = field(default_factory=set)
     milestones: dict[int, str] = field(default_factory=dict)
@@ -385,6 +391,9 @@ class FakeGitHub(LoopbackServer):
         edited = re.fullmatch(r"/issues/comments/(\d+)", tail)
         if edited is not None and method in ("PATCH", "DELETE"):
             return self._on_comment(repo, int(edited[1]), method, data)
+        reacted = re.fullmatch(r"/issues/comments/(\d+)/reactions", tail)
+        if reacted is not None and method == "POST":
+            return self._react(repo, int(reacted[1]), data)
         ref = re.fullmatch(r"/git/(matching-refs|refs)/([^/]+)", tail)
         if ref is not None:
             return self._on_ref(repo, method, kind=ref[1], ref=unquote(ref[2]))
@@ -890,6 +899,37 @@ class FakeGitHub(LoopbackServer):
                 comment["updated_at"] = _iso(self.clock())
                 return 200, comment, {}
         raise _not_found()
+
+    def _react(self, repo: _Repo, comment_id: int, data: Any) -> tuple[int, Any, dict[str, str]]:
+        """A reaction on a comment (GitHub: 201 for a new one, 200 when it was there)."""
+        if not any(c["id"] == comment_id for cs in repo.comments.values() for c in cs):
+            raise _not_found()
+        content = data.get("content") if isinstance(data, dict) else None
+        if content not in REACTIONS:
+            raise _validation({"resource": "Reaction", "field": "content", "code": "invalid"})
+        have = repo.reactions.setdefault(comment_id, [])
+        status = 200 if content in have else 201
+        if status == 201:
+            have.append(content)
+        reaction = {
+            "id": self._new_id(),
+            "node_id": f"REA_{comment_id}_{content}",
+            "user": self._user_json(),
+            "content": content,
+            "created_at": _iso(self.clock()),
+        }
+        return status, reaction, {}
+
+    def add_comment_by(self, slug: str, number: int, body: str) -> int:
+        """A person's comment on PR `number` (as GitHub would store it); its id."""
+        with self._lock:
+            repo = self._repos[slug.lower()]
+            _, comment, _ = self._comment(repo, repo.pulls[number], {"body": body})
+            return int(comment["id"])
+
+    def reactions(self, slug: str, comment_id: int) -> list[str]:
+        with self._lock:
+            return list(self._repos[slug.lower()].reactions.get(comment_id, []))
 
     # ----------------------------------------------------------------- rendering
 

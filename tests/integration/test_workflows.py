@@ -304,13 +304,19 @@ def test_the_local_action_is_called_with_declared_inputs_only() -> None:
 def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() -> None:
     workflow = load(ROOT / ".github" / "workflows" / "macoder.yml")
     on = triggers(workflow)
-    assert set(on) == {"push", "schedule", "workflow_dispatch"}
+    assert set(on) == {"push", "schedule", "workflow_dispatch", "issue_comment"}
+    assert on["issue_comment"] == {"types": ["created"]}  # never an edit of an old comment
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
     jobs = workflow["jobs"]
     plan, task, publish = jobs["plan"], jobs["run"], jobs["publish"]
     # The plan leases (the ledger) and answers on PRs with the workflow's own token (it runs
     # no agent); never the PAT.
-    assert plan["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert plan["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "issues": "write",
+    }
+    assert "contains(github.event.comment.body, '/macoder')" in plan["if"]
     plan_step = next(step for step in plan["steps"] if step.get("uses") == "./")
     assert plan_step["with"]["github-token"] == "${{ github.token }}"
     # The job that runs the agent can read, nothing more, and gets no PAT.

@@ -183,6 +183,9 @@ class RunnerContext:
     debug: bool
     #: `GITHUB_RUN_ID`: the same in every job of one workflow run (and its re-runs).
     run_id: str | None = None
+    #: `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`: what started the workflow run.
+    event_name: str | None = None
+    event_path: Path | None = None
 
     @property
     def lease_run_id(self) -> str:
@@ -306,6 +309,8 @@ def read_runner(environ: Mapping[str, str]) -> RunnerContext:
         opencode_bin=environ.get("ACTION_OPENCODE_BIN") or None,
         debug=environ.get("RUNNER_DEBUG") == "1",
         run_id=environ.get("GITHUB_RUN_ID", "").strip() or None,
+        event_name=environ.get("GITHUB_EVENT_NAME", "").strip() or None,
+        event_path=path("GITHUB_EVENT_PATH"),
     )
 
 

@@ -65,9 +65,11 @@ from multi_agent_coder.report import workflow_command
 from multi_agent_coder.visible import visible
 
 if TYPE_CHECKING:
+    from multi_agent_coder.action.commands import Command
+    from multi_agent_coder.backlog.model import Task
     from multi_agent_coder.config import Settings
     from multi_agent_coder.run.orchestrator import Orchestrator, RunReport
-    from multi_agent_coder.run.session import AgentFactory, HandoffStore, Session
+    from multi_agent_coder.run.session import AgentFactory, HandoffStore, Session, Snapshot
     from multi_agent_coder.run.state import RunState
     from multi_agent_coder.run.task import Phase
 
@@ -256,15 +258,28 @@ def check(job: Job, settings: Settings) -> int:
 def plan(job: Job, session: Session) -> int:
     """The ready set for a matrix, each task leased for this workflow run's jobs (the plan
     job runs no agent, so the leases are taken where no agent can touch the token). With
-    `task-id`, only that task, if it is ready; with `dry-run`, nothing is leased."""
-    inputs, runner = job.inputs, job.runner
+    `task-id`, only that task, if it is ready; with `dry-run`, nothing is leased. Started by
+    a comment, the plan answers its `/macoder` command instead (`answer_command`)."""
+    if job.runner.event_name == "issue_comment":
+        return answer_command(job, session)
+    inputs = job.inputs
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
-    if not inputs.dry_run:
-        delete_merged_branches(job, session)
     try:
-        snapshot = session.snapshot(only=only)
+        lease_ready(job, session, only)
     except NoBacklogError as exc:
         return _no_backlog(job, str(exc), ready="[]")
+    return EXIT_OK
+
+
+def lease_ready(
+    job: Job, session: Session, only: frozenset[str] | None
+) -> tuple[Snapshot, list[Task]]:
+    """Plan (see `plan`): the snapshot planned on and the tasks leased, with the outputs,
+    the job summary and the log written."""
+    inputs, runner = job.inputs, job.runner
+    if not inputs.dry_run:
+        delete_merged_branches(job, session)
+    snapshot = session.snapshot(only=only)
     if not inputs.dry_run:  # the answers people gave to PRs, kept with the entry's hash
         snapshot = replace(snapshot, records=session.record_answers(snapshot))
         records = session.take_retry_labels(snapshot, run_id=runner.lease_run_id)
@@ -305,7 +320,68 @@ def plan(job: Job, session: Session) -> int:
         print(visible(f"{task_id}: {label}: {why}"), file=job.out)
     if note:  # one line (`visible`): a line break could start a workflow command
         print(visible(note), file=job.out)
+    return snapshot, ready
+
+
+def answer_command(job: Job, session: Session) -> int:
+    """A comment started the workflow: carry out its `/macoder` command (see `commands`) —
+    👀 on receipt, then 🚀 and a reply saying what was done, or 😕 and a reply saying why
+    not. A comment that is no command does nothing. The reply is built from macoder's own
+    sentences and validated task ids: no word of the comment is echoed, run or stored."""
+    from multi_agent_coder.action.commands import Command, comment_event, parse
+
+    runner = job.runner
+    event = comment_event(_read_event(runner))
+    asked = parse(event) if event is not None else None
+    if event is None or asked is None:
+        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        print("not a /macoder command: nothing to do", file=job.out)
+        return EXIT_OK
+    session.react(event.comment_id, "eyes")
+    if isinstance(asked, Command):
+        done, reply = _carry_out_command(job, session, asked)
+    else:
+        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        done, reply = False, f"macoder: {asked.reason}."
+    session.reply(event.number, reply)
+    session.react(event.comment_id, "rocket" if done else "confused")
+    print(visible(reply, lines=True), file=job.out)
     return EXIT_OK
+
+
+def _carry_out_command(job: Job, session: Session, asked: Command) -> tuple[bool, str]:
+    """(done, the reply) for a permitted command."""
+    from multi_agent_coder.action.outputs import render_status
+
+    if asked.verb == "status":
+        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        return True, "macoder status:\n\n" + render_status(session.snapshot().state)
+    task_id = asked.task_id or ""
+    known = {t.id for t in session.head().backlog.tasks}
+    if task_id not in known:
+        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        return False, f"macoder: {task_id} is not a task of {session.settings.backlog}."
+    if asked.verb == "retry" and not job.inputs.dry_run:
+        session.ask_again([task_id], run_id=job.runner.lease_run_id)
+    snapshot, ready = lease_ready(job, session, frozenset({task_id}))
+    if ready:
+        attempt = snapshot.state.view(task_id).attempts + 1
+        return True, f"macoder: {task_id} starts, attempt {attempt}: {job.runner.run_url}"
+    view = snapshot.state.view(task_id)
+    why = view.detail(snapshot.state.max_attempts)
+    return False, f"macoder: {task_id} does not start: {view.label}, {why}."
+
+
+def _read_event(runner: RunnerContext) -> object:
+    """The event payload GitHub wrote for this workflow run (None when there is none)."""
+    import json
+
+    if runner.event_path is None:
+        return None
+    try:
+        return json.loads(runner.event_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"GITHUB_EVENT_PATH: the event payload cannot be read: {exc}") from None
 
 
 def held_for_a_person(state: RunState) -> list[tuple[str, str, str]]:

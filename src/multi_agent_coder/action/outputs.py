@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from multi_agent_coder.backlog.model import Task
     from multi_agent_coder.run.orchestrator import RunReport
     from multi_agent_coder.run.publish import Published
+    from multi_agent_coder.run.state import RunState
     from multi_agent_coder.run.task import TaskOutcome
 
 #: GitHub refuses a matrix of more than 256 jobs; the rest wait for the next wave.
@@ -248,6 +249,17 @@ def render_plan_summary(
     if note:
         out += [_cell(note), ""]
     return "\n".join(out)
+
+
+def render_status(state: RunState) -> str:
+    """Every task's standing as a markdown table: the reply to `/macoder status`."""
+    out = ["| task | state | attempts | why |", "| --- | --- | ---: | --- |"]
+    for view in state.views:
+        out.append(
+            f"| `{view.task_id}` | {_cell(view.label)} | {view.attempts} | "
+            f"{_cell(view.detail(state.max_attempts))} |"
+        )
+    return "\n".join(out) + "\n"
 
 
 def render_publish_summary(done: Published) -> str:

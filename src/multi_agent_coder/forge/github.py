@@ -366,7 +366,11 @@ class GitHubForge:
             self._send(sansio.remove_issue_label(self.slug, number, label))
 
     def add_comment(self, number: int, body: str) -> None:
-        self._send(sansio.create_comment(self.slug, number, body))
+        text = sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS)
+        self._send(sansio.create_comment(self.slug, number, text))
+
+    def react(self, comment_id: int, content: str) -> None:
+        self._send(sansio.add_reaction(self.slug, comment_id, content))
 
     def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
         text = sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS)

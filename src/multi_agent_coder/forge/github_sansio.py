@@ -289,6 +289,22 @@ def update_comment(slug: Slug, comment_id: int, body: str) -> Request:
     )
 
 
+#: The reactions GitHub accepts on a comment.
+REACTIONS: Final = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+
+
+def add_reaction(slug: Slug, comment_id: int, content: str) -> Request:
+    if content not in REACTIONS:
+        raise UsageError(f"not a reaction GitHub knows: {content!r}")
+    return Request(
+        "POST",
+        slug.path("issues", "comments", comment_id, "reactions"),
+        (),
+        {"content": content},
+        f"reacting to comment {comment_id}",
+    )
+
+
 def comment_id_of(data: object) -> int:
     """The `id` of the comment GitHub answered with."""
     if isinstance(data, dict) and isinstance(data.get("id"), int):

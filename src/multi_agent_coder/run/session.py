@@ -34,7 +34,7 @@ from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import MacoderError, NoBacklogError, UnknownTaskError, UsageError
 from multi_agent_coder.forge.base import LABEL_RETRY, Forge, PrState, PullRequest
 from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
-from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Comment, Ledger, Record
+from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Comment, Ledger, Record, Reset
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.run import pr_comment
@@ -43,6 +43,7 @@ from multi_agent_coder.run.state import RunState, decide, retry_requests
 from multi_agent_coder.sandbox import Jail, jail_for
 
 if TYPE_CHECKING:
+    from multi_agent_coder.forge.github import GitHubForge
     from multi_agent_coder.forge.local import LocalForge
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,33 @@ class Session:
         """The model `task` runs on and why (its kind and role): the router's rule."""
         return model_for(task, self.settings.models)
 
+    def ask_again(self, task_ids: Sequence[str], *, run_id: str) -> None:
+        """A person asks for these tasks again (`/macoder retry`): a reset each, so they are
+        free of an earlier answer and start a fresh attempt budget. Answers no run has kept
+        yet are kept first: a reset lifts only the answers recorded before it."""
+        self.record_answers(self.snapshot())
+        now = self.clock()
+        self.ledger().append(*(Reset(task_id, run_id, now) for task_id in task_ids))
+
     # ----------------------------------------------------------------- GitHub only
+
+    def react(self, comment_id: int, content: str) -> None:
+        """Put a reaction (`eyes`, `rocket`, `confused`) on a person's comment; best effort."""
+        try:
+            self._github("reacting to a comment").react(comment_id, content)
+        except MacoderError as exc:
+            log.warning("no reaction on comment %d: %s", comment_id, exc)
+
+    def reply(self, number: int, body: str) -> None:
+        """A comment on issue or pull request `number`."""
+        self._github("replying").add_comment(number, body)
+
+    def _github(self, doing: str) -> GitHubForge:
+        from multi_agent_coder.forge.github import GitHubForge
+
+        if not isinstance(self.forge, GitHubForge):
+            raise UsageError(f"{doing} is done on GitHub, not on {self.forge.name}")
+        return self.forge
 
     def delete_merged_branches(self) -> list[str]:
         """With the `pull_request.delete_branch` setting, the branches of merged task PRs
