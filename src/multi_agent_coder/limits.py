@@ -28,6 +28,17 @@ PATTERN_BUDGET: Final = 120
 MAX_GOTCHAS: Final = 3
 GOTCHA_BUDGET: Final = 100
 
+#: The "## Review" section of a task re-run after a review (`macoder revise`, a review asking
+#: for changes): its own budget inside `MAX_CONTEXT_BYTES`, shrunk further when the task's own
+#: prompt leaves less room. One line comment gets at most `REVIEW_COMMENT_BUDGET` of it, so one
+#: long comment cannot push out the others.
+REVIEW_BUDGET: Final = 1000
+REVIEW_COMMENT_BUDGET: Final = 300
+
+#: The largest feedback file `macoder revise --feedback-file` reads. Far more than the review
+#: section can show: the file is read whole and cut to the budget like any review.
+MAX_FEEDBACK_BYTES: Final = 256 * 1024
+
 #: More lines than this under one file marker or in one fenced block is a pasted whole file.
 MAX_PASTED_LINES: Final = 50
 

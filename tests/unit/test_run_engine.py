@@ -23,6 +23,7 @@ import pytest
 
 from multi_agent_coder.agents.base import AgentOutcome, AgentResult
 from multi_agent_coder.config import Settings
+from multi_agent_coder.context.review import Feedback
 from multi_agent_coder.errors import GitError, UnhealthyRepositoryError, UsageError
 from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
@@ -923,3 +924,74 @@ def test_a_task_stopped_by_its_time_limit_keeps_its_partial_work_as_a_draft(
     assert "macoder:failed" in pr["labels"]
     assert "This attempt failed" in pr["body"]
     assert git(world.root, "show", "macoder/T001:half.txt") == "half done"
+
+
+# --- a revision after a review --------------------------------------------------------------
+
+
+def test_a_revision_measures_drift_without_the_review_and_stays_verified(world: World) -> None:
+    """A long review would be 'drift' if it counted as the task's prompt growing; and the
+    PR's own status flip of the backlog is macoder's, not a protected-path change."""
+    world.run(only=frozenset({"T001"}))
+    old = git(world.root, "rev-parse", "macoder/T001")
+    world.agent.scenarios["T001"] = Scenario(writes("t001.txt", "revised\n"))
+    feedback = Feedback("Rename it and say so. " * 40)  # ~900 bytes, far over 50 % growth
+
+    report = world.run(only=frozenset({"T001"}), revise={"T001": feedback})
+
+    assert outcome_of(report, "T001") == ("succeeded", "revision: PR #1 updated")
+    assert "## Review" in world.agent.calls[-1]["prompt"]
+    [pr] = world.prs()
+    assert pr["draft"] is False
+    assert LABEL_NEEDS_REVIEW not in pr["labels"]
+    new = git(world.root, "rev-parse", "macoder/T001")
+    assert git(world.root, "rev-list", f"{old}..{new}").splitlines() == [new]
+    assert git(world.root, "merge-base", old, new) == old
+
+
+def test_a_dirty_review_is_refused_before_the_agent_runs_and_the_pr_stays(world: World) -> None:
+    world.run(only=frozenset({"T001"}))
+    old = git(world.root, "rev-parse", "macoder/T001")
+    calls = len(world.agent.calls)
+    feedback = Feedback("do it the way T002 does")
+
+    report = world.run(only=frozenset({"T001"}), revise={"T001": feedback})
+
+    status, why = outcome_of(report, "T001")
+    assert status == "failed"
+    assert "context refused: the review's body: names another task" in why
+    assert why.endswith("PR #1 left as it was")
+    assert len(world.agent.calls) == calls
+    assert git(world.root, "rev-parse", "macoder/T001") == old
+    assert world.prs()[0]["head_sha"] == old
+    assert world.leftovers() == []
+
+
+@pytest.mark.parametrize(
+    ("prepare", "words"),
+    [
+        pytest.param(None, "has no open pull request to revise", id="no-pr"),
+        pytest.param("failed-draft", "failed attempt's draft", id="failed-draft"),
+    ],
+)
+def test_a_task_with_nothing_to_revise_is_refused_before_anything(
+    world: World, prepare: str | None, words: str
+) -> None:
+    if prepare == "failed-draft":
+        from multi_agent_coder.forge.local import LocalForge
+
+        head = git(world.root, "rev-parse", "main")
+        LocalForge(Repo.open(world.root)).create_or_update_pr(
+            task_id="T001",
+            branch="macoder/T001",
+            base="main",
+            head_sha=head,
+            title="T001 (failed)",
+            body="",
+            draft=True,
+            labels=("macoder", LABEL_FAILED),
+        )
+    with pytest.raises(UsageError, match=words):
+        world.run(only=frozenset({"T001"}), revise={"T001": Feedback("fix it")})
+    assert world.agent.calls == []
+    assert world.ledger() == []

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from multi_agent_coder.cli.common import add_backlog_option, open_session
+
+if TYPE_CHECKING:
+    from multi_agent_coder.config import Settings
+    from multi_agent_coder.run.orchestrator import RunReport
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +49,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multi_agent_coder.cli.progress import Progress, outcome_table
+    from multi_agent_coder.cli.progress import Progress
     from multi_agent_coder.errors import UsageError
     from multi_agent_coder.ids import validate_task_id
-    from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, report_json
-    from multi_agent_coder.visible import one_line, visible
+    from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
 
     overrides: dict[str, object] = {}
     if args.workers is not None:
@@ -71,6 +75,17 @@ def run(args: argparse.Namespace) -> int:
             report = orchestrator.run(
                 RunOptions(retry=retry, only=only, dry_run=args.dry_run, resume=resume)
             )
+    return show_report(report, session.settings, as_json=args.json, dry_run=args.dry_run)
+
+
+def show_report(
+    report: RunReport, settings: Settings, *, as_json: bool, dry_run: bool = False
+) -> int:
+    """Print what a run did (`macoder run`, `macoder revise`) and return its exit code."""
+    from multi_agent_coder.cli.progress import outcome_table
+    from multi_agent_coder.run.orchestrator import report_json
+    from multi_agent_coder.visible import one_line, visible
+
     # What was cleaned up after a run that died goes to stderr also with --json (it is in the
     # JSON too): the person at the terminal should see it either way.
     for pid in report.stopped_processes:
@@ -80,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
     for task_id in report.freed_leases:
         print(f"freed the lease of {task_id} (its run is gone)", file=sys.stderr)
     for task_id, used in report.reset_attempts.items():
-        done = "would be reset (dry run)" if args.dry_run else "reset"
+        done = "would be reset (dry run)" if dry_run else "reset"
         print(f"{task_id}: attempts {done}; {used} were used before", file=sys.stderr)
-    if args.json:
+    if as_json:
         print(report_json(report))
         return report.exit_code
     # Every line below may quote a title, a note or a command from the user's files.
@@ -103,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             )
         for task_id, label, why in report.not_starting:
             print(visible(f"not starting {task_id}: {label}" + (f" {why}" if why else "")))
-        configured = session.settings.checks.test
+        configured = settings.checks.test
         print(
             visible(
                 "checks: "
@@ -121,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
     if report.interrupted:
         print("interrupted: sessions aborted, worktrees removed, leases released", file=sys.stderr)
     if report.timed_out:
-        print(f"run_timeout ({session.settings.run_timeout:.0f} s) reached", file=sys.stderr)
+        print(f"run_timeout ({settings.run_timeout:.0f} s) reached", file=sys.stderr)
     return report.exit_code

@@ -29,6 +29,8 @@ from multi_agent_coder.limits import (
     MAX_PATTERNS,
     PATTERN_BUDGET,
     PLANNING_DEBRIS_PHRASES,
+    REVIEW_BUDGET,
+    REVIEW_COMMENT_BUDGET,
     SPEC_BUDGET,
     TITLE_BUDGET,
 )
@@ -80,12 +82,20 @@ class ContextSettings:
     gotcha_budget: int = GOTCHA_BUDGET
     max_pasted_lines: int = MAX_PASTED_LINES
     debris_phrases: tuple[str, ...] = PLANNING_DEBRIS_PHRASES
+    review_budget: int = REVIEW_BUDGET
+    review_comment_budget: int = REVIEW_COMMENT_BUDGET
 
     def __post_init__(self) -> None:
         """Refuse settings the builder cannot honour, naming the setting, at construction."""
         for name in ("title_budget", "spec_budget", "acceptance_budget"):
             _require(name, getattr(self, name), MIN_BUDGET)
-        for name in ("constraint_budget", "pattern_budget", "gotcha_budget"):
+        for name in (
+            "constraint_budget",
+            "pattern_budget",
+            "gotcha_budget",
+            "review_budget",
+            "review_comment_budget",
+        ):
             _require(name, getattr(self, name), MIN_BUDGET)
         for name in ("max_files", "max_constraints", "max_patterns", "max_gotchas"):
             _require(name, getattr(self, name), 0)
@@ -324,8 +334,24 @@ def build_prompt(
     """
     sections, notes = build_sections(task, settings)
     if continued:
-        sections = (*sections[:-1], Section("continued", CONTINUED), sections[-1])
-    text = "\n\n".join(section.text for section in sections) + "\n"
+        sections = before_instructions(sections, Section("continued", CONTINUED))
+    return assemble(sections, notes)
+
+
+#: Between two sections of a prompt.
+SECTION_GAP: Final = "\n\n"
+
+
+def before_instructions(sections: tuple[Section, ...], extra: Section) -> tuple[Section, ...]:
+    """`sections` with `extra` just before the closing instructions (which stay last, so the
+    agent reads what to do after everything it is to do it with)."""
+    return (*sections[:-1], extra, sections[-1])
+
+
+def assemble(sections: tuple[Section, ...], notes: tuple[Finding, ...]) -> BuiltPrompt:
+    """The prompt text of `sections`, as every kind of prompt (first run, `--continue`, a
+    revision after a review) joins them."""
+    text = SECTION_GAP.join(section.text for section in sections) + "\n"
     return BuiltPrompt(text=text, size=utf8_size(text), truncations=notes)
 
 

@@ -248,6 +248,24 @@ def _field_findings(
     settings: ContextSettings,
 ) -> Iterator[Finding]:
     """The findings of one field, in code order: debris, reference, paste, pattern form."""
+    yield from text_findings(task.id, loc, text, other_ids=other_ids, settings=settings)
+    if field[:2] == ("context", "patterns"):
+        finding = _pattern_finding(loc, text)
+        if finding is not None:
+            yield finding
+
+
+def text_findings(
+    own_id: str,
+    loc: Loc,
+    text: str,
+    *,
+    other_ids: Container[str],
+    settings: ContextSettings,
+) -> Iterator[Finding]:
+    """The rules every free text sent to `own_id`'s agent obeys, wherever it comes from (a
+    task field, a reviewer's comment): no planning debris, no other task's id, no pasted
+    whole file — in that order."""
     debris = debris_in(text, folded_phrases(settings.debris_phrases))
     if debris:
         quoted = ", ".join(f'"{phrase}"' for phrase in debris)
@@ -257,7 +275,7 @@ def _field_findings(
             f"planning debris {quoted}: give the agent the decision, not how it was reached",
             needle=debris[0],
         )
-    names = other_task_ids(text, task.id, other_ids)
+    names = other_task_ids(text, own_id, other_ids)
     if names:
         which = f"another task of this backlog ({names[0]})"
         if len(names) > 1:
@@ -271,10 +289,6 @@ def _field_findings(
     pasted = _pasted_block(text, settings.max_pasted_lines)
     if pasted is not None:
         yield Finding(loc, "full-file-paste", pasted.describe(settings.max_pasted_lines))
-    if field[:2] == ("context", "patterns"):
-        finding = _pattern_finding(loc, text)
-        if finding is not None:
-            yield finding
 
 
 def debris_in(text: str, phrases: tuple[tuple[str, str], ...]) -> list[str]:

@@ -325,6 +325,20 @@ class Repo:
         text = stats.format(DiffStatsFormat.FULL | DiffStatsFormat.INCLUDE_SUMMARY, 80)
         return DiffStat(stats.files_changed, stats.insertions, stats.deletions, text)
 
+    def merge_base(self, one: str, two: str) -> str:
+        """The best common ancestor of two commits: where a task branch left the default
+        branch (a `GitError` when they share no history)."""
+        found = self.raw.merge_base(self.commit(one).id, self.commit(two).id)
+        if found is None:
+            raise GitError(f"{self.root}: {one[:10]} and {two[:10]} share no history")
+        return str(found)
+
+    def descends_from(self, head: str, ancestor: str) -> bool:
+        """Whether `head` is `ancestor` or has it in its history: a push of `head` over
+        `ancestor` is a fast-forward."""
+        new, old = self.commit(head).id, self.commit(ancestor).id
+        return new == old or self.raw.descendant_of(new, old)
+
     def commits_between(self, base: str, head: str) -> list[tuple[str, str, str]]:
         """`(sha, author email, message)` of commits in `head` but not in `base`, oldest first.
 

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from types import FrameType
@@ -35,6 +35,7 @@ from typing import Final
 
 from multi_agent_coder.agents.router import model_for
 from multi_agent_coder.backlog.model import Task
+from multi_agent_coder.context.review import Feedback
 from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
 from multi_agent_coder.git.ledger import (
     INTERRUPTED,
@@ -55,7 +56,14 @@ from multi_agent_coder.run.checks import CheckRunner
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
 from multi_agent_coder.run.state import PERSON_HOLDS, Standing, waits_for_a_person
-from multi_agent_coder.run.task import Phase, RunEnv, TaskOutcome, partial_draft, run_task
+from multi_agent_coder.run.task import (
+    Phase,
+    RunEnv,
+    TaskOutcome,
+    partial_draft,
+    revisable_pr,
+    run_task,
+)
 from multi_agent_coder.run.verify import exported, sweep_stale_exports
 
 #: What every run with the sandbox switched off says (and every PR it opens).
@@ -72,6 +80,9 @@ class RunOptions:
     dry_run: bool = False
     #: `--continue`: start these tasks from their draft's partial work (implies `--retry`).
     resume: frozenset[str] = frozenset()
+    #: `macoder revise`: run these tasks again on their open PR's branch with a reviewer's
+    #: feedback (implies `--retry`: a person asked again, so the attempt budget restarts).
+    revise: Mapping[str, Feedback] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,18 +245,28 @@ class Orchestrator:
         session = self.session
         head = session.head()
         known = {t.id for t in head.backlog.tasks}
+        revised = frozenset(options.revise)
         for flag, ids in (
             ("--retry", options.retry),
             ("--continue", options.resume),
             ("--only", options.only or frozenset()),
+            ("revise", revised),
         ):
             if ids - known:
                 unknown = ", ".join(sorted(ids - known))
                 raise UsageError(f"{flag} names unknown task(s): {unknown}")
+        if revised & options.resume:
+            both = ", ".join(sorted(revised & options.resume))
+            raise UsageError(f"{both}: revise a PR or --continue a draft, not both at once")
+        # Refused before anything starts: nothing to continue from, nothing to revise.
         for task_id in sorted(options.resume):
-            partial_draft(session.forge, task_id)  # refused before anything starts
-        asked_again = options.retry
-        options = replace(options, retry=options.retry | options.resume)
+            partial_draft(session.forge, task_id)
+        for task_id in sorted(revised):
+            revisable_pr(session.forge, task_id)
+            if options.revise[task_id].empty:
+                raise UsageError(f"revise {task_id}: the feedback is empty; say what to change")
+        asked_again = options.retry | revised
+        options = replace(options, retry=options.retry | options.resume | revised)
         report = RunReport(self.run_id, head.branch, head.sha)
         ledger = session.ledger()
         records = self._reconcile(ledger, report)
@@ -340,6 +361,7 @@ class Orchestrator:
                 cancel=self.cancel,
                 recheck=functools.partial(still_to_do, retry=options.retry),
                 resume=options.resume,
+                revise=options.revise,
                 on_phase=self.on_phase,
                 clock=self.clock,
             )

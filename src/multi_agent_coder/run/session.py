@@ -261,16 +261,31 @@ class Session:
         """Merge the task's PR on the local forge (on GitHub a person merges it)."""
         return self._local_forge("merging", task_id).merge(task_id, self.author)
 
-    def _local_forge(self, doing: str, task_id: str) -> LocalForge:
-        """The local forge, for what a person does to a known task's PR by hand."""
+    def _local_forge(self, doing: str, task_id: str, elsewhere: str = "") -> LocalForge:
+        """The local forge, for what a person does to a known task's PR by hand. `elsewhere`
+        says who does it on another forge (default: a person, on that forge)."""
         from multi_agent_coder.forge.local import LocalForge
 
         if not isinstance(self.forge, LocalForge):
-            raise UsageError(f"{doing} is done on {self.forge.name}, not by macoder")
+            raise UsageError(elsewhere or f"{doing} is done on {self.forge.name}, not by macoder")
         backlog = self.head().backlog
         if task_id not in backlog.task_index():
             raise UnknownTaskError(task_id, self.settings.backlog, [t.id for t in backlog.tasks])
         return self.forge
+
+    def revisable(self, task_id: str) -> PullRequest:
+        """The local PR `macoder revise` would add commits to (a `UsageError` when there is
+        none, or when the forge is not local: on GitHub the Action revises a PR when a
+        review asks for changes or a `/macoder fix` comment says so)."""
+        from multi_agent_coder.run.task import revisable_pr
+
+        forge = self._local_forge(
+            "revising",
+            task_id,
+            f"on {self.forge.name}, revising {task_id}'s PR is the Action's job: a review that "
+            "requests changes, or a comment `/macoder fix ...` on the PR; not `macoder revise`",
+        )
+        return revisable_pr(forge, task_id)
 
     def close_pr(self, task_id: str) -> PullRequest:
         """Close the task's PR unmerged on the local forge (on GitHub a person closes it)."""

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Final, Literal
+from typing import Final, Literal, NoReturn
 
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
 from multi_agent_coder.agents.router import model_for
@@ -29,6 +29,7 @@ from multi_agent_coder.backlog.write import set_task_status
 from multi_agent_coder.config import Settings
 from multi_agent_coder.context.build import BuiltPrompt, build_prompt
 from multi_agent_coder.context.hygiene import check_task
+from multi_agent_coder.context.review import Feedback, build_revision_prompt
 from multi_agent_coder.errors import MacoderError, MergeConflictError, NeedsReviewError, UsageError
 from multi_agent_coder.forge.base import (
     LABEL,
@@ -41,7 +42,7 @@ from multi_agent_coder.forge.base import (
 from multi_agent_coder.git.ledger import INFRASTRUCTURE, INTERRUPTED, Attempt, Ledger, Start
 from multi_agent_coder.git.repo import DiffStat, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
-from multi_agent_coder.ids import branch_for
+from multi_agent_coder.ids import BRANCH_PREFIX, branch_for
 from multi_agent_coder.run.checks import CheckRunner, CommandResult
 from multi_agent_coder.run.drift import check_drift
 from multi_agent_coder.run.session import Session, job_lease_ttl, keep_progress_comment
@@ -122,6 +123,9 @@ class RunEnv:
     monotonic: Callable[[], float] = time.monotonic
     #: `--continue`: tasks that start from their draft's partial work.
     resume: Collection[str] = frozenset()
+    #: `macoder revise` (on GitHub, a review asking for changes): tasks that run again on
+    #: their PR's branch, with what the reviewer said.
+    revise: Mapping[str, Feedback] = field(default_factory=dict)
 
     def for_this_thread(self) -> RunEnv:
         """A copy with its own repository handle and what hangs off it: the forge (and its
@@ -181,6 +185,13 @@ class _Progress:
     head_sha: str | None = None
     #: Rules the result breaks that a person must look at (a draft PR, never a verified one).
     review: list[str] = field(default_factory=list)
+    #: A revision: the PR it revises and the head its new commits go on top of.
+    revising: PullRequest | None = None
+    onto: str | None = None
+    #: A revision: what its new commits change (the PR body says it).
+    revision: DiffStat | None = None
+    #: The branch was published with this attempt's commits.
+    published: bool = False
 
 
 def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
@@ -227,14 +238,14 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
             status, reason = "succeeded", _pr_words(pr, draft=False)
     except TaskFailed as failure:
         status, reason, infrastructure = failure.status, failure.reason, failure.infrastructure
-        if status == "failed":
+        if status == "failed" and task.id not in env.revise:
             pr = _report_failure(task, env, notes, reason)
     except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
         status, reason = "failed", str(error)
     finally:
         env.on_phase(task.id, Phase.CLEANUP)
         left = _remove_worktree(task, env)
-    reason += left
+    reason = _revision_words(env, notes, reason + left)
     if status == "failed" and pr is None:
         _drop_unpublished_branch(task, env)
     agent = notes.agent
@@ -270,24 +281,25 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
     return outcome
 
 
-def _prepare_worktree(task: Task, env: RunEnv, branch: str) -> tuple[Path, bool]:
+def _prepare_worktree(task: Task, env: RunEnv, branch: str, notes: _Progress) -> tuple[Path, bool]:
     """The task's fresh worktree on the base commit (with its draft's partial work when the
-    person asked to `--continue`), and whether it continues an earlier attempt. A branch a
-    person wrote on is not touched: the task stops as needs-review. A worktree git cannot set
-    up (a registration another git left half-written, a disk error) is macoder's failure, not
-    the task's: it never costs an attempt."""
+    person asked to `--continue`; on its PR's head for a revision), and whether it continues
+    an earlier attempt. A branch a person wrote on is not touched: the task stops as
+    needs-review. A worktree git cannot set up (a registration another git left
+    half-written, a disk error) is macoder's failure, not the task's: it never costs an
+    attempt."""
     foreign = env.forge.foreign_commits(branch, env.base_sha)
     if foreign:
-        label_for_review(env.forge, task.id)
-        raise TaskFailed(
-            f"branch {branch} has commits by someone else ({', '.join(foreign)}); "
-            f"labelled {LABEL_NEEDS_REVIEW}, not overwritten",
-            Phase.WORKTREE,
-            "needs-review",
+        _refuse_foreign(
+            env, task.id, f"branch {branch} has commits by someone else ({', '.join(foreign)})"
         )
     partial = _partial_work(task, env) if task.id in env.resume else None
+    start = env.base_sha
+    if task.id in env.revise:
+        notes.revising = revisable_pr(env.forge, task.id)
+        notes.onto = start = _revision_head(env, notes.revising)
     try:
-        worktree = env.worktrees.create(task.id, env.base_sha, reset_branch=True)
+        worktree = env.worktrees.create(task.id, start, reset_branch=True)
     except (MacoderError, OSError) as exc:
         raise TaskFailed(
             f"setting up the worktree failed (infrastructure, not counted): {exc}",
@@ -315,28 +327,21 @@ def _attempt(
 ) -> PrResult:
     branch = branch_for(task.id)
     enter(Phase.WORKTREE)
-    worktree, continued = _prepare_worktree(task, env, branch)
+    worktree, continued = _prepare_worktree(task, env, branch, notes)
+    # What the result is judged against: the default branch's head, or for a revision the
+    # point its PR branch left the default branch (the PR's whole change is verified again,
+    # as on its first run; a default branch that moved on is not the agent's change).
+    base = env.base_sha if notes.onto is None else env.repo.merge_base(env.base_sha, notes.onto)
 
     enter(Phase.CONTEXT)
     context_settings = env.settings.context_settings()
-    notes.prompt = build_prompt(task, context_settings, continued=continued)
-    # Fail closed on the same hygiene rules the hooks apply (only the messages matter here).
-    errors = [
-        f.message
-        for f in check_task(task, ("tasks", 0), env.all_ids, context_settings)
-        if f.severity == "error"
-    ]
-    if errors:
-        raise TaskFailed("context refused: " + "; ".join(errors), Phase.CONTEXT)
-    drift = check_drift(task.id, baseline_bytes, notes.prompt.size, env.settings.drift_max_growth)
-    if not drift.ok:
-        raise TaskFailed(drift.reason or "context drift", Phase.CONTEXT)
+    prompt = _build_prompt(task, env, notes, continued=continued, baseline_bytes=baseline_bytes)
     routed = model_for(task, env.settings.models)
     notes.model = routed.model
 
     enter(Phase.AGENT)
     notes.agent = env.agent.run(
-        prompt=notes.prompt.text,
+        prompt=prompt.text,
         worktree=worktree,
         model=routed.model,
         timeout_s=env.settings.task_timeout,
@@ -357,7 +362,7 @@ def _attempt(
             task,
             repo=env.repo,
             worktree=worktree,
-            base_sha=env.base_sha,
+            base_sha=notes.onto or env.base_sha,  # the agent's own commits: none allowed
             backlog_path=env.backlog_path,
             received=notes.agent.received,
             all_ids=env.all_ids,
@@ -375,13 +380,16 @@ def _attempt(
             raise VerificationFailed("the agent's changes vanished before they were committed")
         verdict = verify_commit(
             env.repo,
-            base_sha=env.base_sha,
+            base_sha=base,
             commit=agent_commit,
             rules=Rules(
                 test_command=env.test_command,
                 timeout_s=env.settings.checks_timeout,
                 protected=env.settings.protected_paths,
                 test_globs=env.settings.test_globs,
+                # A revision's base has macoder's own status flip; the agent cannot have
+                # touched the backlog (`check_worktree` refuses it, on every attempt).
+                macoder_paths=(env.backlog_path,) if notes.onto is not None else (),
             ),
             runner=env.checks,
         )
@@ -402,16 +410,18 @@ def _attempt(
         worktree, f"{task.id}: mark completed\n\n{_verified_trailer(notes)}", env.author
     )
     notes.head_sha = head or agent_commit
-    notes.diffstat = env.repo.diffstat(env.base_sha, notes.head_sha)
+    notes.diffstat = env.repo.diffstat(base, notes.head_sha)
+    if notes.onto is not None:
+        notes.revision = env.repo.diffstat(notes.onto, notes.head_sha)
 
     enter(Phase.PUBLISH)
+    if notes.onto is not None:
+        _check_fast_forward(env, branch, notes.onto, notes.head_sha)
     try:
         env.forge.publish_branch(branch, notes.head_sha)
     except NeedsReviewError as exc:  # a person pushed to the branch while the agent worked
-        label_for_review(env.forge, task.id)
-        raise TaskFailed(
-            f"{exc}; labelled {LABEL_NEEDS_REVIEW}, not overwritten", Phase.PUBLISH, "needs-review"
-        ) from None
+        _refuse_foreign(env, task.id, str(exc), Phase.PUBLISH)
+    notes.published = True
     review = bool(notes.review)
     return env.forge.create_or_update_pr(
         task_id=task.id,
@@ -423,6 +433,36 @@ def _attempt(
         draft=review,
         labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
     )
+
+
+def _build_prompt(
+    task: Task, env: RunEnv, notes: _Progress, *, continued: bool, baseline_bytes: int | None
+) -> BuiltPrompt:
+    """The prompt (kept in `notes.prompt` too), refused (fail closed) on hygiene or drift.
+
+    The same hygiene rules as the hooks apply to the task (only the messages matter here);
+    a revision's Review section is checked by the same free-text rules, and drift is
+    measured without it: a reviewer's words are not the task's spec growing."""
+    context_settings = env.settings.context_settings()
+    errors = [
+        f.message
+        for f in check_task(task, ("tasks", 0), env.all_ids, context_settings)
+        if f.severity == "error"
+    ]
+    if notes.onto is None:
+        notes.prompt = build_prompt(task, context_settings, continued=continued)
+        task_bytes = notes.prompt.size
+    else:
+        revision = build_revision_prompt(task, env.revise[task.id], env.all_ids, context_settings)
+        notes.prompt = revision.prompt
+        errors += revision.errors
+        task_bytes = revision.task_bytes
+    if errors:
+        raise TaskFailed("context refused: " + "; ".join(errors), Phase.CONTEXT)
+    drift = check_drift(task.id, baseline_bytes, task_bytes, env.settings.drift_max_growth)
+    if not drift.ok:
+        raise TaskFailed(drift.reason or "context drift", Phase.CONTEXT)
+    return notes.prompt
 
 
 def _pr_words(pr: PrResult, *, draft: bool) -> str:
@@ -447,13 +487,125 @@ def partial_draft(forge: Forge, task_id: str) -> PullRequest:
 
 def _partial_work(task: Task, env: RunEnv) -> str:
     """The commit of `task`'s partial work, present locally."""
-    pr = partial_draft(env.forge, task.id)
+    return _pr_head(env, partial_draft(env.forge, task.id), "--continue")
+
+
+def _pr_head(env: RunEnv, pr: PullRequest, doing: str) -> str:
+    """The tip of `pr`'s branch, present locally (what `--continue` and a revision start
+    from); the task fails when the branch is gone."""
     head = env.forge.fetch_branch(pr.branch)
     if head is None:
         raise TaskFailed(
-            f"--continue: the branch {pr.branch} of PR #{pr.number} is gone", Phase.WORKTREE
+            f"{doing}: the branch {pr.branch} of PR #{pr.number} is gone", Phase.WORKTREE
         )
     return head
+
+
+def revisable_pr(forge: Forge, task_id: str) -> PullRequest:
+    """The open PR a revision of `task_id` goes to, or a `UsageError` that says why there is
+    none: no open PR, or only a failed attempt's draft (`--continue` is for that)."""
+    pr = forge.find_open_pr(task_id)
+    if pr is None:
+        raise UsageError(
+            f"task {task_id} has no open pull request to revise (see `macoder prs`); "
+            "`macoder run` opens one"
+        )
+    if LABEL_FAILED in pr.labels:
+        raise UsageError(
+            f"PR #{pr.number} of {task_id} is a failed attempt's draft, not work to revise; "
+            f"`macoder run --continue {task_id}` continues it, `--retry {task_id}` starts over"
+        )
+    return pr
+
+
+def _revision_head(env: RunEnv, pr: PullRequest) -> str:
+    """Where a revision of `pr` starts: its branch's tip, which must be the head the PR was
+    last published at — a branch moved since (by a person, by hand) is not built on."""
+    head = _pr_head(env, pr, "revision")
+    if head != pr.head_sha:
+        _refuse_foreign(
+            env,
+            pr.task_id,
+            f"branch {pr.branch} moved since PR #{pr.number} was updated "
+            f"({pr.head_sha[:10]} -> {head[:10]})",
+        )
+    return head
+
+
+def _check_fast_forward(env: RunEnv, branch: str, onto: str, head: str) -> None:
+    """A revision adds commits to its PR branch and never rewrites it: the new head must
+    descend from the head it started on, and the branch must hold only that head or this
+    attempt's own commits on it (locally the worktree moved it; remotely nothing has yet).
+    Anything else — a person's push meanwhile — stops the task for a person, as a person's
+    commits always do; nothing is overwritten."""
+    if not env.repo.descends_from(head, onto):  # pragma: no cover - built on top of `onto`
+        raise TaskFailed(
+            f"the revision's head {head[:10]} is not on top of {onto[:10]}", Phase.PUBLISH
+        )
+    now = env.forge.fetch_branch(branch)
+    if now not in (onto, head):
+        _refuse_foreign(
+            env,
+            task_id_of(branch),
+            f"branch {branch} moved while the revision ran ({onto[:10]} -> {str(now)[:10]})",
+            Phase.PUBLISH,
+        )
+    foreign = env.forge.foreign_commits(branch, onto)
+    if foreign:
+        _refuse_foreign(
+            env,
+            task_id_of(branch),
+            f"branch {branch} has commits by someone else ({', '.join(foreign)})",
+            Phase.PUBLISH,
+        )
+
+
+def task_id_of(branch: str) -> str:
+    """The task id in a task branch's name (`macoder/T003` -> `T003`)."""
+    return branch.removeprefix("refs/heads/").removeprefix(BRANCH_PREFIX)
+
+
+def _refuse_foreign(env: RunEnv, task_id: str, why: str, phase: Phase = Phase.WORKTREE) -> NoReturn:
+    """Stop the task for a person: its PR is labelled for review, nothing of theirs is
+    overwritten (raises `TaskFailed` as needs-review)."""
+    label_for_review(env.forge, task_id)
+    raise TaskFailed(
+        f"{why}; labelled {LABEL_NEEDS_REVIEW}, not overwritten", phase, "needs-review"
+    )
+
+
+def _revision_words(env: RunEnv, notes: _Progress, reason: str) -> str:
+    """`reason` as a revision says it (unchanged for any other run); a revision that was
+    not published also puts its branch back (`_unrevised`)."""
+    if notes.revising is None:
+        return reason
+    return "revision: " + reason + ("" if notes.published else _unrevised(env, notes))
+
+
+def _unrevised(env: RunEnv, notes: _Progress) -> str:
+    """A revision that was not published leaves its PR as it was: the branch is put back
+    where the revision found it when only this attempt's commits moved it (locally the
+    worktree committed on it). What to add to the reason."""
+    pr = notes.revising
+    if pr is None:  # pragma: no cover - called for revisions only
+        return ""
+    onto = notes.onto
+    name = pr.branch.removeprefix("refs/heads/")
+    try:
+        now = env.repo.branch_head(name)
+        if (
+            onto is not None
+            and now is not None
+            and now != onto
+            and all(
+                c.author_email == env.author[1] and c.committer_email == env.author[1]
+                for c in env.repo.lineage(onto, now)
+            )
+        ):
+            env.repo.update_ref(f"refs/heads/{name}", onto, now, "macoder: revision not published")
+    except MacoderError as exc:
+        return f"; PR #{pr.number} was not updated, but its branch could not be put back ({exc})"
+    return f"; PR #{pr.number} left as it was"
 
 
 def _stopped_midway(notes: _Progress) -> bool:
@@ -631,6 +783,8 @@ def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: b
             )
             + f", cost: {_known(agent.cost)}",
         ]
+    if notes.onto is not None and notes.revision is not None:
+        lines += ["", *revision_summary(notes.onto, notes.revision)]
     if notes.diffstat is not None:
         lines += ["", "### Changes", "```", notes.diffstat.text.rstrip(), "```"]
     if notes.prompt is not None:
@@ -645,6 +799,19 @@ def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: b
         ]
     lines += ["", "<!-- macoder:task=" + task.id + " -->"]
     return "\n".join(lines) + "\n"
+
+
+def revision_summary(onto: str, revision: DiffStat) -> list[str]:
+    """What a revision changed, for the PR body (and, on GitHub, its sticky comment): new
+    commits on top of the head the reviewer saw, never a rewrite of it."""
+    return [
+        "### Revision",
+        f"Revised after a review: new commits on top of `{onto[:10]}` (what the reviewer saw;"
+        " nothing rewritten). The reviewer's words are the Review section of the context below.",
+        "```",
+        revision.text.rstrip() or "no file changes",
+        "```",
+    ]
 
 
 def _known(value: object) -> str:

@@ -111,6 +111,9 @@ class Rules:
     timeout_s: float
     protected: Sequence[str]
     test_globs: Sequence[str]
+    #: Paths only macoder changes on the branch (a revision's base holds its status flip of
+    #: the backlog): not the agent's change, so no protected-path finding.
+    macoder_paths: Collection[str] = ()
 
 
 def review_reasons(changes: Sequence[Change], protected: Sequence[str]) -> list[str]:
@@ -179,7 +182,7 @@ def verify_commit(
                 "what ran is not what would be committed",
                 tests,
             )
-    changes = repo.changes(base_sha, commit)
+    changes = [c for c in repo.changes(base_sha, commit) if c.path not in rules.macoder_paths]
     review = review_reasons(changes, rules.protected)
     restore = tests_to_restore(changes, rules.test_globs)
     if restore:
