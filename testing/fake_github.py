@@ -79,6 +79,16 @@ class Exchange:
         return json.loads(self.response_body) if self.response_body else None
 
 
+#: GitHub's message when workflows may not open pull requests (a repository setting).
+ACTIONS_MAY_NOT_OPEN_PRS = "GitHub Actions is not permitted to create or approve pull requests."
+
+
+def _token(headers: Mapping[str, str]) -> str:
+    """The token of an `Authorization: Bearer|token <token>` header ("" when there is none)."""
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    return auth.partition(" ")[2]
+
+
 #: The reactions GitHub accepts (`content` of POST .../reactions).
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 
@@ -200,6 +210,9 @@ class FakeGitHub(LoopbackServer):
         #: Tokens that act like a workflow's GITHUB_TOKEN: REST writes work, but GitHub
         #: refuses it the GraphQL draft-state mutations (FORBIDDEN).
         self.actions_tokens: set[str] = set()
+        #: The repository setting "Allow GitHub Actions to create and approve pull requests":
+        #: off, an `actions_tokens` token gets GitHub's 403 on creating a pull request.
+        self.actions_may_open_prs = True
         self.login = login
         self.clock = clock
         self._lock = threading.RLock()
@@ -400,6 +413,8 @@ class FakeGitHub(LoopbackServer):
         if tail == "/pulls" and method == "GET":
             return self._list_pulls(repo, params)
         if tail == "/pulls" and method == "POST":
+            if not self.actions_may_open_prs and _token(headers) in self.actions_tokens:
+                raise _error(403, ACTIONS_MAY_NOT_OPEN_PRS)
             return self._create_pull(repo, data)
         if tail == "/labels" and method == "GET":
             return 200, [self._label_json(repo, name) for name in repo.labels], {}

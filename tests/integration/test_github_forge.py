@@ -1276,3 +1276,16 @@ def test_macoders_comment_is_edited_in_place_and_written_again_when_deleted(
     assert fake.comments(SLUG, pr.number) == ["attempt 3"]
     forge.put_comment(pr.number, None, "shown \x1b[31m")
     assert fake.comments(SLUG, pr.number)[-1] == "shown \\x1b[31m"  # no terminal escape
+
+
+def test_a_workflow_token_the_repository_setting_stops_is_told_which_setting(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    fake.actions_tokens.add(TOKEN)
+    fake.actions_may_open_prs = False
+
+    with pytest.raises(GitHubForbiddenError) as refused:
+        publish(forge, work, "T001", "1\n")
+
+    assert '"Allow GitHub Actions to create and approve pull requests"' in str(refused.value)
+    assert open_pulls(fake) == []

@@ -276,6 +276,24 @@ def test_forbidden_without_rate_limit_is_final() -> None:
     assert "permission" in str(error)
 
 
+def test_the_403_of_the_actions_pr_setting_names_the_setting_not_permissions() -> None:
+    """GitHub's exact answer when "Allow GitHub Actions to create and approve pull requests"
+    is off: the workflow's `permissions:` cannot fix it, so the error must not say they can."""
+    error = fail(
+        403,
+        {"x-ratelimit-remaining": "4000"},
+        {
+            "message": "GitHub Actions is not permitted to create or approve pull requests.",
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+            "status": "403",
+        },
+    )
+    assert type(error) is GitHubForbiddenError
+    assert '"Allow GitHub Actions to create and approve pull requests"' in str(error)
+    assert "Settings > Actions > General" in str(error)
+    assert "needs `contents: write`" not in str(error)
+
+
 def test_bad_credentials() -> None:
     error = fail(401, data={"message": "Bad credentials"})
     assert type(error) is GitHubAuthError

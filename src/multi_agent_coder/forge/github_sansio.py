@@ -64,6 +64,10 @@ PER_PAGE: Final = 100
 SECONDARY_DEFAULT_WAIT_S: Final = 60.0
 #: Added to a primary-limit wait: `x-ratelimit-reset` is whole seconds and clocks drift.
 RESET_MARGIN_S: Final = 1.0
+#: GitHub's 403 when the repository (or its organization) does not allow workflows' own
+#: GITHUB_TOKEN to open pull requests, whatever the workflow's `permissions:`.
+ACTIONS_MAY_NOT_OPEN_PRS: Final = "github actions is not permitted to create or approve pull"
+
 #: GitHub refuses longer pull-request titles and bodies with a 422.
 MAX_TITLE_CHARS: Final = 256
 MAX_BODY_CHARS: Final = 65536
@@ -414,6 +418,15 @@ def failure(
         return GitHubAuthError(
             f"GitHub rejected the token while {where} (HTTP 401 {message or 'Bad credentials'}): "
             "bad credentials — check the token given to macoder (the action's `github-token`)",
+            status=status,
+        )
+    if status == 403 and ACTIONS_MAY_NOT_OPEN_PRS in message.lower():
+        return GitHubForbiddenError(
+            f"GitHub refused {where} (HTTP 403{said}): this is a repository setting, not the "
+            "workflow's permissions — turn on Settings > Actions > General > Workflow "
+            'permissions > "Allow GitHub Actions to create and approve pull requests" (in the '
+            "organization's settings too, where it is off there), or give the publish job a "
+            "personal access token or a GitHub App token as MACODER_TOKEN",
             status=status,
         )
     if status == 403:
