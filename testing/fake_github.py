@@ -19,7 +19,9 @@ Implemented, under `/repos/{o}/{r}`:
   `Link`), `GET/PATCH /pulls/{n}`;
 - `GET/POST /labels`, `GET /labels/{name}`, `GET/POST /issues/{n}/labels`,
   `DELETE /issues/{n}/labels/{name}`, `GET/POST /issues/{n}/comments`,
-  `PATCH/DELETE /issues/comments/{id}`, `POST /issues/comments/{id}/reactions`;
+  `GET/PATCH/DELETE /issues/comments/{id}`, `POST /issues/comments/{id}/reactions`;
+- reviews people submit (`add_review`): `GET /pulls/{n}/reviews/{id}`, `GET
+  /pulls/{n}/reviews/{id}/comments`, `GET /pulls/{n}/comments` (every line comment of a PR);
 - what a person's PR options touch: `PATCH /issues/{n}` (milestone, assignees), `POST
   /issues/{n}/assignees` (anyone not a collaborator silently dropped, as GitHub does), `POST
   /pulls/{n}/requested_reviewers` (422 for the PR's author or a non-collaborator);
@@ -148,6 +150,10 @@ class _Repo:
     collaborators: set[str] = field(default_factory=set)
     teams: set[str] = field(default_factory=set)
     milestones: dict[int, str] = field(default_factory=dict)
+    #: review id -> (PR number, the review as GitHub answers it).
+    reviews: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    #: PR number -> its line (review) comments, oldest first.
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -402,8 +408,11 @@ class FakeGitHub(LoopbackServer):
             tail,
         )
         edited = re.fullmatch(r"/issues/comments/(\d+)", tail)
-        if edited is not None and method in ("PATCH", "DELETE"):
+        if edited is not None and method in ("GET", "PATCH", "DELETE"):
             return self._on_comment(repo, int(edited[1]), method, data)
+        reviewed = re.fullmatch(r"/pulls/(\d+)/(?:reviews/(\d+)(/comments)?|(comments))", tail)
+        if reviewed is not None and method == "GET":
+            return self._on_review(repo, int(reviewed[1]), reviewed[2], bool(reviewed[3]))
         reacted = re.fullmatch(r"/issues/comments/(\d+)/reactions", tail)
         if reacted is not None and method == "POST":
             return self._react(repo, int(reacted[1]), data)
@@ -903,6 +912,8 @@ class FakeGitHub(LoopbackServer):
             for position, comment in enumerate(comments):
                 if comment["id"] != comment_id:
                     continue
+                if method == "GET":
+                    return 200, comment, {}
                 if method == "DELETE":
                     del comments[position]
                     return 204, None, {}
@@ -935,12 +946,103 @@ class FakeGitHub(LoopbackServer):
         }
         return status, reaction, {}
 
-    def add_comment_by(self, slug: str, number: int, body: str) -> int:
-        """A person's comment on PR `number` (as GitHub would store it); its id."""
+    def add_comment_by(self, slug: str, number: int, body: str, association: str = "NONE") -> int:
+        """A person's comment on PR `number` (as GitHub would store it, with the author's
+        `author_association`); its id."""
         with self._lock:
             repo = self._repos[slug.lower()]
             _, comment, _ = self._comment(repo, repo.pulls[number], {"body": body})
+            comment["author_association"] = association
             return int(comment["id"])
+
+    def add_review(
+        self,
+        slug: str,
+        number: int,
+        body: str,
+        *,
+        state: str = "CHANGES_REQUESTED",
+        association: str = "COLLABORATOR",
+        comments: tuple[tuple[str, int | None, str], ...] = (),
+        login: str = "reviewer",
+    ) -> int:
+        """A person's review of PR `number`, submitted with line comments (`path`, `line`,
+        text), as GitHub stores it; the review's id."""
+        with self._lock:
+            repo = self._repos[slug.lower()]
+            pr = repo.pulls[number]
+            review_id = self._new_id()
+            now = _iso(self.clock())
+            api = f"{self.api_url}/repos/{repo.full_name}/pulls/{number}"
+            html = f"{WEB}/{repo.full_name}/pull/{number}"
+            repo.reviews[review_id] = (
+                number,
+                {
+                    "id": review_id,
+                    "node_id": f"PRR_{review_id}",
+                    "user": self._user_json(login),
+                    "body": body,
+                    "state": state,
+                    "html_url": f"{html}#pullrequestreview-{review_id}",
+                    "pull_request_url": api,
+                    "_links": {
+                        "html": {"href": f"{html}#pullrequestreview-{review_id}"},
+                        "pull_request": {"href": api},
+                    },
+                    "submitted_at": now,
+                    "commit_id": pr.head_sha,
+                    "author_association": association,
+                },
+            )
+            for path, line, text in comments:
+                comment_id = self._new_id()
+                url = f"{self.api_url}/repos/{repo.full_name}/pulls/comments/{comment_id}"
+                repo.review_comments.setdefault(number, []).append(
+                    {
+                        "url": url,
+                        "pull_request_review_id": review_id,
+                        "id": comment_id,
+                        "node_id": f"PRRC_{comment_id}",
+                        "diff_hunk": "@@ -1 +1 @@",
+                        "path": path,
+                        "position": 1,
+                        "original_position": 1,
+                        "commit_id": pr.head_sha,
+                        "original_commit_id": pr.head_sha,
+                        "user": self._user_json(login),
+                        "body": text,
+                        "created_at": now,
+                        "updated_at": now,
+                        "html_url": f"{html}#discussion_r{comment_id}",
+                        "pull_request_url": api,
+                        "author_association": association,
+                        "_links": {
+                            "self": {"href": url},
+                            "html": {"href": f"{html}#discussion_r{comment_id}"},
+                            "pull_request": {"href": api},
+                        },
+                        "side": "RIGHT",
+                        **({"line": line, "original_line": line} if line is not None else {}),
+                        "subject_type": "line" if line is not None else "file",
+                    }
+                )
+            return review_id
+
+    def _on_review(
+        self, repo: _Repo, number: int, review_id: str | None, comments: bool
+    ) -> tuple[int, Any, dict[str, str]]:
+        """A review, its line comments, or every line comment of PR `number`."""
+        if number not in repo.pulls:
+            raise _not_found()
+        every = repo.review_comments.get(number, [])
+        if review_id is None:
+            return 200, every, {}
+        found = repo.reviews.get(int(review_id))
+        if found is None or found[0] != number:
+            raise _not_found()
+        if comments:
+            return 200, [c for c in every if c["pull_request_review_id"] == int(review_id)], {}
+        return 200, found[1], {}
 
     def reactions(self, slug: str, comment_id: int) -> list[str]:
         with self._lock:

@@ -170,6 +170,12 @@ class ForgeError(MacoderError):
     """The forge (local records or GitHub) refused or failed an operation."""
 
 
+class FeedbackRefusedError(ForgeError):
+    """A review or `/macoder fix` comment that is not a reviewer's ask to revise a task's PR:
+    on another PR, by someone who may not command macoder, not asking for changes, empty.
+    The message is macoder's own words (never the review's text)."""
+
+
 class UnhealthyRepositoryError(MacoderError):
     """The target repository's own checks fail before any agent starts: nothing is touched."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from multi_agent_coder.ids import is_task_id
+from multi_agent_coder.ids import BRANCH_PREFIX, is_task_id
 
 PREFIX: Final = "/macoder"
 #: Who may command macoder: people with a standing in the repository.
@@ -21,12 +21,16 @@ ALLOWED: Final = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 #: A comment body longer than this is not read for a command (GitHub allows 65,536).
 MAX_BODY_CHARS: Final = 65_536
 
-Verb = Literal["run", "retry", "status"]
+Verb = Literal["run", "retry", "status", "fix"]
 
 USAGE: Final = (
     "`/macoder run T003` (run a ready task now), `/macoder retry T003` (a fresh attempt "
-    "budget, free of an earlier answer), `/macoder status` (the table of tasks)"
+    "budget, free of an earlier answer), `/macoder status` (the table of tasks), "
+    "`/macoder fix what to change` on a task's pull request (new commits on it)"
 )
+
+#: A review that asks for changes, as the `pull_request_review` event names its state.
+CHANGES_REQUESTED: Final = "changes_requested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,20 @@ class CommentEvent:
     number: int  # the issue's or pull request's
     association: str
     body: str
+    #: The comment is on a pull request (GitHub's issue has a `pull_request` key), not an issue.
+    on_pull: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEvent:
+    """The parts of a submitted `pull_request_review` event macoder reads. The review's text
+    is not among them: the task job reads it from the API by these ids (see `feedback`)."""
+
+    review_id: int
+    number: int  # the pull request's
+    association: str
+    state: str
+    head_ref: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +84,51 @@ def comment_event(payload: object) -> CommentEvent | None:
         return None
     if not (isinstance(association, str) and isinstance(body, str)):
         return None
-    return CommentEvent(comment_id, number, association, body)
+    return CommentEvent(comment_id, number, association, body, "pull_request" in issue)
+
+
+def review_event(payload: object) -> ReviewEvent | None:
+    """The review of a `pull_request_review` event that was just submitted, or None for any
+    other action or a payload without the fields — never acted on."""
+    if not isinstance(payload, dict) or payload.get("action") != "submitted":
+        return None
+    review, pull = payload.get("review"), payload.get("pull_request")
+    if not isinstance(review, dict) or not isinstance(pull, dict):
+        return None
+    head = pull.get("head")
+    review_id, number = review.get("id"), pull.get("number")
+    association, state = review.get("author_association"), review.get("state")
+    ref = head.get("ref") if isinstance(head, dict) else None
+    if not (isinstance(review_id, int) and isinstance(number, int)):
+        return None
+    if not (isinstance(association, str) and isinstance(state, str) and isinstance(ref, str)):
+        return None
+    return ReviewEvent(review_id, number, association, state.lower(), ref)
+
+
+def parse_review(event: ReviewEvent) -> Command | Refusal | None:
+    """A review asking for changes on a task's PR is a `fix` (None: any other review, or a
+    PR of someone else's branch — no answer); a refusal when its author may not command."""
+    task_id = event.head_ref.removeprefix(BRANCH_PREFIX)
+    if event.state != CHANGES_REQUESTED or event.head_ref == task_id or not is_task_id(task_id):
+        return None
+    if event.association not in ALLOWED:
+        return Refusal(
+            "only the repository's owners, members and collaborators may ask macoder for changes"
+        )
+    return Command("fix")
+
+
+def fix_text(body: str) -> str:
+    """What a `/macoder fix` comment asks for: everything after `fix` on its command line and
+    the lines after it ("" when nothing). Only ever sent to the agent as review feedback."""
+    lines = body.splitlines()
+    for index, line in enumerate(lines):
+        words = line.strip().split(maxsplit=2)
+        if len(words) >= 2 and words[0] == PREFIX and words[1].lower() == "fix":
+            rest = words[2] if len(words) == 3 else ""
+            return "\n".join([rest, *lines[index + 1 :]]).strip()
+    return ""
 
 
 def command_line(body: str) -> str | None:
@@ -96,6 +158,10 @@ def parse(event: CommentEvent) -> Command | Refusal | None:
     verb, args = words[0].lower(), words[1:]
     if verb == "status" and not args:
         return Command("status")
+    if verb == "fix":  # the text is feedback, read again where it is used (`fix_text`)
+        if not event.on_pull:
+            return Refusal("`/macoder fix` works on a task's pull request, not on an issue")
+        return Command("fix")
     if verb in ("run", "retry"):
         if len(args) != 1 or not is_task_id(args[0]):
             return Refusal(f"`/macoder {verb}` takes one task id, e.g. `/macoder {verb} T003`")

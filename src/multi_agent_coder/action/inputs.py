@@ -35,6 +35,7 @@ from typing import Any, Final, Literal, TypeVar, get_args
 import yaml
 from pydantic import ValidationError
 
+from multi_agent_coder.action.feedback import Source
 from multi_agent_coder.config import ModelSettings, PullRequestSettings, Settings
 from multi_agent_coder.errors import InvalidTaskIdError, UsageError
 from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, validate_task_id
@@ -52,6 +53,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "mode": "run",
     "task-id": "",
     "base-sha": "",
+    "revise": "",
     "max-parallel": "",
     "task-timeout": "",
     "run-timeout": "",
@@ -110,6 +112,9 @@ class ActionInputs:
     task_id: str | None = None
     #: The default branch's commit the plan job planned on (task and publish jobs).
     base_sha: str | None = None
+    #: A revision of the task's open PR: where the reviewer's feedback is (the plan job's
+    #: `revise` output) — ids only; the task job reads the text from GitHub itself.
+    revise: Source | None = None
     max_parallel: int | None = None
     task_timeout: float | None = None
     run_timeout: float | None = None
@@ -246,6 +251,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     backlog = parse("backlog", _relative_path, None)
     task_id = parse("task-id", _task_id, None)
     base_sha = parse("base-sha", _sha, None)
+    revise = parse("revise", Source.parse, None)
     max_parallel = parse("max-parallel", _max_parallel, None)
     task_timeout = parse("task-timeout", _seconds, None)
     run_timeout = parse("run-timeout", _seconds, None)
@@ -266,6 +272,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         problems.append(
             f"input 'base-sha': required with mode '{mode}' (the plan job's output base-sha)"
         )
+    if get("revise") and mode not in ("task", "publish"):
+        problems.append(f"input 'revise': only for modes task and publish, not '{mode}'")
     if mode == "check" and get("task-id"):
         problems.append("input 'task-id': not used with mode 'check'; remove it")
     if problems:
@@ -276,6 +284,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         backlog=backlog,
         task_id=task_id,
         base_sha=base_sha,
+        revise=revise,
         max_parallel=max_parallel,
         task_timeout=task_timeout,
         run_timeout=run_timeout,

@@ -66,8 +66,10 @@ from multi_agent_coder.visible import visible
 
 if TYPE_CHECKING:
     from multi_agent_coder.action.commands import Command
+    from multi_agent_coder.action.feedback import Source
     from multi_agent_coder.backlog.model import Task
     from multi_agent_coder.config import Settings
+    from multi_agent_coder.context.review import Feedback
     from multi_agent_coder.run.orchestrator import Orchestrator, RunReport
     from multi_agent_coder.run.session import AgentFactory, HandoffStore, Session, Snapshot
     from multi_agent_coder.run.state import RunState
@@ -262,6 +264,8 @@ def plan(job: Job, session: Session) -> int:
     a comment, the plan answers its `/macoder` command instead (`answer_command`)."""
     if job.runner.event_name == "issue_comment":
         return answer_command(job, session)
+    if job.runner.event_name == "pull_request_review":
+        return answer_review(job, session)
     inputs = job.inputs
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
     try:
@@ -272,19 +276,23 @@ def plan(job: Job, session: Session) -> int:
 
 
 def lease_ready(
-    job: Job, session: Session, only: frozenset[str] | None
+    job: Job,
+    session: Session,
+    only: frozenset[str] | None,
+    retry: frozenset[str] = frozenset(),
 ) -> tuple[Snapshot, list[Task]]:
     """Plan (see `plan`): the snapshot planned on and the tasks leased, with the outputs,
-    the job summary and the log written."""
+    the job summary and the log written. `retry`: tasks a person asked for again (a
+    revision of an open PR), ready despite their open PR."""
     inputs, runner = job.inputs, job.runner
     if not inputs.dry_run:
         delete_merged_branches(job, session)
-    snapshot = session.snapshot(only=only)
+    snapshot = session.snapshot(only=only, retry=retry)
     if not inputs.dry_run:  # the answers people gave to PRs, kept with the entry's hash
         snapshot = replace(snapshot, records=session.record_answers(snapshot))
         records = session.take_retry_labels(snapshot, run_id=runner.lease_run_id)
         if len(records) > len(snapshot.records):  # a label asked again: a fresh budget
-            snapshot = session.snapshot(records=records, prs=snapshot.prs, only=only)
+            snapshot = session.snapshot(records=records, prs=snapshot.prs, only=only, retry=retry)
     state = snapshot.state
     answered = held_for_a_person(state)
     ready = list(state.ready)
@@ -339,7 +347,7 @@ def answer_command(job: Job, session: Session) -> int:
         return EXIT_OK
     session.react(event.comment_id, "eyes")
     if isinstance(asked, Command):
-        done, reply = _carry_out_command(job, session, asked)
+        done, reply = _carry_out_command(job, session, asked, event.number, event.comment_id)
     else:
         write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
         done, reply = False, f"macoder: {asked.reason}."
@@ -349,13 +357,18 @@ def answer_command(job: Job, session: Session) -> int:
     return EXIT_OK
 
 
-def _carry_out_command(job: Job, session: Session, asked: Command) -> tuple[bool, str]:
-    """(done, the reply) for a permitted command."""
+def _carry_out_command(
+    job: Job, session: Session, asked: Command, number: int, comment_id: int
+) -> tuple[bool, str]:
+    """(done, the reply) for a permitted command in comment `comment_id` on `number`."""
+    from multi_agent_coder.action.feedback import Source
     from multi_agent_coder.action.outputs import render_status
 
     if asked.verb == "status":
         write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
         return True, "macoder status:\n\n" + render_status(session.snapshot().state)
+    if asked.verb == "fix":
+        return start_revision(job, session, number, Source("comment", comment_id))
     task_id = asked.task_id or ""
     known = {t.id for t in session.head().backlog.tasks}
     if task_id not in known:
@@ -370,6 +383,97 @@ def _carry_out_command(job: Job, session: Session, asked: Command) -> tuple[bool
     view = snapshot.state.view(task_id)
     why = view.detail(snapshot.state.max_attempts)
     return False, f"macoder: {task_id} does not start: {view.label}, {why}."
+
+
+def answer_review(job: Job, session: Session) -> int:
+    """A review was submitted: one asking for changes on a task's PR, by a person who may
+    command macoder, starts a revision (`start_revision`); anyone else's gets a reply saying
+    why not; any other review (an approval, a comment, another PR) does nothing."""
+    from multi_agent_coder.action.commands import Command, parse_review, review_event
+    from multi_agent_coder.action.feedback import Source
+
+    runner = job.runner
+    event = review_event(_read_event(runner))
+    asked = parse_review(event) if event is not None else None
+    if event is None or asked is None:
+        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        print("not a review asking for changes on a task's PR: nothing to do", file=job.out)
+        return EXIT_OK
+    if isinstance(asked, Command):
+        _, reply = start_revision(job, session, event.number, Source("review", event.review_id))
+    else:
+        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        reply = f"macoder: {asked.reason}."
+    session.reply(event.number, reply)
+    print(visible(reply, lines=True), file=job.out)
+    return EXIT_OK
+
+
+def start_revision(job: Job, session: Session, number: int, source: Source) -> tuple[bool, str]:
+    """Lease the task of PR `number` for a revision by the feedback at `source`, and pass
+    `source` (ids, never the text) on as the `revise` output; (done, the reply). Refused —
+    nothing leased — unless `number` is a task's open PR and the feedback is a permitted
+    person's ask for changes with something in it (read and checked here as the task job
+    will read it again)."""
+    from multi_agent_coder.errors import FeedbackRefusedError
+    from multi_agent_coder.forge.base import LABEL_FAILED, PrState
+
+    def refused(why: str) -> tuple[bool, str]:
+        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        return False, f"macoder: {why}."
+
+    github = session.github_reader()
+    pr = github.get_pull(number)
+    if pr is None:
+        return refused(
+            "changes are asked of macoder on a task's pull request (branch macoder/<id>) only"
+        )
+    task_id = pr.task_id
+    if pr.state is not PrState.OPEN or LABEL_FAILED in pr.labels:
+        return refused(f"PR #{number} is not open work of {task_id} to revise")
+    if task_id not in {t.id for t in session.head().backlog.tasks}:
+        return refused(f"{task_id} is not a task of {session.settings.backlog}")
+    try:
+        read_feedback(session, number, source)
+    except FeedbackRefusedError as exc:
+        return refused(str(exc))
+    if not job.inputs.dry_run:  # a fresh attempt budget, as `macoder revise` has
+        session.ask_again([task_id], run_id=job.runner.lease_run_id)
+    only = frozenset({task_id})
+    snapshot, ready = lease_ready(job, session, only, retry=only)
+    if not ready:
+        view = snapshot.state.view(task_id)
+        return False, (
+            f"macoder: {task_id} is not revised: {view.label}, "
+            f"{view.detail(snapshot.state.max_attempts)}."
+        )
+    write_outputs(job.runner.output_file, {"revise": str(source)})
+    attempt = snapshot.state.view(task_id).attempts + 1
+    return True, (
+        f"macoder: {task_id} is revised on PR #{number} (new commits, nothing rewritten), "
+        f"attempt {attempt}: {job.runner.run_url}"
+    )
+
+
+def read_feedback(session: Session, number: int, source: Source) -> Feedback:
+    """The feedback at `source` on PR `number`, read from GitHub and checked
+    (`action/feedback.py`); `FeedbackRefusedError` when it is not one to act on."""
+    from multi_agent_coder.action import feedback as fb
+    from multi_agent_coder.errors import FeedbackRefusedError, GitHubNotFoundError
+
+    github = session.github_reader()
+    try:
+        if source.kind == "review":
+            review = github.read(fb.get_review(github.slug, number, source.id))
+            comments = github.read(fb.list_review_comments(github.slug, number, source.id))
+            return fb.review_feedback(review, comments, number)
+        return fb.comment_feedback(
+            github.read(fb.get_issue_comment(github.slug, source.id)), number
+        )
+    except GitHubNotFoundError:
+        raise FeedbackRefusedError(
+            f"the {source.kind} is gone from pull request #{number}"
+        ) from None
 
 
 def _read_event(runner: RunnerContext) -> object:
@@ -474,8 +578,17 @@ def hand_off_task(job: Job, session: Session) -> int:
         print(workflow_command("warning", note, title=f"macoder {task_id}"), file=out)
         write_outputs(runner.output_file, {"result": "skipped"})
         return EXIT_OK
+    revise: dict[str, Feedback] = {}
+    if inputs.revise is not None:
+        pr = session.forge.find_open_pr(task_id)
+        if pr is None:
+            note = f"{task_id} has no open pull request to revise; nothing started"
+            print(workflow_command("warning", note, title=f"macoder {task_id}"), file=out)
+            write_outputs(runner.output_file, {"result": "skipped"})
+            return EXIT_OK
+        revise = {task_id: read_feedback(session, pr.number, inputs.revise)}
     orchestrator = _orchestrator(job, session, run_id=runner.lease_run_id)
-    return _report(job, orchestrator.run(RunOptions(only=frozenset({task_id}))))
+    return _report(job, orchestrator.run(RunOptions(only=frozenset({task_id}), revise=revise)))
 
 
 def publish(job: Job, session: Session) -> int:
@@ -490,6 +603,7 @@ def publish(job: Job, session: Session) -> int:
         run_id=runner.lease_run_id,
         base_sha=base_sha,
         directory=handoff_dir(runner),
+        revision=inputs.revise is not None,
     )
     pr = done.pr
     write_outputs(

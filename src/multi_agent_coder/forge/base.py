@@ -78,8 +78,10 @@ class Forge(Protocol):
         """The run ledger the runs against this forge share."""
         ...
 
-    def publish_branch(self, branch: str, head_sha: str) -> None:
-        """Make `branch` at `head_sha` visible to the forge (push); local: nothing to do."""
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+        """Make `branch` at `head_sha` visible to the forge (push); local: nothing to do.
+        `fast_forward`: a revision's new commits on top of what the reviewer saw — a plain
+        push the remote refuses unless it only adds commits (never a forced one)."""
         ...
 
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:

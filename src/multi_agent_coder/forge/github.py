@@ -144,6 +144,21 @@ class GitHubForge:
     def _send(self, request: sansio.Request) -> Any:
         return self.api.send(request)[0]
 
+    def read(self, request: sansio.Request) -> Any:
+        """GitHub's answer to a read (`GET`) the caller built, e.g. a review by its id
+        (`action/feedback.py`); the same retries and errors as every call."""
+        if request.method != "GET":
+            raise ValueError(f"read() only sends GET requests, not {request.method}")
+        return self._send(request)
+
+    def get_pull(self, number: int) -> PullRequest | None:
+        """Pull request `number` when it is macoder's (head `macoder/<id>` of this very
+        repository), else None; `GitHubNotFoundError` when there is no such PR."""
+        request = sansio.Request(
+            "GET", self.slug.path("pulls", number), (), None, f"reading pull request #{number}"
+        )
+        return sansio.parse_pull(self._send(request), self.slug)
+
     def _pulls(self, request: sansio.Request) -> Iterator[PullRequest]:
         for page in self.api.pages(request):
             yield from sansio.parse_pulls(page, self.slug)
@@ -413,10 +428,10 @@ class GitHubForge:
             deleted.append(pr.branch)
         return tuple(deleted)
 
-    def publish_branch(self, branch: str, head_sha: str) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
         """Push the task branch (see `Remote.publish`: lease on the inspected commit, never
-        over a person's commits)."""
-        self.remote.publish(branch, head_sha)
+        over a person's commits; with `fast_forward`, no force at all)."""
+        self.remote.publish(branch, head_sha, fast_forward=fast_forward)
 
     def fetch_branch(self, branch: str) -> str | None:
         """Fetched into `refs/macoder/fetched/<branch>`, never into the local branch itself

@@ -73,6 +73,8 @@ class Handoff(BaseModel):
     #: Set when the branch was "published": the bundle holds `REF_PREFIX + task` at it.
     head_sha: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
     pull: WantedPull | None = None
+    #: A revision: the PR head its new commits build on (the bundle's one prerequisite then).
+    onto: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
     #: Ledger lines, exactly as a ledger would append them.
     records: tuple[str, ...] = Field(default=(), max_length=1000)
 
@@ -179,15 +181,21 @@ class HandoffForge:
     def ledger(self, clock: Callable[[], float]) -> Ledger:
         return HandoffLedger(self.upstream.ledger(clock), self.store)
 
-    def publish_branch(self, branch: str, head_sha: str) -> None:
-        """The bundle of the branch's commits beyond the planned base, instead of a push."""
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+        """The bundle of the branch's commits beyond the planned base, instead of a push; for
+        a revision (`fast_forward`), beyond the PR's head it builds on (`onto`: the remote
+        branch's tip, which the engine has just checked is where the revision started)."""
         task_id = task_branch(branch).removeprefix(BRANCH_PREFIX)
         ref = ref_for(task_id)
+        onto = self.upstream.fetch_branch(branch) if fast_forward else None
+        if fast_forward and onto is None:
+            raise HandoffError(f"{branch}: a revision's branch is gone from the remote")
         run_git(["update-ref", ref, head_sha], self.repo.root)
-        bundle.create(
-            self.repo.root, self.store.task_dir(task_id) / BUNDLE_FILE, ref, self.store.base_sha
+        base = onto or self.store.base_sha
+        bundle.create(self.repo.root, self.store.task_dir(task_id) / BUNDLE_FILE, ref, base)
+        self.store.update(
+            task_id, lambda h: h.model_copy(update={"head_sha": head_sha, "onto": onto})
         )
-        self.store.update(task_id, lambda h: h.model_copy(update={"head_sha": head_sha}))
 
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
         return self.upstream.foreign_commits(branch, base_sha)

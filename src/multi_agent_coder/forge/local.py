@@ -90,8 +90,9 @@ class LocalForge:
     def close(self) -> None:
         """Nothing is held open between calls (each reads and writes the store under a lock)."""
 
-    def publish_branch(self, branch: str, head_sha: str) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
         """The branch is already in this repository; check it is where the caller thinks."""
+        del fast_forward  # nothing is pushed
         actual = self.repo.branch_head(branch.removeprefix("refs/heads/"))
         if actual != head_sha:
             raise ForgeError(f"branch {branch} is at {actual}, expected {head_sha}")

@@ -186,8 +186,10 @@ class Remote:
             return ()
         return self._inspect(branch, default_ref, None)[1]
 
-    def publish(self, branch: str, head_sha: str) -> None:
-        """Push `head_sha` to `branch` with a lease on what the remote holds.
+    def publish(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+        """Push `head_sha` to `branch` with a lease on what the remote holds (`fast_forward`:
+        a plain push instead, which the remote refuses unless it only adds commits — what a
+        revision of a PR does, never rewriting what its reviewer saw).
 
         The remote branch is inspected first: commits on it, beyond the default branch and
         `head_sha`, that macoder did not author mean a person worked there — nothing is
@@ -207,11 +209,12 @@ class Remote:
             expected, foreign = self._inspect(branch, default_ref, head_sha)
             if foreign:
                 raise NeedsReviewError(branch, foreign)
+        lease = [] if fast_forward else [f"--force-with-lease=refs/heads/{branch}:{expected}"]
         args = [
             "push",
             "--porcelain",
             "--no-verify",
-            f"--force-with-lease=refs/heads/{branch}:{expected}",
+            *lease,
             self.url,
             f"{head_sha}:refs/heads/{branch}",
         ]

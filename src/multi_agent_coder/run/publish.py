@@ -13,6 +13,13 @@ This job holds the write token and runs no agent, no repository code and no npm.
 4. push with the lease on the inspected remote commit (never over a person's commits) and
    open or update the one PR; then append the attempt and release the plan's lease.
 
+A revision (a review asked for changes; the plan said so) is held to the same rules, with the
+PR's head in place of the planned base: the hand-off must build on exactly the head the open
+PR and its branch are at now (a person's push since stops it for review), the bundle carries
+only the new commits, they are macoder's in a straight line and change nothing the rules
+refuse (the backlog not at all: the PR flipped the status already), and the push is a plain
+fast-forward — what the reviewer saw is never rewritten.
+
 A refused hand-off pushes nothing and opens nothing; its attempt is recorded as failed with
 the reason (so attempts stay counted), and the lease is released. A task job that left no
 hand-off at all (cancelled, timed out, runner lost), or one that began the task (its hand-off
@@ -30,7 +37,7 @@ from typing import Literal
 from multi_agent_coder.backlog.model import TaskStatus
 from multi_agent_coder.backlog.write import with_task_status
 from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
-from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, PrResult
 from multi_agent_coder.forge.handoff import (
     BUNDLE_FILE,
     Handoff,
@@ -89,10 +96,17 @@ class Refused(Exception):
 
 
 def publish_handoff(
-    session: Session, task_id: str, *, run_id: str, base_sha: str, directory: Path
+    session: Session,
+    task_id: str,
+    *,
+    run_id: str,
+    base_sha: str,
+    directory: Path,
+    revision: bool = False,
 ) -> Published:
     """Check and carry out the hand-off of `task_id` in `directory/<task_id>`; always record
-    the attempt and release the lease `run_id` holds."""
+    the attempt and release the lease `run_id` holds. `revision`: the plan leased the task
+    to revise its open PR (new commits on the PR's head, see the module's docstring)."""
     validate_task_id(task_id)
     settings = session.settings
     expected = Expected(
@@ -112,7 +126,7 @@ def publish_handoff(
         handoff, result = None, Published(task_id, "refused", str(exc))
     else:
         try:
-            result = _carry_out(session, handoff, expected, directory / task_id)
+            result = _carry_out(session, handoff, expected, directory / task_id, revision)
         except (OSError, subprocess.SubprocessError) as exc:  # the attempt is recorded anyway
             result = Published(task_id, "refused", f"publish failed: {type(exc).__name__}: {exc}")
     attempts = _attempts(handoff, expected)
@@ -147,7 +161,7 @@ def _show_progress(
 
 
 def _carry_out(
-    session: Session, handoff: Handoff | None, expected: Expected, folder: Path
+    session: Session, handoff: Handoff | None, expected: Expected, folder: Path, revision: bool
 ) -> Published:
     task_id = expected.task_id
     if handoff is None:
@@ -168,8 +182,13 @@ def _carry_out(
         if handoff.pull is None:
             return Published(task_id, "nothing", "nothing to publish")
         if handoff.head_sha is not None:
-            _check_branch(session, handoff.head_sha, handoff.pull, expected, folder / BUNDLE_FILE)
-            session.forge.publish_branch(branch_for(task_id), handoff.head_sha)
+            on = _revised_base(session, handoff, expected) if revision else expected
+            if not revision and handoff.onto is not None:
+                raise Refused(["the hand-off builds on a PR's head, but no revision was planned"])
+            _check_branch(session, handoff.head_sha, handoff.pull, on, folder / BUNDLE_FILE)
+            session.forge.publish_branch(
+                branch_for(task_id), handoff.head_sha, fast_forward=revision
+            )
         else:
             _check_relabel(session, handoff.pull, task_id)
         pr = _open_or_update(session, task_id, handoff.pull)
@@ -181,6 +200,25 @@ def _carry_out(
     except MacoderError as exc:
         return Published(task_id, "refused", f"publish failed: {exc}")
     return Published(task_id, "published", "", pr)
+
+
+def _revised_base(session: Session, handoff: Handoff, expected: Expected) -> Expected:
+    """What a revision's branch is checked against: `expected` with the open PR's head as
+    the base — the head the hand-off says it builds on, which must be where GitHub has the
+    PR and its branch now (read here, with this job's token, not taken from the hand-off)."""
+    task_id = expected.task_id
+    onto = handoff.onto
+    if onto is None:
+        raise Refused(["a revision's hand-off does not say which PR head it builds on"])
+    pr = session.forge.find_open_pr(task_id)
+    if pr is None or LABEL_FAILED in pr.labels:
+        raise Refused([f"{task_id} has no open pull request to revise"])
+    branch = branch_for(task_id)
+    tip = session.forge.fetch_branch(branch)
+    if pr.head_sha != onto or tip != onto:
+        moved = tip if tip is not None and tip != onto else pr.head_sha
+        raise NeedsReviewError(branch, [f"{onto[:10]} -> {moved[:10]}"])
+    return replace(expected, base_sha=onto)
 
 
 def _check_result(handoff: Handoff, expected: Expected) -> None:

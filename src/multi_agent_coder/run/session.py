@@ -238,6 +238,23 @@ class Session:
         """A comment on issue or pull request `number`."""
         self._github("replying").add_comment(number, body)
 
+    def github_reader(self) -> GitHubForge:
+        """The GitHub forge to read from — in a task job, the one its hand-off forge reads
+        through (with the job's read-only token), e.g. a review that asks for changes."""
+        from multi_agent_coder.forge.handoff import HandoffForge
+
+        if isinstance(self.forge, HandoffForge):
+            return Session._github_of(self.forge.upstream, "reading a review")
+        return self._github("reading a review")
+
+    @staticmethod
+    def _github_of(forge: Forge, doing: str) -> GitHubForge:
+        from multi_agent_coder.forge.github import GitHubForge
+
+        if not isinstance(forge, GitHubForge):
+            raise UsageError(f"{doing} is done on GitHub, not on {forge.name}")
+        return forge
+
     def _github(self, doing: str) -> GitHubForge:
         from multi_agent_coder.forge.github import GitHubForge
 

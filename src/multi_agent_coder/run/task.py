@@ -418,7 +418,7 @@ def _attempt(
     if notes.onto is not None:
         _check_fast_forward(env, branch, notes.onto, notes.head_sha)
     try:
-        env.forge.publish_branch(branch, notes.head_sha)
+        env.forge.publish_branch(branch, notes.head_sha, fast_forward=notes.onto is not None)
     except NeedsReviewError as exc:  # a person pushed to the branch while the agent worked
         _refuse_foreign(env, task.id, str(exc), Phase.PUBLISH)
     notes.published = True
