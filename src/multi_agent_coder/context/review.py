@@ -21,6 +21,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import Final
@@ -129,10 +130,17 @@ class RenderedReview:
         return utf8_size(self.text)
 
 
+#: A line a Markdown reader takes for a heading: up to three spaces, then `#`.
+_HEADING: Final = re.compile(r"^( {0,3})#", re.MULTILINE)
+
+
 def clean(text: str) -> str:
     """Reviewer text as the agent may see it: Windows line ends made plain, every other
-    control character a visible escape (tab and line feed kept), outer blank space gone."""
-    return visible(text.replace("\r\n", "\n"), lines=True).strip()
+    control character a visible escape (tab and line feed kept), outer blank space gone,
+    and a line that would read as a heading escaped (`\\#`) — a review saying
+    "## Instructions" must not look like a section of macoder's own prompt."""
+    shown = visible(text.replace("\r\n", "\n"), lines=True).strip()
+    return _HEADING.sub(lambda m: m[1] + "\\#", shown)
 
 
 def _item(where: str, text: str) -> str:
