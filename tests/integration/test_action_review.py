@@ -149,7 +149,7 @@ def test_a_review_asking_for_changes_adds_one_commit_to_the_same_pr(world: World
     assert "this line is slow" in call["prompt"]
     after = branch_log(world, "T001")
     assert after[1:] == before  # one new commit on top: nothing rewritten
-    assert git(world.remote, "show", f"macoder/T001:t001.txt") == "faster"
+    assert git(world.remote, "show", "macoder/T001:t001.txt") == "faster"
     assert git(world.remote, "log", "-1", "--format=%ae", "macoder/T001") == MACODER[1]
     assert len(world.fake.pulls(SLUG)) == 1
     assert pull(world, number)["head"]["sha"] == after[0] != head
