@@ -304,8 +304,15 @@ def test_the_local_action_is_called_with_declared_inputs_only() -> None:
 def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() -> None:
     workflow = load(ROOT / ".github" / "workflows" / "macoder.yml")
     on = triggers(workflow)
-    assert set(on) == {"push", "schedule", "workflow_dispatch", "issue_comment"}
+    assert set(on) == {
+        "push",
+        "schedule",
+        "workflow_dispatch",
+        "issue_comment",
+        "pull_request_review",
+    }
     assert on["issue_comment"] == {"types": ["created"]}  # never an edit of an old comment
+    assert on["pull_request_review"] == {"types": ["submitted"]}  # never an edit or dismissal
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
     jobs = workflow["jobs"]
     plan, task, publish = jobs["plan"], jobs["run"], jobs["publish"]
@@ -317,6 +324,14 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
         "issues": "write",
     }
     assert "contains(github.event.comment.body, '/macoder')" in plan["if"]
+    # A review plans only when it requests changes on a task's PR.
+    assert "github.event.review.state == 'changes_requested'" in plan["if"]
+    assert "startsWith(github.event.pull_request.head.ref, 'macoder/')" in plan["if"]
+    # Every job checks out the default branch, never the PR a review is of.
+    for job in (plan, task, publish):
+        assert job["steps"][0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    # A revision passes on ids only (`review:<id>` / `comment:<id>`), to both later jobs.
+    assert plan["outputs"]["revise"] == "${{ steps.macoder.outputs.revise }}"
     plan_step = next(step for step in plan["steps"] if step.get("uses") == "./")
     assert plan_step["with"]["github-token"] == "${{ github.token }}"
     # The job that runs the agent can read, nothing more, and gets no PAT.
@@ -336,6 +351,7 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert action_step["with"]["mode"] == "task"
     assert action_step["with"]["github-token"] == "${{ github.token }}"
     assert action_step["with"]["base-sha"] == "${{ needs.plan.outputs.base-sha }}"
+    assert action_step["with"]["revise"] == "${{ needs.plan.outputs.revise }}"
     upload = task["steps"][-1]
     assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["if"] == "always()"
@@ -352,6 +368,7 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert "opencode-config" not in text
     publish_step = next(step for step in publish["steps"] if step.get("uses") == "./")
     assert publish_step["with"]["mode"] == "publish"
+    assert publish_step["with"]["revise"] == "${{ needs.plan.outputs.revise }}"
     assert publish_step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
     checkout = publish["steps"][0]
     assert checkout["with"]["fetch-depth"] == 0
