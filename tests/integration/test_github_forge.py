@@ -1289,3 +1289,28 @@ def test_a_workflow_token_the_repository_setting_stops_is_told_which_setting(
 
     assert '"Allow GitHub Actions to create and approve pull requests"' in str(refused.value)
     assert open_pulls(fake) == []
+
+
+def test_what_the_review_loop_reads_and_writes_matches_githubs_description(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    """Reviews, review comments, a comment by id, a reaction: each answer of the fake is
+    checked against the OpenAPI description by the `fake` fixture, each read through the
+    forge's own code — so the review loop is tested against GitHub's shapes, not the fake's."""
+    from multi_agent_coder.action import feedback
+
+    pr = publish(forge, work, "T001", "1\n")
+    review = fake.add_review(
+        SLUG, pr.number, "Please rename it", comments=(("t001.txt", 1, "call it two"),)
+    )
+    comment = fake.add_comment_by(SLUG, pr.number, "/macoder fix faster", "MEMBER")
+
+    got = forge.read(feedback.get_review(forge.slug, pr.number, review))
+    lines = forge.read(feedback.list_review_comments(forge.slug, pr.number, review))
+    said = forge.read(feedback.get_issue_comment(forge.slug, comment))
+    forge.react(comment, "eyes")
+
+    assert (got["state"], got["body"]) == ("CHANGES_REQUESTED", "Please rename it")
+    assert [(c["path"], c["line"], c["body"]) for c in lines] == [("t001.txt", 1, "call it two")]
+    assert (said["body"], said["author_association"]) == ("/macoder fix faster", "MEMBER")
+    assert fake.reactions(SLUG, comment) == ["eyes"]

@@ -137,7 +137,7 @@ def test_success_opens_one_verified_pr_and_leaves_nothing_behind(
     assert (target.root / "notes.txt").read_text() == "the user's own notes\n"
     # the ledger: lease, the attempt's start and its end (success), release, all by this run
     records = target.records("T001")
-    assert kinds(records) == ["lease", "start", "attempt", "release"], records
+    assert kinds(records) == ["lease", "start", "attempt", "comment", "release"], records
     assert {r["run_id"] for r in records} == {result.json()["run_id"]}
     assert records[2]["outcome"] == "success"
 

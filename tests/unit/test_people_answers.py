@@ -100,7 +100,7 @@ def test_retry_asks_again_and_the_next_answer_counts_again(world: World) -> None
 
     assert outcome_of(report, "T001") == ("succeeded", "PR #2 created")
     kinds = [r["type"] for r in world.ledger() if r["task"] == "T001"]
-    assert kinds[-6:] == ["answer", "reset", "lease", "start", "attempt", "release"]
+    assert kinds[-7:] == ["answer", "reset", "lease", "start", "attempt", "comment", "release"]
     with world.session() as session:
         session.close_pr("T001")  # and no again
     assert world.run(only=ONE).outcomes == []

@@ -318,11 +318,12 @@ def test_retry_gives_a_task_out_of_attempts_a_fresh_budget_and_says_so(world: Wo
     assert report.reset_attempts == {"T001": 3}
     assert outcome_of(report, "T001")[0] == "succeeded"
     kinds = [(r["type"], r.get("outcome")) for r in world.ledger() if r["task"] == "T001"]
-    assert kinds[-5:] == [
+    assert kinds[-6:] == [
         ("reset", None),
         ("lease", None),
         ("start", None),
         ("attempt", "success"),
+        ("comment", None),  # the PR's progress comment, kept with its id
         ("release", None),
     ]
 
