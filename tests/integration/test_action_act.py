@@ -162,6 +162,13 @@ def _workflow() -> str:
             rf"uses: actions/{name}@[0-9a-f]{{40}}[^\n]*", f"uses: ./{DOUBLES_DIR}/{name}", new
         )
         assert count == 1, f"expected one actions/{name} in {WORKFLOW}, found {count}"
+    # Every checkout names the default branch (a review's own ref is the PR's); act copies
+    # the source repository only for a checkout without `ref:` (else it clones from
+    # github.com, unreachable here). Under act the run is a push to the default branch, so
+    # the checkout without it is of the same branch.
+    ref = "          ref: ${{ github.event.repository.default_branch }}\n"
+    assert new.count(ref) == 3, f"expected each checkout of {WORKFLOW} to name the default branch"
+    new = new.replace(ref, "")
     marker = "      - name: Hand off the result\n"
     assert new.count(marker) == 1
     return new.replace(marker, SCAN_STEP + TAMPER_STEP + marker)

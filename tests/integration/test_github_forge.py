@@ -1297,17 +1297,15 @@ def test_what_the_review_loop_reads_and_writes_matches_githubs_description(
     """Reviews, review comments, a comment by id, a reaction: each answer of the fake is
     checked against the OpenAPI description by the `fake` fixture, each read through the
     forge's own code — so the review loop is tested against GitHub's shapes, not the fake's."""
-    from multi_agent_coder.action import feedback
-
     pr = publish(forge, work, "T001", "1\n")
     review = fake.add_review(
         SLUG, pr.number, "Please rename it", comments=(("t001.txt", 1, "call it two"),)
     )
     comment = fake.add_comment_by(SLUG, pr.number, "/macoder fix faster", "MEMBER")
 
-    got = forge.read(feedback.get_review(forge.slug, pr.number, review))
-    lines = forge.read(feedback.list_review_comments(forge.slug, pr.number, review))
-    said = forge.read(feedback.get_issue_comment(forge.slug, comment))
+    got = forge.read(sansio.get_review(forge.slug, pr.number, review))
+    lines = forge.read(sansio.list_review_comments(forge.slug, pr.number, review))
+    said = forge.read(sansio.get_issue_comment(forge.slug, comment))
     forge.react(comment, "eyes")
 
     assert (got["state"], got["body"]) == ("CHANGES_REQUESTED", "Please rename it")

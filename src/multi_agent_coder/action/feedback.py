@@ -25,7 +25,6 @@ from typing import Any, Final, Literal
 from multi_agent_coder.action.commands import ALLOWED, fix_text
 from multi_agent_coder.context.review import Feedback, LineComment
 from multi_agent_coder.errors import FeedbackRefusedError
-from multi_agent_coder.forge.github_sansio import Request, Slug
 
 SourceKind = Literal["review", "comment"]
 
@@ -57,39 +56,6 @@ class Source:
             raise ValueError("must be 'review:<id>' or 'comment:<id>'")
         kind: SourceKind = "review" if match[1] == "review" else "comment"
         return cls(kind, int(match[2]))
-
-
-# ===================================================================== requests
-
-
-def get_review(slug: Slug, number: int, review_id: int) -> Request:
-    return Request(
-        "GET",
-        slug.path("pulls", number, "reviews", review_id),
-        (),
-        None,
-        f"reading review {review_id} of pull request #{number}",
-    )
-
-
-def list_review_comments(slug: Slug, number: int, review_id: int) -> Request:
-    return Request(
-        "GET",
-        slug.path("pulls", number, "reviews", review_id, "comments"),
-        (("per_page", str(MAX_COMMENTS)),),
-        None,
-        f"reading the line comments of review {review_id}",
-    )
-
-
-def get_issue_comment(slug: Slug, comment_id: int) -> Request:
-    return Request(
-        "GET",
-        slug.path("issues", "comments", comment_id),
-        (),
-        None,
-        f"reading comment {comment_id}",
-    )
 
 
 # ===================================================================== answers

@@ -416,27 +416,13 @@ def start_revision(job: Job, session: Session, number: int, source: Source) -> t
     person's ask for changes with something in it (read and checked here as the task job
     will read it again)."""
     from multi_agent_coder.errors import FeedbackRefusedError
-    from multi_agent_coder.forge.base import LABEL_FAILED, PrState
 
-    def refused(why: str) -> tuple[bool, str]:
-        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
-        return False, f"macoder: {why}."
-
-    github = session.github_reader()
-    pr = github.get_pull(number)
-    if pr is None:
-        return refused(
-            "changes are asked of macoder on a task's pull request (branch macoder/<id>) only"
-        )
-    task_id = pr.task_id
-    if pr.state is not PrState.OPEN or LABEL_FAILED in pr.labels:
-        return refused(f"PR #{number} is not open work of {task_id} to revise")
-    if task_id not in {t.id for t in session.head().backlog.tasks}:
-        return refused(f"{task_id} is not a task of {session.settings.backlog}")
     try:
+        task_id = session.task_pr_to_revise(number)
         read_feedback(session, number, source)
     except FeedbackRefusedError as exc:
-        return refused(str(exc))
+        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        return False, f"macoder: {exc}."
     if not job.inputs.dry_run:  # a fresh attempt budget, as `macoder revise` has
         session.ask_again([task_id], run_id=job.runner.lease_run_id)
     only = frozenset({task_id})
@@ -461,15 +447,11 @@ def read_feedback(session: Session, number: int, source: Source) -> Feedback:
     from multi_agent_coder.action import feedback as fb
     from multi_agent_coder.errors import FeedbackRefusedError, GitHubNotFoundError
 
-    github = session.github_reader()
     try:
         if source.kind == "review":
-            review = github.read(fb.get_review(github.slug, number, source.id))
-            comments = github.read(fb.list_review_comments(github.slug, number, source.id))
+            review, comments = session.read_review(number, source.id)
             return fb.review_feedback(review, comments, number)
-        return fb.comment_feedback(
-            github.read(fb.get_issue_comment(github.slug, source.id)), number
-        )
+        return fb.comment_feedback(session.read_issue_comment(source.id), number)
     except GitHubNotFoundError:
         raise FeedbackRefusedError(
             f"the {source.kind} is gone from pull request #{number}"

@@ -316,6 +316,44 @@ def comment_id_of(data: object) -> int:
     raise GitHubError("GitHub answered a comment request without the comment's id")
 
 
+#: The line comments of one review read for its feedback (one page; the feedback's own budget
+#: keeps only the newest that fit).
+MAX_REVIEW_COMMENTS: Final = 100
+
+
+# ===================================================================== reviews
+
+
+def get_review(slug: Slug, number: int, review_id: int) -> Request:
+    return Request(
+        "GET",
+        slug.path("pulls", number, "reviews", review_id),
+        (),
+        None,
+        f"reading review {review_id} of pull request #{number}",
+    )
+
+
+def list_review_comments(slug: Slug, number: int, review_id: int) -> Request:
+    return Request(
+        "GET",
+        slug.path("pulls", number, "reviews", review_id, "comments"),
+        (("per_page", str(MAX_REVIEW_COMMENTS)),),
+        None,
+        f"reading the line comments of review {review_id}",
+    )
+
+
+def get_issue_comment(slug: Slug, comment_id: int) -> Request:
+    return Request(
+        "GET",
+        slug.path("issues", "comments", comment_id),
+        (),
+        None,
+        f"reading comment {comment_id}",
+    )
+
+
 # ===================================================================== answers
 
 

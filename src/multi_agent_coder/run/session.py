@@ -31,7 +31,13 @@ from multi_agent_coder.backlog.load import load_bytes, require_valid
 from multi_agent_coder.backlog.model import Backlog, Task
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.config import Settings
-from multi_agent_coder.errors import MacoderError, NoBacklogError, UnknownTaskError, UsageError
+from multi_agent_coder.errors import (
+    FeedbackRefusedError,
+    MacoderError,
+    NoBacklogError,
+    UnknownTaskError,
+    UsageError,
+)
 from multi_agent_coder.forge.base import LABEL_RETRY, Forge, PrState, PullRequest
 from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Comment, Ledger, Record, Reset
@@ -246,6 +252,40 @@ class Session:
         if isinstance(self.forge, HandoffForge):
             return Session._github_of(self.forge.upstream, "reading a review")
         return self._github("reading a review")
+
+    def task_pr_to_revise(self, number: int) -> str:
+        """The task whose open pull request `number` is, to be revised; `FeedbackRefusedError`
+        saying why not when it is no task's PR, not open work (closed, a failed attempt's
+        draft), or its task is not in the backlog."""
+        from multi_agent_coder.forge.base import LABEL_FAILED
+
+        pr = self.github_reader().get_pull(number)
+        if pr is None:
+            raise FeedbackRefusedError(
+                "changes are asked of macoder on a task's pull request (branch macoder/<id>) only"
+            )
+        if pr.state is not PrState.OPEN or LABEL_FAILED in pr.labels:
+            raise FeedbackRefusedError(f"PR #{number} is not open work of {pr.task_id} to revise")
+        if pr.task_id not in {t.id for t in self.head().backlog.tasks}:
+            raise FeedbackRefusedError(f"{pr.task_id} is not a task of {self.settings.backlog}")
+        return pr.task_id
+
+    def read_review(self, number: int, review_id: int) -> tuple[object, object]:
+        """GitHub's answers for review `review_id` of PR `number`: the review, its line
+        comments (checked by `action/feedback.py`, which turns them into feedback)."""
+        from multi_agent_coder.forge import github_sansio as sansio
+
+        github = self.github_reader()
+        review = github.read(sansio.get_review(github.slug, number, review_id))
+        comments = github.read(sansio.list_review_comments(github.slug, number, review_id))
+        return review, comments
+
+    def read_issue_comment(self, comment_id: int) -> object:
+        """GitHub's answer for issue comment `comment_id` (a `/macoder fix`)."""
+        from multi_agent_coder.forge import github_sansio as sansio
+
+        github = self.github_reader()
+        return github.read(sansio.get_issue_comment(github.slug, comment_id))
 
     @staticmethod
     def _github_of(forge: Forge, doing: str) -> GitHubForge:
