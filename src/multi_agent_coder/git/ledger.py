@@ -317,10 +317,17 @@ def _interrupted(start: Start, until: float | None) -> Attempt:
         f"interrupted: the lease of run {start.run_id} ({start.holder}) ran out{when} "
         "with no result (cancelled, timed out, or its runner or process lost)"
     )
-    at = until if until is not None else start.at
+    return interrupted_attempt(
+        start.task, start.run_id, reason, until if until is not None else start.at
+    )
+
+
+def interrupted_attempt(task: str, run_id: str, reason: str, at: float) -> Attempt:
+    """An attempt that began and never said how it ended: it counts, with `reason`, and
+    nothing else is known of it (no time, tokens or cost)."""
     return Attempt(
-        task=start.task,
-        run_id=start.run_id,
+        task=task,
+        run_id=run_id,
         outcome=INTERRUPTED,
         reason=reason,
         duration_s=0.0,

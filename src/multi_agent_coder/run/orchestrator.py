@@ -38,7 +38,6 @@ from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.context.review import Feedback
 from multi_agent_coder.errors import UnhealthyRepositoryError, UsageError
 from multi_agent_coder.git.ledger import (
-    INTERRUPTED,
     Attempt,
     Lease,
     Ledger,
@@ -46,6 +45,7 @@ from multi_agent_coder.git.ledger import (
     Release,
     Reset,
     attempts,
+    interrupted_attempt,
     live_leases,
     settled,
     unfinished,
@@ -128,18 +128,11 @@ class RunReport:
 
 def _gone(lease: Lease, now: float) -> Attempt:
     """The attempt of a local run whose process ended before it said how the task went."""
-    return Attempt(
-        task=lease.task,
-        run_id=lease.run_id,
-        outcome=INTERRUPTED,
-        reason=f"interrupted: its run's process ({lease.holder}) ended before the task did",
-        duration_s=0.0,
-        context_bytes=0,
-        model=None,
-        tokens_in=None,
-        tokens_out=None,
-        cost=None,
-        at=now,
+    return interrupted_attempt(
+        lease.task,
+        lease.run_id,
+        f"interrupted: its run's process ({lease.holder}) ended before the task did",
+        now,
     )
 
 
