@@ -4,18 +4,12 @@ killed before it could remove them are removed by the next run — and no one el
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.run.verify import EXPORT_PREFIX, exported, sweep_stale_exports
 from tests.integration.gitrepos import make_repo
-
-
-def dead_pid() -> int:
-    done = subprocess.Popen(["true"])
-    done.wait()
-    return done.pid
+from tests.pids import unused_pid
 
 
 def test_an_export_is_named_after_the_process_that_made_it(tmp_path: Path) -> None:
@@ -28,7 +22,7 @@ def test_an_export_is_named_after_the_process_that_made_it(tmp_path: Path) -> No
 
 
 def test_only_the_exports_of_gone_processes_are_swept(tmp_path: Path) -> None:
-    gone = tmp_path / f"{EXPORT_PREFIX}{dead_pid()}-abc"
+    gone = tmp_path / f"{EXPORT_PREFIX}{unused_pid()}-abc"
     mine = tmp_path / f"{EXPORT_PREFIX}{os.getpid()}-def"
     alive = tmp_path / f"{EXPORT_PREFIX}{os.getppid()}-ghi"
     other = tmp_path / "macoder-verify-notapid"

@@ -10,20 +10,18 @@ from pathlib import Path
 
 from multi_agent_coder.agents.opencode.runtime import SERVERS_DIR, reap_orphans
 from multi_agent_coder.processes import command_line, pid_alive
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
+from tests.pids import unused_pid
 
 
 def fake_server() -> subprocess.Popen[bytes]:
-    """A process whose command line says opencode, like the real server's (returned once
-    the exec has happened: the command line is read from /proc, not guessed by time)."""
+    """A process whose command line says opencode, like the real server's, returned once
+    the exec has happened: bash's own command line says opencode too, and /proc reads empty
+    for a moment while the exec replaces it, so the wait is for the new program's name."""
     proc = subprocess.Popen(["bash", "-c", "exec -a opencode-serve-fake sleep 60"])
     deadline = time.monotonic() + 30
-    while b"opencode" not in command_line(proc.pid) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if command_line(proc.pid).startswith(b"opencode-serve-fake\0"):
+            break
         time.sleep(0.01)
     return proc
 
@@ -49,7 +47,7 @@ def test_the_server_of_a_dead_run_is_killed_and_its_home_removed(tmp_path: Path)
     server = fake_server()
     home = tmp_path / "macoder-opencode-xyz"
     home.mkdir()
-    path = record(tmp_path, dead_pid(), server.pid, home)
+    path = record(tmp_path, unused_pid(), server.pid, home)
     try:
         assert server.pid in reap_orphans(tmp_path)
         assert wait_gone(server)
@@ -73,7 +71,7 @@ def test_the_server_of_a_live_run_is_left_alone(tmp_path: Path) -> None:
 
 def test_a_reused_pid_that_is_not_opencode_is_never_signalled(tmp_path: Path) -> None:
     bystander = subprocess.Popen(["sleep", "60"])
-    path = record(tmp_path, dead_pid(), bystander.pid, tmp_path / "elsewhere")
+    path = record(tmp_path, unused_pid(), bystander.pid, tmp_path / "elsewhere")
     try:
         assert reap_orphans(tmp_path) == []
         assert pid_alive(bystander.pid)
