@@ -34,6 +34,9 @@ GOTCHA_BUDGET: Final = 100
 #: long comment cannot push out the others.
 REVIEW_BUDGET: Final = 1000
 REVIEW_COMMENT_BUDGET: Final = 300
+#: The line comments of one review read for its feedback: one page of GitHub's API (the
+#: Review section's budget keeps only the newest that fit anyway).
+MAX_REVIEW_COMMENTS: Final = 100
 
 #: The largest feedback file `macoder revise --feedback-file` reads. Far more than the review
 #: section can show: the file is read whole and cut to the budget like any review.

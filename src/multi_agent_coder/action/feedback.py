@@ -25,14 +25,12 @@ from typing import Any, Final, Literal
 from multi_agent_coder.action.commands import ALLOWED, fix_text
 from multi_agent_coder.context.review import Feedback, LineComment
 from multi_agent_coder.errors import FeedbackRefusedError
+from multi_agent_coder.limits import MAX_REVIEW_COMMENTS
 
 SourceKind = Literal["review", "comment"]
 
 #: How a source is written as the action's `revise` input / the plan's `revise` output.
 SOURCE_PATTERN: Final = re.compile(r"(review|comment):([1-9][0-9]{0,15})", re.ASCII)
-
-#: At most this many line comments are read (one page); the Review section keeps fewer.
-MAX_COMMENTS: Final = 100
 
 #: GitHub's REST `state` of a review that asks for changes.
 CHANGES_REQUESTED: Final = "CHANGES_REQUESTED"
@@ -114,7 +112,7 @@ def review_feedback(review: object, comments: object, number: int) -> Feedback:
     items: Sequence[object] = comments if isinstance(comments, list) else []
     lines = tuple(
         found
-        for item in items[:MAX_COMMENTS]
+        for item in items[:MAX_REVIEW_COMMENTS]
         if isinstance(item, Mapping)
         and _allowed(item)
         and item.get("pull_request_review_id") in (None, review.get("id"))

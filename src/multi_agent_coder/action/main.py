@@ -27,7 +27,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
@@ -65,7 +65,7 @@ from multi_agent_coder.report import workflow_command
 from multi_agent_coder.visible import visible
 
 if TYPE_CHECKING:
-    from multi_agent_coder.action.commands import Command
+    from multi_agent_coder.action.commands import Command, CommentEvent, Refusal
     from multi_agent_coder.action.feedback import Source
     from multi_agent_coder.backlog.model import Task
     from multi_agent_coder.config import Settings
@@ -336,43 +336,40 @@ def answer_command(job: Job, session: Session) -> int:
     👀 on receipt, then 🚀 and a reply saying what was done, or 😕 and a reply saying why
     not. A comment that is no command does nothing. The reply is built from macoder's own
     sentences and validated task ids: no word of the comment is echoed, run or stored."""
-    from multi_agent_coder.action.commands import Command, comment_event, parse
+    from multi_agent_coder.action.commands import comment_event, parse
 
-    runner = job.runner
-    event = comment_event(_read_event(runner))
-    asked = parse(event) if event is not None else None
-    if event is None or asked is None:
-        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
-        print("not a /macoder command: nothing to do", file=job.out)
-        return EXIT_OK
-    session.react(event.comment_id, "eyes")
-    if isinstance(asked, Command):
-        done, reply = _carry_out_command(job, session, asked, event.number, event.comment_id)
-    else:
-        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
-        done, reply = False, f"macoder: {asked.reason}."
-    session.reply(event.number, reply)
-    session.react(event.comment_id, "rocket" if done else "confused")
-    print(visible(reply, lines=True), file=job.out)
-    return EXIT_OK
+    idle = "not a /macoder command"
+    event = comment_event(_read_event(job.runner))
+    if event is None:
+        return _answer(job, session, None, None, idle=idle)
+    return _answer(
+        job,
+        session,
+        event.number,
+        parse(event),
+        idle=idle,
+        carry_out=lambda asked: _carry_out_command(job, session, asked, event),
+        comment_id=event.comment_id,
+    )
 
 
 def _carry_out_command(
-    job: Job, session: Session, asked: Command, number: int, comment_id: int
+    job: Job, session: Session, asked: Command, event: CommentEvent
 ) -> tuple[bool, str]:
-    """(done, the reply) for a permitted command in comment `comment_id` on `number`."""
+    """(done, the reply) for a permitted command in the comment of `event`."""
+    number, comment_id = event.number, event.comment_id
     from multi_agent_coder.action.feedback import Source
     from multi_agent_coder.action.outputs import render_status
 
     if asked.verb == "status":
-        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        _nothing_planned(job)
         return True, "macoder status:\n\n" + render_status(session.snapshot().state)
     if asked.verb == "fix":
         return start_revision(job, session, number, Source("comment", comment_id))
     task_id = asked.task_id or ""
     known = {t.id for t in session.head().backlog.tasks}
     if task_id not in known:
-        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        _nothing_planned(job)
         return False, f"macoder: {task_id} is not a task of {session.settings.backlog}."
     if asked.verb == "retry" and not job.inputs.dry_run:
         session.ask_again([task_id], run_id=job.runner.lease_run_id)
@@ -389,24 +386,61 @@ def answer_review(job: Job, session: Session) -> int:
     """A review was submitted: one asking for changes on a task's PR, by a person who may
     command macoder, starts a revision (`start_revision`); anyone else's gets a reply saying
     why not; any other review (an approval, a comment, another PR) does nothing."""
-    from multi_agent_coder.action.commands import Command, parse_review, review_event
+    from multi_agent_coder.action.commands import parse_review, review_event
     from multi_agent_coder.action.feedback import Source
 
-    runner = job.runner
-    event = review_event(_read_event(runner))
-    asked = parse_review(event) if event is not None else None
-    if event is None or asked is None:
-        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
-        print("not a review asking for changes on a task's PR: nothing to do", file=job.out)
+    idle = "not a review asking for changes on a task's PR"
+    event = review_event(_read_event(job.runner))
+    if event is None:
+        return _answer(job, session, None, None, idle=idle)
+    source = Source("review", event.review_id)
+    return _answer(
+        job,
+        session,
+        event.number,
+        parse_review(event),
+        idle=idle,
+        carry_out=lambda _: start_revision(job, session, event.number, source),
+    )
+
+
+def _answer(
+    job: Job,
+    session: Session,
+    number: int | None,
+    asked: Command | Refusal | None,
+    *,
+    idle: str,
+    carry_out: Callable[[Command], tuple[bool, str]] | None = None,
+    comment_id: int | None = None,
+) -> int:
+    """What a comment or a review asked, answered on issue or PR `number`: nothing when it
+    asked nothing (`idle` says so in the log); a permitted ask carried out (`carry_out`:
+    done, the reply); a refusal's reason as the reply. A comment (`comment_id`) also gets 👀
+    on receipt and 🚀 or 😕 on the outcome (a review can carry no reaction)."""
+    from multi_agent_coder.action.commands import Command
+
+    if number is None or asked is None or carry_out is None:
+        _nothing_planned(job)
+        print(f"{idle}: nothing to do", file=job.out)
         return EXIT_OK
+    if comment_id is not None:
+        session.react(comment_id, "eyes")
     if isinstance(asked, Command):
-        _, reply = start_revision(job, session, event.number, Source("review", event.review_id))
+        done, reply = carry_out(asked)
     else:
-        write_outputs(runner.output_file, {"ready": "[]", "result": "nothing-ready"})
-        reply = f"macoder: {asked.reason}."
-    session.reply(event.number, reply)
+        _nothing_planned(job)
+        done, reply = False, f"macoder: {asked.reason}."
+    session.reply(number, reply)
+    if comment_id is not None:
+        session.react(comment_id, "rocket" if done else "confused")
     print(visible(reply, lines=True), file=job.out)
     return EXIT_OK
+
+
+def _nothing_planned(job: Job) -> None:
+    """The plan's outputs when no task job is to run: an empty matrix."""
+    write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
 
 
 def start_revision(job: Job, session: Session, number: int, source: Source) -> tuple[bool, str]:
@@ -421,7 +455,7 @@ def start_revision(job: Job, session: Session, number: int, source: Source) -> t
         task_id = session.task_pr_to_revise(number)
         read_feedback(session, number, source)
     except FeedbackRefusedError as exc:
-        write_outputs(job.runner.output_file, {"ready": "[]", "result": "nothing-ready"})
+        _nothing_planned(job)
         return False, f"macoder: {exc}."
     if not job.inputs.dry_run:  # a fresh attempt budget, as `macoder revise` has
         session.ask_again([task_id], run_id=job.runner.lease_run_id)

@@ -35,6 +35,27 @@ def add_backlog_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_task_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--task-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="hard limit of one agent session (default: setting 'task_timeout', 1800)",
+    )
+
+
+def task_timeout_override(args: argparse.Namespace) -> dict[str, object]:
+    """The settings `--task-timeout` replaces (none when not given); checked before anything
+    starts, so a bad value costs no session."""
+    from multi_agent_coder.errors import UsageError
+
+    if args.task_timeout is None:
+        return {}
+    if args.task_timeout <= 0:
+        raise UsageError("--task-timeout must be positive")
+    return {"task_timeout": args.task_timeout}
+
+
 def root_of(args: argparse.Namespace) -> Path:
     """The project root: the current directory, which `-C DIR` has already changed to."""
     del args

@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from multi_agent_coder.cli.common import add_backlog_option, open_session
+from multi_agent_coder.cli.common import (
+    add_backlog_option,
+    add_task_timeout_option,
+    open_session,
+    task_timeout_override,
+)
 
 if TYPE_CHECKING:
     from multi_agent_coder.context.review import Feedback
@@ -26,12 +31,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feedback-file", metavar="PATH", help="read the feedback from this file (UTF-8 text)"
     )
-    parser.add_argument(
-        "--task-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="hard limit of the agent session (default: setting 'task_timeout', 1800)",
-    )
+    add_task_timeout_option(parser)
     add_backlog_option(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -68,21 +68,17 @@ def feedback_of(args: argparse.Namespace) -> Feedback:
 def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.cli.progress import Progress
     from multi_agent_coder.cli.run import show_report
-    from multi_agent_coder.errors import UsageError
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
     from multi_agent_coder.visible import visible
 
     task_id = validate_task_id(args.task_id)
     feedback = feedback_of(args)
-    if args.task_timeout is not None and args.task_timeout <= 0:
-        raise UsageError("--task-timeout must be positive")
+    overrides = task_timeout_override(args)
     progress = Progress(live=False if args.json else None)
     with open_session(args) as session:
-        if args.task_timeout is not None:
-            session.settings = session.settings.model_copy(
-                update={"task_timeout": args.task_timeout}
-            )
+        if overrides:
+            session.settings = session.settings.model_copy(update=overrides)
         session.revisable(task_id)  # a known task with an open PR, on the local forge
         orchestrator = Orchestrator(session, on_phase=progress.on_phase)
         with progress.showing():

@@ -6,7 +6,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from multi_agent_coder.cli.common import add_backlog_option, open_session
+from multi_agent_coder.cli.common import (
+    add_backlog_option,
+    add_task_timeout_option,
+    open_session,
+    task_timeout_override,
+)
 
 if TYPE_CHECKING:
     from multi_agent_coder.config import Settings
@@ -37,12 +42,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="run only this task, if it is ready (repeatable)",
     )
     parser.add_argument("--workers", type=int, help="tasks at once (default: setting 'workers')")
-    parser.add_argument(
-        "--task-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="hard limit of one agent session (default: setting 'task_timeout', 1800)",
-    )
+    add_task_timeout_option(parser)
     add_backlog_option(parser)
     parser.add_argument("--dry-run", action="store_true", help="show what would run; start nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -54,15 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
 
-    overrides: dict[str, object] = {}
+    overrides = task_timeout_override(args)
     if args.workers is not None:
         if not 1 <= args.workers <= 64:
             raise UsageError("--workers must be between 1 and 64")
         overrides["workers"] = args.workers
-    if args.task_timeout is not None:
-        if args.task_timeout <= 0:
-            raise UsageError("--task-timeout must be positive")
-        overrides["task_timeout"] = args.task_timeout
     retry = frozenset(validate_task_id(t) for t in args.retry)
     resume = frozenset(validate_task_id(t) for t in args.resume)
     only = frozenset(validate_task_id(t) for t in args.only) if args.only else None

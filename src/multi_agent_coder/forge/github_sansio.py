@@ -51,6 +51,7 @@ from multi_agent_coder.forge.base import (
     PullRequest,
 )
 from multi_agent_coder.ids import BRANCH_PREFIX, GITHUB_SLUG_PATTERN, is_task_id
+from multi_agent_coder.limits import MAX_REVIEW_COMMENTS
 
 DEFAULT_API_URL: Final = "https://api.github.com"
 API_VERSION: Final = "2022-11-28"
@@ -314,11 +315,6 @@ def comment_id_of(data: object) -> int:
     if isinstance(data, dict) and isinstance(data.get("id"), int):
         return int(data["id"])
     raise GitHubError("GitHub answered a comment request without the comment's id")
-
-
-#: The line comments of one review read for its feedback (one page; the feedback's own budget
-#: keeps only the newest that fit).
-MAX_REVIEW_COMMENTS: Final = 100
 
 
 # ===================================================================== reviews
