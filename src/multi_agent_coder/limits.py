@@ -34,6 +34,9 @@ GOTCHA_BUDGET: Final = 100
 #: long comment cannot push out the others.
 REVIEW_BUDGET: Final = 1000
 REVIEW_COMMENT_BUDGET: Final = 300
+#: The "## Update" section of a task whose PR is brought up to date with its base: the files
+#: left with conflict markers, as many as fit (the rest counted).
+UPDATE_BUDGET: Final = 600
 #: The line comments of one review read for its feedback: one page of GitHub's API (the
 #: Review section's budget keeps only the newest that fit anyway).
 MAX_REVIEW_COMMENTS: Final = 100

@@ -513,3 +513,66 @@ def test_update_ref_detects_a_lost_race_in_any_user_locale(
     repo.update_ref("refs/macoder/x", git(root, "rev-parse", "HEAD"), None, "create")
     with pytest.raises(RefMovedError):
         repo.update_ref("refs/macoder/x", git(root, "rev-parse", "HEAD"), None, "again")
+
+
+# ----------------------------------------------------------------- bringing a branch up to date
+
+
+def diverged(root: Path, repo: Repo, main_readme: str) -> tuple[Path, str]:
+    """A task branch that changed README.md and src/app.py while main changed README.md to
+    `main_readme` and added b.txt; its worktree, at the branch's head."""
+    work = linked_worktree(root, "task")
+    write(work, {"README.md": "task's\n", "src/app.py": "print('task')\n"})
+    assert repo.commit_all(work, "task", BOT) is not None
+    main = commit(root, {"README.md": main_readme, "b.txt": "main moved\n"}, "main moves")
+    return work, main
+
+
+def test_a_branch_that_conflicts_with_its_base_does_not_merge_cleanly(
+    repo: Repo, root: Path
+) -> None:
+    work, main = diverged(root, repo, "main's own\n")
+    assert not repo.merges_cleanly(repo.head_of(work), main)
+    assert repo.merges_cleanly(main, main)
+    assert repo.merges_cleanly(repo.head_of(work), git(root, "rev-parse", "main~1"))
+
+
+def test_merging_the_base_into_a_worktree_leaves_conflict_markers_for_the_agent(
+    repo: Repo, root: Path
+) -> None:
+    work, main = diverged(root, repo, "main's own\n")
+    head = repo.head_of(work)
+
+    state = repo.merge_into_worktree(work, main, {})
+
+    assert state.conflicted == ("README.md",)
+    assert (
+        repo.file_at(state.staged, "README.md", max_bytes=1000) == (work / "README.md").read_bytes()
+    )
+    text = (work / "README.md").read_text()
+    assert text.startswith("<<<<<<<")
+    assert "task's\n=======\nmain's own\n>>>>>>>" in text
+    assert (work / "b.txt").read_text() == "main moved\n"  # main's side comes along
+    assert (work / "src/app.py").read_text() == "print('task')\n"  # the task's side stays
+    assert repo.head_of(work) == head  # nothing committed yet
+
+    write(work, {"README.md": "both\n"})
+    merge = repo.commit_all(work, "bring up to date", BOT, merging=main)
+    assert merge is not None
+    assert git(root, "rev-list", "--parents", "-n1", merge).split()[1:] == [head, main]
+    assert repo.merges_cleanly(merge, main)
+    assert repo.descends_from(merge, head)  # a fast-forward of the task branch
+
+
+def test_a_conflict_macoder_resolves_itself_is_not_left_to_the_agent(
+    repo: Repo, root: Path
+) -> None:
+    work, main = diverged(root, repo, "main's own\n")
+
+    state = repo.merge_into_worktree(work, main, {"README.md": b"resolved\n"})
+
+    assert state.conflicted == ()
+    assert (work / "README.md").read_text() == "resolved\n"
+    merge = repo.commit_all(work, "bring up to date", BOT, merging=main)
+    assert merge is not None
+    assert repo.file_at(merge, "README.md", max_bytes=100) == b"resolved\n"

@@ -32,6 +32,7 @@ def pr(
     draft: bool = False,
     state: PrState = PrState.OPEN,
     labels: tuple[str, ...] = (),
+    conflicts: bool = False,
 ) -> PullRequest:
     return PullRequest(
         number=number,
@@ -45,6 +46,7 @@ def pr(
         head_sha="0" * 40,
         url=f"local:x#pr-{number}",
         labels=labels,
+        conflicts=conflicts,
     )
 
 
@@ -332,6 +334,42 @@ def test_a_task_that_stopped_for_a_person_waits_for_one() -> None:
     assert state([review], [draft]).view("T002").standing is Standing.PR_OPEN
     assert state([review, Reset("T002", "r", NOW)]).view("T002").standing is Standing.READY
     assert state([review], retry={"T002"}).view("T002").standing is Standing.READY
+
+
+def test_a_verified_pr_that_no_longer_merges_is_brought_up_to_date_by_the_next_run() -> None:
+    result = state([attempt("T002", "PR #7", outcome="success")], [pr("T002", conflicts=True)])
+    view = result.view("T002")
+    assert view.standing is Standing.READY
+    assert "T002" in result.ready_ids
+    assert result.updates == {"T002"}
+    assert view.detail(3) == (
+        "PR #7 no longer merges into main: its branch is brought up to date and verified again"
+    )
+    # A PR that still merges waits for its person; --retry starts over, it updates nothing.
+    assert state([], [pr("T002")]).view("T002").standing is Standing.PR_OPEN
+    assert state([], [pr("T002")]).updates == frozenset()
+    assert state([], [pr("T002", conflicts=True)], retry={"T002"}).updates == frozenset()
+
+
+def test_a_pr_that_no_longer_merges_is_not_updated_while_a_person_must_act_on_it() -> None:
+    stopped = pr("T002", draft=True, labels=(LABEL_NEEDS_REVIEW,), conflicts=True)
+    assert state([], [stopped]).view("T002").standing is Standing.PR_OPEN
+    assert state([], [stopped]).updates == frozenset()
+    held = state([lease("T002")], [pr("T002", conflicts=True)])
+    assert held.view("T002").standing is Standing.RUNNING
+    assert held.updates == frozenset()
+
+
+def test_a_pr_that_no_longer_merges_waits_for_a_person_once_its_attempts_are_used_up() -> None:
+    used = [attempt("T002", outcome="success"), attempt("T002"), attempt("T002")]
+    result = state(used, [pr("T002", conflicts=True)])
+    view = result.view("T002")
+    assert view.standing is Standing.PR_OPEN
+    assert result.updates == frozenset()
+    assert view.detail(3) == (
+        "PR #7 no longer merges into main and its attempts are used up: a person resolves "
+        "it, or --retry"
+    )
 
 
 def test_retry_runs_a_task_in_review_again_but_never_one_a_run_holds() -> None:

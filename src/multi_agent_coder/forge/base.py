@@ -52,6 +52,9 @@ class PullRequest:
     merged_sha: str | None = None
     #: The forge's global id of the PR (GitHub's `node_id`: what GraphQL mutations take).
     node_id: str = ""
+    #: An open PR whose head no longer merges into its base (the base moved on and conflicts
+    #: with it); False when it merges or the forge does not know yet (GitHub computes it).
+    conflicts: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,14 +115,24 @@ class LocalForge:
         )
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
-        prs = self._read()
+        prs = [self._with_conflicts(pr) for pr in self._read()]
         return prs if include_closed else [pr for pr in prs if pr.state is PrState.OPEN]
 
     def find_open_pr(self, task_id: str) -> PullRequest | None:
         validate_task_id(task_id)
         pulls = self._read()
         position = _open_position(pulls, task_id)
-        return pulls[position] if position is not None else None
+        return self._with_conflicts(pulls[position]) if position is not None else None
+
+    def _with_conflicts(self, pr: PullRequest) -> PullRequest:
+        """`pr` with whether its head still merges into its base, as of now (computed from
+        the repository, never stored: the base moves without the forge hearing of it)."""
+        if pr.state is not PrState.OPEN:
+            return pr
+        base = self.repo.branch_head(pr.base)
+        if base is None or self.repo.merges_cleanly(pr.head_sha, base):
+            return pr
+        return replace(pr, conflicts=True)
 
     def create_or_update_pr(
         self,
@@ -267,10 +277,12 @@ def _open_position(pulls: list[PullRequest], task_id: str) -> int | None:
 
 def _to_json(pr: PullRequest) -> dict[str, Any]:
     data = asdict(pr)
+    del data["conflicts"]  # a fact of the moment, computed on every read
     data["state"] = pr.state.value
     data["labels"] = list(pr.labels)
     return data
 
 
 def _from_json(data: dict[str, Any]) -> PullRequest:
+    data = {k: v for k, v in data.items() if k != "conflicts"}
     return PullRequest(**{**data, "state": PrState(data["state"]), "labels": tuple(data["labels"])})

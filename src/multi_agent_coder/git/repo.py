@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -66,6 +66,13 @@ class DiffStat(NamedTuple):
     insertions: int
     deletions: int
     text: str
+
+
+class MergeState(NamedTuple):
+    """A merge written into a worktree, not committed yet (see `Repo.merge_into_worktree`)."""
+
+    staged: str
+    conflicted: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,26 +199,37 @@ class Repo:
 
     # ----------------------------------------------------------------- worktree content
 
-    def commit_all(self, workdir: Path, message: str, author: tuple[str, str]) -> str | None:
+    def commit_all(
+        self,
+        workdir: Path,
+        message: str,
+        author: tuple[str, str],
+        *,
+        merging: str | None = None,
+    ) -> str | None:
         """Commit every change in the worktree at `workdir` on its current branch.
 
         Stages new, modified and deleted files (ignored files stay out) in that worktree's own
         index, so the user's index is never read or written. Returns the new commit's id, or
         None when the worktree matches its HEAD. The author is also the committer: these are
         macoder's commits, not the user's, so the user's `user.name` is not consulted.
+        `merging`: the commit `merge_into_worktree` merged in, the new commit's second parent
+        (a merge commit is made even when the tree did not change).
         """
         work = self.open_workdir(workdir)
         changed = _changed_paths(work)
-        if not changed:
+        if not changed and merging is None:
             return None
-        if _needs_filter_driver(work, changed):
+        if merging is None and _needs_filter_driver(work, changed):
             return _commit_all_with_git(Path(work.path), workdir, message, author)
         index = work.index
         index.read()
         index.add_all()
         tree = index.write_tree()
         parents = [] if work.head_is_unborn else [work.head.target]
-        if parents and work[parents[0]].peel(pygit2.Commit).tree_id == tree:
+        if merging is not None:
+            parents.append(self.commit(merging).id)
+        elif parents and work[parents[0]].peel(pygit2.Commit).tree_id == tree:
             return None
         sig = signature(author)
         commit = work.create_commit("HEAD", sig, sig, message, tree, parents)
@@ -308,6 +326,58 @@ class Repo:
         paths = [change.path for change in self.changes(str(head.id), str(merged))]
         self.restore(str(merged), paths, workdir)
         return paths
+
+    def merges_cleanly(self, ours: str, theirs: str) -> bool:
+        """Whether merging `theirs` into `ours` has no conflict (computed in memory): a pull
+        request whose head no longer merges into its base needs bringing up to date."""
+        one, two = self.commit(ours), self.commit(theirs)
+        if one.id == two.id or self.raw.descendant_of(one.id, two.id):
+            return True
+        if self.raw.descendant_of(two.id, one.id):
+            return True
+        return self.raw.merge_commits(one, two).conflicts is None
+
+    def merge_into_worktree(
+        self, workdir: Path, theirs: str, resolved: Mapping[str, bytes]
+    ) -> MergeState:
+        """Merge commit `theirs` into what the worktree at `workdir` has checked out, as
+        uncommitted changes (the merge commit is made later, with `commit_all(merging=...)`).
+
+        A conflicted path named in `resolved` gets that content (macoder resolves its own
+        files, the backlog, itself); every other conflicted path is written with git's
+        conflict markers (`<<<<<<< ours` ... `>>>>>>> theirs`) for the agent to resolve, and
+        returned. A path deleted on one side and changed on the other is written as the side
+        that kept it (and returned too). The worktree must be clean (a fresh one). `staged` is
+        a commit (on no branch) of the worktree as written: what the agent's changes are
+        measured from."""
+        head = self.commit(self.head_of(workdir))
+        other = self.commit(theirs)
+        index = self.raw.merge_commits(head, other)
+        left: list[str] = []
+        for ancestor, ours_entry, theirs_entry in list(index.conflicts or ()):
+            entry = ours_entry or theirs_entry or ancestor
+            if entry is None:  # pragma: no cover - git always names one side
+                continue
+            path = entry.path
+            if path in resolved:
+                content = resolved[path]
+            elif ours_entry is None or theirs_entry is None:
+                kept = ours_entry or theirs_entry
+                content = self.raw[kept.id].peel(pygit2.Blob).data if kept else b""
+                left.append(path)
+            else:
+                merged = self.raw.merge_file_from_index(ancestor, ours_entry, theirs_entry)
+                content = merged.contents.encode("utf-8", "surrogateescape")
+                left.append(path)
+            del index.conflicts[path]
+            mode = entry.mode if entry.mode else FileMode.BLOB
+            index.add(pygit2.IndexEntry(path, self.raw.create_blob(content), mode))
+        tree = index.write_tree(self.raw)
+        sig = signature(("macoder", "macoder@localhost"))
+        staged = self.raw.create_commit(None, sig, sig, "merge in progress", tree, [head.id])
+        paths = [change.path for change in self.changes(str(head.id), str(staged))]
+        self.restore(str(staged), paths, workdir)
+        return MergeState(str(staged), tuple(sorted(set(left))))
 
     def export(self, rev: str, dest: Path) -> None:
         """Write the files of commit `rev` into `dest` (an empty directory): what a check runs

@@ -55,7 +55,12 @@ from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.checks import CheckRunner
 from multi_agent_coder.run.health import HealthReport, check_health
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
-from multi_agent_coder.run.state import PERSON_HOLDS, Standing, waits_for_a_person
+from multi_agent_coder.run.state import (
+    PERSON_HOLDS,
+    Standing,
+    needs_bringing_up_to_date,
+    waits_for_a_person,
+)
 from multi_agent_coder.run.task import (
     Phase,
     RunEnv,
@@ -355,6 +360,7 @@ class Orchestrator:
                 recheck=functools.partial(still_to_do, retry=options.retry),
                 resume=options.resume,
                 revise=options.revise,
+                update=snapshot.state.updates,
                 on_phase=self.on_phase,
                 clock=self.clock,
             )
@@ -408,7 +414,10 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
     Returns why the task is no longer to be done, or None."""
     pr = env.forge.find_open_pr(task_id)
     if pr is not None and waits_for_a_person(pr) and task_id not in retry:
-        return f"PR #{pr.number} was opened meanwhile by another run"
+        if task_id not in env.update:
+            return f"PR #{pr.number} was opened meanwhile by another run"
+        if not needs_bringing_up_to_date(pr):
+            return f"PR #{pr.number} merges again (brought up to date meanwhile)"
     head = env.repo.branch_head(env.base_branch)
     if head is not None and head != env.base_sha:
         current = backlog_at(env.repo, head, env.backlog_path, env.settings.max_file_bytes)

@@ -113,6 +113,11 @@ class TaskView:
             case Standing.RUNNING:
                 return f"lease held by {self.lease.holder}" if self.lease else ""
             case Standing.PR_OPEN:
+                if self.pr is not None and needs_bringing_up_to_date(self.pr):
+                    return (
+                        f"PR #{self.pr.number} no longer merges into {self.pr.base} and its "
+                        "attempts are used up: a person resolves it, or --retry"
+                    )
                 return f"PR #{self.pr.number}" if self.pr else ""
             case Standing.REJECTED:
                 number = self.answered.number if self.answered else 0
@@ -131,6 +136,11 @@ class TaskView:
                 why = last.reason if last else ""
                 return f"a person must look first: {why}; --retry runs it again"
             case Standing.READY:
+                if self.pr is not None and needs_bringing_up_to_date(self.pr):
+                    return (
+                        f"PR #{self.pr.number} no longer merges into {self.pr.base}: its branch "
+                        "is brought up to date and verified again"
+                    )
                 text = (
                     f"last attempt failed: {last.reason}"
                     if last and last.outcome != "success"
@@ -163,6 +173,10 @@ class RunState:
     #: Answers seen in the pull requests that the ledger does not keep yet: a run appends
     #: them, so the entry they were given to is remembered (`entry_hash`).
     new_answers: tuple[Answer, ...] = ()
+    #: Ready tasks whose verified PR no longer merges into its base: their run brings the PR's
+    #: branch up to date (the base merged in, re-verified, pushed as a fast-forward) instead
+    #: of starting over.
+    updates: frozenset[str] = frozenset()
 
     def view(self, task_id: str) -> TaskView:
         return next(v for v in self.views if v.task_id == task_id)
@@ -182,6 +196,12 @@ def waits_for_a_person(pr: PullRequest) -> bool:
     or a draft labelled needs-review (to review). A plain draft is a failed attempt, which
     a later run may try again."""
     return not pr.draft or LABEL_NEEDS_REVIEW in pr.labels
+
+
+def needs_bringing_up_to_date(pr: PullRequest) -> bool:
+    """A verified PR (ready for review, not stopped for a person) whose head no longer merges
+    into its base: the next run merges the base into its branch and verifies it again."""
+    return pr.conflicts and not pr.draft and LABEL_NEEDS_REVIEW not in pr.labels
 
 
 def decide(
@@ -217,7 +237,12 @@ def decide(
             if record.context_bytes:
                 baseline.setdefault(record.task, record.context_bytes)
     open_prs = {pr.task_id: pr for pr in prs if pr.state is PrState.OPEN}
-    in_review = {t for t, pr in open_prs.items() if waits_for_a_person(pr) and t not in retry}
+    behind = {t for t, pr in open_prs.items() if needs_bringing_up_to_date(pr) and t not in retry}
+    in_review = {
+        t
+        for t, pr in open_prs.items()
+        if waits_for_a_person(pr) and t not in retry and t not in behind
+    }
     answered, new_answers = _answers(
         backlog, records, prs, retry=retry, now=now, run_id=own_run or "macoder"
     )
@@ -235,6 +260,8 @@ def decide(
             ledger_attempts=counts,
         )
     }
+    # A PR that no longer merges waits for a person again once its attempts are used up.
+    in_review |= behind - startable
     facts = _Facts(
         live=live,
         open_prs=open_prs,
@@ -254,7 +281,8 @@ def decide(
         if v.standing is Standing.READY and (only is None or v.task_id in only)
     )
     note = explain(views, only, max_attempts, any_ready=bool(ready))
-    return RunState(views, ready, baseline, note, max_attempts, new_answers)
+    updates = frozenset(t.id for t in ready if t.id in behind)
+    return RunState(views, ready, baseline, note, max_attempts, new_answers, updates)
 
 
 def _reset_since_last(records: Sequence[Record]) -> set[str]:

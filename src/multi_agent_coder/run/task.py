@@ -25,11 +25,12 @@ from typing import Final, Literal, NoReturn
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
 from multi_agent_coder.agents.router import model_for
 from multi_agent_coder.backlog.model import Task, TaskStatus
-from multi_agent_coder.backlog.write import set_task_status
+from multi_agent_coder.backlog.write import set_task_status, with_task_status
 from multi_agent_coder.config import Settings
-from multi_agent_coder.context.build import BuiltPrompt, build_prompt
+from multi_agent_coder.context.build import BuiltPrompt, ContextSettings, build_prompt
 from multi_agent_coder.context.hygiene import check_task
 from multi_agent_coder.context.review import Feedback, build_revision_prompt
+from multi_agent_coder.context.update import build_update_prompt
 from multi_agent_coder.errors import MacoderError, MergeConflictError, NeedsReviewError, UsageError
 from multi_agent_coder.forge.base import (
     LABEL,
@@ -40,16 +41,19 @@ from multi_agent_coder.forge.base import (
     PullRequest,
 )
 from multi_agent_coder.git.ledger import INFRASTRUCTURE, INTERRUPTED, Attempt, Ledger, Start
-from multi_agent_coder.git.repo import DiffStat, Repo
+from multi_agent_coder.git.repo import DiffStat, MergeState, Repo
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import BRANCH_PREFIX, branch_for
 from multi_agent_coder.run.checks import CheckRunner, CommandResult
-from multi_agent_coder.run.drift import check_drift
+from multi_agent_coder.run.drift import check_drift, check_session_input
 from multi_agent_coder.run.session import Session, job_lease_ttl, keep_progress_comment
 from multi_agent_coder.run.verify import (
+    Facts,
     Rules,
     VerificationFailed,
+    broken_rule,
     check_worktree,
+    conflict_markers_left,
     verify_commit,
 )
 from multi_agent_coder.visible import one_line, visible
@@ -126,6 +130,10 @@ class RunEnv:
     #: `macoder revise` (on GitHub, a review asking for changes): tasks that run again on
     #: their PR's branch, with what the reviewer said.
     revise: Mapping[str, Feedback] = field(default_factory=dict)
+    #: Tasks whose verified PR no longer merges into the default branch: the default branch
+    #: is merged into the PR's branch (macoder resolves the backlog, the agent the rest),
+    #: verified again and pushed as a fast-forward of the same PR (`RunState.updates`).
+    update: Collection[str] = frozenset()
 
     def for_this_thread(self) -> RunEnv:
         """A copy with its own repository handle and what hangs off it: the forge (and its
@@ -190,6 +198,10 @@ class _Progress:
     onto: str | None = None
     #: A revision: what its new commits change (the PR body says it).
     revision: DiffStat | None = None
+    #: An update: the default branch's head merged into the PR's branch, and the merge as
+    #: written into the worktree (its conflicted files are the agent's to resolve).
+    merging: str | None = None
+    merge: MergeState | None = None
     #: The branch was published with this attempt's commits.
     published: bool = False
 
@@ -238,7 +250,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
             status, reason = "succeeded", _pr_words(pr, draft=False)
     except TaskFailed as failure:
         status, reason, infrastructure = failure.status, failure.reason, failure.infrastructure
-        if status == "failed" and task.id not in env.revise:
+        if status == "failed" and task.id not in env.revise and task.id not in env.update:
             pr = _report_failure(task, env, notes, reason)
     except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
         status, reason = "failed", str(error)
@@ -295,7 +307,7 @@ def _prepare_worktree(task: Task, env: RunEnv, branch: str, notes: _Progress) ->
         )
     partial = _partial_work(task, env) if task.id in env.resume else None
     start = env.base_sha
-    if task.id in env.revise:
+    if task.id in env.revise or task.id in env.update:
         notes.revising = revisable_pr(env.forge, task.id)
         notes.onto = start = _revision_head(env, notes.revising)
     try:
@@ -306,6 +318,9 @@ def _prepare_worktree(task: Task, env: RunEnv, branch: str, notes: _Progress) ->
             Phase.WORKTREE,
             infrastructure=True,
         ) from None
+    if task.id in env.update and task.id not in env.revise:
+        notes.merging = env.base_sha
+        notes.merge = _merge_base_in(task, env, worktree)
     if partial is not None:
         try:
             env.repo.carry_over(partial, worktree, env.author)
@@ -332,52 +347,43 @@ def _attempt(
     # point its PR branch left the default branch (the PR's whole change is verified again,
     # as on its first run; a default branch that moved on is not the agent's change).
     base = env.base_sha if notes.onto is None else env.repo.merge_base(env.base_sha, notes.onto)
+    if notes.merging is not None:  # the merge brings the default branch's head in whole
+        base = notes.merging
 
-    enter(Phase.CONTEXT)
     context_settings = env.settings.context_settings()
-    prompt = _build_prompt(task, env, notes, continued=continued, baseline_bytes=baseline_bytes)
-    routed = model_for(task, env.settings.models)
-    notes.model = routed.model
+    if notes.merge is None or notes.merge.conflicted:
+        enter(Phase.CONTEXT)
+        prompt = _build_prompt(task, env, notes, continued=continued, baseline_bytes=baseline_bytes)
+        routed = model_for(task, env.settings.models)
+        notes.model = routed.model
 
-    enter(Phase.AGENT)
-    notes.agent = env.agent.run(
-        prompt=prompt.text,
-        worktree=worktree,
-        model=routed.model,
-        timeout_s=env.settings.task_timeout,
-        title=f"macoder {task.id}: {one_line(task.title)}",
-    )
-    if env.cancel.is_set():
-        raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
-    if notes.agent.cap is not None:
-        raise TaskFailed(
-            f"cap:{notes.agent.cap}: the gateway refused the next model request", Phase.AGENT
+        enter(Phase.AGENT)
+        notes.agent = env.agent.run(
+            prompt=prompt.text,
+            worktree=worktree,
+            model=routed.model,
+            timeout_s=env.settings.task_timeout,
+            title=f"macoder {task.id}: {one_line(task.title)}",
         )
-    if notes.agent.outcome is not AgentOutcome.SUCCESS:
-        raise TaskFailed(f"agent {notes.agent.outcome.value}: {notes.agent.reason}", Phase.AGENT)
+        if env.cancel.is_set():
+            raise TaskFailed("interrupted", Phase.AGENT, "interrupted")
+        if notes.agent.cap is not None:
+            raise TaskFailed(
+                f"cap:{notes.agent.cap}: the gateway refused the next model request", Phase.AGENT
+            )
+        if notes.agent.outcome is not AgentOutcome.SUCCESS:
+            raise TaskFailed(
+                f"agent {notes.agent.outcome.value}: {notes.agent.reason}", Phase.AGENT
+            )
 
     enter(Phase.VERIFY)
     try:
-        check_worktree(
-            task,
-            repo=env.repo,
-            worktree=worktree,
-            base_sha=notes.onto or env.base_sha,  # the agent's own commits: none allowed
-            backlog_path=env.backlog_path,
-            received=notes.agent.received,
-            all_ids=env.all_ids,
-            context=context_settings,
-        )
-        # The tree that is verified is the tree that is committed: commit first, then check
-        # an export of that commit (the checks cannot change what goes into the PR).
-        agent_commit = env.repo.commit_all(
-            # `git log` prints the subject to a terminal: shown through `visible`, like a PR's.
-            worktree,
-            f"{task.id}: {one_line(task.title)}\n\n{_agent_trailer(notes)}",
-            env.author,
-        )
-        if agent_commit is None:  # pragma: no cover - check_worktree saw changes just now
-            raise VerificationFailed("the agent's changes vanished before they were committed")
+        if notes.merge is not None and notes.onto is not None:
+            agent_commit = _commit_update(
+                task, env, notes, worktree, context_settings, merge=notes.merge, onto=notes.onto
+            )
+        else:
+            agent_commit = _commit_agent_work(task, env, notes, worktree, context_settings)
         verdict = verify_commit(
             env.repo,
             base_sha=base,
@@ -416,7 +422,7 @@ def _attempt(
 
     enter(Phase.PUBLISH)
     if notes.onto is not None:
-        _check_fast_forward(env, branch, notes.onto, notes.head_sha)
+        _check_fast_forward(env, branch, notes.onto, notes.head_sha, merged=notes.merging)
     try:
         env.forge.publish_branch(branch, notes.head_sha, fast_forward=notes.onto is not None)
     except NeedsReviewError as exc:  # a person pushed to the branch while the agent worked
@@ -435,6 +441,100 @@ def _attempt(
     )
 
 
+def _commit_agent_work(
+    task: Task, env: RunEnv, notes: _Progress, worktree: Path, context: ContextSettings
+) -> str:
+    """The first checks of what the agent left (`check_worktree`), then macoder's commit of
+    it: the tree that is verified is the tree that is committed (commit first, then check an
+    export of that commit, so the checks cannot change what goes into the PR)."""
+    agent = notes.agent
+    check_worktree(
+        task,
+        repo=env.repo,
+        worktree=worktree,
+        base_sha=notes.onto or env.base_sha,  # the agent's own commits: none allowed
+        backlog_path=env.backlog_path,
+        received=agent.received if agent else (),
+        all_ids=env.all_ids,
+        context=context,
+    )
+    commit = env.repo.commit_all(
+        # `git log` prints the subject to a terminal: shown through `visible`, like a PR's.
+        worktree,
+        f"{task.id}: {one_line(task.title)}\n\n{_agent_trailer(notes)}",
+        env.author,
+    )
+    if commit is None:  # pragma: no cover - check_worktree saw changes just now
+        raise VerificationFailed("the agent's changes vanished before they were committed")
+    return commit
+
+
+def _merge_base_in(task: Task, env: RunEnv, worktree: Path) -> MergeState:
+    """Merge the default branch's head into the PR branch checked out in `worktree`. The
+    backlog is macoder's to resolve: the default branch's, with this task marked completed
+    (exactly the flip a PR carries); any other conflict is left, with markers, to the agent."""
+    path, limit = env.backlog_path, env.settings.max_file_bytes
+    try:
+        theirs = env.repo.file_at(env.base_sha, path, max_bytes=limit)
+        resolved: dict[str, bytes] = {}
+        if theirs is not None:
+            flipped = with_task_status(theirs, task.id, TaskStatus.COMPLETED, path)
+            resolved[path] = theirs if flipped is None else flipped
+        return env.repo.merge_into_worktree(worktree, env.base_sha, resolved)
+    except MacoderError as exc:
+        raise TaskFailed(
+            f"merging {env.base_branch} into the PR failed: {exc}", Phase.WORKTREE
+        ) from None
+
+
+def _commit_update(
+    task: Task,
+    env: RunEnv,
+    notes: _Progress,
+    worktree: Path,
+    context: ContextSettings,
+    *,
+    merge: MergeState,
+    onto: str,
+) -> str:
+    """The merge commit of an update: the PR's head and the default branch's head as its
+    parents, the worktree as the agent left it. Judged like any agent's work, measured from
+    the merge as macoder wrote it (the default branch's changes are not the agent's): no
+    commits of its own, the backlog untouched, and no conflict marker left in a file that
+    had a conflict. Without conflicts there is no agent: the merge is committed as written."""
+    agent = notes.agent
+    own_commits = len(env.repo.commits_between(onto, env.repo.head_of(worktree)))
+    commit = env.repo.commit_all(
+        worktree,
+        f"{task.id}: bring up to date with {env.base_branch}\n\n"
+        + (_agent_trailer(notes) if agent else "Merged by macoder; no conflict to resolve."),
+        env.author,
+        merging=env.base_sha,
+    )
+    if commit is None:  # pragma: no cover - a merge commit is always made
+        raise VerificationFailed("the merge was not committed")
+    if agent is None:
+        return commit
+    facts = Facts(
+        own_commits=own_commits,
+        changed=[c.path for c in env.repo.changes(merge.staged, commit)],
+        backlog_path=env.backlog_path,
+        session_findings=check_session_input(task, agent.received, env.all_ids, context),
+    )
+    broken = broken_rule(facts)
+    if broken is not None:
+        raise VerificationFailed(broken)
+    left = conflict_markers_left(
+        {
+            path: env.repo.file_at(commit, path, max_bytes=env.settings.max_file_bytes) or b""
+            for path in merge.conflicted
+        }
+    )
+    if left:
+        raise VerificationFailed("conflict markers left in " + ", ".join(left))
+    return commit
+
+
 def _build_prompt(
     task: Task, env: RunEnv, notes: _Progress, *, continued: bool, baseline_bytes: int | None
 ) -> BuiltPrompt:
@@ -449,7 +549,13 @@ def _build_prompt(
         for f in check_task(task, ("tasks", 0), env.all_ids, context_settings)
         if f.severity == "error"
     ]
-    if notes.onto is None:
+    if notes.merge is not None:
+        notes.prompt, error = build_update_prompt(
+            task, env.base_branch, notes.merge.conflicted, context_settings
+        )
+        errors += [error] if error else []
+        task_bytes = build_prompt(task, context_settings).size
+    elif notes.onto is None:
         notes.prompt = build_prompt(task, context_settings, continued=continued)
         task_bytes = notes.prompt.size
     else:
@@ -532,12 +638,16 @@ def _revision_head(env: RunEnv, pr: PullRequest) -> str:
     return head
 
 
-def _check_fast_forward(env: RunEnv, branch: str, onto: str, head: str) -> None:
+def _check_fast_forward(
+    env: RunEnv, branch: str, onto: str, head: str, *, merged: str | None = None
+) -> None:
     """A revision adds commits to its PR branch and never rewrites it: the new head must
     descend from the head it started on, and the branch must hold only that head or this
     attempt's own commits on it (locally the worktree moved it; remotely nothing has yet).
     Anything else — a person's push meanwhile — stops the task for a person, as a person's
-    commits always do; nothing is overwritten."""
+    commits always do; nothing is overwritten. An update (`merged`: the default branch's
+    head it merged in) brings the default branch's commits along: those are not the
+    branch's own, so only what neither side had is looked at."""
     if not env.repo.descends_from(head, onto):  # pragma: no cover - built on top of `onto`
         raise TaskFailed(
             f"the revision's head {head[:10]} is not on top of {onto[:10]}", Phase.PUBLISH
@@ -550,7 +660,7 @@ def _check_fast_forward(env: RunEnv, branch: str, onto: str, head: str) -> None:
             f"branch {branch} moved while the revision ran ({onto[:10]} -> {str(now)[:10]})",
             Phase.PUBLISH,
         )
-    foreign = env.forge.foreign_commits(branch, onto)
+    foreign = env.forge.foreign_commits(branch, merged or onto)
     if foreign:
         _refuse_foreign(
             env,
@@ -579,7 +689,8 @@ def _revision_words(env: RunEnv, notes: _Progress, reason: str) -> str:
     not published also puts its branch back (`_unrevised`)."""
     if notes.revising is None:
         return reason
-    return "revision: " + reason + ("" if notes.published else _unrevised(env, notes))
+    kind = "update: " if notes.merging else "revision: "
+    return kind + reason + ("" if notes.published else _unrevised(env, notes))
 
 
 def _unrevised(env: RunEnv, notes: _Progress) -> str:
@@ -599,7 +710,7 @@ def _unrevised(env: RunEnv, notes: _Progress) -> str:
             and now != onto
             and all(
                 c.author_email == env.author[1] and c.committer_email == env.author[1]
-                for c in env.repo.lineage(onto, now)
+                for c in env.repo.lineage(notes.merging or onto, now)
             )
         ):
             env.repo.update_ref(f"refs/heads/{name}", onto, now, "macoder: revision not published")
@@ -783,7 +894,9 @@ def pr_body(task: Task, notes: _Progress, *, ok: bool, reason: str, contained: b
             )
             + f", cost: {_known(agent.cost)}",
         ]
-    if notes.onto is not None and notes.revision is not None:
+    if notes.onto is not None and notes.merging is not None:
+        lines += ["", *update_summary(notes.onto, notes.merging, notes.merge)]
+    elif notes.onto is not None and notes.revision is not None:
         lines += ["", *revision_summary(notes.onto, notes.revision)]
     if notes.diffstat is not None:
         lines += ["", "### Changes", "```", notes.diffstat.text.rstrip(), "```"]
@@ -811,6 +924,23 @@ def revision_summary(onto: str, revision: DiffStat) -> list[str]:
         "```",
         revision.text.rstrip() or "no file changes",
         "```",
+    ]
+
+
+def update_summary(onto: str, merged: str, merge: MergeState | None) -> list[str]:
+    """What bringing the PR up to date did, for the PR body: one merge commit on top of the
+    head the reviewer saw (nothing rewritten), who resolved what."""
+    conflicted = merge.conflicted if merge is not None else ()
+    how = (
+        "the agent resolved the conflicts in " + ", ".join(f"`{visible(p)}`" for p in conflicted)
+        if conflicted
+        else "no conflict was left for the agent (macoder resolved the backlog itself)"
+    )
+    return [
+        "### Brought up to date",
+        f"The default branch moved on and this PR no longer merged: `{merged[:10]}` was merged "
+        f"into it, on top of `{onto[:10]}` (nothing rewritten); {how}. The whole change was "
+        "verified again.",
     ]
 
 

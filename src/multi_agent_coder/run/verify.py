@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def broken_rule(facts: Facts) -> str | None:
     if facts.session_findings:
         return "the session's input drifted: " + "; ".join(facts.session_findings)
     return None
+
+
+#: The lines git writes around a conflict (`=======` alone is a common underline: with the
+#: other two only it counts).
+_OPENING, _CLOSING = re.compile(rb"^<{7}(?: |$)", re.M), re.compile(rb"^>{7}(?: |$)", re.M)
+
+
+def conflict_markers_left(files: Mapping[str, bytes]) -> list[str]:
+    """The paths among `files` (path -> content) that still hold a conflict's opening or
+    closing marker line. Pure."""
+    return sorted(
+        path for path, data in files.items() if _OPENING.search(data) or _CLOSING.search(data)
+    )
 
 
 def check_worktree(
