@@ -716,6 +716,16 @@ class FakeGitHub(LoopbackServer):
 
     # ----------------------------------------------------------------- merges and refs
 
+    def _merges(self, repo: _Repo, pr: _Pull) -> bool:
+        """Whether the PR's head merges into its base's head without a conflict."""
+        base, head = self._sha(repo, pr.base), self._sha(repo, pr.head)
+        if base is None or head is None:
+            return False
+        return (
+            run_git(["merge-tree", "--write-tree", base, head], repo.bare, check=False).returncode
+            == 0
+        )
+
     def _merge(self, repo: _Repo, pr: _Pull) -> tuple[int, Any, dict[str, str]]:
         """A merge commit of head into base, made in the bare repository, as GitHub's
         default merge method makes it."""
@@ -1317,11 +1327,17 @@ class FakeGitHub(LoopbackServer):
         }
         if full:
             commits = self._count(repo, base_sha, pr.head_sha) if base_sha else 0
+            # As GitHub computes it: whether head merges into the base's head now.
+            mergeable = self._merges(repo, pr) if pr.state == "open" else None
             data.update(
                 merged=pr.merged_at is not None,
-                mergeable=True if pr.state == "open" else None,
-                rebaseable=True if pr.state == "open" else None,
-                mergeable_state="clean" if pr.state == "open" else "unknown",
+                mergeable=mergeable,
+                rebaseable=mergeable,
+                mergeable_state="unknown"
+                if mergeable is None
+                else "clean"
+                if mergeable
+                else "dirty",
                 merged_by=self._user_json() if pr.merged_at is not None else None,
                 comments=len(repo.comments.get(pr.number, [])),
                 review_comments=0,

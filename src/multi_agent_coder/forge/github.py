@@ -169,7 +169,7 @@ class GitHubForge:
         branch = branch_for(task_id)
         for pr in self._pulls(sansio.list_pulls(self.slug, head=branch, per_page=self.page_size)):
             if pr.branch == branch and pr.state is PrState.OPEN:
-                return pr
+                return self._with_conflicts(pr)
         return None
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
@@ -177,7 +177,19 @@ class GitHubForge:
         open ones, or every one (merged and closed too) with `include_closed`."""
         state = "all" if include_closed else "open"
         request = sansio.list_pulls(self.slug, state=state, per_page=self.page_size)
-        return [pr for pr in self._pulls(request) if include_closed or pr.state is PrState.OPEN]
+        return [
+            self._with_conflicts(pr)
+            for pr in self._pulls(request)
+            if include_closed or pr.state is PrState.OPEN
+        ]
+
+    def _with_conflicts(self, pr: PullRequest) -> PullRequest:
+        """`pr` with whether it still merges: a list has no `mergeable`, so a verified open
+        PR (the only kind a run brings up to date) is read once more on its own. Null while
+        GitHub computes it: taken as mergeable, and the next run looks again."""
+        if pr.state is not PrState.OPEN or pr.draft:
+            return pr
+        return self.get_pull(pr.number) or pr
 
     def create_or_update_pr(
         self,
@@ -412,7 +424,8 @@ class GitHubForge:
             tips.update(sansio.branch_tips(page))
         if not tips:
             return ()
-        prs = self.list_prs(include_closed=True)
+        # The listing alone (whether open PRs still merge does not matter here).
+        prs = list(self._pulls(sansio.list_pulls(self.slug, state="all", per_page=self.page_size)))
         in_use = {pr.branch for pr in prs if pr.state is PrState.OPEN}
         deleted: list[str] = []
         for pr in prs:

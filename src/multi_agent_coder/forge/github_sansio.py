@@ -612,6 +612,8 @@ def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
         created_at=_timestamp(data.get("created_at")),
         updated_at=_timestamp(data.get("updated_at")),
         merged_sha=str(merge_sha) if merged and merge_sha else None,
+        # Only a single PR's object has `mergeable` (null while GitHub computes it).
+        conflicts=state is PrState.OPEN and data.get("mergeable") is False,
     )
 
 
