@@ -398,7 +398,9 @@ def test_people_answer_the_prs_and_a_lost_job_counts_as_one_interrupted_attempt(
     lost = run_act(world, "lost", stop_when=lambda: bool(world.model.task_requests(LOST)))
     seconds["lost"] = lost.seconds
     kill_all(left_behind(world))
-    assert world.model.task_requests(LOST), str(lost)  # killed midway, not ended by itself
+    # Killed midway (the agent had asked the model), not ended by itself.
+    assert world.model.task_requests(LOST), str(lost)
+    assert lost.output.endswith("act's process group killed: what the test waited for happened")
     assert re.search(rf"^.*ready: {LOST}\s*$", lost.output, re.MULTILINE), str(lost)
     assert held in lost.output, str(lost)
     assert wait_for(lambda: not left_behind(world), 10), left_behind(world)
