@@ -956,13 +956,24 @@ class FakeGitHub(LoopbackServer):
         }
         return status, reaction, {}
 
-    def add_comment_by(self, slug: str, number: int, body: str, association: str = "NONE") -> int:
+    def add_comment_by(
+        self,
+        slug: str,
+        number: int,
+        body: str,
+        association: str = "NONE",
+        *,
+        login: str | None = None,
+    ) -> int:
         """A person's comment on PR `number` (as GitHub would store it, with the author's
-        `author_association`); its id."""
+        `author_association`, and as `login` when given: the login an event about it names);
+        its id."""
         with self._lock:
             repo = self._repos[slug.lower()]
             _, comment, _ = self._comment(repo, repo.pulls[number], {"body": body})
             comment["author_association"] = association
+            if login is not None:
+                comment["user"] = self._user_json(login)
             return int(comment["id"])
 
     def add_review(

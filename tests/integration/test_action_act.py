@@ -23,6 +23,7 @@ tasks are in review) and changes nothing: still exactly one pull request per tas
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -31,7 +32,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,8 @@ class ActRun:
     code: int
     output: str
     seconds: float
+    #: The workflow run's GITHUB_RUN_ID (its leases are `gha-<run_id>`).
+    run_id: int = 0
 
     def __str__(self) -> str:
         return f"act exit {self.code} after {self.seconds:.1f} s\n{self.output[-20000:]}"
@@ -164,8 +167,8 @@ def _workflow() -> str:
         assert count == 1, f"expected one actions/{name} in {WORKFLOW}, found {count}"
     # Every checkout names the default branch (a review's own ref is the PR's); act copies
     # the source repository only for a checkout without `ref:` (else it clones from
-    # github.com, unreachable here). Under act the run is a push to the default branch, so
-    # the checkout without it is of the same branch.
+    # github.com, unreachable here). The source is on the default branch, so the checkout
+    # without it is of the same branch, whatever the event.
     ref = "          ref: ${{ github.event.repository.default_branch }}\n"
     assert new.count(ref) == 3, f"expected each checkout of {WORKFLOW} to name the default branch"
     new = new.replace(ref, "")
@@ -224,24 +227,20 @@ def adds_a_workflow() -> sm.Scenario:
     )
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+@contextlib.contextmanager
+def make_world(
+    tmp_path: Path,
+    scenarios: dict[str, sm.Scenario],
+    task_ids: tuple[str, ...],
+    settings: dict[str, Any],
+) -> Iterator[World]:
+    """A target repository with the workflow, its "GitHub" and its model (see the module
+    docstring); `settings` go to its `.macoder.yaml`, `task_ids` to its backlog."""
     _, binary = _requirements()
-    scenarios = {task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}
-    scenarios[HOSTILE] = adds_a_workflow()
-    scenarios[TAMPERED] = feature(f"f{TAMPERED.lower()}")
     with sm.ScriptedModel(scenarios) as model, FakeGitHub(WRITE_TOKEN) as fake:
         fake.read_only_tokens.add(TOKEN)
         target = make_target(
-            tmp_path,
-            model,
-            binary,
-            tasks(*TASKS, HOSTILE, TAMPERED),
-            task_timeout=120,
-            # The config arrives through the `opencode-config` input (a secret); the binary
-            # through MACODER_OPENCODE_BIN, as the docs tell an offline runner to do. One
-            # attempt each: the refused task is out of attempts for the second run.
-            settings={"opencode_config": None, "opencode_bin": None, "max_attempts": 1},
+            tmp_path, model, binary, tasks(*task_ids), task_timeout=120, settings=settings
         )
         source = target.root
         _copy_action(source / ACTION_DIR)
@@ -266,12 +265,44 @@ def world(tmp_path: Path) -> Iterator[World]:
             kill_all(opencode_pids_under(target.scratch))
 
 
-def run_act(world: World, label: str) -> ActRun:
-    """`act push` on the source repository, as DESIGN §7 measured it works offline."""
-    before = git(world.source, "rev-parse", "HEAD~1")
-    after = git(world.source, "rev-parse", "HEAD")
-    event = world.base / f"push-{label}.json"
-    event.write_text(json.dumps(_push_event(world.source, before, after)), encoding="utf-8")
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    scenarios = {task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}
+    scenarios[HOSTILE] = adds_a_workflow()
+    scenarios[TAMPERED] = feature(f"f{TAMPERED.lower()}")
+    # The config arrives through the `opencode-config` input (a secret); the binary through
+    # MACODER_OPENCODE_BIN, as the docs tell an offline runner to do. One attempt each: the
+    # refused task is out of attempts for the second run.
+    settings: dict[str, Any] = {"opencode_config": None, "opencode_bin": None, "max_attempts": 1}
+    with make_world(tmp_path, scenarios, (*TASKS, HOSTILE, TAMPERED), settings) as made:
+        yield made
+
+
+#: Each act run is a workflow run of its own, with its own GITHUB_RUN_ID (act would give
+#: every run the id 1), so each plan leases under its own run id, as on GitHub.
+_RUN_IDS = itertools.count(4201)
+
+
+def run_act(
+    world: World,
+    label: str,
+    event: str = "push",
+    payload: dict[str, Any] | None = None,
+    *,
+    stop_when: Callable[[], bool] | None = None,
+) -> ActRun:
+    """`act <event>` on the source repository, as DESIGN §7 measured it works offline: by
+    default a push of the source's last commit, else the event `payload` GitHub would send.
+    `stop_when` is asked while act runs; once it holds, act's whole process group is killed
+    (a runner lost midway: no job of the run goes on, the publish job never starts)."""
+    if payload is None:
+        assert event == "push", f"no payload for {event}: only a push's is built here"
+        before = git(world.source, "rev-parse", "HEAD~1")
+        after = git(world.source, "rev-parse", "HEAD")
+        payload = _push_event(world.source, before, after)
+    run_id = next(_RUN_IDS)
+    event_file = world.base / f"{event}-{label}.json"
+    event_file.write_text(json.dumps(payload), encoding="utf-8")
     config = json.dumps({"provider": world.model.provider_config()})
     # Secrets through a file, not argv: the token scan reads every process's command line.
     secrets = world.base / f"secrets-{label}.env"
@@ -280,9 +311,9 @@ def run_act(world: World, label: str) -> ActRun:
     artifacts.mkdir()
     command = [
         str(ACT),
-        "push",
+        event,
         "-e",
-        str(event),
+        str(event_file),
         "-W",
         ".github/workflows/macoder.yml",
         "-P",
@@ -301,6 +332,8 @@ def run_act(world: World, label: str) -> ActRun:
         f"MACODER_OPENCODE_BIN={world.binary}",
         "--env",
         f"ACT_TEST_ARTIFACTS={artifacts}",
+        "--env",
+        f"GITHUB_RUN_ID={run_id}",
         "--secret-file",
         str(secrets),
         "-s",
@@ -316,25 +349,43 @@ def run_act(world: World, label: str) -> ActRun:
     env.pop("XDG_CONFIG_HOME", None)
     env.pop("XDG_CACHE_HOME", None)
     started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=world.source,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=ACT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        output += f"\n[test] act killed after {ACT_TIMEOUT} s"
-    # Kept next to the test's files for a look after a failure (pytest keeps the last runs).
-    (world.base / f"act-{label}.log").write_text(output, encoding="utf-8")
-    return ActRun(process.returncode, output, time.monotonic() - started)
+    # Kept next to the test's files for a look after a failure (pytest keeps the last runs);
+    # a file, not a pipe, so nothing blocks act while the test waits on something else.
+    log = world.base / f"act-{label}.log"
+    with log.open("w", encoding="utf-8") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=world.source,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        note = _wait_for_act(process, stop_when)
+    output = log.read_text(encoding="utf-8") + note
+    return ActRun(process.returncode, output, time.monotonic() - started, run_id)
+
+
+def _wait_for_act(process: subprocess.Popen[str], stop_when: Callable[[], bool] | None) -> str:
+    """Wait for act to end by itself (""), or end it: when `stop_when` holds, or after
+    ACT_TIMEOUT; then a line saying so, for the output."""
+    deadline = time.monotonic() + ACT_TIMEOUT
+    while (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=min(left, 0.2) if stop_when is not None else left)
+            return ""
+        if stop_when is not None and stop_when():
+            _kill_group(process)
+            return "\n[test] act's process group killed: what the test waited for happened"
+    _kill_group(process)
+    return f"\n[test] act killed after {ACT_TIMEOUT} s"
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def open_pulls(world: World) -> list[dict[str, Any]]:
