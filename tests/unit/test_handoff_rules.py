@@ -16,6 +16,7 @@ from multi_agent_coder.run.handoff_rules import (
     header_problems,
     is_review_draft,
     lineage_problems,
+    merge_problems,
 )
 
 BASE = "b" * 40
@@ -75,6 +76,34 @@ def test_the_header_must_carry_exactly_the_task_ref_on_exactly_the_base() -> Non
     assert "refs/heads/main" in header_problems(two_refs, EXPECTED, HEAD)[0]
     other_head = BundleHeader((BASE,), (("d" * 40, EXPECTED.ref),))
     assert header_problems(other_head, EXPECTED, HEAD) != []
+
+
+def test_an_updates_bundle_builds_on_the_prs_head_and_the_planned_base_it_merged() -> None:
+    onto = BASE
+    merged = "a" * 40
+    both = BundleHeader((merged, onto), ((HEAD, EXPECTED.ref),))
+    assert header_problems(both, EXPECTED, HEAD, merged) == []
+    only_onto = BundleHeader((onto,), ((HEAD, EXPECTED.ref),))
+    assert header_problems(only_onto, EXPECTED, HEAD, merged) == [
+        f"the bundle is based on {onto[:10]}, not on the planned base {merged[:10]} and {onto[:10]}"
+    ]
+    assert header_problems(both, EXPECTED, HEAD) != []  # two bases for a first run: refused
+
+
+def test_an_update_is_one_macoder_merge_of_the_planned_base_into_the_prs_head() -> None:
+    onto, merged = BASE, "a" * 40
+    merge = CommitFacts(HEAD, (onto, merged), MACODER, MACODER)
+    assert merge_problems([merge], onto, merged, EXPECTED) == []
+    swapped = CommitFacts(HEAD, (merged, onto), MACODER, MACODER)
+    assert "is not a merge of" in merge_problems([swapped], onto, merged, EXPECTED)[0]
+    theirs = CommitFacts(HEAD, (onto, merged), MACODER, "evil@example.com")
+    assert merge_problems([theirs], onto, merged, EXPECTED) == [
+        f"commit {HEAD[:10]}: committer 'evil@example.com' is not macoder"
+    ]
+    extra = [merge, CommitFacts("d" * 40, (HEAD,), MACODER, MACODER)]
+    assert merge_problems(extra, onto, merged, EXPECTED) == [
+        "an update adds one merge commit, not 2 commits"
+    ]
 
 
 # --------------------------------------------------------------------------- the commits

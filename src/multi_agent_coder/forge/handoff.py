@@ -192,7 +192,9 @@ class HandoffForge:
             raise HandoffError(f"{branch}: a revision's branch is gone from the remote")
         run_git(["update-ref", ref, head_sha], self.repo.root)
         base = onto or self.store.base_sha
-        bundle.create(self.repo.root, self.store.task_dir(task_id) / BUNDLE_FILE, ref, base)
+        # A fast-forward that merged the planned base in (an update) builds on both.
+        also = (self.store.base_sha,) if onto is not None else ()
+        bundle.create(self.repo.root, self.store.task_dir(task_id) / BUNDLE_FILE, ref, base, *also)
         self.store.update(
             task_id, lambda h: h.model_copy(update={"head_sha": head_sha, "onto": onto})
         )

@@ -65,11 +65,13 @@ def read_header(data: bytes) -> BundleHeader:
     return BundleHeader(tuple(prerequisites), tuple(refs))
 
 
-def create(repo_root: Path, dest: Path, ref: str, base_sha: str) -> None:
-    """Write `ref`'s commits beyond `base_sha` to the bundle `dest` (`base_sha` becomes its
-    one prerequisite)."""
+def create(repo_root: Path, dest: Path, ref: str, base_sha: str, *also: str) -> None:
+    """Write `ref`'s commits beyond `base_sha` (and beyond each of `also`) to the bundle
+    `dest`. Its prerequisites are the excluded commits its own commits build on: `base_sha`,
+    and one of `also` only when a commit of the bundle has it as a parent (a merge)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    run_git(["bundle", "create", "--quiet", str(dest), ref, f"^{base_sha}"], repo_root)
+    excluded = [f"^{sha}" for sha in (base_sha, *also)]
+    run_git(["bundle", "create", "--quiet", str(dest), ref, *excluded], repo_root)
 
 
 def verify_and_fetch(repo_root: Path, bundle: Path, ref: str) -> None:

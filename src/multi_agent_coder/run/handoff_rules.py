@@ -41,13 +41,18 @@ class Expected:
     backlog_path: str
 
 
-def header_problems(header: BundleHeader, expected: Expected, head_sha: str) -> list[str]:
-    """The bundle carries exactly the task's ref at the announced head, on the planned base."""
+def header_problems(
+    header: BundleHeader, expected: Expected, head_sha: str, merged: str | None = None
+) -> list[str]:
+    """The bundle carries exactly the task's ref at the announced head, on the planned base
+    (an update: on the PR's head and the default branch's head it merged in, `merged`)."""
     problems: list[str] = []
-    if header.prerequisites != (expected.base_sha,):
+    wanted = sorted({expected.base_sha, merged} if merged else {expected.base_sha})
+    if sorted(header.prerequisites) != wanted:
         shown = ", ".join(p[:10] for p in header.prerequisites) or "none (a whole history)"
         problems.append(
-            f"the bundle is based on {shown}, not on the planned base {expected.base_sha[:10]}"
+            f"the bundle is based on {shown}, not on the planned base "
+            + " and ".join(sha[:10] for sha in wanted)
         )
     if header.refs != ((head_sha, expected.ref),):
         shown = ", ".join(f"{name} at {oid[:10]}" for oid, name in header.refs) or "nothing"
@@ -72,6 +77,26 @@ def lineage_problems(commits: Sequence[CommitFacts], expected: Expected) -> list
             if email.lower() not in emails:
                 problems.append(f"commit {short}: {role} {email!r} is not macoder")
         parent = commit.sha
+    return problems
+
+
+def merge_problems(
+    commits: Sequence[CommitFacts], onto: str, merged: str, expected: Expected
+) -> list[str]:
+    """An update adds exactly one commit: macoder's merge of the default branch's head
+    `merged` into the PR's head `onto`, in that order."""
+    if len(commits) != 1:
+        return [f"an update adds one merge commit, not {len(commits)} commits"]
+    (commit,) = commits
+    problems: list[str] = []
+    if commit.parents != (onto, merged):
+        problems.append(
+            f"commit {commit.sha[:10]} is not a merge of {merged[:10]} into {onto[:10]}"
+        )
+    emails = {e.lower() for e in expected.emails}
+    for role, email in (("author", commit.author_email), ("committer", commit.committer_email)):
+        if email.lower() not in emails:
+            problems.append(f"commit {commit.sha[:10]}: {role} {email!r} is not macoder")
     return problems
 
 

@@ -55,8 +55,10 @@ from multi_agent_coder.run.handoff_rules import (
     header_problems,
     is_review_draft,
     lineage_problems,
+    merge_problems,
 )
 from multi_agent_coder.run.session import Session, keep_progress_comment, macoder_emails
+from multi_agent_coder.run.state import needs_bringing_up_to_date
 from multi_agent_coder.run.task import label_for_review
 from multi_agent_coder.userfiles import resolve_user_file
 
@@ -182,12 +184,20 @@ def _carry_out(
         if handoff.pull is None:
             return Published(task_id, "nothing", "nothing to publish")
         if handoff.head_sha is not None:
-            on = _revised_base(session, handoff, expected) if revision else expected
-            if not revision and handoff.onto is not None:
-                raise Refused(["the hand-off builds on a PR's head, but no revision was planned"])
-            _check_branch(session, handoff.head_sha, handoff.pull, on, folder / BUNDLE_FILE)
+            # A fast-forward of the PR's branch: a revision (planned), or an update (the
+            # PR no longer merges, as GitHub says now: the plan's reason, read again here).
+            update = not revision and handoff.onto is not None
+            on = (
+                _pr_head_base(session, handoff, expected, update=update)
+                if revision or update
+                else expected
+            )
+            merged = expected.base_sha if update else None
+            _check_branch(
+                session, handoff.head_sha, handoff.pull, on, folder / BUNDLE_FILE, merged=merged
+            )
             session.forge.publish_branch(
-                branch_for(task_id), handoff.head_sha, fast_forward=revision
+                branch_for(task_id), handoff.head_sha, fast_forward=revision or update
             )
         else:
             _check_relabel(session, handoff.pull, task_id)
@@ -202,10 +212,13 @@ def _carry_out(
     return Published(task_id, "published", "", pr)
 
 
-def _revised_base(session: Session, handoff: Handoff, expected: Expected) -> Expected:
-    """What a revision's branch is checked against: `expected` with the open PR's head as
-    the base — the head the hand-off says it builds on, which must be where GitHub has the
-    PR and its branch now (read here, with this job's token, not taken from the hand-off)."""
+def _pr_head_base(
+    session: Session, handoff: Handoff, expected: Expected, *, update: bool
+) -> Expected:
+    """What a revision's or an update's branch is checked against: `expected` with the open
+    PR's head as the base — the head the hand-off says it builds on, which must be where
+    GitHub has the PR and its branch now (read here, with this job's token, not taken from
+    the hand-off). An update also needs the PR to no longer merge, as GitHub says now."""
     task_id = expected.task_id
     onto = handoff.onto
     if onto is None:
@@ -213,6 +226,13 @@ def _revised_base(session: Session, handoff: Handoff, expected: Expected) -> Exp
     pr = session.forge.find_open_pr(task_id)
     if pr is None or LABEL_FAILED in pr.labels:
         raise Refused([f"{task_id} has no open pull request to revise"])
+    if update and not needs_bringing_up_to_date(pr):
+        raise Refused(
+            [
+                "the hand-off builds on a PR's head, but no revision was planned and the PR "
+                "does not need bringing up to date"
+            ]
+        )
     branch = branch_for(task_id)
     tip = session.forge.fetch_branch(branch)
     if pr.head_sha != onto or tip != onto:
@@ -239,10 +259,18 @@ def _check_result(handoff: Handoff, expected: Expected) -> None:
 
 
 def _check_branch(
-    session: Session, head: str, pull: WantedPull, expected: Expected, path: Path
+    session: Session,
+    head: str,
+    pull: WantedPull,
+    expected: Expected,
+    path: Path,
+    *,
+    merged: str | None = None,
 ) -> None:
     """The bundle, its commits and its change, in that order (git sees the bundle only
-    after its header holds)."""
+    after its header holds). An update (`merged`: the planned base it merged into the PR's
+    head, `expected.base_sha`) adds exactly macoder's merge commit, and its change is judged
+    against the planned base as a first run's is: the PR's whole change."""
     try:  # a regular file in the hand-off folder, never a FIFO that would block the open
         resolve_user_file(path, shown=BUNDLE_FILE, root=path.parent)
         size = path.stat().st_size
@@ -255,7 +283,7 @@ def _check_branch(
     if size > MAX_BUNDLE_BYTES:
         raise Refused([f"{BUNDLE_FILE} is {size} bytes; the limit is {MAX_BUNDLE_BYTES}"])
     try:
-        problems = header_problems(bundle.read_header(start), expected, head)
+        problems = header_problems(bundle.read_header(start), expected, head, merged)
     except bundle.BundleError as exc:
         raise Refused([f"{BUNDLE_FILE}: {exc}"]) from None
     if problems:
@@ -265,7 +293,13 @@ def _check_branch(
         bundle.verify_and_fetch(repo.root, path, expected.ref)
     except MacoderError as exc:
         raise Refused([f"{BUNDLE_FILE}: {exc}"]) from None
-    problems = lineage_problems(repo.lineage(expected.base_sha, head), expected)
+    if merged is None:
+        problems = lineage_problems(repo.lineage(expected.base_sha, head), expected)
+    else:
+        earlier = {c.sha for c in repo.lineage(merged, expected.base_sha)}
+        new = [c for c in repo.lineage(merged, head) if c.sha not in earlier]
+        problems = merge_problems(new, expected.base_sha, merged, expected)
+        expected = replace(expected, base_sha=merged)
     if problems:
         raise Refused(problems)
     changes = repo.changes(expected.base_sha, head)
