@@ -219,6 +219,11 @@ class FakeGitHub(LoopbackServer):
         #: The repository setting "Allow GitHub Actions to create and approve pull requests":
         #: off, an `actions_tokens` token gets GitHub's 403 on creating a pull request.
         self.actions_may_open_prs = True
+        #: Branch protection's answer to a merge (e.g. "At least 1 approving review is
+        #: required by reviewers with write access."): set, every merge gets it as a 405.
+        self.merges_blocked: str | None = None
+        #: `workflow_dispatch` events asked for: (workflow file, ref), in order.
+        self.dispatches: list[tuple[str, str]] = []
         self.login = login
         self.clock = clock
         self._lock = threading.RLock()
@@ -416,6 +421,13 @@ class FakeGitHub(LoopbackServer):
         reacted = re.fullmatch(r"/issues/comments/(\d+)/reactions", tail)
         if reacted is not None and method == "POST":
             return self._react(repo, int(reacted[1]), data)
+        dispatched = re.fullmatch(r"/actions/workflows/([^/]+)/dispatches", tail)
+        if dispatched is not None and method == "POST":
+            ref = data.get("ref") if isinstance(data, dict) else None
+            if not isinstance(ref, str) or self._sha(repo, ref) is None:
+                raise _validation({"resource": "Workflow", "code": "invalid", "field": "ref"})
+            self.dispatches.append((unquote(dispatched[1]), ref))
+            return 204, None, {}
         ref = re.fullmatch(r"/git/(matching-refs|refs)/([^/]+)", tail)
         if ref is not None:
             return self._on_ref(repo, method, kind=ref[1], ref=unquote(ref[2]))
@@ -473,7 +485,7 @@ class FakeGitHub(LoopbackServer):
         if kind == "pulls" and sub == "/requested_reviewers" and method == "POST":
             return self._request_reviewers(repo, pr, data)
         if kind == "pulls" and sub == "/merge" and method == "PUT":
-            return self._merge(repo, pr)
+            return self._merge(repo, pr, data if isinstance(data, dict) else {})
         raise _not_found()
 
     def _check_auth(self, headers: Mapping[str, str], method: str = "GET") -> None:
@@ -726,15 +738,22 @@ class FakeGitHub(LoopbackServer):
             == 0
         )
 
-    def _merge(self, repo: _Repo, pr: _Pull) -> tuple[int, Any, dict[str, str]]:
-        """A merge commit of head into base, made in the bare repository, as GitHub's
-        default merge method makes it."""
+    def _merge(
+        self, repo: _Repo, pr: _Pull, data: Mapping[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """A merge commit of head into base (or, `merge_method: squash`, one commit with the
+        merged tree on the base), made in the bare repository as GitHub makes it; 409 when
+        `sha` is given and the head is elsewhere, 405 when it cannot be merged."""
         if pr.state != "open" or pr.draft:
             raise _error(405, "Pull Request is not mergeable")
         base = self._sha(repo, pr.base)
         head = self._sha(repo, pr.head)
         if base is None or head is None:
             raise _error(405, "Pull Request is not mergeable")
+        if data.get("sha") not in (None, head):
+            raise _error(409, "Head branch was modified. Review and try the merge again.")
+        if self.merges_blocked is not None:
+            raise _error(405, self.merges_blocked)
         tree = run_git(["merge-tree", "--write-tree", base, head], repo.bare, check=False)
         if tree.returncode != 0:
             raise _error(405, "Pull Request is not mergeable")
@@ -746,9 +765,11 @@ class FakeGitHub(LoopbackServer):
         }
         message = f"Merge pull request #{pr.number} from {repo.owner}/{pr.head}"
         tree_sha = tree.stdout.decode().split()[0]
+        squash = data.get("merge_method") == "squash"
+        parents = ["-p", base] if squash else ["-p", base, "-p", head]
         commit = (
             run_git(
-                ["commit-tree", tree_sha, "-p", base, "-p", head, "-m", message],
+                ["commit-tree", tree_sha, *parents, "-m", message],
                 repo.bare,
                 extra_env=identity,
             )

@@ -202,6 +202,12 @@ class PullRequestSettings(BaseModel):
     #: "Automatically delete head branches" does it for every branch; this only for macoder's,
     #: and only when nobody pushed to it after the merge).
     delete_branch: bool = False
+    #: Merge a verified task PR as soon as macoder has published it (`merge` or `squash`;
+    #: `off`: a person merges). GitHub only: its branch protection still applies (a PR that
+    #: needs reviews or checks first is left open, and the job says why). A merge made with the
+    #: workflow's GITHUB_TOKEN starts no `push` workflow, so the publish job then starts the
+    #: next wave itself (`workflow_dispatch`).
+    auto_merge: Literal["off", "merge", "squash"] = "off"
 
 
 class ModelPrice(BaseModel):

@@ -65,6 +65,7 @@ class Job:
             "RUNNER_TEMP": str(tmp_path / "runner-temp"),
             "GITHUB_ACTIONS": "true",
             "GITHUB_RUN_ID": "4242",
+            "GITHUB_WORKFLOW_REF": f"{SLUG}/.github/workflows/macoder.yml@refs/heads/main",
         }
 
     @property

@@ -579,3 +579,23 @@ def test_the_sandbox_is_allowed_only_where_apparmor_forbids_it(tmp_path: Path) -
     flag.parent.mkdir(parents=True)
     flag.write_text("0\n")
     assert allow_sandbox(flag) == "sandbox: unprivileged user namespaces are allowed"
+
+
+@pytest.mark.parametrize(
+    ("workflow_ref", "file"),
+    [
+        ("octo/widgets/.github/workflows/macoder.yml@refs/heads/main", "macoder.yml"),
+        ("octo/widgets/.github/workflows/ci.yaml@refs/tags/v1", "ci.yaml"),
+        ("", None),
+        ("octo/widgets/.github/workflows/../../etc@refs/heads/main", None),
+        ("octo/widgets/.github/workflows/x.yml%2F..@main", None),
+        ("octo/widgets/.github/workflows/run me.yml@main", None),
+    ],
+)
+def test_the_workflow_to_dispatch_is_a_plain_workflow_file_name(
+    workflow_ref: str, file: str | None
+) -> None:
+    from multi_agent_coder.action.inputs import read_runner
+
+    runner = read_runner({"GITHUB_WORKFLOW_REF": workflow_ref})
+    assert runner.workflow_file == file

@@ -174,6 +174,10 @@ class ActionInputs:
         return overrides
 
 
+#: A workflow file's name as GitHub accepts it in `/actions/workflows/{id}`.
+_WORKFLOW_FILE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.ya?ml", re.ASCII)
+
+
 @dataclass(frozen=True, slots=True)
 class RunnerContext:
     """What the runner itself provides (GitHub's default environment variables)."""
@@ -191,6 +195,17 @@ class RunnerContext:
     #: `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`: what started the workflow run.
     event_name: str | None = None
     event_path: Path | None = None
+    #: `GITHUB_WORKFLOW_REF`: `owner/repo/.github/workflows/<file>@<ref>` of this run.
+    workflow_ref: str | None = None
+
+    @property
+    def workflow_file(self) -> str | None:
+        """The file name of this run's workflow (what `workflow_dispatch` takes as its id),
+        or None when the runner did not say or says something that is no workflow file."""
+        if not self.workflow_ref:
+            return None
+        name = self.workflow_ref.split("@", 1)[0].rsplit("/", 1)[-1]
+        return name if _WORKFLOW_FILE.fullmatch(name) else None
 
     @property
     def lease_run_id(self) -> str:
@@ -320,6 +335,7 @@ def read_runner(environ: Mapping[str, str]) -> RunnerContext:
         run_id=environ.get("GITHUB_RUN_ID", "").strip() or None,
         event_name=environ.get("GITHUB_EVENT_NAME", "").strip() or None,
         event_path=path("GITHUB_EVENT_PATH"),
+        workflow_ref=environ.get("GITHUB_WORKFLOW_REF", "").strip() or None,
     )
 
 

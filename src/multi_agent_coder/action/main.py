@@ -639,8 +639,38 @@ def publish(job: Job, session: Session) -> int:
     else:
         shown = f"#{pr.number} ({pr.operation})" if pr is not None else done.reason
         print(visible(f"{done.task_id}: {shown}"), file=out)
+        if pr is not None and done.result == "succeeded":
+            _merge_and_start_next_wave(job, session, pr.number, pr.head_sha)
     out.flush()
     return EXIT_PROBLEMS if done.status == "refused" else EXIT_OK
+
+
+def _merge_and_start_next_wave(job: Job, session: Session, number: int, head_sha: str) -> None:
+    """`pull_request.auto_merge`: the verified PR just published is merged; then the next
+    wave is started (the merge, made with this job's token, may start no `push` workflow).
+    A merge GitHub refuses leaves the PR open for a person, with a warning that says why."""
+    out = job.out
+    try:
+        merged = session.auto_merge(number, head_sha)
+    except MacoderError as exc:
+        note = f"PR #{number} is left open for a person: not merged: {exc}"
+        print(workflow_command("warning", note, title="macoder auto_merge"), file=out)
+        return
+    if merged is None:
+        return
+    print(f"merged PR #{number} at {merged[:10]}", file=out)
+    workflow = job.runner.workflow_file
+    if workflow is None:
+        note = "GITHUB_WORKFLOW_REF names no workflow file: the next wave waits for a push"
+        print(workflow_command("warning", note, title="macoder auto_merge"), file=out)
+        return
+    try:
+        branch = session.start_next_wave(workflow)
+    except MacoderError as exc:
+        note = f"the next wave was not started ({exc}); it starts on the next push or schedule"
+        print(workflow_command("warning", note, title="macoder auto_merge"), file=out)
+        return
+    print(visible(f"the next wave is started: {workflow} on {branch}"), file=out)
 
 
 def handoff_dir(runner: RunnerContext) -> Path:

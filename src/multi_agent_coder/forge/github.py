@@ -412,6 +412,21 @@ class GitHubForge:
 
     # ----------------------------------------------------------------- Forge: branches
 
+    def merge_pull(self, number: int, head_sha: str, method: str) -> str:
+        """Merge PR `number` at exactly `head_sha` with `method` (merge, squash, rebase);
+        the merge commit's sha. GitHub's refusal (not mergeable, checks required, the branch
+        moved: 405, 409) is a `ForgeError`/`GitHubError` saying so."""
+        data = self._send(sansio.merge_pull(self.slug, number, head_sha, method))
+        sha = data.get("sha") if isinstance(data, dict) else None
+        if not isinstance(sha, str) or not data.get("merged"):
+            raise ForgeError(f"{self.slug}: GitHub did not merge pull request #{number}")
+        log.info("merged %s #%d (%s) at %s", self.slug, number, method, sha)
+        return sha
+
+    def dispatch_workflow(self, workflow: str, ref: str) -> None:
+        """Start `workflow` on `ref` (see `github_sansio.dispatch_workflow`)."""
+        self._send(sansio.dispatch_workflow(self.slug, workflow, ref))
+
     def delete_merged_branches(self) -> tuple[str, ...]:
         """Delete the branch of every merged task PR whose tip is still the commit that was
         merged (the `pull_request.delete_branch` setting); returns the branches deleted.

@@ -264,6 +264,30 @@ def matching_branches(slug: Slug, prefix: str) -> Request:
     )
 
 
+def merge_pull(slug: Slug, number: int, head_sha: str, method: str) -> Request:
+    """Merge pull request `number` only while its head is `head_sha` (GitHub answers 409
+    when the branch moved: what was verified is what is merged, or nothing is)."""
+    return Request(
+        "PUT",
+        slug.path("pulls", number, "merge"),
+        (),
+        {"sha": head_sha, "merge_method": method},
+        f"merging pull request #{number}",
+    )
+
+
+def dispatch_workflow(slug: Slug, workflow: str, ref: str) -> Request:
+    """Start workflow `workflow` (its file name) on `ref`: a `workflow_dispatch` event, the
+    one event a workflow's own GITHUB_TOKEN may cause that starts a workflow run."""
+    return Request(
+        "POST",
+        slug.path("actions", "workflows", workflow, "dispatches"),
+        (),
+        {"ref": ref},
+        f"starting workflow {workflow} on {ref}",
+    )
+
+
 def delete_branch(slug: Slug, branch: str) -> Request:
     return Request(
         "DELETE",

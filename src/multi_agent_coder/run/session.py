@@ -302,6 +302,24 @@ class Session:
             raise UsageError(f"{doing} is done on GitHub, not on {self.forge.name}")
         return self.forge
 
+    def auto_merge(self, number: int, head_sha: str) -> str | None:
+        """With `pull_request.auto_merge`, merge verified PR `number` at exactly `head_sha`
+        (what was verified is what is merged) and return the merge's sha; None when the
+        setting is off. GitHub's refusal (reviews or checks required, not mergeable, the
+        branch moved) is raised as a `MacoderError` saying why."""
+        method = self.settings.pull_request.auto_merge
+        if method == "off":
+            return None
+        return self._github("merging a pull request").merge_pull(number, head_sha, method)
+
+    def start_next_wave(self, workflow: str) -> str:
+        """Start `workflow` on the default branch: a merge made with the workflow's own
+        GITHUB_TOKEN starts no `push` workflow, so the next wave would wait for the schedule.
+        Returns the branch it was started on."""
+        branch = self.repo.default_branch()
+        self._github("starting the next wave").dispatch_workflow(workflow, branch)
+        return branch
+
     def delete_merged_branches(self) -> list[str]:
         """With the `pull_request.delete_branch` setting, the branches of merged task PRs
         deleted (see `GitHubForge.delete_merged_branches`). Nothing elsewhere: a local task
