@@ -189,6 +189,13 @@ def test_the_task_job_writes_nothing_and_the_publish_job_opens_the_one_pr(world:
     assert [(a["outcome"], a["run_id"]) for a in attempts] == [("success", RUN_ID)]
     assert attempts[0]["tokens_in"] == 1200
     assert world.released("T001")
+    # Every field of the attempt the task job wrote is carried through unchanged, the
+    # metrics report's among them.
+    [line] = [r for r in handed["records"] if '"type": "attempt"' in r]
+    assert attempts[0] == json.loads(line)
+    assert attempts[0]["base_sha"] == world.base_sha
+    assert (attempts[0]["role"], attempts[0]["drift"]) == ("documentation", False)
+    assert (attempts[0]["session_created"], attempts[0]["session_deleted"]) == (True, True)
 
     # Published again (a re-run of the publish job): still one pull request.
     code, out, _ = publish(world, task, "T001")
@@ -241,6 +248,8 @@ def test_a_task_job_that_left_no_result_counts_as_an_interrupted_attempt(world: 
     assert len(attempts) == 1
     assert attempts[0]["outcome"] == "interrupted"
     assert "left no result" in attempts[0]["reason"]
+    assert attempts[0]["base_sha"] == world.base_sha  # what it ran against is known, nothing else
+    assert [k for k in ("session_created", "drift", "agent_s", "role") if k in attempts[0]] == []
     assert world.released("T002")
     assert "refs/heads/macoder/T002" not in world.remote_refs()
 
