@@ -298,6 +298,30 @@ def plan_again(world: World, run: str) -> tuple[Job, str]:
     return job, out
 
 
+def test_the_next_plan_s_summary_reports_the_metrics_of_what_was_published(
+    world: World,
+) -> None:
+    """The first wave's plan saw an empty ledger; the next wave's plan job summary reports
+    the attempts the publish jobs recorded since (`macoder report --format markdown`)."""
+    assert "### macoder metrics (the ledger before this wave): 0 attempt(s)" in (
+        world.plan.summary.read_text()
+    )
+    for task_id, scenario in (("T001", None), ("T002", Scenario(writes("t.txt", "BROKEN\n")))):
+        code, out, _ = publish(world, run_task(world, task_id, scenario), task_id)
+        assert code in (EXIT_OK, EXIT_PROBLEMS), out
+    assert [a["outcome"] for a in world.attempts("T001") + world.attempts("T002")] == [
+        "success",
+        "failure",
+    ]
+    job, _ = plan_again(world, "4343")
+    summary = job.summary.read_text()
+    assert summary.index("### macoder plan:") < summary.index("### macoder metrics")
+    assert "### macoder metrics (the ledger before this wave): 2 attempt(s) on 2 task(s)" in summary
+    assert "| first-attempt success | 1/2 tasks, 50.0 % | > 70 % ❌ |" in summary
+    assert "| sessions verified deleted | 2/2, 100.0 % | 100 % ✅ |" in summary
+    assert "| drift alerts | 0 | |" in summary
+
+
 def published_pr(world: World, task_id: str) -> int:
     """`task_id` run and published: the number of its one pull request."""
     task = run_task(world, task_id)
