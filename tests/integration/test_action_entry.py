@@ -193,6 +193,14 @@ def test_plan_outputs_the_ready_set_and_leases_it_for_the_workflow_run(world: Jo
     summary = world.summary.read_text()
     assert "### macoder plan: 2 task(s) ready" in summary
     assert "| `T005` |" in summary
+    # The whole ledger's metrics, as it stood before this wave's leases: T006's three
+    # attempts (written by hand with the outcome "failed"), and nothing else.
+    assert "### macoder metrics (the ledger before this wave): 3 attempt(s) on 1 task(s)" in (
+        summary
+    )
+    assert "| first-attempt success | 0/1 tasks, 0.0 % | > 70 % ❌ |" in summary
+    assert "| outcomes | 0 success, 0 failure, 0 needs-review, 0 interrupted, " in summary
+    assert "0 infrastructure, 3 failed |" in summary
 
 
 def test_plan_and_the_orchestrator_agree_on_what_is_ready(world: Job) -> None:

@@ -189,6 +189,13 @@ def test_the_task_job_writes_nothing_and_the_publish_job_opens_the_one_pr(world:
     assert [(a["outcome"], a["run_id"]) for a in attempts] == [("success", RUN_ID)]
     assert attempts[0]["tokens_in"] == 1200
     assert world.released("T001")
+    # Every field of the attempt the task job wrote is carried through unchanged, the
+    # metrics report's among them.
+    [line] = [r for r in handed["records"] if '"type": "attempt"' in r]
+    assert attempts[0] == json.loads(line)
+    assert attempts[0]["base_sha"] == world.base_sha
+    assert (attempts[0]["role"], attempts[0]["drift"]) == ("documentation", False)
+    assert (attempts[0]["session_created"], attempts[0]["session_deleted"]) == (True, True)
 
     # Published again (a re-run of the publish job): still one pull request.
     code, out, _ = publish(world, task, "T001")
@@ -241,6 +248,8 @@ def test_a_task_job_that_left_no_result_counts_as_an_interrupted_attempt(world: 
     assert len(attempts) == 1
     assert attempts[0]["outcome"] == "interrupted"
     assert "left no result" in attempts[0]["reason"]
+    assert attempts[0]["base_sha"] == world.base_sha  # what it ran against is known, nothing else
+    assert [k for k in ("session_created", "drift", "agent_s", "role") if k in attempts[0]] == []
     assert world.released("T002")
     assert "refs/heads/macoder/T002" not in world.remote_refs()
 
@@ -287,6 +296,30 @@ def plan_again(world: World, run: str) -> tuple[Job, str]:
     code, out = job.run(mode="plan")
     assert code == EXIT_OK, out
     return job, out
+
+
+def test_the_next_plan_s_summary_reports_the_metrics_of_what_was_published(
+    world: World,
+) -> None:
+    """The first wave's plan saw an empty ledger; the next wave's plan job summary reports
+    the attempts the publish jobs recorded since (`macoder report --format markdown`)."""
+    assert "### macoder metrics (the ledger before this wave): 0 attempt(s)" in (
+        world.plan.summary.read_text()
+    )
+    for task_id, scenario in (("T001", None), ("T002", Scenario(writes("t.txt", "BROKEN\n")))):
+        code, out, _ = publish(world, run_task(world, task_id, scenario), task_id)
+        assert code in (EXIT_OK, EXIT_PROBLEMS), out
+    assert [a["outcome"] for a in world.attempts("T001") + world.attempts("T002")] == [
+        "success",
+        "failure",
+    ]
+    job, _ = plan_again(world, "4343")
+    summary = job.summary.read_text()
+    assert summary.index("### macoder plan:") < summary.index("### macoder metrics")
+    assert "### macoder metrics (the ledger before this wave): 2 attempt(s) on 2 task(s)" in summary
+    assert "| first-attempt success | 1/2 tasks, 50.0 % | > 70 % ❌ |" in summary
+    assert "| sessions verified deleted | 2/2, 100.0 % | 100 % ✅ |" in summary
+    assert "| drift alerts | 0 | |" in summary
 
 
 def published_pr(world: World, task_id: str) -> int:

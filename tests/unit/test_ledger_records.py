@@ -62,6 +62,51 @@ def test_non_ascii_text_survives() -> None:
     assert parse(dumps(record) + "\n") == [record]
 
 
+#: An attempt line exactly as macoder wrote it before the optional fields existed.
+OLD_ATTEMPT_LINE = (
+    '{"type": "attempt", "task": "T001", "run_id": "r", "outcome": "success", "reason": "PR #1 '
+    'created", "duration_s": 3.5, "context_bytes": 812, "model": "m/x", "tokens_in": 10, '
+    '"tokens_out": 2, "cost": null, "at": 5.0}'
+)
+
+
+def test_an_attempt_written_before_the_optional_fields_parses_with_them_unknown() -> None:
+    [record] = parse(OLD_ATTEMPT_LINE)
+    assert isinstance(record, Attempt)
+    assert (record.outcome, record.context_bytes, record.tokens_in) == ("success", 812, 10)
+    unknown = (record.base_sha, record.role, record.session_created, record.session_deleted)
+    assert unknown == (None, None, None, None)
+    assert (record.drift, record.agent_s, record.tokens_cached) == (None, None, None)
+
+
+def test_the_optional_fields_are_written_when_known_and_left_out_when_not() -> None:
+    known = replace(
+        attempt(),
+        base_sha="a" * 40,
+        role="implementation",
+        session_created=True,
+        session_deleted=False,
+        drift=False,
+        agent_s=9.25,
+    )
+    data = json.loads(dumps(known))
+    assert {k: data[k] for k in ("base_sha", "role", "session_created", "drift", "agent_s")} == {
+        "base_sha": "a" * 40,
+        "role": "implementation",
+        "session_created": True,
+        "drift": False,  # False is known: it is written, not left out
+        "agent_s": 9.25,
+    }
+    assert data["session_deleted"] is False
+    assert parse(dumps(known)) == [known]
+    bare = json.loads(dumps(attempt()))
+    left_out = ("base_sha", "role", "session_created", "session_deleted", "drift", "agent_s")
+    assert [k for k in left_out if k in bare] == []
+    assert bare["cost"] == 0.01
+    assert "tokens_cached" not in bare
+    assert "model" in json.loads(dumps(replace(attempt(), model=None)))  # a field of old: kept
+
+
 def test_records_are_frozen() -> None:
     record = lease()
     with pytest.raises(AttributeError):

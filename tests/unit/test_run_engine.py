@@ -69,6 +69,8 @@ class Scenario:
     during: Callable[[], None] | None = None
     provider_fault: bool = False
     runtime_fault: bool = False
+    #: The session could not be verified deleted (a leak the report must show).
+    leaked: bool = False
 
 
 @dataclass
@@ -97,7 +99,7 @@ class FakeAgent:
             reason=scenario.reason,
             session_id="ses_fake",
             duration_s=0.01,
-            session_deleted=True,
+            session_deleted=not scenario.leaked,
             output_text="done",
             tokens_in=1200,
             tokens_out=80,
@@ -205,6 +207,19 @@ def test_a_verified_task_becomes_one_pr_with_the_work_and_the_status_flip(world:
     assert Ledger(Repo.open(world.root)).read()[-1].kind == "release"
 
 
+def test_the_attempt_says_what_it_ran_against_and_what_its_session_became(world: World) -> None:
+    world.agent.scenarios["T002"] = Scenario(writes("t002.txt"), leaked=True)
+    world.run()
+    records = {r["task"]: r for r in world.ledger() if r["type"] == "attempt"}
+    main = git(world.root, "rev-parse", "main")  # BACKLOG.yaml and specs/ as the agent saw them
+    for task_id, deleted in (("T001", True), ("T002", False)):
+        record = records[task_id]
+        assert record["base_sha"] == main
+        assert record["role"] == "documentation"  # the role the router chose fake/cheap for
+        assert (record["session_created"], record["session_deleted"]) == (True, deleted)
+        assert (record["drift"], record["agent_s"]) == (False, 0.01)
+
+
 def test_the_agent_gets_the_tasks_prompt_its_routed_model_and_the_timeout(
     tmp_path: Path,
 ) -> None:
@@ -276,6 +291,8 @@ def test_every_failure_is_an_attempt_with_its_reason_and_no_pr(
     [attempt] = [r for r in world.ledger() if r["type"] == "attempt"]
     assert attempt["outcome"] == "failure"
     assert attempt["reason"] == why
+    assert attempt["drift"] is why.startswith("the session's input drifted")
+    assert (attempt["session_created"], attempt["session_deleted"]) == (True, True)
     assert world.leftovers() == []
     assert git(world.root, "rev-parse", "main") == git(world.root, "rev-parse", "HEAD")
 
@@ -410,6 +427,22 @@ def test_a_prompt_that_grew_too_much_is_refused_before_the_agent_runs(world: Wor
     assert status == "failed"
     assert why.startswith("context drift in T001")
     assert world.agent.calls == []
+    last = [r for r in world.ledger() if r["type"] == "attempt"][-1]
+    assert (last["drift"], last["session_created"], last["agent_s"]) == (True, False, 0.0)
+    assert "session_deleted" not in last
+    assert "role" not in last
+
+
+def test_only_a_drifted_input_is_a_drift_alert_not_another_rule_it_came_with(
+    world: World,
+) -> None:
+    """The session received another task's id but also left no change: the first rule
+    broken is "no changes", and that is what the attempt is refused for."""
+    world.agent.scenarios["T001"] = Scenario(None, received=("Also do T002.",))
+    report = world.run(only=frozenset({"T001"}))
+    assert outcome_of(report, "T001")[1].startswith("the agent made no changes")
+    [attempt] = [r for r in world.ledger() if r["type"] == "attempt"]
+    assert attempt["drift"] is False
 
 
 def test_a_branch_a_person_committed_to_is_not_touched_and_waits_for_them(world: World) -> None:

@@ -269,10 +269,24 @@ def plan(job: Job, session: Session) -> int:
     inputs = job.inputs
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
     try:
-        lease_ready(job, session, only)
+        snapshot, _ = lease_ready(job, session, only)
     except NoBacklogError as exc:
         return _no_backlog(job, str(exc), ready="[]")
+    append_summary(job.runner.summary_file, metrics_summary(snapshot, session.clock()))
     return EXIT_OK
+
+
+def metrics_summary(snapshot: Snapshot, now: float) -> str:
+    """`macoder report --format markdown` of the ledger as the plan read it, before this
+    wave's leases: every attempt of every earlier run, whatever `task-id` the plan was
+    given. Once per wave, in the one job that reads the whole ledger anyway."""
+    from multi_agent_coder.run.metrics import build_report
+    from multi_agent_coder.run.metrics_render import render_markdown
+
+    return render_markdown(
+        build_report(snapshot.records, now),
+        heading="### macoder metrics (the ledger before this wave)",
+    )
 
 
 def lease_ready(

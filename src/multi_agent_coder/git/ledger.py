@@ -19,7 +19,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Final
 
 import pygit2
@@ -59,7 +59,12 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One finished try at a task; tokens and cost are None when the provider did not say."""
+    """One finished try at a task; tokens and cost are None when the provider did not say.
+
+    The fields with a default came later: a ledger written before them parses, and each such
+    field is None when the record does not say (unknown — never read as 0 or False). `dumps`
+    leaves them out when None, so the JSON line stays short.
+    """
 
     kind: ClassVar[str] = "attempt"
     task: str
@@ -77,6 +82,22 @@ class Attempt:
     tokens_cached: int | None = None
     tokens_reasoning: int | None = None
     requests: int | None = None
+    #: The default branch's commit the attempt ran against. `BACKLOG.yaml` and `specs/` are
+    #: versioned in that repository, so this one commit names the task's entry and its spec as
+    #: the agent was given them.
+    base_sha: str | None = None
+    #: The model role the router chose the model for (`ModelSettings`: `implementation`,
+    #: `documentation`); None when no model was chosen (the attempt ended before its agent).
+    role: str | None = None
+    #: An agent session was created for the attempt (False: it never reached the agent), and,
+    #: when one was, whether it was verified deleted (the seed's "session cleanup: 100 %").
+    session_created: bool | None = None
+    session_deleted: bool | None = None
+    #: The attempt was refused for context drift (`run/drift.py`: the prompt grew past its
+    #: limit, or the session received another task's ids or planning debris).
+    drift: bool | None = None
+    #: Seconds the agent's session ran (0 when the attempt never reached it).
+    agent_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +189,14 @@ class Skipped:
 
 
 def dumps(record: Record) -> str:
-    """One JSON line (without newline): `{"type": "lease", "task": ..., ...}`."""
-    return json.dumps({"type": record.kind, **asdict(record)}, ensure_ascii=False)
+    """One JSON line (without newline): `{"type": "lease", "task": ..., ...}`. A field that
+    defaults to None is left out while it is None (absent means unknown, as in a record
+    written before the field existed): the ledger grows by one such line per attempt."""
+    data = asdict(record)
+    for item in fields(record):
+        if item.default is None and data[item.name] is None:
+            del data[item.name]
+    return json.dumps({"type": record.kind, **data}, ensure_ascii=False)
 
 
 def parse(text: str, skipped: list[Skipped] | None = None) -> list[Record]:

@@ -134,10 +134,10 @@ def publish_handoff(
     attempts = _attempts(handoff, expected)
     if result.status == "refused":
         attempts = [_failed(a, result.reason) for a in attempts] or [
-            _ended(task_id, run_id, "failure", result.reason, now)
+            _ended(expected, "failure", result.reason, now)
         ]
     elif result.status == "interrupted":
-        attempts = [_ended(task_id, run_id, INTERRUPTED, result.reason, now)]
+        attempts = [_ended(expected, INTERRUPTED, result.reason, now)]
     ledger.append(*attempts, Release(task_id, run_id, now))
     _show_progress(session, ledger, result, run_id=run_id, now=now)
     outcome = attempts[-1].outcome if attempts else ""
@@ -371,9 +371,23 @@ def _began_and_never_ended(handoff: Handoff, expected: Expected) -> bool:
     return any(isinstance(r, Start) for r in mine) and not any(isinstance(r, Attempt) for r in mine)
 
 
-def _ended(task_id: str, run_id: str, outcome: str, reason: str, now: float) -> Attempt:
-    """The attempt record of a task job whose own record is missing or refused."""
-    return Attempt(task_id, run_id, outcome, reason, 0.0, 0, None, None, None, None, now)
+def _ended(expected: Expected, outcome: str, reason: str, now: float) -> Attempt:
+    """The attempt record of a task job whose own record is missing or refused: it ran
+    against the planned base; nothing else of it is known (its session, drift, time)."""
+    return Attempt(
+        task=expected.task_id,
+        run_id=expected.run_id,
+        outcome=outcome,
+        reason=reason,
+        duration_s=0.0,
+        context_bytes=0,
+        model=None,
+        tokens_in=None,
+        tokens_out=None,
+        cost=None,
+        at=now,
+        base_sha=expected.base_sha,
+    )
 
 
 def _failed(attempt: Attempt, reason: str) -> Attempt:

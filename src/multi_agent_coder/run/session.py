@@ -40,7 +40,14 @@ from multi_agent_coder.errors import (
 )
 from multi_agent_coder.forge.base import LABEL_RETRY, Forge, PrState, PullRequest
 from multi_agent_coder.forge.handoff import HandoffStore as HandoffStore  # noqa: PLC0414 - for action/
-from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Comment, Ledger, Record, Reset
+from multi_agent_coder.git.ledger import (
+    LEDGER_IDENTITY,
+    Comment,
+    Ledger,
+    Record,
+    Reset,
+    Skipped,
+)
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.run import pr_comment
@@ -128,6 +135,13 @@ class Session:
         return self.forge.ledger(self.clock)
 
     # ----------------------------------------------------------------- reading state
+
+    def ledger_records(self) -> tuple[list[Record], int]:
+        """Every record of the ledger and how many of its lines were not records (torn or
+        hand-edited; logged): what `macoder report` counts from, with what it could not."""
+        skipped: list[Skipped] = []
+        records = self.ledger().read(skipped)
+        return records, len(skipped)
 
     def head(self) -> Head:
         """The default branch, its head commit and the backlog it holds."""

@@ -51,9 +51,9 @@ from multi_agent_coder.run.verify import (
     Facts,
     Rules,
     VerificationFailed,
-    broken_rule,
     check_worktree,
     conflict_markers_left,
+    refusal,
     verify_commit,
 )
 from multi_agent_coder.visible import one_line, visible
@@ -98,6 +98,13 @@ class TaskOutcome:
     session_deleted: bool = True
     #: Failed for a reason outside the task (the model provider): recorded, not counted.
     infrastructure: bool = False
+    #: An agent session was created (`session_deleted` says whether it was verified gone).
+    session_created: bool = False
+    #: The model role the router chose `model` for; None when no model was chosen.
+    role: str | None = None
+    #: Refused for context drift (`run/drift.py`): the prompt grew too much, or the session
+    #: received another task's ids or planning debris.
+    drift: bool = False
 
 
 @dataclass
@@ -171,13 +178,21 @@ class TaskFailed(Exception):
     `infrastructure`: macoder's own machinery failed, not the task (recorded, not counted)."""
 
     def __init__(
-        self, reason: str, phase: Phase, status: Status = "failed", *, infrastructure: bool = False
+        self,
+        reason: str,
+        phase: Phase,
+        status: Status = "failed",
+        *,
+        infrastructure: bool = False,
+        drift: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.phase = phase
         self.status: Status = status
         self.infrastructure = infrastructure
+        #: Refused for context drift (the ledger keeps it apart for the metrics report).
+        self.drift = drift
 
 
 @dataclass
@@ -187,6 +202,7 @@ class _Progress:
     phase: Phase = Phase.QUEUED
     prompt: BuiltPrompt | None = None
     model: str = ""
+    role: str | None = None
     agent: AgentResult | None = None
     tests: list[CommandResult] = field(default_factory=list)
     diffstat: DiffStat | None = None
@@ -204,6 +220,8 @@ class _Progress:
     merge: MergeState | None = None
     #: The branch was published with this attempt's commits.
     published: bool = False
+    #: The attempt was refused for context drift.
+    drift: bool = False
 
 
 def run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOutcome:
@@ -250,6 +268,7 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
             status, reason = "succeeded", _pr_words(pr, draft=False)
     except TaskFailed as failure:
         status, reason, infrastructure = failure.status, failure.reason, failure.infrastructure
+        notes.drift = failure.drift
         if status == "failed" and task.id not in env.revise and task.id not in env.update:
             pr = _report_failure(task, env, notes, reason)
     except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
@@ -260,13 +279,45 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
     reason = _revision_words(env, notes, reason + left)
     if status == "failed" and pr is None:
         _drop_unpublished_branch(task, env)
+    outcome = _outcome(
+        task.id,
+        notes,
+        status,
+        reason,
+        pr,
+        duration_s=env.monotonic() - started,
+        infrastructure=infrastructure,
+    )
+    try:
+        env.ledger.record_attempt(_attempt_record(outcome, env))
+        if pr is not None and pr.number:
+            keep_progress_comment(
+                env.forge, env.ledger, task.id, pr.number, run_id=env.run_id, now=env.clock()
+            )
+    finally:
+        env.ledger.release(task.id, env.run_id)
+        env.on_phase(task.id, Phase.DONE)
+    return outcome
+
+
+def _outcome(
+    task_id: str,
+    notes: _Progress,
+    status: Status,
+    reason: str,
+    pr: PrResult | None,
+    *,
+    duration_s: float,
+    infrastructure: bool,
+) -> TaskOutcome:
+    """How the task ended, with what its notes say of the agent's session."""
     agent = notes.agent
-    outcome = TaskOutcome(
-        task_id=task.id,
+    return TaskOutcome(
+        task_id=task_id,
         status=status,
         reason=reason,
         phase=notes.phase,
-        duration_s=env.monotonic() - started,
+        duration_s=duration_s,
         agent_s=agent.duration_s if agent else 0.0,
         context_bytes=notes.prompt.size if notes.prompt else 0,
         model=notes.model,
@@ -280,17 +331,10 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         session_deleted=agent.session_deleted if agent else True,
         infrastructure=status == "failed"
         and (infrastructure or (agent is not None and agent.infrastructure)),
+        session_created=agent is not None and agent.session_id is not None,
+        role=notes.role,
+        drift=notes.drift,
     )
-    try:
-        env.ledger.record_attempt(_attempt_record(outcome, env))
-        if pr is not None and pr.number:
-            keep_progress_comment(
-                env.forge, env.ledger, task.id, pr.number, run_id=env.run_id, now=env.clock()
-            )
-    finally:
-        env.ledger.release(task.id, env.run_id)
-        env.on_phase(task.id, Phase.DONE)
-    return outcome
 
 
 def _prepare_worktree(task: Task, env: RunEnv, branch: str, notes: _Progress) -> tuple[Path, bool]:
@@ -355,7 +399,7 @@ def _attempt(
         enter(Phase.CONTEXT)
         prompt = _build_prompt(task, env, notes, continued=continued, baseline_bytes=baseline_bytes)
         routed = model_for(task, env.settings.models)
-        notes.model = routed.model
+        notes.model, notes.role = routed.model, routed.role
 
         enter(Phase.AGENT)
         notes.agent = env.agent.run(
@@ -401,7 +445,7 @@ def _attempt(
         )
     except VerificationFailed as failure:
         notes.tests = failure.tests
-        raise TaskFailed(failure.reason, Phase.VERIFY) from None
+        raise TaskFailed(failure.reason, Phase.VERIFY, drift=failure.drift) from None
     notes.tests = verdict.tests
     notes.review = verdict.review
 
@@ -521,9 +565,9 @@ def _commit_update(
         backlog_path=env.backlog_path,
         session_findings=check_session_input(task, agent.received, env.all_ids, context),
     )
-    broken = broken_rule(facts)
-    if broken is not None:
-        raise VerificationFailed(broken)
+    refused = refusal(facts)
+    if refused is not None:
+        raise refused
     left = conflict_markers_left(
         {
             path: env.repo.file_at(commit, path, max_bytes=env.settings.max_file_bytes) or b""
@@ -567,7 +611,7 @@ def _build_prompt(
         raise TaskFailed("context refused: " + "; ".join(errors), Phase.CONTEXT)
     drift = check_drift(task.id, baseline_bytes, task_bytes, env.settings.drift_max_growth)
     if not drift.ok:
-        raise TaskFailed(drift.reason or "context drift", Phase.CONTEXT)
+        raise TaskFailed(drift.reason or "context drift", Phase.CONTEXT, drift=True)
     return notes.prompt
 
 
@@ -809,6 +853,8 @@ _OUTCOMES: Final = {
 
 
 def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
+    """The ledger's record of `outcome`: what the metrics report (`run/metrics.py`) and the
+    next run's decisions are made from."""
     return Attempt(
         task=outcome.task_id,
         run_id=env.run_id,
@@ -826,6 +872,12 @@ def _attempt_record(outcome: TaskOutcome, env: RunEnv) -> Attempt:
         requests=outcome.requests,
         cost=outcome.cost,
         at=env.clock(),
+        base_sha=env.base_sha,
+        role=outcome.role,
+        session_created=outcome.session_created,
+        session_deleted=outcome.session_deleted if outcome.session_created else None,
+        drift=outcome.drift,
+        agent_s=round(outcome.agent_s, 3),
     )
 
 

@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from multi_agent_coder.backlog.model import Task
@@ -42,10 +42,14 @@ from multi_agent_coder.run.drift import check_session_input
 class VerificationFailed(Exception):
     """The result is not verified; `reason` says which rule it broke."""
 
-    def __init__(self, reason: str, tests: Sequence[CommandResult] = ()) -> None:
+    def __init__(
+        self, reason: str, tests: Sequence[CommandResult] = (), *, drift: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.tests = list(tests)
+        #: The rule broken is the session's input drifting (kept apart in the ledger).
+        self.drift = drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,16 @@ def broken_rule(facts: Facts) -> str | None:
     if facts.session_findings:
         return "the session's input drifted: " + "; ".join(facts.session_findings)
     return None
+
+
+def refusal(facts: Facts) -> VerificationFailed | None:
+    """`broken_rule` as the failure to raise, marked as drift when the session's input is
+    what broke it (the last rule: it is the one broken exactly when the others hold)."""
+    broken = broken_rule(facts)
+    if broken is None:
+        return None
+    others = broken_rule(replace(facts, session_findings=()))
+    return VerificationFailed(broken, drift=others is None)
 
 
 #: The lines git writes around a conflict (`=======` alone is a common underline: with the
@@ -103,9 +117,9 @@ def check_worktree(
         backlog_path=backlog_path,
         session_findings=check_session_input(task, received, all_ids, context),
     )
-    broken = broken_rule(facts)
-    if broken is not None:
-        raise VerificationFailed(broken)
+    refused = refusal(facts)
+    if refused is not None:
+        raise refused
 
 
 @dataclass(frozen=True, slots=True)
