@@ -32,6 +32,7 @@ from multi_agent_coder.context.build import (
     utf8_size,
 )
 from multi_agent_coder.ids import TASK_ID_IN_TEXT
+from multi_agent_coder.markdown import FENCE_OPENING, closes_fence
 from multi_agent_coder.problems import Finding, Loc
 
 #: Joins a task's fields for the one-pass scan. No phrase and no task id contains it, so no
@@ -51,9 +52,6 @@ _PATTERN_FORM: Final = "'path:45-78 - description'"
 
 #: A line that announces a file's content, as the seed recognised it: `// File: x`, `# file: x`.
 _FILE_MARKER: Final = re.compile(r"[ \t]*(?://|#)[ \t]*file:[ \t]*\S", re.IGNORECASE | re.ASCII)
-
-#: A Markdown code fence opening (CommonMark: up to 3 spaces, then ``` or ~~~).
-_FENCE: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 #: Typographic apostrophes are folded to ASCII so "let’s reconsider" is caught too.
 _APOSTROPHES: Final = str.maketrans({"\u2019": "'", "\u2018": "'"})
@@ -370,7 +368,7 @@ def _pasted_block(text: str, max_lines: int) -> _Block | None:
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r")
         if fence is not None:
-            if _closes(line, fence[0]):
+            if closes_fence(line, fence[0]):
                 if fence_lines > max_lines:
                     blocks.append(_Block("", fence[1], fence_lines))
                 fence = None
@@ -380,7 +378,7 @@ def _pasted_block(text: str, max_lines: int) -> _Block | None:
                 continue
             fence_lines += 1
         else:
-            opening = _FENCE.match(line)
+            opening = FENCE_OPENING.match(line)
             if opening is not None:
                 fence, fence_lines = (opening.group(1), number), 0
                 continue
@@ -396,16 +394,6 @@ def _pasted_block(text: str, max_lines: int) -> _Block | None:
         blocks.append(_Block("", fence[1], fence_lines))
     end_marker()
     return min(blocks, key=lambda block: block.start, default=None)
-
-
-def _closes(line: str, opening: str) -> bool:
-    """A closing fence: the opening's character, at least as many, nothing else."""
-    stripped = line.strip()
-    return (
-        len(line) - len(line.lstrip(" ")) <= 3
-        and len(stripped) >= len(opening)
-        and stripped == opening[0] * len(stripped)
-    )
 
 
 # --- size -------------------------------------------------------------------------------------
