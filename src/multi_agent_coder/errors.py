@@ -97,6 +97,19 @@ class ProblemsFound(MacoderError):
         super().__init__(summary or default)
 
 
+class PlanningError(MacoderError):
+    """A track's planning files cannot be merged into PLAN.md: a required heading is missing,
+    empty or there twice, a code fence is left open, a file is not UTF-8. One line per
+    problem, each naming the file (and the line, where there is one), e.g.
+    `specs/auth/SPEC.md: missing heading "## Requirements"`. Nothing was written."""
+
+    exit_code: ClassVar[int] = EXIT_PROBLEMS
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
 class BacklogInvalidError(ProblemsFound):
     """The backlog file does not load or does not validate."""
 
