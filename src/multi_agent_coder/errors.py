@@ -50,6 +50,19 @@ class InvalidTaskIdError(UsageError):
         )
 
 
+class InvalidTrackError(UsageError):
+    """A string that should name a planning track (`specs/<track>/`) is not one; refused
+    before it reaches a path or a git lookup."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(
+            f"invalid track name {value!r}: a track is 1 to 64 characters, lowercase letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit, without '..' "
+            "(e.g. auth, search-v2)"
+        )
+
+
 class UnknownTaskError(UsageError):
     """A command named a well-formed task id that the backlog does not have."""
 
