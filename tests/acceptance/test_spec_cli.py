@@ -1,4 +1,4 @@
-"""`macoder spec merge|log|show`, as a user runs them.
+"""`macoder spec merge|log|show` and the spec check of `macoder check`, as a user runs them.
 
 A project is a git repository (made with the git binary) with a track under `specs/`; the
 inputs of the golden merge (tests/golden/planning) are its SPEC.md, ARCH.md and QA.md.
@@ -392,3 +392,50 @@ def test_spec_without_a_subcommand_is_a_usage_error(project: Path) -> None:
 
     assert run.code == 2
     assert "usage: macoder spec" in run.stderr
+
+
+# --- the hygiene check of spec files ---------------------------------------------------------
+
+
+def test_check_reports_planning_debris_in_a_spec_at_its_line(project: Path) -> None:
+    shutil.copyfile(
+        Path(__file__).resolve().parents[2] / "examples" / "backlogs" / "good" / "BACKLOG.yaml",
+        project / "BACKLOG.yaml",
+    )
+    spec = project / "specs" / "todo-cli" / "SPEC.md"
+    spec.write_text(spec.read_text().replace("Standard library only.", "We explored\nit."))
+
+    run = macoder("check", "specs/todo-cli/SPEC.md", "specs/todo-cli/QA.md", cwd=project)
+    schema_only = macoder("check", "--only", "schema", "specs/todo-cli/SPEC.md", cwd=project)
+
+    line = spec.read_text().splitlines().index("- We explored") + 1
+    assert run.code == 1
+    assert run.stdout == (
+        f'specs/todo-cli/SPEC.md:{line}:3: planning debris "we explored": give the agent the '
+        "decision, not how it was reached [planning-debris]\n"
+        "1 error(s), 0 warning(s) in 3 files\n"
+    )
+    assert schema_only.code == 0
+
+
+def test_check_reads_only_markdown_under_the_specs_directory(project: Path) -> None:
+    (project / "docs").mkdir()
+    (project / "docs" / "notes.md").write_text("Let me think about it.\n")
+    (project / "specs" / "todo-cli" / "scratch.txt").write_text("Let me think about it.\n")
+
+    run = macoder("check", "docs/notes.md", "specs/todo-cli/scratch.txt", cwd=project)
+
+    assert run.code == 0, run.output
+    assert "no backlog at BACKLOG.yaml; nothing to check" in run.stderr
+
+
+def test_check_follows_the_specs_dir_setting(project: Path) -> None:
+    (project / ".macoder.yaml").write_text("specs_dir: design\n")
+    (project / "design").mkdir()
+    (project / "design" / "x.md").write_text("On second thought, no.\n")
+
+    run = macoder("check", "design/x.md", "specs/todo-cli/SPEC.md", cwd=project)
+
+    assert run.code == 1
+    assert run.stdout.startswith('design/x.md:1:1: planning debris "on second thought": ')
+    assert "specs/todo-cli" not in run.stdout
