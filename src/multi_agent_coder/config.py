@@ -31,7 +31,7 @@ import shlex
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -108,7 +108,19 @@ def _split_command(value: object) -> object:
         raise ValueError(f"is not a valid command line ({exc})") from None
 
 
+def _inside_project(value: str) -> str:
+    """A directory named from the project's root: relative, with no `..` (it becomes git
+    paths and is joined to the root, so it may not lead out of either)."""
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or str(path) == "." or "\\" in value:
+        raise ValueError(
+            "must be a directory inside the project: relative, '/' between names, no '..'"
+        )
+    return path.as_posix()
+
+
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
+ProjectDirectory = Annotated[str, AfterValidator(_not_blank), AfterValidator(_inside_project)]
 ModelRef = Annotated[str, AfterValidator(_model_ref)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Command = Annotated[
@@ -244,6 +256,9 @@ class Settings(BaseSettings):
 
     backlog: NonBlank = "BACKLOG.yaml"
     worktree_dir: NonBlank = ".macoder/worktrees"
+    #: Where the planning tracks live: `<specs_dir>/<track>/` holds SPEC.md, ARCH.md, QA.md
+    #: and the PLAN.md merged from them (`macoder spec`).
+    specs_dir: ProjectDirectory = "specs"
     #: The largest file macoder reads for the user (the backlog, also at a commit; the
     #: opencode.json of `opencode_config`), in bytes. The settings files, read before any
     #: setting is known, keep the default.

@@ -50,6 +50,19 @@ class InvalidTaskIdError(UsageError):
         )
 
 
+class InvalidTrackError(UsageError):
+    """A string that should name a planning track (`specs/<track>/`) is not one; refused
+    before it reaches a path or a git lookup."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(
+            f"invalid track name {value!r}: a track is 1 to 64 characters, lowercase letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit, without '..' "
+            "(e.g. auth, search-v2)"
+        )
+
+
 class UnknownTaskError(UsageError):
     """A command named a well-formed task id that the backlog does not have."""
 
@@ -95,6 +108,19 @@ class ProblemsFound(MacoderError):
         count = len(self.problems)
         default = f"{count} problem{'s' if count != 1 else ''} found" if count else "invalid input"
         super().__init__(summary or default)
+
+
+class PlanningError(MacoderError):
+    """A track's planning files cannot be merged into PLAN.md: a required heading is missing,
+    empty or there twice, a code fence is left open, a file is not UTF-8. One line per
+    problem, each naming the file (and the line, where there is one), e.g.
+    `specs/auth/SPEC.md: missing heading "## Requirements"`. Nothing was written."""
+
+    exit_code: ClassVar[int] = EXIT_PROBLEMS
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class BacklogInvalidError(ProblemsFound):

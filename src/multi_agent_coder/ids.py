@@ -1,4 +1,4 @@
-"""The task-id rule, defined once.
+"""The task-id rule (and the planning track's), defined once.
 
 A task id ends up in a branch name (`macoder/<id>`), a worktree path and command lines, so it
 is refused before it reaches any of them. `[0-9]` rather than `\\d`: Python's `\\d` also matches
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from multi_agent_coder.errors import InvalidTaskIdError
+from multi_agent_coder.errors import InvalidTaskIdError, InvalidTrackError
 
 #: The pattern as published in the JSON Schema and the README (anchored, ECMA/Rust compatible).
 TASK_ID_PATTERN: Final = r"^[A-Z][A-Z0-9]*-?[0-9]{2,5}$"
@@ -23,6 +23,12 @@ TASK_ID_IN_TEXT: Final = re.compile(
 )
 
 BRANCH_PREFIX: Final = "macoder/"
+
+#: A planning track's name: the directory `specs/<track>/` and a git path. No '/', no
+#: leading '.', no '..', ASCII only, so a name can neither leave the specs directory nor hide.
+TRACK_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+_TRACK: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
 
 #: A GitHub `owner/name` (owner: GitHub's user-name rule; name: its repository-name
 #: characters), unanchored: the one source of the repository rule that the forge's `Slug`,
@@ -40,6 +46,13 @@ def validate_task_id(value: str) -> str:
     """Return `value` unchanged if it is a valid task id, else raise `InvalidTaskIdError`."""
     if not is_task_id(value):
         raise InvalidTaskIdError(value)
+    return value
+
+
+def validate_track(value: str) -> str:
+    """Return `value` unchanged if it names a track, else raise `InvalidTrackError`."""
+    if _TRACK.fullmatch(value) is None or ".." in value:
+        raise InvalidTrackError(value)
     return value
 
 

@@ -50,7 +50,8 @@ CODES: Final[dict[str, str]] = {
     "completed-before-dependency": "a completed task depends on a task that is not completed",
     # context hygiene
     "context-too-large": "the prompt built for the task exceeds the byte limit",
-    "planning-debris": "a field holds planning chatter (e.g. 'we explored', 'let me think')",
+    "planning-debris": "a field or a spec file holds planning chatter (e.g. 'we explored', "
+    "'let me think')",
     "cross-task-reference": "a field names another task's id",
     "full-file-paste": "a field holds a pasted whole file (> 50 lines under a marker or fence)",
     "invalid-pattern": "a context pattern is not in the 'path:45-78 - description' form",

@@ -124,14 +124,17 @@ def test_an_unknown_option_is_refused_with_that_command_s_usage(tmp_path: Path) 
 
 
 def test_check_of_a_spec_file_checks_the_configured_backlog_instead(project: Path) -> None:
-    """pre-commit passes every changed file; a changed spec means "check the backlog"."""
+    """pre-commit passes every changed file; a changed spec means "check the backlog" (and
+    the spec itself, for planning debris: two files)."""
     (project / "specs").mkdir()
     (project / "specs" / "storage.md").write_text("# Storage\n")
 
     run = macoder("check", "specs/storage.md", cwd=project)
+    schema = macoder("check", "--only", "schema", "specs/storage.md", cwd=project)
 
     assert run.code == 0
-    assert run.stdout == "ok: 1 file checked, no problems\n"
+    assert run.stdout == "ok: 2 files checked, no problems\n"
+    assert schema.stdout == "ok: 1 file checked, no problems\n"
 
 
 def test_check_of_a_good_and_a_bad_file_fails_and_counts_both(project: Path) -> None:

@@ -252,6 +252,32 @@ def test_a_changed_spec_rechecks_the_root_backlog_for_context_hygiene_only(
     assert backlog.read_text() == NAMES_ANOTHER_TASK
 
 
+#: A track's spec with planning chatter on its third line, second column onwards.
+SPEC_WITH_DEBRIS = "## Requirements\n\n- We explored\n  three options; the list is sorted.\n"
+DEBRIS_AT = 'specs/todo/SPEC.md:3:3: planning debris "we explored": '
+MORE_DEBRIS_AT = 'specs/todo/SPEC.md:4:3: planning debris "three options": '
+
+
+def test_context_hygiene_reads_a_changed_spec_for_planning_debris_at_its_line(
+    user_repo: Path, hook_repo: Path, offline_env: dict[str, str]
+) -> None:
+    write(user_repo, "BACKLOG.yaml", GOOD_BACKLOG)
+    spec = write(user_repo, "specs/todo/SPEC.md", SPEC_WITH_DEBRIS)
+    write(user_repo, "specs/todo/QA.md", "## Risks\n\n- none\n")
+    git_ok(user_repo, "add", "--all", env=offline_env)
+
+    done = try_repo(
+        user_repo, hook_repo, offline_env, "--files", "specs/todo/SPEC.md", "specs/todo/QA.md"
+    )
+
+    assert done.code == 1, done.output
+    assert hook_status(done.output, "context hygiene") == "Failed"
+    assert DEBRIS_AT in done.output
+    assert MORE_DEBRIS_AT in done.output
+    assert "specs/todo/QA.md" not in done.output
+    assert spec.read_text() == SPEC_WITH_DEBRIS
+
+
 # --- hooks/pre-commit as a plain git hook -----------------------------------------------------
 
 
@@ -397,6 +423,48 @@ def test_git_hook_checks_a_backlog_in_a_directory_with_an_awkward_name(
     assert "[unknown-dependency]" in done.output
     # The problem line names the file with its line break made visible: one line per problem.
     assert "plans/-q sub\\x0adir/BACKLOG.yml:" in done.output
+
+
+def test_git_hook_refuses_a_spec_with_planning_debris_and_shows_the_line(
+    hooked_repo: Path, hook_env: dict[str, str]
+) -> None:
+    write(hooked_repo, "BACKLOG.yaml", GOOD_BACKLOG)
+    write(hooked_repo, "specs/todo/SPEC.md", SPEC_WITH_DEBRIS)
+    git_ok(hooked_repo, "add", "--all", env=hook_env)
+
+    done = commit(hooked_repo, hook_env)
+
+    assert done.code != 0
+    assert DEBRIS_AT in done.output
+    assert "commit refused" in done.output
+    assert commits(hooked_repo, hook_env) == 1
+
+
+def test_git_hook_checks_the_staged_spec_not_an_unstaged_fix(
+    hooked_repo: Path, hook_env: dict[str, str]
+) -> None:
+    write(hooked_repo, "specs/todo/SPEC.md", SPEC_WITH_DEBRIS)
+    git_ok(hooked_repo, "add", "--all", env=hook_env)
+    write(hooked_repo, "specs/todo/SPEC.md", "## Requirements\n\n- The list is sorted.\n")
+
+    done = commit(hooked_repo, hook_env)
+
+    assert done.code != 0
+    assert DEBRIS_AT in done.output
+    assert commits(hooked_repo, hook_env) == 1
+
+
+def test_git_hook_lets_a_clean_spec_be_committed(
+    hooked_repo: Path, hook_env: dict[str, str]
+) -> None:
+    write(hooked_repo, "BACKLOG.yaml", GOOD_BACKLOG)
+    write(hooked_repo, "specs/todo/SPEC.md", "## Requirements\n\n- The list is sorted.\n")
+    git_ok(hooked_repo, "add", "--all", env=hook_env)
+
+    done = commit(hooked_repo, hook_env)
+
+    assert done.code == 0, done.output
+    assert commits(hooked_repo, hook_env) == 2
 
 
 @pytest.fixture

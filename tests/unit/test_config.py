@@ -62,6 +62,7 @@ def test_without_any_source_the_settings_are_the_seed_constants(tmp_path: Path) 
     assert settings == Settings()
     assert settings.backlog == "BACKLOG.yaml"
     assert settings.worktree_dir == ".macoder/worktrees"
+    assert settings.specs_dir == "specs"
     assert settings.max_context_bytes == limits.MAX_CONTEXT_BYTES == 3000
     assert settings.planning_debris == list(limits.PLANNING_DEBRIS_PHRASES)
     assert settings.max_attempts == limits.MAX_ATTEMPTS == 3
@@ -112,6 +113,11 @@ ENV = {"MACODER_WORKERS": "6"}
 
 def test_pyproject_overrides_the_defaults(tmp_path: Path) -> None:
     assert load(tmp_path, {"pyproject.toml": PYPROJECT}).workers == 4
+
+
+def test_the_specs_directory_is_kept_as_a_clean_relative_path(tmp_path: Path) -> None:
+    assert load(tmp_path, {".macoder.yaml": "specs_dir: ./design/\n"}).specs_dir == "design"
+    assert load(tmp_path, env={"MACODER_SPECS_DIR": "docs/specs"}).specs_dir == "docs/specs"
 
 
 def test_the_yaml_file_overrides_pyproject(tmp_path: Path) -> None:
@@ -385,6 +391,11 @@ def test_a_model_must_be_provider_slash_model(tmp_path: Path, ref: str) -> None:
         ("backlog: ''", "backlog: must not be empty, got ''"),
         ("models: null", "models: must be a mapping, got null"),
         ("planning_debris: we explored", "planning_debris: must be a list, got 'we explored'"),
+        ("specs_dir: /etc", "specs_dir: must be a directory inside the project"),
+        ("specs_dir: ../elsewhere", "specs_dir: must be a directory inside the project"),
+        ("specs_dir: docs/../../x", "specs_dir: must be a directory inside the project"),
+        ("specs_dir: .", "specs_dir: must be a directory inside the project"),
+        ("specs_dir: 'a\\b'", "specs_dir: must be a directory inside the project"),
     ],
 )
 def test_out_of_range_values_are_refused(tmp_path: Path, line: str, reason: str) -> None:

@@ -1,11 +1,18 @@
-"""The task-id rule guards branch names, paths and command lines."""
+"""The task-id rule guards branch names, paths and command lines; the track rule guards the
+specs directory and git paths."""
 
 from __future__ import annotations
 
 import pytest
 
-from multi_agent_coder.errors import InvalidTaskIdError
-from multi_agent_coder.ids import TASK_ID_IN_TEXT, branch_for, is_task_id, validate_task_id
+from multi_agent_coder.errors import InvalidTaskIdError, InvalidTrackError
+from multi_agent_coder.ids import (
+    TASK_ID_IN_TEXT,
+    branch_for,
+    is_task_id,
+    validate_task_id,
+    validate_track,
+)
 
 
 @pytest.mark.parametrize("good", ["T001", "T01", "AUTH-012", "A1B2-99999", "X00"])
@@ -47,3 +54,42 @@ def test_non_strings_are_not_ids() -> None:
 def test_ids_are_found_inside_text_as_whole_words_only() -> None:
     text = "see T002, AUTH-012 and T003.x but not xT004 or T005_a or T0"
     assert TASK_ID_IN_TEXT.findall(text) == ["T002", "AUTH-012", "T003"]
+
+
+# --- track names ------------------------------------------------------------------------------
+
+HOSTILE_TRACKS = [
+    "",
+    ".",
+    "..",
+    "../etc",
+    "a/../../b",
+    "a..b",
+    "a/b",
+    "/abs",
+    ".hidden",
+    "-rf",
+    "_private",
+    "Auth",
+    "a b",
+    "a\nb",
+    "auth\n",
+    "a\\b",
+    "tr\u0430ck",  # Cyrillic a
+    "a" * 65,
+    "a\x00b",
+    "$(touch pwned)",
+]
+
+
+@pytest.mark.parametrize("good", ["auth", "search-v2", "a", "v1.2_rc", "0day", "a" * 64])
+def test_valid_track_names(good: str) -> None:
+    assert validate_track(good) == good
+
+
+@pytest.mark.parametrize("bad", HOSTILE_TRACKS)
+def test_hostile_or_malformed_track_names_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidTrackError) as caught:
+        validate_track(bad)
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(f"invalid track name {bad!r}: ")

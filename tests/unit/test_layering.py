@@ -2,8 +2,8 @@
 
 - `cli/` and `action/` are faces: they parse input, call `run/` (or `backlog/`, `context/`)
   and render; they never import `git/`, `forge/` or `agents/` (the session builds those);
-- the pure layers (`backlog/`, `context/`, `run/state.py`, every `sansio.py`, the PR policy)
-  import no I/O library;
+- the pure layers (`backlog/`, `context/`, `run/state.py`, every `sansio.py`, the PR policy,
+  the structured merge) import no I/O library;
 - readiness is decided in one place: `ready_tasks` is called from `run/state.py` alone.
 """
 
@@ -49,6 +49,7 @@ PURE = [
     *modules("forge/github_graphql.py"),
     *modules("agents/opencode/sansio.py", "agents/opencode/timeouts.py", "agents/router.py"),
     *modules("gateway/sansio.py", "gateway/routes.py", "sandbox/policy.py", "retry_after.py"),
+    *modules("planning/merge.py", "markdown.py"),
 ]
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from multi_agent_coder.config import load_settings
-from multi_agent_coder.context.hygiene import check_task
-from multi_agent_coder.errors import ConfigError
+from multi_agent_coder.context.build import DEFAULT_SETTINGS
+from multi_agent_coder.context.hygiene import check_task, document_problems
+from multi_agent_coder.errors import ConfigError, PlanningError
+from multi_agent_coder.planning.merge import Source, merge_plan
 from multi_agent_coder.run.checks import detect_commands
 from tests.support import task
 
@@ -86,3 +88,25 @@ def test_a_hostile_pyproject_line_is_read_in_linear_time(tmp_path: Path, line: s
 def test_a_config_file_of_blank_lines_is_scanned_in_linear_time(name: str) -> None:
     commands = detect_commands([name], None, "python3", configs={name: "\n" * MB + " " * MB})
     assert commands.test is None  # no pytest section: no test runner found
+
+
+#: Markdown that is worst for the spec checks: near-misses of a debris phrase (its first word,
+#: then a long run of white space), fence and heading markers on every line.
+HOSTILE_MARKDOWN = {
+    **HOSTILE_TEXTS,
+    "near-miss phrases": "we " * (MB // 3),
+    "a phrase's first word, then spaces": "we" + " " * MB + "x",
+    "hashes": "## " + " #" * (MB // 2),
+    "headings": "## a\n" * (MB // 5),
+    "numbered items": "1. a\n" * (MB // 5),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", sorted(HOSTILE_MARKDOWN))
+def test_the_spec_checks_take_a_megabyte_of_hostile_markdown_in_their_stride(kind: str) -> None:
+    text = HOSTILE_MARKDOWN[kind]
+    debris = document_problems("specs/a/SPEC.md", f"{text}\nwe explored\n", DEFAULT_SETTINGS)
+    with pytest.raises(PlanningError):  # the hostile text has none of the required headings
+        merge_plan(Source("SPEC.md", text), Source("ARCH.md", text), Source("QA.md", text))
+    assert [problem.code for problem in debris] == ["planning-debris"]

@@ -123,8 +123,9 @@ def set_task_status(
         raise NotWritableError(f"{shown}: not written: {exc.strerror or exc}") from None
 
 
-def require_writable(path: Path, shown: str) -> None:
-    """Refuse to replace a read-only file, or one in a read-only directory.
+def require_writable(path: Path, shown: str, *, purpose: str = "change a status") -> None:
+    """Refuse to replace a read-only file, or one in a read-only directory; `purpose` says,
+    in the message, what making it writable would allow.
 
     The rename that replaces the file asks only the directory, so without this a 0444
     backlog would be replaced silently; and `os.access` says yes to root whatever the mode.
@@ -136,7 +137,7 @@ def require_writable(path: Path, shown: str) -> None:
             where = "" if place == path else f" {place}"
             raise NotWritableError(
                 f"{shown}: not written: {what}{where} is read-only (mode "
-                f"{stat.S_IMODE(mode):o}); make it writable to change a status"
+                f"{stat.S_IMODE(mode):o}); make it writable to {purpose}"
             )
 
 

@@ -1,13 +1,21 @@
-"""`macoder check`: what the pre-commit hooks and the Action run on backlog files."""
+"""`macoder check`: what the pre-commit hooks and the Action run on backlog files.
+
+pre-commit passes every changed file the hook selects. A backlog is checked itself; any other
+file (a changed spec) stands for the configured backlog. Markdown under the specs directory
+(setting `specs_dir`) is what agents will read, so the hygiene check also reads it for
+planning debris, reported at its line and column like any other problem.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import gc
+import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from multi_agent_coder.cli.common import all_checks, backlog_path, display_name, settings_of
 from multi_agent_coder.errors import (
@@ -19,7 +27,11 @@ from multi_agent_coder.errors import (
 )
 from multi_agent_coder.visible import visible
 
+if TYPE_CHECKING:
+    from multi_agent_coder.report import FileReport
+
 BACKLOG_SUFFIXES = (".yaml", ".yml")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +40,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         metavar="PATH",
         help="backlog files to check (default: the configured backlog). Other files, such as "
-        "specs/*.md passed by pre-commit, stand for the configured backlog.",
+        "specs/*.md passed by pre-commit, stand for the configured backlog; Markdown under "
+        "the specs directory is also checked for planning debris (hygiene).",
     )
     parser.add_argument(
         "--format",
@@ -90,9 +103,48 @@ def run(args: argparse.Namespace) -> int:
             continue
         tasks = len(result.backlog.tasks) if result.backlog is not None else None
         reports.append(FileReport(result.path, result.problems, tasks))
+    if args.only in ("all", "hygiene"):
+        reports += [spec_report(args, path, limit) for path in spec_documents(args)]
     sys.stdout.write(RENDERERS[args.format](reports))
     failed = any(r.errors or (args.strict and r.warnings) for r in reports)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def spec_documents(args: argparse.Namespace) -> list[Path]:
+    """The named Markdown files under the specs directory, each once, in the order given; a
+    file that is not there (deleted in this commit) has nothing an agent could read."""
+    specs = PurePosixPath(settings_of(args).specs_dir).parts
+    chosen: dict[Path, None] = {}
+    for name in args.paths:
+        path = Path(name)
+        parts = PurePosixPath(os.path.normpath(display_name(path))).parts
+        if path.suffix.lower() in MARKDOWN_SUFFIXES and parts[: len(specs)] == specs:
+            if path.exists() or path.is_symlink():
+                chosen[path] = None
+            else:
+                shown = visible(display_name(path))
+                print(f"macoder: {shown}: no such file; not checked", file=sys.stderr)
+    return list(chosen)
+
+
+def spec_report(args: argparse.Namespace, path: Path, limit: int) -> FileReport:
+    """Planning debris in one spec document (read as any file of the user's: regular, inside
+    the repository, bounded)."""
+    from multi_agent_coder.context.hygiene import document_problems
+    from multi_agent_coder.problems import Problem
+    from multi_agent_coder.report import FileReport
+    from multi_agent_coder.userfiles import read_user_file
+
+    shown = display_name(path)
+    raw = read_user_file(path, max_bytes=limit, shown=shown)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = f"the file is not valid UTF-8 (byte {exc.start + 1})"
+        return FileReport(shown, [Problem(shown, line, 1, "encoding", message)])
+    settings = settings_of(args).context_settings()
+    return FileReport(shown, document_problems(shown, text, settings))
 
 
 @contextlib.contextmanager

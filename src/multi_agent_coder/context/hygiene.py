@@ -32,7 +32,8 @@ from multi_agent_coder.context.build import (
     utf8_size,
 )
 from multi_agent_coder.ids import TASK_ID_IN_TEXT
-from multi_agent_coder.problems import Finding, Loc
+from multi_agent_coder.markdown import FENCE_OPENING, closes_fence
+from multi_agent_coder.problems import Finding, Loc, Problem
 
 #: Joins a task's fields for the one-pass scan. No phrase and no task id contains it, so no
 #: match can span two fields.
@@ -51,9 +52,6 @@ _PATTERN_FORM: Final = "'path:45-78 - description'"
 
 #: A line that announces a file's content, as the seed recognised it: `// File: x`, `# file: x`.
 _FILE_MARKER: Final = re.compile(r"[ \t]*(?://|#)[ \t]*file:[ \t]*\S", re.IGNORECASE | re.ASCII)
-
-#: A Markdown code fence opening (CommonMark: up to 3 spaces, then ``` or ~~~).
-_FENCE: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 #: Typographic apostrophes are folded to ASCII so "let’s reconsider" is caught too.
 _APOSTROPHES: Final = str.maketrans({"\u2019": "'", "\u2018": "'"})
@@ -299,6 +297,46 @@ def debris_in(text: str, phrases: tuple[tuple[str, str], ...]) -> list[str]:
     return [phrase for phrase, needle in phrases if needle in folded]
 
 
+def document_problems(shown: str, text: str, settings: ContextSettings) -> list[Problem]:
+    """The hygiene findings of a whole document an agent will read (a track's SPEC.md,
+    PLAN.md...): planning debris, each occurrence at its line and column of `shown`.
+
+    A phrase may be broken across lines in Markdown; any run of spaces or line breaks in the
+    text matches the phrase's space. Other tasks' ids and code blocks are a spec's business.
+    """
+    message = "planning debris {}: give the agent the decision, not how it was reached"
+    return [
+        Problem(shown, line, col, "planning-debris", message.format(f'"{phrase}"'))
+        for line, col, phrase in debris_positions(text, folded_phrases(settings.debris_phrases))
+    ]
+
+
+def debris_positions(text: str, phrases: tuple[tuple[str, str], ...]) -> list[tuple[int, int, str]]:
+    """(line, column, phrase), 1-based, for every occurrence of a configured phrase in
+    `text`, in text order. A clean text costs one folded substring scan per phrase."""
+    present = debris_in(" ".join(text.split()), phrases)
+    found: list[tuple[int, int, str]] = []
+    for phrase in present:
+        pattern = _phrase_pattern(phrase)
+        places = [_line_and_column(text, match.start()) for match in pattern.finditer(text)]
+        # Case folding may match where a case-insensitive regex does not ("ß" and "ss"):
+        # the phrase is there, so it is reported, at the top of the file.
+        found += [(line, col, phrase) for line, col in places or [(1, 1)]]
+    return sorted(found, key=lambda item: (item[0], item[1]))
+
+
+@lru_cache(maxsize=64)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """`phrase` with any run of white space between words, either apostrophe for `'`."""
+    words = [re.escape(word).replace("'", "['\u2018\u2019]") for word in phrase.split()]
+    return re.compile(r"\s+".join(words), re.IGNORECASE)
+
+
+def _line_and_column(text: str, at: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, at) + 1
+    return text.count("\n", 0, at) + 1, at - start + 1
+
+
 def other_task_ids(text: str, own: str, other_ids: Container[str]) -> list[str]:
     """Id-shaped words of `text` that are other tasks of the backlog, first occurrence order.
 
@@ -370,7 +408,7 @@ def _pasted_block(text: str, max_lines: int) -> _Block | None:
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r")
         if fence is not None:
-            if _closes(line, fence[0]):
+            if closes_fence(line, fence[0]):
                 if fence_lines > max_lines:
                     blocks.append(_Block("", fence[1], fence_lines))
                 fence = None
@@ -380,7 +418,7 @@ def _pasted_block(text: str, max_lines: int) -> _Block | None:
                 continue
             fence_lines += 1
         else:
-            opening = _FENCE.match(line)
+            opening = FENCE_OPENING.match(line)
             if opening is not None:
                 fence, fence_lines = (opening.group(1), number), 0
                 continue
@@ -396,16 +434,6 @@ def _pasted_block(text: str, max_lines: int) -> _Block | None:
         blocks.append(_Block("", fence[1], fence_lines))
     end_marker()
     return min(blocks, key=lambda block: block.start, default=None)
-
-
-def _closes(line: str, opening: str) -> bool:
-    """A closing fence: the opening's character, at least as many, nothing else."""
-    stripped = line.strip()
-    return (
-        len(line) - len(line.lstrip(" ")) <= 3
-        and len(stripped) >= len(opening)
-        and stripped == opening[0] * len(stripped)
-    )
 
 
 # --- size -------------------------------------------------------------------------------------
