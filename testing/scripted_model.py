@@ -55,6 +55,7 @@ AUX_ANSWER: Final = "Scripted task"
 FINAL_ANSWER: Final = "Done."
 
 _TASK_HEADER: Final = re.compile(r"^# Task (\S+?):", re.MULTILINE)
+_PLANNING_HEADER: Final = re.compile(r"^# Planning (SPEC|ARCHITECTURE|QA): ", re.MULTILINE)
 _WORKDIR: Final = re.compile(r"Working directory: (/[^\n<>]*)")
 _CHUNK_CHARS: Final = 24
 
@@ -215,13 +216,18 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 
 def task_marker(messages: Sequence[Mapping[str, Any]]) -> str | None:
-    """The task id of the first `# Task <ID>:` header in the user messages, if valid."""
+    """The task id of the first `# Task <ID>:` header in the user messages, if valid; for a
+    planning agent's session (`# Planning SPEC: <track>`), `planning:spec`."""
     for message in messages:
         if message.get("role") != "user":
             continue
-        for match in _TASK_HEADER.finditer(message_text(message)):
+        text = message_text(message)
+        for match in _TASK_HEADER.finditer(text):
             if is_task_id(match.group(1)):
                 return match.group(1)
+        planning = _PLANNING_HEADER.search(text)
+        if planning is not None:
+            return f"planning:{planning.group(1).lower()}"
     return None
 
 

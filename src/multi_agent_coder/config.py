@@ -153,16 +153,19 @@ class ModelSettings(BaseModel):
     #: Documentation and small tasks; unset: the implementation model (a user who names one
     #: model gets that model everywhere — no second default a provider may not have).
     documentation: ModelRef | None = None
+    #: The three planning agents of `macoder plan` (the seed ran them on a cheap model);
+    #: unset: the implementation model.
+    planning: ModelRef | None = None
 
     def for_role(self, role: str) -> str:
-        """The model a role runs on (`documentation` falls back to `implementation`)."""
-        if role == "documentation" and self.documentation is not None:
-            return self.documentation
-        return self.implementation
+        """The model a role runs on (`documentation` and `planning` fall back to
+        `implementation`)."""
+        chosen = {"documentation": self.documentation, "planning": self.planning}.get(role)
+        return chosen if chosen is not None else self.implementation
 
     def refs(self) -> set[str]:
         """Every model a run on these settings may use."""
-        return {self.for_role("implementation"), self.for_role("documentation")}
+        return {self.for_role(role) for role in ("implementation", "documentation", "planning")}
 
 
 _LOGIN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", re.ASCII)
@@ -278,6 +281,8 @@ class Settings(BaseSettings):
     #: result): its own bound, not the agent's, since a slow suite is no slower for a short
     #: agent session (and a loaded CI runner needs room for it).
     checks_timeout: Seconds = 900.0
+    #: Each planning agent's session (`macoder plan`; the seed's 10 minutes).
+    planning_timeout: Seconds = 600.0
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)

@@ -111,9 +111,10 @@ class ProblemsFound(MacoderError):
 
 
 class PlanningError(MacoderError):
-    """A track's planning files cannot be merged into PLAN.md: a required heading is missing,
-    empty or there twice, a code fence is left open, a file is not UTF-8. One line per
-    problem, each naming the file (and the line, where there is one), e.g.
+    """Planning produced nothing usable: a planning agent failed, answered nothing or left a
+    session behind; a track's planning files cannot be merged into PLAN.md (a required
+    heading is missing, empty or there twice, a code fence is left open, a file is not
+    UTF-8). One line per problem, each naming the file (and the line, where there is one), e.g.
     `specs/auth/SPEC.md: missing heading "## Requirements"`. Nothing was written."""
 
     exit_code: ClassVar[int] = EXIT_PROBLEMS

@@ -222,6 +222,16 @@ def test_task_marker_takes_the_first_valid_header() -> None:
     assert sm.task_marker([{"role": "user", "content": "no header"}]) is None
 
 
+def test_a_planning_session_is_marked_by_its_role() -> None:
+    def user(text: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": text}]
+
+    assert sm.task_marker(user("# Planning SPEC: auth\n\nYou are...")) == "planning:spec"
+    assert sm.task_marker(user("# Planning ARCHITECTURE: a\n")) == "planning:architecture"
+    assert sm.task_marker(user("text\n# Planning QA: a\n")) == "planning:qa"
+    assert sm.task_marker(user("# Planning BOSS: a\n")) is None
+
+
 def test_substitute_without_a_worktree_makes_paths_relative() -> None:
     assert sm.substitute({"filePath": "{worktree}/a.txt"}, None) == {"filePath": "a.txt"}
     assert sm.substitute(["{worktree}"], "/w") == ["/w"]

@@ -1,0 +1,102 @@
+"""`macoder plan CONTEXT.md --track NAME`: the three planning agents, then PLAN.md.
+
+The feature context is a person's file (read with the same limits as every file macoder is
+given); the track names the folder under the specs directory (`specs_dir`) that receives
+SPEC.md, ARCH.md, QA.md and the structured merge's PLAN.md. See `run/planning.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from multi_agent_coder.cli.common import open_session
+
+#: The largest feature context read: far more than a person writes for one feature, small
+#: enough that three copies of it fit every planning model's context.
+MAX_CONTEXT_FILE_BYTES = 64 * 1024
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("context", metavar="CONTEXT.md", help="the feature's context (Markdown)")
+    parser.add_argument(
+        "--track",
+        required=True,
+        metavar="NAME",
+        help="the folder under the specs directory for this feature's documents",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from multi_agent_coder.errors import UsageError
+    from multi_agent_coder.ids import validate_track
+    from multi_agent_coder.run.planning import merge_documents, plan_feature
+    from multi_agent_coder.userfiles import read_user_file
+    from multi_agent_coder.visible import visible
+
+    track = validate_track(args.track)
+    raw = read_user_file(Path(args.context), max_bytes=MAX_CONTEXT_FILE_BYTES)
+    try:
+        context = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{args.context}: not UTF-8 text ({exc.reason})") from None
+    if not context:
+        raise UsageError(f"{args.context}: the feature context is empty")
+    with open_session(args) as session:
+        directory = session.repo.root / session.settings.specs_dir / track
+        shown = (Path(session.settings.specs_dir) / track).as_posix()
+
+        def on_role(role: str, what: str) -> None:
+            if not args.json:
+                print(visible(f"planning agent {role}: {what}"), flush=True)
+
+        plan = plan_feature(
+            session,
+            context,
+            track,
+            directory=directory,
+            merge=lambda documents: merge_documents(documents, shown),
+            on_role=on_role,
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "track": plan.track,
+                    "directory": shown,
+                    "files": dict(plan.files),
+                    "model": plan.model,
+                    "duration_s": round(plan.duration_s, 3),
+                    "agents": [
+                        {
+                            "role": a.role,
+                            "file": a.file,
+                            "outcome": a.outcome,
+                            "duration_s": round(a.duration_s, 3),
+                            "session_deleted": a.session_deleted,
+                            "tokens_in": a.tokens_in,
+                            "tokens_out": a.tokens_out,
+                            "cost": a.cost,
+                            "bytes": a.document_bytes,
+                        }
+                        for a in plan.agents
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for name, size in plan.files.items():
+        print(visible(f"wrote {shown}/{name} ({size} bytes)"))
+    deleted = sum(a.session_deleted for a in plan.agents)
+    print(
+        visible(
+            f"planned {track} with {plan.model} in {plan.duration_s:.1f} s; "
+            f"{deleted}/{len(plan.agents)} sessions verified deleted. "
+            f"Next: review {shown}/PLAN.md, commit it, then `macoder generate {shown}/PLAN.md`"
+        )
+    )
+    return 0
