@@ -12,7 +12,11 @@ of assistant turns already in that request's messages. OpenCode resends the whol
 each turn, so the server needs no session state and parallel sessions cannot mix up.
 
 Which scenario: the first `# Task <ID>:` header in the conversation's user messages picks
-`scenarios[<ID>]`, anything else the default scenario. Requests that are not a task conversation
+`scenarios[<ID>]`. A `macoder generate` conversation starts with `# Generate: <track>` (a
+repair round with `# Generate: <track> (repair N of M)`) and picks `generate:<track>:repairN`,
+else `generate:<track>`, else `generate`: each round is a new session (its step index starts
+at 0 again), so a test scripts each round's answer under its own key. Anything else gets the
+default scenario. Requests that are not a task conversation
 (OpenCode's title generation and summaries, recognisable by carrying no tools) get a short plain
 answer and never consume a step.
 
@@ -56,6 +60,7 @@ FINAL_ANSWER: Final = "Done."
 
 _TASK_HEADER: Final = re.compile(r"^# Task (\S+?):", re.MULTILINE)
 _PLANNING_HEADER: Final = re.compile(r"^# Planning (SPEC|ARCHITECTURE|QA): ", re.MULTILINE)
+_GENERATE_HEADER: Final = re.compile(r"# Generate: (\S+)(?: \(repair (\d+) of \d+\))?")
 _WORKDIR: Final = re.compile(r"Working directory: (/[^\n<>]*)")
 _CHUNK_CHARS: Final = 24
 
@@ -231,6 +236,31 @@ def task_marker(messages: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def generate_markers(messages: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The scenario keys of a `macoder generate` conversation, most specific first (empty
+    for any other): its first user message's first line names the track and the round."""
+    for message in messages:
+        if message.get("role") != "user":
+            continue
+        first_line = message_text(message).split("\n", 1)[0]
+        match = _GENERATE_HEADER.fullmatch(first_line)
+        if match is None:
+            return []
+        track, repair = match.group(1), match.group(2)
+        keys = [f"generate:{track}", "generate"]
+        return [f"generate:{track}:repair{repair}", *keys] if repair else keys
+    return []
+
+
+def conversation_markers(messages: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The scenario keys a conversation may be scripted under, most specific first."""
+    generate = generate_markers(messages)
+    if generate:
+        return generate
+    task = task_marker(messages)
+    return [] if task is None else [task]
+
+
 def working_directory(messages: Sequence[Mapping[str, Any]]) -> str | None:
     """The absolute working directory OpenCode announces in its system prompt."""
     for message in messages:
@@ -395,10 +425,14 @@ class ScriptedModel(LoopbackServer):
         with self._lock:
             self._default = scenario
 
-    def scenario_for(self, marker: str | None) -> tuple[str, Scenario]:
+    def scenario_for(self, marker: str | Sequence[str] | None) -> tuple[str, Scenario]:
+        """The scenario of the first known key (a task id, or generate keys most specific
+        first), else the default."""
+        keys = [marker] if isinstance(marker, str) else list(marker or ())
         with self._lock:
-            if marker is not None and marker in self._scenarios:
-                return marker, self._scenarios[marker]
+            for key in keys:
+                if key in self._scenarios:
+                    return key, self._scenarios[key]
             return "default", self._default
 
     # records
@@ -518,7 +552,7 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
                 )
                 model._record(record)
             else:
-                name, scenario = model.scenario_for(task_marker(messages))
+                name, scenario = model.scenario_for(conversation_markers(messages))
                 index = assistant_turns(messages)
                 step = scenario.step(index)
                 record = RecordedRequest(
@@ -541,7 +575,8 @@ def _make_handler(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
                 model._wait(None)
                 return
             if step.times is not None and step.then is not None:
-                turn = (task_marker(messages) or "", assistant_turns(messages))
+                marker = next(iter(conversation_markers(messages)), "")
+                turn = (marker, assistant_turns(messages))
                 step = step.then if model._served(turn) > step.times else step
             if step.kind == "error":
                 error_body = {

@@ -132,6 +132,24 @@ class WriteRefusedError(ProblemsFound):
     """A backlog edit would produce an invalid file, so nothing was written."""
 
 
+class FixBacklogFirstError(ProblemsFound):
+    """`macoder generate` adds tasks only to a backlog that passes `macoder check`: problems
+    already there are the person's to fix, not a model's. Usage, like a wrong path: nothing
+    was asked of a model."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class BacklogChangedError(MacoderError):
+    """The backlog file changed on disk while macoder was preparing its edit: nothing is
+    written over a person's edit (run the command again on the file as it is now)."""
+
+
+class SessionLeakError(MacoderError):
+    """An agent session could not be verified deleted: a command that promised to leave none
+    fails, naming the session, rather than succeed over a leak."""
+
+
 class GitError(MacoderError):
     """A git operation failed. The message names the command and carries git's own words."""
 

@@ -45,6 +45,14 @@ MAX_REVIEW_COMMENTS: Final = 100
 #: section can show: the file is read whole and cut to the budget like any review.
 MAX_FEEDBACK_BYTES: Final = 256 * 1024
 
+#: `macoder generate`: the plan it reads (a PLAN.md is a few pages; far more than that would
+#: not fit a model's context beside the rules), the model's answer it parses, and the repair
+#: rounds after the first answer (each a new agent session given the problems `macoder check`
+#: found), after which nothing is written.
+MAX_PLAN_BYTES: Final = 256 * 1024
+MAX_ANSWER_BYTES: Final = 256 * 1024
+MAX_REPAIR_ROUNDS: Final = 2
+
 #: More lines than this under one file marker or in one fenced block is a pasted whole file.
 MAX_PASTED_LINES: Final = 50
 

@@ -2,8 +2,8 @@
 
 - `cli/` and `action/` are faces: they parse input, call `run/` (or `backlog/`, `context/`)
   and render; they never import `git/`, `forge/` or `agents/` (the session builds those);
-- the pure layers (`backlog/`, `context/`, `run/state.py`, every `sansio.py`, the PR policy,
-  the structured merge) import no I/O library;
+- the pure layers (`backlog/`, `context/`, `planning/`, `run/state.py`, every `sansio.py`,
+  the PR policy, the structured merge) import no I/O library;
 - readiness is decided in one place: `ready_tasks` is called from `run/state.py` alone.
 """
 
@@ -43,7 +43,7 @@ def test_faces_never_build_plumbing(path: Path) -> None:
 
 
 PURE = [
-    *modules("backlog", "context"),
+    *modules("backlog", "context", "planning"),
     *modules("run/state.py", "forge/pr_policy.py", "forge/github_sansio.py"),
     *modules("run/metrics.py", "run/metrics_render.py"),
     *modules("forge/github_graphql.py"),

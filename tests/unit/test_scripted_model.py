@@ -232,6 +232,47 @@ def test_a_planning_session_is_marked_by_its_role() -> None:
     assert sm.task_marker(user("# Planning BOSS: a\n")) is None
 
 
+def test_generate_markers_name_the_track_and_the_repair_round_most_specific_first() -> None:
+    def user(text: str) -> list[dict[str, Any]]:
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+    assert sm.generate_markers(user("# Generate: auth\n\nThe plan...")) == [
+        "generate:auth",
+        "generate",
+    ]
+    assert sm.generate_markers(user("# Generate: auth (repair 2 of 2)\n...")) == [
+        "generate:auth:repair2",
+        "generate:auth",
+        "generate",
+    ]
+    # only the first line of the first user message counts; a task prompt is no generation
+    assert sm.generate_markers(user("Intro\n# Generate: auth")) == []
+    assert sm.conversation_markers(user("# Task T003: x\n# Generate: auth")) == ["T003"]
+
+
+def test_each_generate_round_gets_its_own_scenario_or_falls_back_to_the_tracks() -> None:
+    scripted = {
+        "generate:auth": sm.Scenario([sm.text("first answer")]),
+        "generate:auth:repair1": sm.Scenario([sm.text("repaired answer")]),
+    }
+    with sm.ScriptedModel(scripted) as server, httpx.Client(base_url=server.base_url) as client:
+
+        def answer(first_line: str) -> str:
+            body = chat()
+            body["messages"][1]["content"] = f"{first_line}\n\nThe plan."
+            chunks = stream_chunks(client, body)
+            return "".join(
+                c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
+            )
+
+        assert answer("# Generate: auth") == "first answer"
+        assert answer("# Generate: auth (repair 1 of 2)") == "repaired answer"
+        assert answer("# Generate: auth (repair 2 of 2)") == "first answer"
+        assert answer("# Generate: billing") == sm.DEFAULT_SCENARIO.steps[0].text
+        names = [r.scenario for r in server.task_requests()]
+    assert names == ["generate:auth", "generate:auth:repair1", "generate:auth", "default"]
+
+
 def test_substitute_without_a_worktree_makes_paths_relative() -> None:
     assert sm.substitute({"filePath": "{worktree}/a.txt"}, None) == {"filePath": "a.txt"}
     assert sm.substitute(["{worktree}"], "/w") == ["/w"]

@@ -20,11 +20,14 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from multi_agent_coder.backlog.load import DEFAULT_CHECKS, Check, load_bytes, read_bytes
 from multi_agent_coder.backlog.model import TaskStatus
 from multi_agent_coder.errors import (
+    BacklogChangedError,
     BacklogInvalidError,
     NotWritableError,
     UnknownTaskError,
@@ -39,7 +42,9 @@ from multi_agent_coder.yamlread import (
     YamlError,
     decode,
     locate_scalar,
+    parse_fast,
     parse_with_positions,
+    resolve_plain,
     split_bom,
 )
 
@@ -123,6 +128,37 @@ def set_task_status(
         raise NotWritableError(f"{shown}: not written: {exc.strerror or exc}") from None
 
 
+def replace_if_unchanged(
+    path: Path,
+    before: bytes,
+    after: bytes,
+    *,
+    display: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> None:
+    """Write `after` over the file at `path` if it still holds exactly `before`.
+
+    For an edit prepared from bytes read long before (a model's answer, minutes later): under
+    the directory lock the file is read again, and any difference — a person saved the file,
+    another macoder wrote it — is `BacklogChangedError`, the file as that edit left it. The
+    rest is `set_task_status`'s write: through a symlink to its target, refused when read-only,
+    temp file and atomic rename.
+    """
+    shown = display or str(path)
+    target = resolve_user_file(path, shown=shown)
+    try:
+        with directory_lock(target.parent):
+            if read_bytes(target, shown, max_bytes) != before:
+                raise BacklogChangedError(
+                    f"{shown}: changed on disk while macoder was working; not written, your "
+                    "edit is kept as it is. Run the command again on the file as it is now"
+                )
+            require_writable(target, shown, purpose="write it")
+            atomic_write(target, after)
+    except OSError as exc:
+        raise NotWritableError(f"{shown}: not written: {exc.strerror or exc}") from None
+
+
 def require_writable(path: Path, shown: str, *, purpose: str = "change a status") -> None:
     """Refuse to replace a read-only file, or one in a read-only directory; `purpose` says,
     in the message, what making it writable would allow.
@@ -198,3 +234,252 @@ def _exact_span(text: str, index: int) -> Span:
     except YamlError as exc:  # pragma: no cover - the file validated a moment ago
         raise BacklogInvalidError([]) from exc
     return positions.values[("tasks", index, "status")]
+
+
+# --- appending tasks (`macoder generate`) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TasksLayout:
+    """Where and how the file writes its `tasks` list, read from the parser's events (which,
+    unlike the nodes' spans, place an alias where it is written and end a block collection
+    at its last character rather than at the next token after its trailing comments)."""
+
+    #: Flow style (`tasks: []`, `tasks: [{...}]`) or block (`- id: ...` lines).
+    flow: bool
+    #: The list's first character (`[` or the first item's `-`) and, for a flow list, the
+    #: character just after its `]`.
+    start: int
+    end: int
+    #: Column (0-based) of a block list's `-`.
+    column: int
+    #: Where each item starts, and where the last item's last value ends.
+    items: tuple[int, ...]
+    content_end: int
+
+
+def tasks_layout(text: str) -> TasksLayout | None:
+    """The layout of the top-level `tasks` sequence of `text`, or None when there is none."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    nodes = (yaml.ScalarEvent, yaml.AliasEvent, *starts)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    stack: list[list[bool]] = []  # per open collection: [mapping, flow, key next]
+    level: int | None = None  # len(stack) inside the tasks sequence
+    tasks_next = False
+    flow = False
+    start = column = content_end = 0
+    items: list[int] = []
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, nodes):
+            parent = stack[-1] if stack else None
+            is_key = parent is not None and parent[0] and parent[2]
+            if parent is not None and parent[0]:
+                parent[2] = not parent[2]
+            if level is not None and len(stack) == level:
+                items.append(_mark(event.start_mark)[0])
+            if level is not None and isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                content_end = _mark(event.end_mark)[0]
+            if tasks_next and len(stack) == 1:
+                tasks_next = False
+                if not isinstance(event, yaml.SequenceStartEvent):
+                    return None
+                flow, start = bool(event.flow_style), _mark(event.start_mark)[0]
+                column, level = _mark(event.start_mark)[1], 2
+            elif is_key and len(stack) == 1 and getattr(event, "value", None) == "tasks":
+                tasks_next = True
+            if isinstance(event, starts):
+                mapping = isinstance(event, yaml.MappingStartEvent)
+                stack.append([mapping, bool(event.flow_style), True])
+        elif isinstance(event, ends):
+            closed = stack.pop()
+            if level is not None and len(stack) + 1 == level:
+                end = _mark(event.end_mark)[0]
+                return TasksLayout(flow, start, end, column, tuple(items), content_end)
+            if level is not None and closed[1]:
+                content_end = _mark(event.end_mark)[0]
+    return None
+
+
+def _mark(mark: Any) -> tuple[int, int]:
+    """(offset, 0-based column) of a parser mark (every event from a parse carries both)."""
+    return int(mark.index), int(mark.column)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The backlog with tasks appended: its bytes as they would be written, its text, and the
+    appended block (as inserted, `\\n` line ends) with the line its first task starts on."""
+
+    raw: bytes
+    text: str
+    block: str
+    first_line: int
+
+
+class AppendError(ValueError):
+    """The tasks could not be appended so that the file reads back as the old one plus them
+    (a macoder bug, never the model's: the file is left alone)."""
+
+
+def with_tasks_appended(raw: bytes, tasks: Sequence[Any]) -> Appended:
+    """The backlog `raw` with `tasks` (plain data) added at the end of its `tasks` list.
+
+    Every byte before the insertion point and after it stays as it is — comments, key order,
+    quoting, a BOM, CRLF line ends — the way `with_task_status` keeps them: the new entries
+    are text spliced in, in the list's own style (block items at its indentation, a blank
+    line between tasks where the file has one; a flow list gets flow items; `tasks: []`
+    becomes a block list). The result is parsed again and must read as the old data plus
+    `tasks`, or `AppendError` says why nothing can be written. Pure.
+    """
+    bom, _ = split_bom(raw)
+    text = decode(raw)
+    layout = tasks_layout(text)
+    if layout is None:
+        raise AppendError("the file has no top-level 'tasks' list")
+    before = _data(text)
+    expected = repr({**before, "tasks": [*before["tasks"], *tasks]})
+    newline = "\r\n" if "\r\n" in text else "\n"
+    for blank in (True, False):
+        new_text, block, at = _splice(text, layout, tasks, blank=blank)
+        new_text = new_text if newline == "\n" else _crlf(text, new_text, at, len(block))
+        if repr(_data(new_text)) == expected:
+            first = at
+            while first < len(new_text) and new_text[first] in "\r\n":
+                first += 1  # past the blank line that separates the tasks
+            first_line = new_text.count("\n", 0, first) + 1
+            return Appended(bom + new_text.encode("utf-8"), new_text, block, first_line)
+    raise AppendError("the appended tasks would not read back as written")
+
+
+def _data(text: str) -> dict[str, Any]:
+    data = parse_fast(text)
+    if not isinstance(data, dict):
+        data, _ = parse_with_positions(text)
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise AppendError("the file is not a mapping with a 'tasks' list")
+    return data
+
+
+def _crlf(old: str, new: str, at: int, size: int) -> str:
+    """`new` (which is `old` with `size` characters inserted at `at`) with the inserted
+    characters' line ends written as CRLF, like the rest of the file."""
+    inserted = new[at : at + size].replace("\r\n", "\n").replace("\n", "\r\n")
+    return new[:at] + inserted + new[at + size :]
+
+
+def _splice(
+    text: str, layout: TasksLayout, tasks: Sequence[Any], *, blank: bool
+) -> tuple[str, str, int]:
+    """(the new text, the inserted block, where it starts)."""
+    if layout.flow and layout.items:
+        closing = layout.end - 1  # the `]`
+        comma = "" if text[:closing].rstrip().endswith(",") else ","
+        block = comma + " " + ", ".join(_render_flow(task) for task in tasks)
+        return text[:closing] + block + text[closing:], block, closing
+    if layout.flow:  # `tasks: []`: a block list under the key, the line's comment kept
+        line_end = text.find("\n", layout.end)
+        line_end = len(text) if line_end < 0 else line_end
+        head = text[: layout.start].rstrip(" \t") + text[layout.end : line_end]
+        block = _render_block(tasks, indent=2, blank=blank)
+        rest = text[line_end + 1 :] if line_end < len(text) else ""
+        return head + "\n" + block + rest, block, len(head) + 1
+    at = layout.content_end
+    if not (at > 0 and text[at - 1] == "\n"):
+        line_end = text.find("\n", at)
+        if line_end < 0:
+            text += "\n"
+            line_end = len(text) - 1
+        at = line_end + 1
+    separate = blank and _blank_lines_between(text, layout) and not text[:at].endswith("\n\n")
+    block = ("\n" if separate else "") + _render_block(tasks, indent=layout.column, blank=blank)
+    return text[:at] + block + text[at:], block, at
+
+
+def _blank_lines_between(text: str, layout: TasksLayout) -> bool:
+    """Whether the file separates tasks with a blank line: the line before its last task's
+    first line is blank (a one-task file is given the blank line)."""
+    if len(layout.items) < 2:
+        return True
+    line_start = text.rfind("\n", 0, layout.items[-1]) + 1
+    previous_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+    return not text[previous_start : max(line_start - 1, previous_start)].strip()
+
+
+def _render_block(tasks: Sequence[Any], *, indent: int, blank: bool) -> str:
+    """Block-style items at `indent`, a blank line between tasks when `blank`."""
+    pad = " " * indent
+    rendered = []
+    for task in tasks:
+        body = _dump([_styled(task)], flow=False)
+        rendered.append(
+            "".join(pad + line if line.strip() else line for line in body.splitlines(True))
+        )
+    return ("\n" if blank else "").join(rendered)
+
+
+def _render_flow(task: Any) -> str:
+    return _dump(_styled(task), flow=True).strip()
+
+
+class _FlowList(list[Any]):
+    """A list written `[a, b]` in a block document (ids and paths, as people write them)."""
+
+
+def _styled(task: Any) -> Any:
+    """`depends_on` and `scope.files_hint` as flow lists when they hold only plain strings."""
+    if not isinstance(task, dict):
+        return task
+    styled = dict(task)
+
+    def flow(value: Any) -> Any:
+        simple = isinstance(value, list) and all(
+            isinstance(v, str) and "\n" not in v for v in value
+        )
+        return _FlowList(value) if simple else value
+
+    if "depends_on" in styled:
+        styled["depends_on"] = flow(styled["depends_on"])
+    scope = styled.get("scope")
+    if isinstance(scope, dict) and "files_hint" in scope:
+        styled["scope"] = {**scope, "files_hint": flow(scope["files_hint"])}
+    return styled
+
+
+def _dump(data: Any, *, flow: bool) -> str:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        """Nested block lists indented under their key, as people (and the README) write
+        them; strings quoted wherever the YAML 1.2 reader would take them for something else."""
+
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            super().increase_indent(flow, False)
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else ("'" if _ambiguous(value) else None)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    def flow_list(dumper: yaml.SafeDumper, value: _FlowList) -> yaml.SequenceNode:
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=True)
+
+    Dumper.add_representer(str, text)
+    Dumper.add_representer(_FlowList, flow_list)
+    return yaml.dump(
+        data,
+        Dumper=Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=flow,
+        width=1_000_000 if flow else 96,
+    )
+
+
+def _ambiguous(value: str) -> bool:
+    """A plain `value` would not read back as this string under the YAML 1.2 core schema."""
+    try:
+        return resolve_plain(value) != value or not isinstance(resolve_plain(value), str)
+    except ValueError:
+        return True

@@ -30,6 +30,7 @@ import re
 import shutil
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -47,6 +48,11 @@ DEFAULT_BASE_DIR = ".macoder/worktrees"
 
 #: Names of the health check's scratch worktrees, `.health-<run id>`, directly under the base.
 HEALTH_PREFIX: Final = ".health-"
+
+#: Scratch exports of a commit (`.export-<pid>-<random>`, directly under the base dir): where
+#: an agent that only reads the code works (`macoder generate`), inside the agent sandbox's
+#: writable tree (its own /tmp is private). Not worktrees: no branch, no registration.
+EXPORT_PREFIX: Final = ".export-"
 
 #: Pauses before retrying an `add` that lost a race with a git outside macoder (seconds).
 RACE_RETRY_PAUSES_S: Final = (0.05, 0.2, 0.5)
@@ -127,6 +133,34 @@ class WorktreeManager:
         except ValueError:
             return  # outside the working tree: nothing to hide
         self.repo.exclude_locally(f"/{relative.as_posix()}/", "macoder task worktrees")
+
+    @contextlib.contextmanager
+    def scratch_export(self, rev: str) -> Iterator[Path]:
+        """The files of commit `rev` in a fresh directory under the base dir, removed on every
+        exit path: the working directory of an agent whose writes are not kept. Its name holds
+        this process's id, so one a killed process left is found by `sweep_exports`."""
+        self._ensure_excluded()
+        self.base.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=f"{EXPORT_PREFIX}{os.getpid()}-", dir=self.base))
+        try:
+            self.repo.export(rev, path)
+            yield path
+        finally:
+            _delete(path)
+
+    def sweep_exports(self) -> builtins.list[Path]:
+        """Remove the scratch exports whose process is gone; the paths removed."""
+        from multi_agent_coder.processes import pid_alive
+
+        removed: builtins.list[Path] = []
+        if not self.base.is_dir():
+            return removed
+        for path in self.base.glob(f"{EXPORT_PREFIX}*-*"):
+            pid = path.name.removeprefix(EXPORT_PREFIX).split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                _delete(path)
+                removed.append(path)
+        return removed
 
     # ----------------------------------------------------------------- remove
 

@@ -1,2 +1,3 @@
-"""Planning: a track's specs (`specs/<track>/`) — the structured merge into PLAN.md, reading
-and writing a track's files, and the track's history in git."""
+"""Planning: a feature's context to its track's specs (the planning agents' prompts, the
+structured merge into PLAN.md, a track's files and history) and a plan to backlog tasks
+(generation's prompts, parsing and merging)."""
