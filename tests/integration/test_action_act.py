@@ -15,8 +15,9 @@ source repository routes `https://github.com/<slug>.git` to that bare repository
 `url.<bare>.insteadOf` (act's checkout copies the source repository, config included), so
 the job's pushes land in the bare repository the fake reads refs from.
 
-The flow: `plan` outputs both ready tasks, a matrix job per task opens its one pull request
-and pushes `macoder/<id>` and `refs/macoder/ledger`. A second `act push` plans nothing (both
+The flow: `plan` outputs the ready tasks, `health` checks the planned commit once, a matrix
+job per task trusts that check, and its publish job opens its one pull request and pushes
+`macoder/<id>` and `refs/macoder/ledger`. A second `act push` plans nothing (both
 tasks are in review) and changes nothing: still exactly one pull request per task.
 """
 
@@ -156,19 +157,21 @@ def _workflow() -> str:
     token scan after the task job's agent step."""
     text = WORKFLOW.read_text(encoding="utf-8")
     new, count = re.subn(r"uses: \./(?=\s)", f"uses: ./{ACTION_DIR}", text)
-    assert count == 3, f"expected three `uses: ./` in {WORKFLOW}, found {count}"
+    assert count == 4, f"expected four `uses: ./` in {WORKFLOW}, found {count}"
     for name in ("upload-artifact", "download-artifact"):
         new, count = re.subn(
             rf"uses: actions/{name}@[0-9a-f]{{40}}[^\n]*", f"uses: ./{DOUBLES_DIR}/{name}", new
         )
         assert count == 1, f"expected one actions/{name} in {WORKFLOW}, found {count}"
-    # Every checkout names the default branch (a review's own ref is the PR's); act copies
-    # the source repository only for a checkout without `ref:` (else it clones from
-    # github.com, unreachable here). Under act the run is a push to the default branch, so
-    # the checkout without it is of the same branch.
+    # Every checkout names the default branch (a review's own ref is the PR's), the health
+    # job's the planned commit; act copies the source repository only for a checkout without
+    # `ref:` (else it clones from github.com, unreachable here). Under act the run is a push
+    # to the default branch, planned on its head, so the checkout without it is the same.
     ref = "          ref: ${{ github.event.repository.default_branch }}\n"
-    assert new.count(ref) == 3, f"expected each checkout of {WORKFLOW} to name the default branch"
-    new = new.replace(ref, "")
+    assert new.count(ref) == 3, f"expected three checkouts of {WORKFLOW} to name the branch"
+    planned = "          ref: ${{ needs.plan.outputs.base-sha }}\n"
+    assert new.count(planned) == 1, f"expected the health job of {WORKFLOW} to check out base-sha"
+    new = new.replace(ref, "").replace(planned, "")
     marker = "      - name: Hand off the result\n"
     assert new.count(marker) == 1
     return new.replace(marker, SCAN_STEP + TAMPER_STEP + marker)
@@ -379,6 +382,14 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     # The publish job of the hostile task fails (it refused); everything else succeeded.
     assert first.code != 0, str(first)
     assert re.search(r"ready: T001, T002, T003, T004", first.output), str(first)
+
+    # The repository's checks ran once for the wave, in the health job, on the planned
+    # commit; every task job trusted that verdict instead of running them again.
+    base = git(world.source, "rev-parse", "HEAD")
+    checked = f"health check passed for {base}: the wave's task jobs trust it"
+    assert first.output.count(checked) == 1, str(first)
+    trusted = f"health check passed for {base} in the wave's health job"
+    assert first.output.count(trusted) == len(TASKS) + 2, str(first)
 
     # The job that ran the agents held no write token anywhere an escaped agent could look.
     scans = re.findall(

@@ -7,6 +7,8 @@ calls; it decides nothing about tasks on its own:
   shows them on the file's lines) and as a markdown table in the job summary;
 - `plan`: the ready set as a JSON list in the `ready` output, for a matrix of `task` jobs —
   read-only: backlog on the default branch, the run ledger, the open pull requests;
+- `health`: the repository's checks on the planned base, once for the wave, in a job that
+  holds no write token (they run the repository's code); the task jobs trust its verdict;
 - `task` / `run`: the orchestrator with the GitHub forge and the OpenCode agent, restricted
   to one task (`task`) or over every ready task (`run`), then the PR outputs and a job summary.
 
@@ -44,6 +46,7 @@ from multi_agent_coder.action.outputs import (
     MATRIX_LIMIT,
     append_summary,
     ready_json,
+    render_health_summary,
     render_plan_summary,
     render_publish_summary,
     render_run_summary,
@@ -205,6 +208,8 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
     settings = with_inputs(load_settings(job.root, job.environ), inputs)
     if inputs.mode == "check":
         return check(job, settings)
+    if inputs.mode == "health":
+        return health(job, settings)
     handoff = _handoff_store(job) if inputs.mode == "task" and not inputs.dry_run else None
     session = open_github(
         job.root,
@@ -255,6 +260,49 @@ def check(job: Job, settings: Settings) -> int:
     failed = any(report.errors for report in reports)
     write_outputs(job.runner.output_file, {"result": "problems" if failed else "ok"})
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def health(job: Job, settings: Settings) -> int:
+    """The wave's health job: the repository's checks on the planned base (`base-sha`), as
+    a run makes them before its tasks start, once for every task job of the wave. Outputs
+    `healthy-sha` (the task jobs' input: they skip their own check for that commit) or
+    `unhealthy-sha` (the publish jobs' input: each records why its task did not run); exit 1
+    when the checks fail, so the task jobs, which need this job, do not start. No token, no
+    forge: this job runs the repository's code, so it holds nothing that could write."""
+    from multi_agent_coder.run.session import check_commit
+    from multi_agent_coder.run.setup import allow_sandbox
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    sha = inputs.base_sha
+    if sha is None:  # read_inputs requires it with this mode
+        raise InputError("input 'base-sha': required with mode 'health'")
+    if settings.sandbox:
+        print(allow_sandbox(), file=out, flush=True)
+    report = check_commit(
+        job.root, settings, sha, python=runner_python(inputs, job.environ), environ=job.environ
+    )
+    described = report.describe(where=f"at {sha} (the planned base)")
+    print(visible(described, lines=True), file=out)
+    healthy = report.healthy
+    write_outputs(
+        runner.output_file,
+        {
+            "healthy-sha": sha if healthy else "",
+            "unhealthy-sha": "" if healthy else sha,
+            "result": "healthy" if healthy else "unhealthy",
+        },
+    )
+    append_summary(runner.summary_file, render_health_summary(sha, described, healthy=healthy))
+    if healthy:
+        print(f"health check passed for {sha}: the wave's task jobs trust it", file=out)
+    else:
+        text = (
+            f"the repository's own checks fail at {sha} (the planned base): no task of this "
+            "wave starts; each is recorded as not started, and runs once they pass"
+        )
+        print(workflow_command("error", text, title="macoder health"), file=out)
+    out.flush()
+    return EXIT_OK if healthy else EXIT_PROBLEMS
 
 
 def plan(job: Job, session: Session) -> int:
@@ -556,7 +604,10 @@ def _orchestrator(job: Job, session: Session, run_id: str | None = None) -> Orch
     def on_phase(task_id: str, phase: Phase) -> None:
         print(visible(f"{task_id}: {phase.value}"), file=job.out, flush=True)
 
-    return Orchestrator(session, on_phase=on_phase, run_id=run_id)
+    def on_note(text: str) -> None:
+        print(visible(text), file=job.out, flush=True)
+
+    return Orchestrator(session, on_phase=on_phase, on_note=on_note, run_id=run_id)
 
 
 def _report(job: Job, report: RunReport) -> int:
@@ -604,7 +655,8 @@ def hand_off_task(job: Job, session: Session) -> int:
             return EXIT_OK
         revise = {task_id: read_feedback(session, pr.number, inputs.revise)}
     orchestrator = _orchestrator(job, session, run_id=runner.lease_run_id)
-    return _report(job, orchestrator.run(RunOptions(only=frozenset({task_id}), revise=revise)))
+    options = RunOptions(only=frozenset({task_id}), revise=revise, healthy_sha=inputs.healthy_sha)
+    return _report(job, orchestrator.run(options))
 
 
 def publish(job: Job, session: Session) -> int:
@@ -620,6 +672,7 @@ def publish(job: Job, session: Session) -> int:
         base_sha=base_sha,
         directory=handoff_dir(runner),
         revision=inputs.revise is not None,
+        unhealthy_sha=inputs.unhealthy_sha,
     )
     pr = done.pr
     write_outputs(
@@ -633,7 +686,7 @@ def publish(job: Job, session: Session) -> int:
         },
     )
     append_summary(runner.summary_file, render_publish_summary(done))
-    if done.status in ("refused", "interrupted"):
+    if done.status in ("refused", "interrupted", "unhealthy"):
         level = "error" if done.status == "refused" else "warning"
         print(workflow_command(level, done.reason, title=f"macoder {done.task_id}"), file=out)
     else:
@@ -676,6 +729,7 @@ def install_opencode(job: Job) -> int:
     binary = ensure_opencode(settings, runner.temp / OPENCODE_HOME, out)
     write_outputs(runner.output_file, {"opencode-bin": str(binary)})
     return EXIT_OK
+
 
 
 # --------------------------------------------------------------------------- the pieces
