@@ -13,7 +13,8 @@ OpenCode talks to a `ScriptedModel` through the `opencode-config` input (a secre
 "GitHub" is a `FakeGitHub` on 127.0.0.1 (`GITHUB_API_URL`) over a bare repository; the
 source repository routes `https://github.com/<slug>.git` to that bare repository with
 `url.<bare>.insteadOf` (act's checkout copies the source repository, config included), so
-the job's pushes land in the bare repository the fake reads refs from.
+the job's pushes land in the bare repository the fake reads refs from. actions/cache (the
+action keeps pip's and npm's downloads with it) is replaced the same way by a directory.
 
 The flow: `plan` outputs the ready tasks, `health` checks the planned commit once, a matrix
 job per task trusts that check, and its publish job opens its one pull request and pushes
@@ -121,11 +122,28 @@ class ActRun:
         return f"act exit {self.code} after {self.seconds:.1f} s\n{self.output[-20000:]}"
 
 
+#: actions/cache/restore and /save (GitHub's cache service, not reachable offline) as the
+#: action.yml uses them: twice each (pip's downloads, npm's), pointed at local doubles.
+CACHE_DOUBLES = {"restore": 2, "save": 2}
+
+
 def _copy_action(dest: Path) -> None:
-    """This repository's action as a checkout of it would hold it (what `pip install` needs)."""
+    """This repository's action as a checkout of it would hold it (what `pip install` needs),
+    with actions/cache pointed at the local doubles (a directory shared by one test's runs,
+    `$ACT_TEST_CACHE`; a local `uses:` in a composite action is found in the workspace)."""
     dest.mkdir(parents=True)
     for name in ("action.yml", "action-requirements.txt", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
+    text = (ROOT / "action.yml").read_text(encoding="utf-8")
+    for name, expected in CACHE_DOUBLES.items():
+        text, count = re.subn(
+            rf"uses: actions/cache/{name}@[0-9a-f]{{40}}[^\n]*",
+            f"uses: ./{DOUBLES_DIR}/cache-{name}",
+            text,
+        )
+        assert count == expected, f"expected {expected} actions/cache/{name} in action.yml"
+    assert "uses: actions/" not in text
+    (dest / "action.yml").write_text(text, encoding="utf-8")
     shutil.copytree(
         ROOT / "src",
         dest / "src",
@@ -281,6 +299,8 @@ def run_act(world: World, label: str) -> ActRun:
     secrets.write_text(f"GITHUB_TOKEN={TOKEN}\nMACODER_TOKEN={WRITE_TOKEN}\n", encoding="utf-8")
     artifacts = world.base / f"artifacts-{label}"
     artifacts.mkdir()
+    cache = world.base / "cache"  # GitHub's cache: shared by the runs of one test
+    cache.mkdir(exist_ok=True)
     command = [
         str(ACT),
         "push",
@@ -304,6 +324,8 @@ def run_act(world: World, label: str) -> ActRun:
         f"MACODER_OPENCODE_BIN={world.binary}",
         "--env",
         f"ACT_TEST_ARTIFACTS={artifacts}",
+        "--env",
+        f"ACT_TEST_CACHE={cache}",
         "--secret-file",
         str(secrets),
         "-s",
@@ -390,6 +412,19 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     assert first.output.count(checked) == 1, str(first)
     trusted = f"health check passed for {base} in the wave's health job"
     assert first.output.count(trusted) == len(TASKS) + 2, str(first)
+    # pip's downloads: looked up in every job (plan, health, four tasks, four publishes)
+    # before the install, and saved right after it, before the job runs anything else;
+    # npm's not at all (no OpenCode install here: MACODER_OPENCODE_BIN).
+    restores = re.findall(r"cache double: restore (macoder-pip-\S+): miss", first.output)
+    assert len(restores) == 2 + 2 * (len(TASKS) + 2), str(first)
+    assert len(set(restores)) == 1
+    assert "macoder-npm" not in first.output
+    task_steps = [
+        line.split("⭐ Run Main ", 1)[1].strip()
+        for line in first.output.splitlines()
+        if "Task T001" in line and "⭐ Run Main " in line
+    ]
+    assert task_steps.index("Save pip's downloads") < task_steps.index("Run macoder"), task_steps
 
     # The job that ran the agents held no write token anywhere an escaped agent could look.
     scans = re.findall(

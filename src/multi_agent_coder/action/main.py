@@ -1,4 +1,5 @@
-"""The entry `action.yml` calls: `python -m multi_agent_coder.action [install-opencode | run]`.
+"""The entry `action.yml` calls: `python -m multi_agent_coder.action [opencode-cache |
+install-opencode | run]`.
 
 It reads the inputs into an `ActionInputs` (`inputs.py`), then calls the same core the CLI
 calls; it decides nothing about tasks on its own:
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
     from multi_agent_coder.run.state import RunState
     from multi_agent_coder.run.task import Phase
 
-STEPS: Final = ("run", "install-opencode")
+STEPS: Final = ("run", "opencode-cache", "install-opencode")
 
 #: Variables that grant access to something; none may reach code the agent wrote.
 SECRET_VARIABLES: Final = (
@@ -97,6 +98,10 @@ HANDOFF_DIR: Final = "macoder-handoff"
 #: Where `install-opencode` puts OpenCode: `<RUNNER_TEMP>/macoder/.tools/opencode`, the same
 #: layout as scripts/opencode.sh, so `find_binary` picks the platform build the same way.
 OPENCODE_HOME: Final = "macoder"
+
+#: Under RUNNER_TEMP: npm's cache for the OpenCode install, which action.yml restores and
+#: saves with actions/cache (`opencode-cache` names the path and the key).
+NPM_CACHE_DIR: Final = "macoder-cache/npm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,8 @@ def main(
         job = Job(inputs, runner, env, Path.cwd() if root is None else root, out)
         if step == "install-opencode":
             return install_opencode(job)
+        if step == "opencode-cache":
+            return opencode_cache(job)
         return run_mode(job, agent_factory)
     except MacoderError as exc:
         _report_error(str(exc), out, in_actions=in_actions)
@@ -726,10 +733,33 @@ def install_opencode(job: Job) -> int:
     settings = with_inputs(load_settings(job.root, job.environ), inputs)
     if settings.sandbox:
         print(allow_sandbox(), file=out)
-    binary = ensure_opencode(settings, runner.temp / OPENCODE_HOME, out)
+    binary = ensure_opencode(
+        settings, runner.temp / OPENCODE_HOME, out, npm_cache=runner.temp / NPM_CACHE_DIR
+    )
     write_outputs(runner.output_file, {"opencode-bin": str(binary)})
     return EXIT_OK
 
+
+def opencode_cache(job: Job) -> int:
+    """The step before `install-opencode`: where npm's cache of the install is (`path`) and
+    the key actions/cache keeps it under (`key`, see `opencode_cache_key`), so a job after
+    the first downloads nothing from npm. An empty key — action.yml then restores and saves
+    nothing — when no install will run, or for a version the action's lockfile does not pin."""
+    import platform
+
+    from multi_agent_coder.config import load_settings
+    from multi_agent_coder.run.setup import opencode_cache_key
+
+    inputs, runner = job.inputs, job.runner
+    key = None
+    if inputs.needs_agent:
+        settings = with_inputs(load_settings(job.root, job.environ), inputs)
+        key = opencode_cache_key(settings, platform.system(), platform.machine())
+    path = runner.temp / NPM_CACHE_DIR
+    write_outputs(runner.output_file, {"path": str(path), "key": key or ""})
+    if key:
+        print(f"npm's downloads are cached as {key}", file=job.out)
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- the pieces
