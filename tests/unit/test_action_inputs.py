@@ -19,6 +19,7 @@ import yaml
 from multi_agent_coder.action import main as action_main
 from multi_agent_coder.action.inputs import (
     DEFAULTS,
+    MODES,
     ActionInputs,
     InputError,
     env_name,
@@ -294,6 +295,15 @@ def test_action_yml_passes_inputs_only_as_action_input_variables() -> None:
             match = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", str(value))
             if match:
                 assert variable == env_name(match.group(1))
+
+
+def test_only_the_modes_that_may_start_an_agent_look_for_opencodes_cache() -> None:
+    """The step is skipped by `if:` in the other modes; what it says must match the entry."""
+    runs = action_yml()["runs"]
+    assert isinstance(runs, dict)
+    [step] = [step for step in runs["steps"] if step.get("id") == "npm-key"]
+    named = set(re.findall(r"inputs\.mode == '([a-z]+)'", step["if"]))
+    assert named == {mode for mode in MODES if ActionInputs(mode=mode).needs_agent}
 
 
 def test_only_the_step_that_talks_to_github_sees_the_token() -> None:
