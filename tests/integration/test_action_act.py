@@ -33,7 +33,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,6 +247,13 @@ def adds_a_workflow() -> sm.Scenario:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
+    with _world(tmp_path) as made:
+        yield made
+
+
+@contextlib.contextmanager
+def _world(tmp_path: Path, files: Mapping[str, str] | None = None) -> Iterator[World]:
+    """The world of `world`; `files`: more files in the target's first commit."""
     _, binary = _requirements()
     scenarios = {task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}
     scenarios[HOSTILE] = adds_a_workflow()
@@ -263,6 +270,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             # through MACODER_OPENCODE_BIN, as the docs tell an offline runner to do. One
             # attempt each: the refused task is out of attempts for the second run.
             settings={"opencode_config": None, "opencode_bin": None, "max_attempts": 1},
+            files=files,
         )
         source = target.root
         _copy_action(source / ACTION_DIR)
@@ -496,3 +504,38 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     writes_after = [f"{e.method} {e.path}" for e in world.fake.exchanges if e.method != "GET"]
     assert writes_after == [], writes_after
     print(f"\nact: first run {first.seconds:.1f} s, second run {second.seconds:.1f} s")
+
+
+#: A test that already fails on the default branch.
+RED_TEST = {"tests/test_red.py": "def test_already_red() -> None:\n    assert 1 + 1 == 3\n"}
+
+
+@pytest.fixture
+def red_world(tmp_path: Path) -> Iterator[World]:
+    with _world(tmp_path, files=RED_TEST) as made:
+        yield made
+
+
+def test_act_on_a_failing_base_runs_no_agent_and_records_each_task_as_not_started(
+    red_world: World,
+) -> None:
+    """The health job fails on the planned commit: no task job runs, no agent is asked
+    anything, and each publish job (given the failed job's `unhealthy-sha`) records the
+    task as not started for that reason, not counted, and frees its lease."""
+    world = red_world
+    run = run_act(world, "red")
+    assert run.code != 0, str(run)  # the health job failed
+    assert re.search(r"ready: T001, T002, T003, T004", run.output), str(run)
+    base = git(world.source, "rev-parse", "HEAD")
+    assert f"the repository's own checks fail at {base}" in run.output, str(run)
+    assert "test_already_red" in run.output  # what the check said, in the health job's log
+    assert world.model.task_requests() == []
+    assert "token scan:" not in run.output  # a step of the task job: none ran
+    records = ledger_records(world)
+    for task_id in (*TASKS, HOSTILE, TAMPERED):
+        attempts = [r for r in records if r["type"] == "attempt" and r["task"] == task_id]
+        assert [a["outcome"] for a in attempts] == ["infrastructure"], (task_id, str(run))
+        assert f"checks failed at {base}" in attempts[0]["reason"]
+        assert any(r["type"] == "release" and r["task"] == task_id for r in records), task_id
+    assert world.fake.pulls(SLUG) == []
+    assert not [ref for ref in remote_refs(world) if ref.startswith("refs/heads/macoder/")]
