@@ -176,12 +176,13 @@ def test_init_github_writes_the_workflow_for_this_repository_s_branch(tmp_path: 
     assert done.code == 0, done.output
     assert "wrote .github/workflows/macoder.yml" in done.stdout
     assert "GitHub: create the environment `macoder`" in done.stdout
+    assert "in the workflow's `health` and `run` jobs, the same in both" in done.stdout
     workflow = yaml.safe_load((root / ".github" / "workflows" / "macoder.yml").read_text())
     assert workflow[True]["push"]["branches"] == ["trunk"]
     steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
     assert [s["uses"] for s in steps if "macoder" in s.get("id", "")] == [
         f"acme/multi-agent-coder@{SHA}"
-    ] * 3
+    ] * 4  # plan, health, task, publish
     again = macoder("init", "--github", "--action", f"acme/multi-agent-coder@{SHA}", cwd=root)
     assert "kept  .github/workflows/macoder.yml (it exists; not changed)" in again.stdout
 

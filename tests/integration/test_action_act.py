@@ -13,10 +13,12 @@ OpenCode talks to a `ScriptedModel` through the `opencode-config` input (a secre
 "GitHub" is a `FakeGitHub` on 127.0.0.1 (`GITHUB_API_URL`) over a bare repository; the
 source repository routes `https://github.com/<slug>.git` to that bare repository with
 `url.<bare>.insteadOf` (act's checkout copies the source repository, config included), so
-the job's pushes land in the bare repository the fake reads refs from.
+the job's pushes land in the bare repository the fake reads refs from. actions/cache (the
+action keeps pip's and npm's downloads with it) is replaced the same way by a directory.
 
-The flow: `plan` outputs both ready tasks, a matrix job per task opens its one pull request
-and pushes `macoder/<id>` and `refs/macoder/ledger`. A second `act push` plans nothing (both
+The flow: `plan` outputs the ready tasks, `health` checks the planned commit once, a matrix
+job per task trusts that check, and its publish job opens its one pull request and pushes
+`macoder/<id>` and `refs/macoder/ledger`. A second `act push` plans nothing (both
 tasks are in review) and changes nothing: still exactly one pull request per task.
 """
 
@@ -32,7 +34,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,11 +125,28 @@ class ActRun:
         return f"act exit {self.code} after {self.seconds:.1f} s\n{self.output[-20000:]}"
 
 
+#: actions/cache/restore and /save (GitHub's cache service, not reachable offline) as the
+#: action.yml uses them: twice each (pip's downloads, npm's), pointed at local doubles.
+CACHE_DOUBLES = {"restore": 2, "save": 2}
+
+
 def _copy_action(dest: Path) -> None:
-    """This repository's action as a checkout of it would hold it (what `pip install` needs)."""
+    """This repository's action as a checkout of it would hold it (what `pip install` needs),
+    with actions/cache pointed at the local doubles (a directory shared by one test's runs,
+    `$ACT_TEST_CACHE`; a local `uses:` in a composite action is found in the workspace)."""
     dest.mkdir(parents=True)
     for name in ("action.yml", "action-requirements.txt", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
+    text = (ROOT / "action.yml").read_text(encoding="utf-8")
+    for name, expected in CACHE_DOUBLES.items():
+        text, count = re.subn(
+            rf"uses: actions/cache/{name}@[0-9a-f]{{40}}[^\n]*",
+            f"uses: ./{DOUBLES_DIR}/cache-{name}",
+            text,
+        )
+        assert count == expected, f"expected {expected} actions/cache/{name} in action.yml"
+    assert "uses: actions/" not in text
+    (dest / "action.yml").write_text(text, encoding="utf-8")
     shutil.copytree(
         ROOT / "src",
         dest / "src",
@@ -159,19 +178,21 @@ def _workflow() -> str:
     token scan after the task job's agent step."""
     text = WORKFLOW.read_text(encoding="utf-8")
     new, count = re.subn(r"uses: \./(?=\s)", f"uses: ./{ACTION_DIR}", text)
-    assert count == 3, f"expected three `uses: ./` in {WORKFLOW}, found {count}"
+    assert count == 4, f"expected four `uses: ./` in {WORKFLOW}, found {count}"
     for name in ("upload-artifact", "download-artifact"):
         new, count = re.subn(
             rf"uses: actions/{name}@[0-9a-f]{{40}}[^\n]*", f"uses: ./{DOUBLES_DIR}/{name}", new
         )
         assert count == 1, f"expected one actions/{name} in {WORKFLOW}, found {count}"
-    # Every checkout names the default branch (a review's own ref is the PR's); act copies
-    # the source repository only for a checkout without `ref:` (else it clones from
-    # github.com, unreachable here). The source is on the default branch, so the checkout
-    # without it is of the same branch, whatever the event.
+    # Every checkout names the default branch (a review's own ref is the PR's), the health
+    # job's the planned commit; act copies the source repository only for a checkout without
+    # `ref:` (else it clones from github.com, unreachable here). The source is on the default
+    # branch, planned on its head, so the checkout without it is the same, whatever the event.
     ref = "          ref: ${{ github.event.repository.default_branch }}\n"
-    assert new.count(ref) == 3, f"expected each checkout of {WORKFLOW} to name the default branch"
-    new = new.replace(ref, "")
+    assert new.count(ref) == 3, f"expected three checkouts of {WORKFLOW} to name the branch"
+    planned = "          ref: ${{ needs.plan.outputs.base-sha }}\n"
+    assert new.count(planned) == 1, f"expected the health job of {WORKFLOW} to check out base-sha"
+    new = new.replace(ref, "").replace(planned, "")
     marker = "      - name: Hand off the result\n"
     assert new.count(marker) == 1
     return new.replace(marker, SCAN_STEP + TAMPER_STEP + marker)
@@ -233,14 +254,22 @@ def make_world(
     scenarios: dict[str, sm.Scenario],
     task_ids: tuple[str, ...],
     settings: dict[str, Any],
+    files: Mapping[str, str] | None = None,
 ) -> Iterator[World]:
     """A target repository with the workflow, its "GitHub" and its model (see the module
-    docstring); `settings` go to its `.macoder.yaml`, `task_ids` to its backlog."""
+    docstring); `settings` go to its `.macoder.yaml`, `task_ids` to its backlog, `files`
+    into its first commit."""
     _, binary = _requirements()
     with sm.ScriptedModel(scenarios) as model, FakeGitHub(WRITE_TOKEN) as fake:
         fake.read_only_tokens.add(TOKEN)
         target = make_target(
-            tmp_path, model, binary, tasks(*task_ids), task_timeout=120, settings=settings
+            tmp_path,
+            model,
+            binary,
+            tasks(*task_ids),
+            task_timeout=120,
+            settings=settings,
+            files=files,
         )
         source = target.root
         _copy_action(source / ACTION_DIR)
@@ -265,8 +294,9 @@ def make_world(
             kill_all(opencode_pids_under(target.scratch))
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+@contextlib.contextmanager
+def _world(tmp_path: Path, files: Mapping[str, str] | None = None) -> Iterator[World]:
+    """The world of `world`; `files`: more files in the target's first commit."""
     scenarios = {task_id: feature(f"f{task_id.lower()}") for task_id in TASKS}
     scenarios[HOSTILE] = adds_a_workflow()
     scenarios[TAMPERED] = feature(f"f{TAMPERED.lower()}")
@@ -274,7 +304,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     # MACODER_OPENCODE_BIN, as the docs tell an offline runner to do. One attempt each: the
     # refused task is out of attempts for the second run.
     settings: dict[str, Any] = {"opencode_config": None, "opencode_bin": None, "max_attempts": 1}
-    with make_world(tmp_path, scenarios, (*TASKS, HOSTILE, TAMPERED), settings) as made:
+    with make_world(tmp_path, scenarios, (*TASKS, HOSTILE, TAMPERED), settings, files) as made:
+        yield made
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with _world(tmp_path) as made:
         yield made
 
 
@@ -309,6 +345,8 @@ def run_act(
     secrets.write_text(f"GITHUB_TOKEN={TOKEN}\nMACODER_TOKEN={WRITE_TOKEN}\n", encoding="utf-8")
     artifacts = world.base / f"artifacts-{label}"
     artifacts.mkdir()
+    cache = world.base / "cache"  # GitHub's cache: shared by the runs of one test
+    cache.mkdir(exist_ok=True)
     command = [
         str(ACT),
         event,
@@ -334,6 +372,8 @@ def run_act(
         f"ACT_TEST_ARTIFACTS={artifacts}",
         "--env",
         f"GITHUB_RUN_ID={run_id}",
+        "--env",
+        f"ACT_TEST_CACHE={cache}",
         "--secret-file",
         str(secrets),
         "-s",
@@ -431,6 +471,27 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     assert first.code != 0, str(first)
     assert re.search(r"ready: T001, T002, T003, T004", first.output), str(first)
 
+    # The repository's checks ran once for the wave, in the health job, on the planned
+    # commit; every task job trusted that verdict instead of running them again.
+    base = git(world.source, "rev-parse", "HEAD")
+    checked = f"health check passed for {base}: the wave's task jobs trust it"
+    assert first.output.count(checked) == 1, str(first)
+    trusted = f"health check passed for {base} in the wave's health job"
+    assert first.output.count(trusted) == len(TASKS) + 2, str(first)
+    # pip's downloads: looked up in every job (plan, health, four tasks, four publishes)
+    # before the install, and saved right after it, before the job runs anything else;
+    # npm's not at all (no OpenCode install here: MACODER_OPENCODE_BIN).
+    restores = re.findall(r"cache double: restore (macoder-pip-\S+): miss", first.output)
+    assert len(restores) == 2 + 2 * (len(TASKS) + 2), str(first)
+    assert len(set(restores)) == 1
+    assert "macoder-npm" not in first.output
+    task_steps = [
+        line.split("⭐ Run Main ", 1)[1].strip()
+        for line in first.output.splitlines()
+        if "Task T001" in line and "⭐ Run Main " in line
+    ]
+    assert task_steps.index("Save pip's downloads") < task_steps.index("Run macoder"), task_steps
+
     # The job that ran the agents held no write token anywhere an escaped agent could look.
     scans = re.findall(
         r"token scan: (\d+) processes, (\d+) files, write token found (\d+)", first.output
@@ -501,3 +562,38 @@ def test_act_runs_the_split_workflow_one_pr_per_ready_task_and_a_second_run_adds
     writes_after = [f"{e.method} {e.path}" for e in world.fake.exchanges if e.method != "GET"]
     assert writes_after == [], writes_after
     print(f"\nact: first run {first.seconds:.1f} s, second run {second.seconds:.1f} s")
+
+
+#: A test that already fails on the default branch.
+RED_TEST = {"tests/test_red.py": "def test_already_red() -> None:\n    assert 1 + 1 == 3\n"}
+
+
+@pytest.fixture
+def red_world(tmp_path: Path) -> Iterator[World]:
+    with _world(tmp_path, files=RED_TEST) as made:
+        yield made
+
+
+def test_act_on_a_failing_base_runs_no_agent_and_records_each_task_as_not_started(
+    red_world: World,
+) -> None:
+    """The health job fails on the planned commit: no task job runs, no agent is asked
+    anything, and each publish job (given the failed job's `unhealthy-sha`) records the
+    task as not started for that reason, not counted, and frees its lease."""
+    world = red_world
+    run = run_act(world, "red")
+    assert run.code != 0, str(run)  # the health job failed
+    assert re.search(r"ready: T001, T002, T003, T004", run.output), str(run)
+    base = git(world.source, "rev-parse", "HEAD")
+    assert f"the repository's own checks fail at {base}" in run.output, str(run)
+    assert "test_already_red" in run.output  # what the check said, in the health job's log
+    assert world.model.task_requests() == []
+    assert "token scan:" not in run.output  # a step of the task job: none ran
+    records = ledger_records(world)
+    for task_id in (*TASKS, HOSTILE, TAMPERED):
+        attempts = [r for r in records if r["type"] == "attempt" and r["task"] == task_id]
+        assert [a["outcome"] for a in attempts] == ["infrastructure"], (task_id, str(run))
+        assert f"checks failed at {base}" in attempts[0]["reason"]
+        assert any(r["type"] == "release" and r["task"] == task_id for r in records), task_id
+    assert world.fake.pulls(SLUG) == []
+    assert not [ref for ref in remote_refs(world) if ref.startswith("refs/heads/macoder/")]

@@ -367,6 +367,31 @@ def test_the_install_step_uses_a_configured_binary(world: Job, tmp_path: Path) -
     assert world.outputs == {"opencode-bin": str(binary.resolve())}
 
 
+def cache_step(world: Job, **inputs: str) -> dict[str, str]:
+    """The `opencode-cache` step's outputs for these inputs (and environment entries)."""
+    environ = dict(world.env)
+    for name, value in inputs.items():
+        environ[name if name.isupper() else "ACTION_INPUT_" + name.upper()] = value
+    out = io.StringIO()
+    assert main(["opencode-cache"], environ, root=world.checkout, stdout=out) == EXIT_OK
+    return world.outputs
+
+
+def test_the_cache_step_keys_npms_downloads_by_the_pinned_version(world: Job) -> None:
+    from multi_agent_coder.config import Settings
+
+    task = {"mode": "task", "task_id": "T001", "base_sha": "0" * 40}
+    outputs = cache_step(world, **task)
+    assert outputs["path"] == str(Path(world.env["RUNNER_TEMP"]) / "macoder-cache" / "npm")
+    assert f"-opencode-ai@{Settings().opencode_version}-" in outputs["key"]
+    # Nothing to cache where nothing is installed: the action restores and saves nothing.
+    assert cache_step(world, mode="plan")["key"] == ""
+    assert cache_step(world, **task, dry_run="true")["key"] == ""
+    assert cache_step(world, **task, MACODER_OPENCODE_BIN="/opt/opencode")["key"] == ""
+    # Nor for a version the action's lockfile does not pin (nothing would check it).
+    assert cache_step(world, **task, opencode_version="1.0.0")["key"] == ""
+
+
 # --------------------------------------------------------------------------- check
 
 

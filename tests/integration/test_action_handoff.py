@@ -98,6 +98,14 @@ def agent_factory(agent: FakeAgent) -> Any:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
+    with open_world(tmp_path) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def open_world(tmp_path: Path, notes: str = "fine\n") -> Iterator[World]:
+    """GitHub with the repository planned on (T001 and T002 leased); `notes`: what notes.txt
+    holds ("BROKEN" fails the repository's own check)."""
     server = tmp_path / "server"
     remote = server / f"{SLUG}.git"
     remote.parent.mkdir(parents=True)
@@ -107,7 +115,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         {
             "BACKLOG.yaml": backlog_yaml(task_dict("T001"), task_dict("T002")),
             "check.py": CHECK,
-            "notes.txt": "fine\n",
+            "notes.txt": notes,
             ".gitignore": ".macoder/\n",
             ".macoder.yaml": SETTINGS,
         },
@@ -129,8 +137,9 @@ def handoff_dir(job: Job) -> Path:
     return Path(job.env["RUNNER_TEMP"]) / "macoder-handoff"
 
 
-def run_task(world: World, task_id: str, scenario: Scenario | None = None) -> Job:
-    """The task job with the read-only token; its checkout and hand-off stay for a look."""
+def run_task(world: World, task_id: str, scenario: Scenario | None = None, **inputs: str) -> Job:
+    """The task job with the read-only token; its checkout and hand-off stay for a look.
+    `inputs`: more of the action's inputs (`healthy_sha=`)."""
     job = world.job(f"task-{task_id}")
     agent = FakeAgent({task_id: scenario} if scenario is not None else {})
     code, out = job.run(
@@ -139,17 +148,20 @@ def run_task(world: World, task_id: str, scenario: Scenario | None = None) -> Jo
         base_sha=world.base_sha,
         token=READ_TOKEN,
         agent=agent_factory(agent),
+        **inputs,
     )
     assert code in (EXIT_OK, EXIT_PROBLEMS), out
+    job.log = out  # type: ignore[attr-defined]
+    job.agent = agent  # type: ignore[attr-defined]
     return job
 
 
-def publish(world: World, task: Job | None, task_id: str) -> tuple[int, str, Job]:
+def publish(world: World, task: Job | None, task_id: str, **inputs: str) -> tuple[int, str, Job]:
     """The publish job, with the task job's hand-off as its downloaded artifact."""
     job = world.job(f"publish-{task_id}")
     if task is not None and handoff_dir(task).is_dir():
         shutil.copytree(handoff_dir(task), handoff_dir(job))
-    code, out = job.run(mode="publish", task_id=task_id, base_sha=world.base_sha)
+    code, out = job.run(mode="publish", task_id=task_id, base_sha=world.base_sha, **inputs)
     return code, out, job
 
 
@@ -721,3 +733,105 @@ def test_a_comment_that_is_no_command_starts_nothing_and_gets_no_reaction(world:
     assert replies(world, number) == []
     assert world.fake.reactions(SLUG, job.comment_id) == []  # type: ignore[attr-defined]
     assert world.ledger() == before
+
+
+# --------------------------------------------------------------------------- the health job
+
+
+def health_job(world: World) -> tuple[int, str, Job]:
+    """The wave's health job: a checkout of the planned commit, no token at all."""
+    job = world.job("health")
+    code, out = job.run(mode="health", base_sha=world.base_sha, token=False)
+    return code, out, job
+
+
+def test_the_health_job_checks_the_planned_commit_and_the_task_jobs_trust_it(
+    world: World,
+) -> None:
+    world.fake.clear_exchanges()
+    code, out, health = health_job(world)
+    assert code == EXIT_OK, out
+    assert health.outputs == {
+        "healthy-sha": world.base_sha,
+        "unhealthy-sha": "",
+        "result": "healthy",
+    }
+    assert f"health check passed for {world.base_sha}" in out
+    assert "healthy: the wave's task jobs trust this check" in health.summary.read_text()
+    assert world.fake.exchanges == []  # it needs nothing from GitHub (and has no token)
+
+    task = run_task(world, "T001", healthy_sha=health.outputs["healthy-sha"])
+    log = task.log  # type: ignore[attr-defined]
+    assert f"health check passed for {world.base_sha} in the wave's health job" in log
+    assert task.outputs["result"] == "succeeded"
+    code, out, done = publish(world, task, "T001", unhealthy_sha="")
+    assert code == EXIT_OK, out
+    assert done.outputs["operation"] == "created"
+    assert [a["outcome"] for a in world.attempts("T001")] == ["success"]
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Iterator[World]:
+    """T001 and T002 planned on a commit whose own check fails."""
+    with open_world(tmp_path, notes="BROKEN\n") as opened:
+        yield opened
+
+
+def test_an_unhealthy_base_fails_the_health_job_and_says_where(broken: World) -> None:
+    code, out, health = health_job(broken)
+    assert code == EXIT_PROBLEMS, out
+    assert health.outputs == {
+        "healthy-sha": "",
+        "unhealthy-sha": broken.base_sha,
+        "result": "unhealthy",
+    }
+    assert "::error title=macoder health::" in out
+    assert f"the repository's own checks fail at {broken.base_sha}" in out
+    assert "broken: ['notes.txt']" in out  # what the check printed
+    assert "unhealthy: no task of this wave starts" in health.summary.read_text()
+
+
+def test_a_task_the_health_job_stopped_is_recorded_as_not_started_and_not_counted(
+    broken: World,
+) -> None:
+    """The task jobs never ran (they need the failed health job): each publish job records
+    why, frees the lease, and the attempt does not count against the task."""
+    from multi_agent_coder.git.ledger import attempts, parse
+
+    code, out, job = publish(broken, None, "T001", unhealthy_sha=broken.base_sha)
+    assert code == EXIT_OK, out
+    assert job.outputs["result"] == "unhealthy"
+    [attempt] = broken.attempts("T001")
+    assert attempt["outcome"] == "infrastructure"
+    assert f"the repository's own checks failed at {broken.base_sha}" in attempt["reason"]
+    assert "health job" in attempt["reason"]
+    assert broken.released("T001")
+    assert "refs/heads/macoder/T001" not in broken.remote_refs()
+    ledger = git(broken.remote, "show", f"{LEDGER_REF}:ledger.jsonl")
+    assert attempts(parse(ledger)).get("T001", 0) == 0
+    # A verdict about another commit explains nothing: a job that left nothing is what
+    # it always was, an interrupted attempt, counted.
+    code, out, job = publish(broken, None, "T002", unhealthy_sha="f" * 40)
+    assert code == EXIT_OK, out
+    assert job.outputs["result"] == "interrupted"
+    assert [a["outcome"] for a in broken.attempts("T002")] == ["interrupted"]
+
+
+def test_a_task_job_trusts_the_verdict_only_for_the_commit_it_starts_from(
+    broken: World,
+) -> None:
+    # Told that its base is healthy (a verdict this test makes up), the task job runs no
+    # check of its own: the agent starts, and verification then finds the tests failing.
+    trusting = run_task(broken, "T001", healthy_sha=broken.base_sha)
+    assert len(trusting.agent.calls) == 1  # type: ignore[attr-defined]
+    assert "in the wave's health job" in trusting.log  # type: ignore[attr-defined]
+    assert trusting.outputs["result"] == "failed"
+    # A verdict about another commit, or none: the task job checks, and stops.
+    for inputs in ({"healthy_sha": "f" * 40}, {}):
+        checking = run_task(broken, "T001", **inputs)
+        assert checking.agent.calls == [], inputs  # type: ignore[attr-defined]
+        log = checking.log  # type: ignore[attr-defined]
+        assert "the repository's own checks fail on main" in log, inputs
+        assert "in the wave's health job" not in log
+        if inputs:
+            assert f"the wave's health job checked {'f' * 10}, this run starts from " in log

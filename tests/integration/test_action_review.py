@@ -92,16 +92,26 @@ def fix_on(world: World, number: int, body: str, association: str = "OWNER") -> 
         world.fake.add_comment_by = original  # type: ignore[method-assign]
 
 
-def revise(world: World, plan: Job, task_id: str, agent: FakeAgent) -> tuple[Job, Job]:
+def revise(
+    world: World, plan: Job, task_id: str, agent: FakeAgent, healthy_sha: str = ""
+) -> tuple[Job, Job]:
     """The task job and the publish job of the plan's workflow run, as the workflow passes
-    the plan's outputs on (`task-id` from the matrix, `base-sha`, `revise`)."""
+    the plan's outputs on (`task-id` from the matrix, `base-sha`, `revise`; `healthy_sha`:
+    the health job's output, to the task job)."""
     assert json.loads(plan.outputs["ready"]) == [task_id]
     inputs = {"task_id": task_id, "base_sha": plan.outputs["base-sha"]}
     inputs["revise"] = plan.outputs["revise"]
     task = world.job(f"task-{task_id}")
     task.env["GITHUB_RUN_ID"] = plan.env["GITHUB_RUN_ID"]
-    code, out = task.run(mode="task", token=READ_TOKEN, agent=agent_factory(agent), **inputs)
+    code, out = task.run(
+        mode="task",
+        token=READ_TOKEN,
+        agent=agent_factory(agent),
+        healthy_sha=healthy_sha,
+        **inputs,
+    )
     assert code in (EXIT_OK, EXIT_PROBLEMS), out
+    task.log = out  # type: ignore[attr-defined]
     done = world.job(f"publish-{task_id}")
     done.env["GITHUB_RUN_ID"] = plan.env["GITHUB_RUN_ID"]
     if handoff_dir(task).is_dir():
@@ -159,6 +169,38 @@ def test_a_review_asking_for_changes_adds_one_commit_to_the_same_pr(world: World
     progress = [c for c in world.fake.comments(SLUG, number) if "attempt" in c.lower()]
     assert progress, world.fake.comments(SLUG, number)
     assert "Revised after a review" in pull(world, number)["body"]
+
+
+def test_a_revision_trusts_the_health_job_for_the_commit_it_would_check_itself(
+    world: World,
+) -> None:
+    """A revision builds on the PR's head, but what a task job health-checks before it
+    starts is the default branch at the planned base, revision or not (the PR's head is
+    verified with the agent's change, after it): the health job's verdict on the base is
+    the very check the task job would make."""
+    number = published_pr(world, "T001")
+    author = world.base / "author"
+    (author / "notes.txt").write_text("BROKEN\n", encoding="utf-8")
+    git(author, "commit", "-q", "-am", "break the default branch")
+    git(author, "push", "-q", str(world.remote), "main")
+
+    plan = review_on(world, number, "Please make it faster.")
+    base = plan.outputs["base-sha"]
+    assert base == git(world.remote, "rev-parse", "main")
+    own = FakeAgent({"T001": FASTER})
+    task, done = revise(world, plan, "T001", own)  # no verdict: it checks the base itself
+    assert own.calls == []
+    assert f"the repository's own checks fail on main ({base[:10]})" in task.log  # type: ignore[attr-defined]
+
+    plan = review_on(world, number, "Please make it faster, really.")
+    assert plan.outputs["base-sha"] == base
+    trusting = FakeAgent({"T001": FASTER})
+    task, done = revise(world, plan, "T001", trusting, healthy_sha=base)
+    assert len(trusting.calls) == 1
+    assert f"health check passed for {base} in the wave's health job" in task.log  # type: ignore[attr-defined]
+    # Built on the PR's head (which has no broken notes), verified, published.
+    assert done.code == EXIT_OK, done.log  # type: ignore[attr-defined]
+    assert git(world.remote, "show", "macoder/T001:t001.txt") == "faster"
 
 
 def test_macoder_fix_with_text_revises_the_pr_with_that_text(world: World) -> None:

@@ -315,7 +315,8 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert on["pull_request_review"] == {"types": ["submitted"]}  # never an edit or dismissal
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
     jobs = workflow["jobs"]
-    plan, task, publish = jobs["plan"], jobs["run"], jobs["publish"]
+    assert list(jobs) == ["plan", "health", "run", "publish"]
+    plan, health, task, publish = jobs["plan"], jobs["health"], jobs["run"], jobs["publish"]
     # The plan leases (the ledger) and answers on PRs with the workflow's own token (it runs
     # no agent); never the PAT.
     assert plan["permissions"] == {
@@ -327,9 +328,11 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     # A review plans only when it requests changes on a task's PR.
     assert "github.event.review.state == 'changes_requested'" in plan["if"]
     assert "startsWith(github.event.pull_request.head.ref, 'macoder/')" in plan["if"]
-    # Every job checks out the default branch, never the PR a review is of.
+    # Every job checks out the default branch, never the PR a review is of; the health job
+    # exactly the commit the plan planned on (the tasks' base).
     for job in (plan, task, publish):
         assert job["steps"][0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert health["steps"][0]["with"]["ref"] == "${{ needs.plan.outputs.base-sha }}"
     # A revision passes on ids only (`review:<id>` / `comment:<id>`), to both later jobs.
     assert plan["outputs"]["revise"] == "${{ steps.macoder.outputs.revise }}"
     plan_step = next(step for step in plan["steps"] if step.get("uses") == "./")
@@ -339,8 +342,26 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert task["environment"] == publish["environment"] == "macoder"
     assert "environment" not in plan
     assert "MACODER_TOKEN" not in yaml.safe_dump(task)
-    assert task["needs"] == "plan"
-    assert task["if"] == "needs.plan.outputs.ready != '[]'"
+    # The health job runs the repository's code: read only, no environment, no secret, no
+    # token for the action; once per wave, and no task job starts unless it passed.
+    assert health["permissions"] == {"contents": "read"}
+    assert "environment" not in health
+    assert "secrets." not in yaml.safe_dump(health)
+    assert "strategy" not in health
+    assert health["needs"] == "plan"
+    assert health["if"] == "needs.plan.outputs.ready != '[]'"
+    health_step = next(step for step in health["steps"] if step.get("uses") == "./")
+    assert health_step["with"] == {
+        "mode": "health",
+        "base-sha": "${{ needs.plan.outputs.base-sha }}",
+        "github-token": "",
+    }
+    assert health["outputs"] == {
+        "healthy-sha": "${{ steps.macoder.outputs.healthy-sha }}",
+        "unhealthy-sha": "${{ steps.macoder.outputs.unhealthy-sha }}",
+    }
+    assert task["needs"] == ["plan", "health"]
+    assert task["if"] == "needs.plan.outputs.ready != '[]'"  # and both needs succeeded
     assert "fromJSON(needs.plan.outputs.ready" in task["strategy"]["matrix"]["task"]
     assert task["strategy"]["fail-fast"] is False
     assert task["concurrency"] == {
@@ -352,6 +373,7 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert action_step["with"]["github-token"] == "${{ github.token }}"
     assert action_step["with"]["base-sha"] == "${{ needs.plan.outputs.base-sha }}"
     assert action_step["with"]["revise"] == "${{ needs.plan.outputs.revise }}"
+    assert action_step["with"]["healthy-sha"] == "${{ needs.health.outputs.healthy-sha }}"
     upload = task["steps"][-1]
     assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["if"] == "always()"
@@ -361,7 +383,7 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
         "pull-requests": "write",
         "issues": "write",
     }
-    assert publish["needs"] == ["plan", "run"]
+    assert publish["needs"] == ["plan", "health", "run"]
     assert publish["if"].startswith("always()")
     text = yaml.safe_dump(publish)
     assert "API_KEY" not in text
@@ -369,6 +391,7 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     publish_step = next(step for step in publish["steps"] if step.get("uses") == "./")
     assert publish_step["with"]["mode"] == "publish"
     assert publish_step["with"]["revise"] == "${{ needs.plan.outputs.revise }}"
+    assert publish_step["with"]["unhealthy-sha"] == "${{ needs.health.outputs.unhealthy-sha }}"
     assert publish_step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
     checkout = publish["steps"][0]
     assert checkout["with"]["fetch-depth"] == 0

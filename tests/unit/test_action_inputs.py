@@ -19,6 +19,7 @@ import yaml
 from multi_agent_coder.action import main as action_main
 from multi_agent_coder.action.inputs import (
     DEFAULTS,
+    MODES,
     ActionInputs,
     InputError,
     env_name,
@@ -29,6 +30,7 @@ from multi_agent_coder.action.inputs import (
 from multi_agent_coder.action.outputs import (
     format_outputs,
     ready_json,
+    render_health_summary,
     render_plan_summary,
     render_run_summary,
     run_outputs,
@@ -132,7 +134,7 @@ def test_secrets_never_show_in_the_repr() -> None:
     [
         (
             {"mode": "deploy"},
-            "input 'mode': must be one of check, plan, task, publish, run; got 'deploy'",
+            "input 'mode': must be one of check, plan, health, task, publish, run; got 'deploy'",
         ),
         ({"mode": "task"}, "input 'task-id': required with mode 'task'"),
         ({"mode": "check", "task_id": "T001"}, "input 'task-id': not used with mode 'check'"),
@@ -171,6 +173,20 @@ def test_secrets_never_show_in_the_repr() -> None:
         ({"milestone": "v1.0"}, "input 'milestone': must be a milestone's number, got 'v1.0'"),
         ({"milestone": "0"}, "input 'milestone': must be a milestone's number, got '0'"),
         ({"delete_branch": "yes"}, "input 'delete-branch': must be true or false, got 'yes'"),
+        ({"mode": "health"}, "input 'base-sha': required with mode 'health'"),
+        (
+            {"mode": "task", "task_id": "T001", "base_sha": "a" * 40, "healthy_sha": "abc123"},
+            "input 'healthy-sha': must be a full commit id (40 hex digits), got 'abc123'",
+        ),
+        (
+            {"mode": "publish", "task_id": "T001", "base_sha": "a" * 40, "healthy_sha": "a" * 40},
+            "input 'healthy-sha': only for mode task, not 'publish'",
+        ),
+        (
+            {"mode": "task", "task_id": "T001", "base_sha": "a" * 40, "unhealthy_sha": "a" * 40},
+            "input 'unhealthy-sha': only for mode publish, not 'task'",
+        ),
+        ({"unhealthy_sha": "b" * 40}, "input 'unhealthy-sha': only for mode publish, not 'run'"),
     ],
 )
 def test_a_bad_input_is_a_usage_error_naming_it(inputs: dict[str, str], expected: str) -> None:
@@ -180,7 +196,7 @@ def test_a_bad_input_is_a_usage_error_naming_it(inputs: dict[str, str], expected
 def test_every_problem_is_reported_at_once_one_line_each() -> None:
     message = bad(mode="deploy", task_timeout="-1", max_parallel="x")
     assert message.splitlines() == [
-        "input 'mode': must be one of check, plan, task, publish, run; got 'deploy'",
+        "input 'mode': must be one of check, plan, health, task, publish, run; got 'deploy'",
         "input 'max-parallel': must be a whole number, got 'x'",
         "input 'task-timeout': must be a positive number of seconds, got '-1'",
     ]
@@ -200,8 +216,22 @@ def test_an_unknown_action_input_variable_is_a_typo() -> None:
         read_inputs({"ACTION_INPUT_TASKID": "T001"})
 
 
+def test_the_health_verdicts_reach_the_modes_that_use_them() -> None:
+    sha, other = "a" * 40, "b" * 40
+    health = read_inputs(env(mode="health", base_sha=sha))
+    assert (health.mode, health.base_sha) == ("health", sha)
+    assert not health.needs_forge  # the checkout only: no GitHub, no token
+    assert not health.needs_agent
+    task_inputs = read_inputs(env(mode="task", task_id="T001", base_sha=sha, healthy_sha=sha))
+    assert task_inputs.healthy_sha == sha
+    publish = read_inputs(env(mode="publish", task_id="T001", base_sha=sha, unhealthy_sha=other))
+    assert publish.unhealthy_sha == other
+    assert read_inputs(env(mode="task", task_id="T001", base_sha=sha)).healthy_sha is None
+
+
 def test_the_token_is_required_only_where_github_is_used() -> None:
     assert read_inputs(env(mode="check")).github_token == ""
+    assert read_inputs(env(mode="health", base_sha="a" * 40)).github_token == ""
     with pytest.raises(InputError, match="input 'github-token': required with mode 'plan'"):
         read_inputs(env(mode="plan")).require_token()
     assert read_inputs(env(mode="run", github_token=TOKEN)).require_token() == TOKEN
@@ -265,6 +295,15 @@ def test_action_yml_passes_inputs_only_as_action_input_variables() -> None:
             match = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", str(value))
             if match:
                 assert variable == env_name(match.group(1))
+
+
+def test_only_the_modes_that_may_start_an_agent_look_for_opencodes_cache() -> None:
+    """The step is skipped by `if:` in the other modes; what it says must match the entry."""
+    runs = action_yml()["runs"]
+    assert isinstance(runs, dict)
+    [step] = [step for step in runs["steps"] if step.get("id") == "npm-key"]
+    named = set(re.findall(r"inputs\.mode == '([a-z]+)'", step["if"]))
+    assert named == {mode for mode in MODES if ActionInputs(mode=mode).needs_agent}
 
 
 def test_only_the_step_that_talks_to_github_sees_the_token() -> None:
@@ -546,6 +585,22 @@ def test_the_plan_summary_lists_the_matrix() -> None:
     assert render_plan_summary([], note="Nothing is ready.").startswith(
         "### macoder plan: nothing is ready\n"
     )
+
+
+def test_the_health_summary_gives_the_verdict_and_fences_whatever_the_checks_printed() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    good = render_health_summary(sha, "the repository's own checks: healthy", healthy=True)
+    assert good.startswith("### macoder: health check of `0123456789`: healthy")
+    printed = "FAILED\n```\n# Heading <script>\n\x1b[31m`````"
+    text = render_health_summary(sha, printed, healthy=False)
+    assert "unhealthy: no task of this wave starts" in text
+    body = text.split("\n", 2)[2]
+    fence = body.split("text\n", 1)[0]
+    assert fence == "`" * 6  # longer than any run of backticks inside
+    assert body.rstrip("\n").endswith(fence)
+    assert body.count(fence) == 2
+    assert "\x1b" not in text
+    assert "\\x1b[31m" in text
 
 
 def test_the_docs_list_every_input_and_output() -> None:

@@ -23,7 +23,7 @@ from multi_agent_coder.run.checks import (
     run_checks,
     scan_repo,
 )
-from multi_agent_coder.run.health import HealthReport, check_health, judge
+from multi_agent_coder.run.health import HealthReport, check_health, judge, vouched
 from multi_agent_coder.sandbox import jail_for
 
 PY = "/opt/py/bin/python"
@@ -473,3 +473,24 @@ def test_scanning_reads_what_detection_needs(tmp_path: Path) -> None:
 def test_an_unparsable_package_json_is_ignored(tmp_path: Path) -> None:
     write(tmp_path, {"package.json": "{not json"})
     assert scan_repo(tmp_path).package_json is None
+
+
+# --- the wave's health job ---------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_a_run_trusts_the_health_job_only_for_the_very_commit_it_checked() -> None:
+    assert vouched(SHA, SHA) == f"health check passed for {SHA} in the wave's health job"
+    assert vouched(SHA, None) is None  # no health job (the CLI, an older workflow)
+    assert vouched(SHA, "f" * 40) is None  # another commit: the run checks its own
+    assert vouched(SHA, SHA[:10]) is None  # a prefix names no verdict
+    assert vouched(SHA, SHA.upper()) is None
+
+
+def test_the_health_report_says_what_was_checked() -> None:
+    failed = judge([result("test", 1, output="1 failed in 0.02s\n")])
+    assert failed.describe().startswith("the repository's own checks on the default branch: ")
+    there = failed.describe(where=f"at {SHA}")
+    assert there.startswith(f"the repository's own checks at {SHA}: FAILED")
+    assert "1 failed in 0.02s" in there

@@ -153,3 +153,48 @@ def test_install_opencode_puts_the_pinned_binary_where_run_and_doctor_look(
     again = macoder("install-opencode", cwd=root)
     assert again.code == 0
     assert (root / ".git" / "info" / "exclude").read_text().count("/.tools/") == 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fake lays out the linux-x64 build")
+def test_with_a_cache_npm_prefers_it_and_the_install_is_still_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Action keeps npm's cache between jobs: npm is told to use it first, and what it
+    installs from it is checked against the lockfile like a download."""
+    cache = tmp_path / "npm-cache"
+    log = fake_npm(tmp_path, monkeypatch, {k: v for k, v in PINNED.items() if k})
+    install_opencode(tmp_path / "home", locked_version(), io.StringIO(), cache=cache)
+    (args,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert args[args.index("--cache") + 1] == str(cache)
+    assert "--prefer-offline" in args
+    packages = {k: dict(v) for k, v in PINNED.items() if k}
+    next(iter(packages.values()))["integrity"] = "sha512-from-a-poisoned-cache"
+    monkeypatch.setenv("FAKE_NPM_PACKAGES", json.dumps(packages))
+    with pytest.raises(UnpinnedPackageError, match="sha512-from-a-poisoned-cache"):
+        install_opencode(tmp_path / "home2", locked_version(), io.StringIO(), cache=cache)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fake lays out the linux-x64 build")
+def test_without_a_cache_npm_is_not_told_of_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = fake_npm(tmp_path, monkeypatch, {k: v for k, v in PINNED.items() if k})
+    install_opencode(tmp_path / "home", locked_version(), io.StringIO())
+    (args,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert "--cache" not in args
+    assert "--prefer-offline" not in args
+
+
+def test_npm_downloads_are_cached_only_for_the_version_the_lockfile_pins() -> None:
+    """A restored cache may come from any workflow run of the repository: only what the
+    install then checks against the lockfile may come from one."""
+    from multi_agent_coder.run.setup import opencode_cache_key
+
+    pinned = Settings()
+    key = opencode_cache_key(pinned, "Linux", "x86_64")
+    assert key is not None
+    assert key.startswith(f"macoder-npm-Linux-x86_64-opencode-ai@{locked_version()}-")
+    assert opencode_cache_key(pinned, "Darwin", "arm64") != key  # npm fetches one platform's
+    assert opencode_cache_key(Settings(opencode_version="1.0.0"), "Linux", "x86_64") is None
+    configured = Settings(opencode_bin="/opt/opencode")  # nothing is installed
+    assert opencode_cache_key(configured, "Linux", "x86_64") is None

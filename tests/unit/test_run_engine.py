@@ -577,6 +577,58 @@ def test_an_unhealthy_repository_starts_nothing(world: World) -> None:
     assert world.leftovers() == []
 
 
+def run_noting(world: World, **options: Any) -> tuple[RunReport | Exception, list[str]]:
+    """A run with its log lines (`on_note`); the error it stopped with, if any."""
+    notes: list[str] = []
+    with world.session() as session:
+        try:
+            report: RunReport | Exception = Orchestrator(session, on_note=notes.append).run(
+                RunOptions(**options)
+            )
+        except UnhealthyRepositoryError as exc:
+            report = exc
+    return report, notes
+
+
+def test_a_health_verdict_on_the_very_commit_replaces_the_check(world: World) -> None:
+    """The Action's task job: the wave's health job found the base healthy, so the run does
+    not run the checks again — even here, where they would fail — and says so."""
+    sha = commit(world.root, {"notes.txt": "BROKEN\n"}, "break main")
+    report, notes = run_noting(world, only=frozenset({"T001"}), healthy_sha=sha)
+    assert isinstance(report, RunReport)
+    assert notes == [f"health check passed for {sha} in the wave's health job"]
+    assert report.health is None
+    assert [call["task"] for call in world.agent.calls] == ["T001"]
+    # Verification still runs the tests, with the command the check would have used.
+    status, reason = outcome_of(report, "T001")
+    assert status == "failed"
+    assert "tests fail" in reason
+
+
+def test_a_health_verdict_on_another_commit_is_not_trusted(world: World) -> None:
+    commit(world.root, {"notes.txt": "BROKEN\n"}, "break main")
+    other = "f" * 40
+    report, notes = run_noting(world, healthy_sha=other)
+    assert isinstance(report, UnhealthyRepositoryError)
+    assert notes[0].startswith(f"the wave's health job checked {other[:10]}, this run starts")
+    assert world.agent.calls == []
+
+
+def test_a_trusted_verdict_without_a_test_command_here_is_checked_here(tmp_path: Path) -> None:
+    """This job's runner finds no test command where the health job found one (set up
+    differently): the run checks for itself, and the check says what is missing."""
+    world = make_world(tmp_path, task_dict("T001"), checks={})
+    sha = git(world.root, "rev-parse", "HEAD")
+    report, notes = run_noting(world, healthy_sha=sha)
+    assert isinstance(report, UnhealthyRepositoryError)
+    assert "no test runner detected" in str(report)
+    assert notes == [
+        f"health check passed for {sha} in the wave's health job, but no test command is "
+        "found here: checking it here"
+    ]
+    assert world.agent.calls == []
+
+
 def test_the_check_is_detected_with_the_sessions_interpreter(tmp_path: Path) -> None:
     """pytest is detected and run with the session's Python (the runner's, in the Action),
     not with the interpreter macoder itself runs on."""

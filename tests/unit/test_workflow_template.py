@@ -33,8 +33,8 @@ def test_a_rendered_workflow_pins_the_action_and_names_the_branch_and_backlog() 
     text = render(ACTION, "trunk", "plans/BACKLOG.yaml")
     document = yaml.safe_load(text)
     original = yaml.safe_load(template())
-    assert _uses(original) == ["./", "./", "./"]
-    assert _uses(document) == [ACTION, ACTION, ACTION]
+    assert _uses(original) == ["./"] * 4  # plan, health, task, publish
+    assert _uses(document) == [ACTION] * 4
     on = document[True]  # PyYAML reads the key `on` as a boolean
     assert on["push"]["branches"] == ["trunk"]
     assert on["push"]["paths"] == ["plans/BACKLOG.yaml", "specs/**"]
@@ -92,7 +92,7 @@ def test_a_task_jobs_own_timeouts_fire_before_the_workflow_kills_it() -> None:
     """The task job's `timeout-minutes` exceeds the sum of the bounds it runs under with the
     default settings, with a margin; and the plan's lease outlives a job ended by them."""
     from multi_agent_coder.config import Settings
-    from multi_agent_coder.run.budget import task_job_seconds
+    from multi_agent_coder.run.budget import health_job_seconds, task_job_seconds
     from multi_agent_coder.run.session import JOB_QUEUE_S, job_lease_ttl
 
     settings = Settings()
@@ -107,7 +107,29 @@ def test_a_task_jobs_own_timeouts_fire_before_the_workflow_kills_it() -> None:
     )
     assert task_job_seconds(settings) >= own_bounds_s
     assert limit_s >= 1.1 * task_job_seconds(settings), "the workflow would kill the task first"
-    assert job_lease_ttl(settings, queued=True) >= JOB_QUEUE_S + task_job_seconds(settings)
+    # The task job starts after the health job: the lease outlives both.
+    assert job_lease_ttl(settings, queued=True) >= (
+        JOB_QUEUE_S + health_job_seconds(settings) + task_job_seconds(settings)
+    )
     # More checks, more time: the budget follows the settings.
     more = Settings(checks={"lint": ["ruff", "check"], "types": ["mypy", "src"]})
     assert task_job_seconds(more) == task_job_seconds(settings) + 2 * settings.checks_timeout
+
+
+def test_the_health_jobs_own_timeouts_fire_before_the_workflow_kills_it() -> None:
+    """The health job runs the repository's checks on the planned commit once per wave:
+    its `timeout-minutes` exceeds every check's bound and the setup around them."""
+    from multi_agent_coder.config import Settings
+    from multi_agent_coder.run.budget import UNBOUNDED_SETUP_S, health_job_seconds
+
+    settings = Settings()
+    job = yaml.safe_load(template())["jobs"]["health"]
+    limit_s = job["timeout-minutes"] * 60
+    assert health_job_seconds(settings) >= settings.checks_timeout + UNBOUNDED_SETUP_S
+    assert limit_s >= 1.1 * health_job_seconds(settings), "the workflow would kill the check"
+    # Far below the task job's: it runs no agent and installs no OpenCode.
+    assert job["timeout-minutes"] < yaml.safe_load(template())["jobs"]["run"]["timeout-minutes"]
+    more = Settings(checks={"lint": ["ruff", "check"], "types": ["mypy", "src"]})
+    assert health_job_seconds(more) == health_job_seconds(settings) + 2 * settings.checks_timeout
+    slower = Settings(checks_timeout=3600)
+    assert health_job_seconds(slower) > limit_s  # a slower suite needs a raised timeout

@@ -43,7 +43,7 @@ from multi_agent_coder.problems import kind_of
 
 ENV_PREFIX: Final = "ACTION_INPUT_"
 
-Mode = Literal["check", "plan", "task", "publish", "run"]
+Mode = Literal["check", "plan", "health", "task", "publish", "run"]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 
 #: Input name (as in action.yml) -> what an empty value means. Tests hold action.yml to these.
@@ -54,6 +54,8 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "task-id": "",
     "base-sha": "",
     "revise": "",
+    "healthy-sha": "",
+    "unhealthy-sha": "",
     "max-parallel": "",
     "task-timeout": "",
     "run-timeout": "",
@@ -115,6 +117,12 @@ class ActionInputs:
     #: A revision of the task's open PR: where the reviewer's feedback is (the plan job's
     #: `revise` output) — ids only; the task job reads the text from GitHub itself.
     revise: Source | None = None
+    #: The commit the wave's health job checked and found healthy (its output `healthy-sha`;
+    #: task jobs): a task starting from exactly it does not run the checks again.
+    healthy_sha: str | None = None
+    #: The commit the wave's health job found unhealthy (its output `unhealthy-sha`; publish
+    #: jobs): a task job that left nothing then did not run because of it.
+    unhealthy_sha: str | None = None
     max_parallel: int | None = None
     task_timeout: float | None = None
     run_timeout: float | None = None
@@ -128,8 +136,9 @@ class ActionInputs:
 
     @property
     def needs_forge(self) -> bool:
-        """Every mode but `check` reads pull requests (in-progress = live lease or open PR)."""
-        return self.mode != "check"
+        """Every mode but `check` and `health` reads pull requests (in-progress = live lease
+        or open PR); those two read only the checkout."""
+        return self.mode not in ("check", "health")
 
     @property
     def needs_agent(self) -> bool:
@@ -267,6 +276,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     task_id = parse("task-id", _task_id, None)
     base_sha = parse("base-sha", _sha, None)
     revise = parse("revise", Source.parse, None)
+    healthy_sha = parse("healthy-sha", _sha, None)
+    unhealthy_sha = parse("unhealthy-sha", _sha, None)
     max_parallel = parse("max-parallel", _max_parallel, None)
     task_timeout = parse("task-timeout", _seconds, None)
     run_timeout = parse("run-timeout", _seconds, None)
@@ -283,12 +294,15 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
 
     if mode in ("task", "publish") and not get("task-id"):
         problems.append(f"input 'task-id': required with mode '{mode}' (the task this job runs)")
-    if (mode == "publish" or (mode == "task" and not dry_run)) and not get("base-sha"):
+    if (mode in ("publish", "health") or (mode == "task" and not dry_run)) and not get("base-sha"):
         problems.append(
             f"input 'base-sha': required with mode '{mode}' (the plan job's output base-sha)"
         )
     if get("revise") and mode not in ("task", "publish"):
         problems.append(f"input 'revise': only for modes task and publish, not '{mode}'")
+    for name, only in (("healthy-sha", "task"), ("unhealthy-sha", "publish")):
+        if get(name) and mode != only:
+            problems.append(f"input '{name}': only for mode {only}, not '{mode}'")
     if mode == "check" and get("task-id"):
         problems.append("input 'task-id': not used with mode 'check'; remove it")
     if problems:
@@ -300,6 +314,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         task_id=task_id,
         base_sha=base_sha,
         revise=revise,
+        healthy_sha=healthy_sha,
+        unhealthy_sha=unhealthy_sha,
         max_parallel=max_parallel,
         task_timeout=task_timeout,
         run_timeout=run_timeout,

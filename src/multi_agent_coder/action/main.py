@@ -1,4 +1,5 @@
-"""The entry `action.yml` calls: `python -m multi_agent_coder.action [install-opencode | run]`.
+"""The entry `action.yml` calls: `python -m multi_agent_coder.action [opencode-cache |
+install-opencode | run]`.
 
 It reads the inputs into an `ActionInputs` (`inputs.py`), then calls the same core the CLI
 calls; it decides nothing about tasks on its own:
@@ -7,6 +8,8 @@ calls; it decides nothing about tasks on its own:
   shows them on the file's lines) and as a markdown table in the job summary;
 - `plan`: the ready set as a JSON list in the `ready` output, for a matrix of `task` jobs —
   read-only: backlog on the default branch, the run ledger, the open pull requests;
+- `health`: the repository's checks on the planned base, once for the wave, in a job that
+  holds no write token (they run the repository's code); the task jobs trust its verdict;
 - `task` / `run`: the orchestrator with the GitHub forge and the OpenCode agent, restricted
   to one task (`task`) or over every ready task (`run`), then the PR outputs and a job summary.
 
@@ -44,6 +47,7 @@ from multi_agent_coder.action.outputs import (
     MATRIX_LIMIT,
     append_summary,
     ready_json,
+    render_health_summary,
     render_plan_summary,
     render_publish_summary,
     render_run_summary,
@@ -75,7 +79,7 @@ if TYPE_CHECKING:
     from multi_agent_coder.run.state import RunState
     from multi_agent_coder.run.task import Phase
 
-STEPS: Final = ("run", "install-opencode")
+STEPS: Final = ("run", "opencode-cache", "install-opencode")
 
 #: Variables that grant access to something; none may reach code the agent wrote.
 SECRET_VARIABLES: Final = (
@@ -94,6 +98,10 @@ HANDOFF_DIR: Final = "macoder-handoff"
 #: Where `install-opencode` puts OpenCode: `<RUNNER_TEMP>/macoder/.tools/opencode`, the same
 #: layout as scripts/opencode.sh, so `find_binary` picks the platform build the same way.
 OPENCODE_HOME: Final = "macoder"
+
+#: Under RUNNER_TEMP: npm's cache for the OpenCode install, which action.yml restores and
+#: saves with actions/cache (`opencode-cache` names the path and the key).
+NPM_CACHE_DIR: Final = "macoder-cache/npm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,8 @@ def main(
         job = Job(inputs, runner, env, Path.cwd() if root is None else root, out)
         if step == "install-opencode":
             return install_opencode(job)
+        if step == "opencode-cache":
+            return opencode_cache(job)
         return run_mode(job, agent_factory)
     except MacoderError as exc:
         _report_error(str(exc), out, in_actions=in_actions)
@@ -205,6 +215,8 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
     settings = with_inputs(load_settings(job.root, job.environ), inputs)
     if inputs.mode == "check":
         return check(job, settings)
+    if inputs.mode == "health":
+        return health(job, settings)
     handoff = _handoff_store(job) if inputs.mode == "task" and not inputs.dry_run else None
     session = open_github(
         job.root,
@@ -255,6 +267,49 @@ def check(job: Job, settings: Settings) -> int:
     failed = any(report.errors for report in reports)
     write_outputs(job.runner.output_file, {"result": "problems" if failed else "ok"})
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def health(job: Job, settings: Settings) -> int:
+    """The wave's health job: the repository's checks on the planned base (`base-sha`), as
+    a run makes them before its tasks start, once for every task job of the wave. Outputs
+    `healthy-sha` (the task jobs' input: they skip their own check for that commit) or
+    `unhealthy-sha` (the publish jobs' input: each records why its task did not run); exit 1
+    when the checks fail, so the task jobs, which need this job, do not start. No token, no
+    forge: this job runs the repository's code, so it holds nothing that could write."""
+    from multi_agent_coder.run.session import check_commit
+    from multi_agent_coder.run.setup import allow_sandbox
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    sha = inputs.base_sha
+    if sha is None:  # read_inputs requires it with this mode
+        raise InputError("input 'base-sha': required with mode 'health'")
+    if settings.sandbox:
+        print(allow_sandbox(), file=out, flush=True)
+    report = check_commit(
+        job.root, settings, sha, python=runner_python(inputs, job.environ), environ=job.environ
+    )
+    described = report.describe(where=f"at {sha} (the planned base)")
+    print(visible(described, lines=True), file=out)
+    healthy = report.healthy
+    write_outputs(
+        runner.output_file,
+        {
+            "healthy-sha": sha if healthy else "",
+            "unhealthy-sha": "" if healthy else sha,
+            "result": "healthy" if healthy else "unhealthy",
+        },
+    )
+    append_summary(runner.summary_file, render_health_summary(sha, described, healthy=healthy))
+    if healthy:
+        print(f"health check passed for {sha}: the wave's task jobs trust it", file=out)
+    else:
+        text = (
+            f"the repository's own checks fail at {sha} (the planned base): no task of this "
+            "wave starts; each is recorded as not started, and runs once they pass"
+        )
+        print(workflow_command("error", text, title="macoder health"), file=out)
+    out.flush()
+    return EXIT_OK if healthy else EXIT_PROBLEMS
 
 
 def plan(job: Job, session: Session) -> int:
@@ -570,7 +625,10 @@ def _orchestrator(job: Job, session: Session, run_id: str | None = None) -> Orch
     def on_phase(task_id: str, phase: Phase) -> None:
         print(visible(f"{task_id}: {phase.value}"), file=job.out, flush=True)
 
-    return Orchestrator(session, on_phase=on_phase, run_id=run_id)
+    def on_note(text: str) -> None:
+        print(visible(text), file=job.out, flush=True)
+
+    return Orchestrator(session, on_phase=on_phase, on_note=on_note, run_id=run_id)
 
 
 def _report(job: Job, report: RunReport) -> int:
@@ -618,7 +676,8 @@ def hand_off_task(job: Job, session: Session) -> int:
             return EXIT_OK
         revise = {task_id: read_feedback(session, pr.number, inputs.revise)}
     orchestrator = _orchestrator(job, session, run_id=runner.lease_run_id)
-    return _report(job, orchestrator.run(RunOptions(only=frozenset({task_id}), revise=revise)))
+    options = RunOptions(only=frozenset({task_id}), revise=revise, healthy_sha=inputs.healthy_sha)
+    return _report(job, orchestrator.run(options))
 
 
 def publish(job: Job, session: Session) -> int:
@@ -634,6 +693,7 @@ def publish(job: Job, session: Session) -> int:
         base_sha=base_sha,
         directory=handoff_dir(runner),
         revision=inputs.revise is not None,
+        unhealthy_sha=inputs.unhealthy_sha,
     )
     pr = done.pr
     write_outputs(
@@ -647,7 +707,7 @@ def publish(job: Job, session: Session) -> int:
         },
     )
     append_summary(runner.summary_file, render_publish_summary(done))
-    if done.status in ("refused", "interrupted"):
+    if done.status in ("refused", "interrupted", "unhealthy"):
         level = "error" if done.status == "refused" else "warning"
         print(workflow_command(level, done.reason, title=f"macoder {done.task_id}"), file=out)
     else:
@@ -717,8 +777,32 @@ def install_opencode(job: Job) -> int:
     settings = with_inputs(load_settings(job.root, job.environ), inputs)
     if settings.sandbox:
         print(allow_sandbox(), file=out)
-    binary = ensure_opencode(settings, runner.temp / OPENCODE_HOME, out)
+    binary = ensure_opencode(
+        settings, runner.temp / OPENCODE_HOME, out, npm_cache=runner.temp / NPM_CACHE_DIR
+    )
     write_outputs(runner.output_file, {"opencode-bin": str(binary)})
+    return EXIT_OK
+
+
+def opencode_cache(job: Job) -> int:
+    """The step before `install-opencode`: where npm's cache of the install is (`path`) and
+    the key actions/cache keeps it under (`key`, see `opencode_cache_key`), so a job after
+    the first downloads nothing from npm. An empty key — action.yml then restores and saves
+    nothing — when no install will run, or for a version the action's lockfile does not pin."""
+    import platform
+
+    from multi_agent_coder.config import load_settings
+    from multi_agent_coder.run.setup import opencode_cache_key
+
+    inputs, runner = job.inputs, job.runner
+    key = None
+    if inputs.needs_agent:
+        settings = with_inputs(load_settings(job.root, job.environ), inputs)
+        key = opencode_cache_key(settings, platform.system(), platform.machine())
+    path = runner.temp / NPM_CACHE_DIR
+    write_outputs(runner.output_file, {"path": str(path), "key": key or ""})
+    if key:
+        print(f"npm's downloads are cached as {key}", file=job.out)
     return EXIT_OK
 
 

@@ -262,6 +262,20 @@ def render_status(state: RunState) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_health_summary(sha: str, described: str, *, healthy: bool) -> str:
+    """The health job's summary: the verdict on the planned base and what the checks said
+    (their output's last lines, which may quote anything: shown as a code block)."""
+    verdict = (
+        "healthy: the wave's task jobs trust this check"
+        if healthy
+        else "unhealthy: no task of this wave starts"
+    )
+    body = visible(described, lines=True)
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)  # no run of backticks in the output can close it
+    return f"### macoder: health check of `{sha[:10]}`: {verdict}\n\n{fence}text\n{body}\n{fence}\n"
+
+
 def render_publish_summary(done: Published) -> str:
     """The publish job's summary: the PR, or why the hand-off was refused."""
     if done.pr is not None and done.status == "published":

@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
             "workflow's `run` job names it) and MACODER_TOKEN, and allow Actions to create "
             "pull requests (docs/github-action.md)"
         )
+        print(
+            "GitHub: set up what your tests need (runtime, dependencies) in the workflow's "
+            "`health` and `run` jobs, the same in both (the comments there say where)"
+        )
     print(
         "next: name your model in .macoder.yaml (models.implementation) and its key's "
         "variable in opencode.json, commit the files, then: macoder doctor && macoder run "

@@ -1,4 +1,5 @@
-"""How long one task job may take, from the settings: the bound its own timeouts enforce.
+"""How long one task job (and the wave's health job) may take, from the settings: the bound
+their own timeouts enforce.
 
 A task's own limits must fire before anything around it gives up. When the agent's time runs
 out, macoder aborts the session, keeps the partial work as a draft and records the attempt
@@ -10,13 +11,19 @@ The bounds, in the order a task job meets them:
 
 - installing OpenCode: npm's own time limit, then its `--version` check;
 - the health check: each of the repository's checks (the test runner, plus a linter and a
-  type checker when configured) under `checks_timeout`;
+  type checker when configured) under `checks_timeout`. In the workflow the wave's health
+  job runs it once for the planned base and each task job trusts that verdict, but the
+  bound keeps it: a task job given no verdict, or one about another commit (a workflow
+  without the health job, an older copy of it), runs the check itself, and GitHub must not
+  kill it for that;
 - the agent runtime's start and stop, and the session: `task_timeout`, plus the fixed waits
   after it (abort, delete, stop), at most a couple of minutes;
 - verification: the tests under `checks_timeout`, twice when the agent changed a test file
   (once as the agent left it, once restored to its base version);
 - what macoder does not bound itself (the checkout, installing macoder, uploading the
   hand-off): a fixed allowance.
+
+The health job (`health_job_seconds`) meets only the health check and the unbounded setup.
 
 Pure: settings in, seconds out. The workflow test holds `.github/workflows/macoder.yml` to it.
 """
@@ -49,6 +56,13 @@ def task_job_seconds(settings: Settings) -> float:
     agent = settings.task_timeout + RUNTIME_WAITS_S
     verify = VERIFY_RUNS * settings.checks_timeout
     return install + health + agent + verify + UNBOUNDED_SETUP_S
+
+
+def health_job_seconds(settings: Settings) -> float:
+    """The longest the wave's health job runs before one of its own timeouts has ended it:
+    the repository's checks on the planned base, and the setup around them (checkout,
+    installing macoder)."""
+    return health_checks(settings) * settings.checks_timeout + UNBOUNDED_SETUP_S
 
 
 def task_lease_seconds(settings: Settings) -> float:

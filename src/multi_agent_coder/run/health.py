@@ -15,6 +15,12 @@ baseline is what verification later compares against.
 
 Finding and running the commands is `checks.py`'s job; the verdict here is pure (results in,
 decision out), and `check_health` ties the two together.
+
+In the Action's workflow the check runs once per wave, in a health job of its own, for the
+commit the plan planned on; every task job of the wave starts from that same commit and
+trusts the verdict instead of running the suite again (`vouched`). Why a job of its own and
+not the plan job: the plan job holds write permissions, and the check runs the repository's
+own code — no job that runs repository or agent code holds a write token.
 """
 
 from __future__ import annotations
@@ -57,11 +63,11 @@ class HealthReport:
     warnings: tuple[str, ...]
     checks: tuple[CommandResult, ...]
 
-    def describe(self, tail_lines: int = 20) -> str:
+    def describe(self, tail_lines: int = 20, *, where: str = "on the default branch") -> str:
         """A text for a log or a job summary: the verdict, every error and warning, and the
-        last lines of output of each check that failed."""
+        last lines of output of each check that failed. `where`: what was checked."""
         lines = [
-            "the repository's own checks on the default branch: "
+            f"the repository's own checks {where}: "
             + ("healthy" if self.healthy else "FAILED (fix these before running any task)")
         ]
         lines += [f"  error: {error}" for error in self.errors]
@@ -135,6 +141,17 @@ def _last_line(text: str, limit: int = 160) -> str:
         if stripped:
             return stripped if len(stripped) <= limit else stripped[: limit - 3] + "..."
     return ""
+
+
+def vouched(sha: str, healthy_sha: str | None) -> str | None:
+    """What to log instead of checking `sha` when the wave's health job has checked exactly
+    that commit and found it healthy (`healthy_sha`, its output); None when this run must
+    check `sha` itself: no verdict was given (the CLI, a workflow without the health job),
+    or one about another commit. Only the same full commit id counts: the checks' verdict is
+    about the files of one commit, nothing else."""
+    if healthy_sha is None or healthy_sha != sha:
+        return None
+    return f"health check passed for {sha} in the wave's health job"
 
 
 # --- the whole check ---------------------------------------------------------------------

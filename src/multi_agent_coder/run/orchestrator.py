@@ -9,7 +9,9 @@ Order matters and is chosen so that a run that should not happen changes nothing
    in the ledger the answers people gave to PRs (closed, merged) that no run saw before, and
    a reset for each task `--retry` asks for again — nothing ready: stop here;
 4. health-check the target repository on an export of the default head — unhealthy:
-   stop, report, nothing was leased or written;
+   stop, report, nothing was leased or written (unless the wave's health job already
+   checked exactly that commit: the Action's task jobs trust its verdict, `RunOptions.
+   healthy_sha`, and only find the test command verification will use);
 5. start one agent runtime for the run and run up to `workers` tasks at once, each under its
    own hard timeout, the whole run under `run_timeout`;
 6. SIGINT / SIGTERM: every task aborts its session, removes its worktree and releases its
@@ -52,8 +54,8 @@ from multi_agent_coder.git.ledger import (
 )
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
-from multi_agent_coder.run.checks import CheckRunner
-from multi_agent_coder.run.health import HealthReport, check_health
+from multi_agent_coder.run.checks import TEST, CheckRunner, detect_for
+from multi_agent_coder.run.health import HealthReport, check_health, vouched
 from multi_agent_coder.run.session import Session, Snapshot, backlog_at
 from multi_agent_coder.run.state import (
     PERSON_HOLDS,
@@ -88,6 +90,9 @@ class RunOptions:
     #: `macoder revise`: run these tasks again on their open PR's branch with a reviewer's
     #: feedback (implies `--retry`: a person asked again, so the attempt budget restarts).
     revise: Mapping[str, Feedback] = field(default_factory=dict)
+    #: The commit the wave's health job checked and found healthy (the Action's task job):
+    #: a run that starts from exactly it does not run the checks again (`health.vouched`).
+    healthy_sha: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +164,15 @@ class Orchestrator:
         session: Session,
         *,
         on_phase: Callable[[str, Phase], None] = lambda task_id, phase: None,
+        on_note: Callable[[str], None] = lambda text: None,
         clock: Callable[[], float] = time.time,
         run_id: str | None = None,
     ) -> None:
         self.session = session
         self.settings = session.settings
         self.on_phase = on_phase
+        #: One line for the log, as things happen (where the health verdict came from).
+        self.on_note = on_note
         self.clock = clock
         self.cancel = threading.Event()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock()))
@@ -237,6 +245,27 @@ class Orchestrator:
         with exported(self.session.repo, sha) as tree:
             return check_health(tree, self.settings, runner=runner, python=self.session.python)
 
+    def _trusted_test_command(self, sha: str, healthy_sha: str | None) -> list[str] | None:
+        """The test command verification will use, when the wave's health job found `sha`
+        healthy (`vouched`): found on an export as the check finds it, nothing run. None when
+        this run must check `sha` itself: no verdict about `sha`, or no test command found
+        here (this job's runner is not set up like the health job's: the check says so)."""
+        note = vouched(sha, healthy_sha)
+        if note is None:
+            if healthy_sha is not None:
+                self.on_note(
+                    f"the wave's health job checked {healthy_sha[:10]}, this run starts from "
+                    f"{sha[:10]}: checking it here"
+                )
+            return None
+        with exported(self.session.repo, sha) as tree:
+            test = detect_for(tree, self.settings.checks, self.session.python).get(TEST)
+        if test is None:
+            self.on_note(f"{note}, but no test command is found here: checking it here")
+            return None
+        self.on_note(note)
+        return list(test)
+
     # ----------------------------------------------------------------- the run
 
     def run(self, options: RunOptions) -> RunReport:
@@ -308,14 +337,18 @@ class Orchestrator:
         if not jail.enabled:
             report.warnings.append(SANDBOX_OFF)
         runner = CheckRunner(jail, dict(os.environ))
-        report.health = self._health(head.sha, runner)
-        if not report.health.healthy:
-            raise UnhealthyRepositoryError(
-                "the repository's own checks fail on "
-                f"{head.branch} ({head.sha[:10]}); no task was started:\n"
-                + report.health.describe()
+        test_command = self._trusted_test_command(head.sha, options.healthy_sha)
+        if test_command is None:
+            report.health = self._health(head.sha, runner)
+            if not report.health.healthy:
+                raise UnhealthyRepositoryError(
+                    "the repository's own checks fail on "
+                    f"{head.branch} ({head.sha[:10]}); no task was started:\n"
+                    + report.health.describe()
+                )
+            test_command = next(
+                (list(r.argv) for r in report.health.checks if r.name == TEST), None
             )
-        test_command = next((list(r.argv) for r in report.health.checks if r.name == "test"), None)
         with self._signals_cancel():
             self._run_tasks(
                 snapshot,

@@ -23,7 +23,11 @@ fast-forward — what the reviewer saw is never rewritten.
 A refused hand-off pushes nothing and opens nothing; its attempt is recorded as failed with
 the reason (so attempts stay counted), and the lease is released. A task job that left no
 hand-off at all (cancelled, timed out, runner lost), or one that began the task (its hand-off
-holds the attempt's start) and recorded no end, is recorded as an interrupted attempt.
+holds the attempt's start) and recorded no end, is recorded as an interrupted attempt —
+unless the wave's health job found the planned base unhealthy (`unhealthy_sha`): then no
+task job ran, by design, and the attempt is recorded with that reason as one that failed for
+a cause outside the task (the ledger's `infrastructure`: kept, never counted — the task is
+not at fault, and it runs again once the base's checks pass).
 """
 
 from __future__ import annotations
@@ -46,7 +50,15 @@ from multi_agent_coder.forge.handoff import (
     ref_for,
 )
 from multi_agent_coder.git import bundle
-from multi_agent_coder.git.ledger import INTERRUPTED, Attempt, Ledger, Release, Start, parse
+from multi_agent_coder.git.ledger import (
+    INFRASTRUCTURE,
+    INTERRUPTED,
+    Attempt,
+    Ledger,
+    Release,
+    Start,
+    parse,
+)
 from multi_agent_coder.ids import branch_for, validate_task_id
 from multi_agent_coder.run.handoff_rules import (
     MAX_BUNDLE_BYTES,
@@ -62,7 +74,7 @@ from multi_agent_coder.run.state import needs_bringing_up_to_date
 from multi_agent_coder.run.task import label_for_review
 from multi_agent_coder.userfiles import resolve_user_file
 
-PublishStatus = Literal["published", "refused", "interrupted", "nothing"]
+PublishStatus = Literal["published", "refused", "interrupted", "unhealthy", "nothing"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +94,7 @@ class Published:
     def result(self) -> str:
         """The `result` output: the task's outcome as a task job names it, or this job's
         verdict when it refused or found nothing to publish."""
-        if self.status in ("refused", "interrupted"):
+        if self.status in ("refused", "interrupted", "unhealthy"):
             return self.status
         return _RESULTS.get(self.outcome, self.status)
 
@@ -105,10 +117,12 @@ def publish_handoff(
     base_sha: str,
     directory: Path,
     revision: bool = False,
+    unhealthy_sha: str | None = None,
 ) -> Published:
     """Check and carry out the hand-off of `task_id` in `directory/<task_id>`; always record
     the attempt and release the lease `run_id` holds. `revision`: the plan leased the task
-    to revise its open PR (new commits on the PR's head, see the module's docstring)."""
+    to revise its open PR (new commits on the PR's head, see the module's docstring).
+    `unhealthy_sha`: the commit the wave's health job found unhealthy, if it did."""
     validate_task_id(task_id)
     settings = session.settings
     expected = Expected(
@@ -127,8 +141,11 @@ def publish_handoff(
     except MacoderError as exc:  # HandoffError, or a file that is no regular file
         handoff, result = None, Published(task_id, "refused", str(exc))
     else:
+        unhealthy = unhealthy_sha is not None and unhealthy_sha == base_sha
         try:
-            result = _carry_out(session, handoff, expected, directory / task_id, revision)
+            result = _carry_out(
+                session, handoff, expected, directory / task_id, revision, unhealthy=unhealthy
+            )
         except (OSError, subprocess.SubprocessError) as exc:  # the attempt is recorded anyway
             result = Published(task_id, "refused", f"publish failed: {type(exc).__name__}: {exc}")
     attempts = _attempts(handoff, expected)
@@ -138,10 +155,22 @@ def publish_handoff(
         ]
     elif result.status == "interrupted":
         attempts = [_ended(expected, INTERRUPTED, result.reason, now)]
+    elif result.status == "unhealthy":
+        attempts = [_ended(expected, INFRASTRUCTURE, result.reason, now)]
     ledger.append(*attempts, Release(task_id, run_id, now))
     _show_progress(session, ledger, result, run_id=run_id, now=now)
     outcome = attempts[-1].outcome if attempts else ""
     return replace(result, outcome=outcome)
+
+
+def not_started(base_sha: str) -> str:
+    """The reason recorded for each task of a wave whose planned base the health job found
+    unhealthy (so no task job ran an agent)."""
+    return (
+        f"not started: the repository's own checks failed at {base_sha} (the planned base) in "
+        "the wave's health job; no agent ran. Make them pass on the default branch: the next "
+        "run plans the task again (this attempt is not counted)"
+    )
 
 
 def _show_progress(
@@ -163,9 +192,17 @@ def _show_progress(
 
 
 def _carry_out(
-    session: Session, handoff: Handoff | None, expected: Expected, folder: Path, revision: bool
+    session: Session,
+    handoff: Handoff | None,
+    expected: Expected,
+    folder: Path,
+    revision: bool,
+    *,
+    unhealthy: bool = False,
 ) -> Published:
     task_id = expected.task_id
+    if handoff is None and unhealthy:  # no task job ran: the health job stopped the wave
+        return Published(task_id, "unhealthy", not_started(expected.base_sha))
     if handoff is None:
         return Published(
             task_id,

@@ -18,7 +18,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,13 +51,18 @@ from multi_agent_coder.git.ledger import (
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.run import pr_comment
-from multi_agent_coder.run.budget import task_job_seconds, task_lease_seconds
+from multi_agent_coder.run.budget import (
+    health_job_seconds,
+    task_job_seconds,
+    task_lease_seconds,
+)
 from multi_agent_coder.run.state import RunState, decide, retry_requests
 from multi_agent_coder.sandbox import Jail, jail_for
 
 if TYPE_CHECKING:
     from multi_agent_coder.forge.github import GitHubForge
     from multi_agent_coder.forge.local import LocalForge
+    from multi_agent_coder.run.health import HealthReport
 
 log = logging.getLogger(__name__)
 
@@ -383,12 +388,7 @@ class Session:
     def jail(self) -> Jail:
         """The run's sandbox, checked to start here (`SandboxUnavailableError` with the cause
         and the fix when it cannot), or an open jail when the user opted out."""
-        return jail_for(
-            enabled=self.settings.sandbox,
-            extra_read=self.settings.sandbox_read,
-            repo_root=self.repo.root,
-            git_dir=self.repo.git_dir,
-        )
+        return _jail(self.settings, self.repo)
 
     def reap_orphans(self) -> list[int]:
         """Stop agent servers that a killed macoder run left behind; the pids stopped."""
@@ -431,11 +431,12 @@ def keep_progress_comment(
 def job_lease_ttl(settings: Settings, *, queued: bool = False) -> float:
     """How long a task's lease lasts: in a run under way, the task's own bound (the session,
     the verification, the bookkeeping: `task_lease_seconds`); taken for a job that starts
-    later (the plan's), the whole job's bound (`task_job_seconds`) and `JOB_QUEUE_S` for a
-    runner to pick it up — so an attempt's start is not taken for an interrupted attempt
+    later (the plan's), the health job's bound and the task job's (`health_job_seconds`,
+    `task_job_seconds`: the task job waits for the wave's health job) and `JOB_QUEUE_S` for
+    runners to pick them up — so an attempt's start is not taken for an interrupted attempt
     while its job may still be running."""
     if queued:
-        return JOB_QUEUE_S + task_job_seconds(settings)
+        return JOB_QUEUE_S + health_job_seconds(settings) + task_job_seconds(settings)
     return task_lease_seconds(settings)
 
 
@@ -523,6 +524,33 @@ def open_github(
         python,
         handoff=handoff,
         preflight=_default_preflight(agent_factory),
+    )
+
+
+def check_commit(
+    root: Path, settings: Settings, sha: str, *, python: str, environ: Mapping[str, str]
+) -> HealthReport:
+    """The health check of commit `sha` of the repository at `root`, exactly as a run makes
+    it before its tasks start (an export of the commit, the repository's checks in the checks
+    sandbox): the Action's health job, which checks the wave's planned base once so that its
+    task jobs need not (`health.vouched`). Needs no forge, no ledger and no token."""
+    from multi_agent_coder.run.checks import CheckRunner
+    from multi_agent_coder.run.health import check_health
+    from multi_agent_coder.run.verify import exported
+
+    repo = Repo.open(root)
+    runner = CheckRunner(_jail(settings, repo), dict(environ))
+    with exported(repo, sha) as tree:
+        return check_health(tree, settings, runner=runner, python=python)
+
+
+def _jail(settings: Settings, repo: Repo) -> Jail:
+    """The sandbox the settings ask for around the agent and the checks, or an open jail."""
+    return jail_for(
+        enabled=settings.sandbox,
+        extra_read=settings.sandbox_read,
+        repo_root=repo.root,
+        git_dir=repo.git_dir,
     )
 
 

@@ -17,8 +17,11 @@ from typing import Final, TextIO
 from multi_agent_coder.config import Settings
 
 
-def ensure_opencode(settings: Settings, home: Path, out: TextIO) -> Path:
-    """The OpenCode binary a run will use: the configured one, or a fresh pinned install."""
+def ensure_opencode(
+    settings: Settings, home: Path, out: TextIO, *, npm_cache: Path | None = None
+) -> Path:
+    """The OpenCode binary a run will use: the configured one, or a fresh pinned install
+    (with npm's cache at `npm_cache` when given: the Action's, which actions/cache keeps)."""
     from multi_agent_coder.agents.opencode.install import install_opencode
     from multi_agent_coder.agents.opencode.server import find_binary
 
@@ -26,7 +29,24 @@ def ensure_opencode(settings: Settings, home: Path, out: TextIO) -> Path:
         binary = find_binary(settings.opencode_bin)
         print(f"using the configured OpenCode binary {binary}", file=out)
         return binary
-    return install_opencode(home, settings.opencode_version, out)
+    return install_opencode(home, settings.opencode_version, out, cache=npm_cache)
+
+
+def opencode_cache_key(settings: Settings, system: str, machine: str) -> str | None:
+    """The key npm's cache of the OpenCode install is kept under between jobs: the version,
+    the lockfile it is checked against and the platform (npm fetches the platform's build
+    only). None — nothing is restored or saved — when no install runs (a configured binary)
+    or for a version the lockfile does not pin: a restored cache may have been written by any
+    workflow run of the repository, so only what the install checks against the lockfile
+    afterwards may come from one."""
+    import hashlib
+
+    from multi_agent_coder.agents.opencode.install import LOCK, locked_version
+
+    if settings.opencode_bin is not None or settings.opencode_version != locked_version():
+        return None
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
+    return f"macoder-npm-{system}-{machine}-opencode-ai@{settings.opencode_version}-{digest}"
 
 
 def install_into_repository(path: Path, settings: Settings, out: TextIO) -> Path:

@@ -78,8 +78,13 @@ def check_pinned(prefix: Path, lock: Path = LOCK) -> int:
     return checked
 
 
-def install_opencode(home: Path, version: str, out: TextIO, *, lock: Path = LOCK) -> Path:
-    """Install `opencode-ai@version` under `home` and return its checked binary."""
+def install_opencode(
+    home: Path, version: str, out: TextIO, *, lock: Path = LOCK, cache: Path | None = None
+) -> Path:
+    """Install `opencode-ai@version` under `home` and return its checked binary. `cache`:
+    npm's cache directory, preferred over the registry (`--prefer-offline`) — the Action
+    keeps it between jobs; what it holds is checked like a download (npm's integrity
+    check of every tarball, then the lockfile's)."""
     npm = shutil.which("npm")
     if npm is None:
         raise UsageError(
@@ -92,6 +97,8 @@ def install_opencode(home: Path, version: str, out: TextIO, *, lock: Path = LOCK
     how = "checked against the lockfile" if pinned else f"unpinned: {lock.name} pins another"
     print(f"installing opencode-ai@{version} into {prefix} ({how})", file=out, flush=True)
     command = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
+    if cache is not None:
+        command += ["--cache", str(cache), "--prefer-offline"]
     installed = subprocess.run(
         [*command, "--ignore-scripts", "--loglevel=error", f"opencode-ai@{version}"],
         check=False,
