@@ -377,11 +377,13 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     upload = task["steps"][-1]
     assert upload["uses"].startswith("actions/upload-artifact@")
     assert upload["if"] == "always()"
-    # The publish job writes, runs no agent (no provider key, no OpenCode config).
+    # The publish job writes, runs no agent (no provider key, no OpenCode config); `actions`
+    # only to start the next wave after a merge it made (pull_request.auto_merge).
     assert publish["permissions"] == {
         "contents": "write",
         "pull-requests": "write",
         "issues": "write",
+        "actions": "write",
     }
     assert publish["needs"] == ["plan", "health", "run"]
     assert publish["if"].startswith("always()")
