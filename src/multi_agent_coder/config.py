@@ -156,16 +156,24 @@ class ModelSettings(BaseModel):
     #: The three planning agents of `macoder plan` (the seed ran them on a cheap model);
     #: unset: the implementation model.
     planning: ModelRef | None = None
+    #: A task run again after a review asked for changes (`macoder revise`, a review or
+    #: `/macoder fix` on GitHub); unset: the model the task is routed to anyway.
+    review: ModelRef | None = None
 
     def for_role(self, role: str) -> str:
         """The model a role runs on (`documentation` and `planning` fall back to
         `implementation`)."""
-        chosen = {"documentation": self.documentation, "planning": self.planning}.get(role)
+        chosen = {
+            "documentation": self.documentation,
+            "planning": self.planning,
+            "review": self.review,
+        }.get(role)
         return chosen if chosen is not None else self.implementation
 
     def refs(self) -> set[str]:
         """Every model a run on these settings may use."""
-        return {self.for_role(role) for role in ("implementation", "documentation", "planning")}
+        roles = ("implementation", "documentation", "planning", "review")
+        return {self.for_role(role) for role in roles}
 
 
 _LOGIN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", re.ASCII)

@@ -1081,3 +1081,27 @@ def test_a_task_with_nothing_to_revise_is_refused_before_anything(
         world.run(only=frozenset({"T001"}), revise={"T001": Feedback("fix it")})
     assert world.agent.calls == []
     assert world.ledger() == []
+
+
+def test_a_revision_runs_on_the_review_model_when_one_is_set(tmp_path: Path) -> None:
+    world = make_world(
+        tmp_path,
+        models={
+            "implementation": "fake/strong",
+            "documentation": "fake/cheap",
+            "review": "fake/reviewer",
+        },
+    )
+    world.run(only=frozenset({"T001"}))
+    world.agent.scenarios["T001"] = Scenario(writes("t001.txt", "revised\n"))
+
+    report = world.run(only=frozenset({"T001"}), revise={"T001": Feedback("say why")})
+
+    assert outcome_of(report, "T001")[0] == "succeeded"
+    assert [c["model"] for c in world.agent.calls] == ["fake/cheap", "fake/reviewer"]
+    assert [p.model for p in report.planned] == ["fake/reviewer"]
+    attempts = [r for r in world.ledger() if r["type"] == "attempt"]
+    assert [(a["model"], a.get("role")) for a in attempts] == [
+        ("fake/cheap", "documentation"),
+        ("fake/reviewer", "review"),
+    ]

@@ -41,7 +41,7 @@ COMPLEX_MIN_HOURS: Final = 4.0
 COMPLEX_MIN_FILES: Final = 5
 
 #: The `ModelSettings` field that serves a task.
-Role = Literal["documentation", "implementation"]
+Role = Literal["documentation", "implementation", "review"]
 
 _ROLE: Final[dict[TaskKind, Role]] = {
     # Simple changes go to the documentation model: the seed's "free tier for simple changes".
@@ -103,10 +103,12 @@ def split_model(ref: str) -> tuple[str, str]:
     return provider, model
 
 
-def model_for(task: Task, models: ModelSettings) -> RoutedModel:
-    """The model `task`'s agent runs on, and why (its kind and the role that was used)."""
+def model_for(task: Task, models: ModelSettings, *, revision: bool = False) -> RoutedModel:
+    """The model `task`'s agent runs on, and why (its kind and the role that was used). A
+    revision after a review (`revision`) runs on `models.review` when one is set: answering
+    a reviewer is its own job, which a repository may give a stronger (or cheaper) model."""
     kind = classify(task)
-    role = role_for(kind)
+    role: Role = "review" if revision and models.review is not None else role_for(kind)
     ref = models.for_role(role)
     provider_id, model_id = split_model(ref)
     return RoutedModel(kind=kind, role=role, model=ref, provider_id=provider_id, model_id=model_id)

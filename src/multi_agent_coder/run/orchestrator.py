@@ -229,10 +229,10 @@ class Orchestrator:
         report.reset_attempts = {r.task: used.get(r.task, 0) for r in resets}
         return [*records, *resets]
 
-    def _plan(self, snapshot: Snapshot) -> list[Planned]:
+    def _plan(self, snapshot: Snapshot, *, revised: frozenset[str]) -> list[Planned]:
         out: list[Planned] = []
         for task in snapshot.state.ready:
-            routed = model_for(task, self.settings.models)
+            routed = model_for(task, self.settings.models, revision=task.id in revised)
             attempt = snapshot.state.view(task.id).attempts + 1
             out.append(Planned(task.id, task.title, routed.model, routed.kind.value, attempt))
         return out
@@ -313,7 +313,7 @@ class Orchestrator:
             own_run=self.run_id,
         )
         report.ready = snapshot.state.ready_ids
-        report.planned = self._plan(snapshot)
+        report.planned = self._plan(snapshot, revised=frozenset(options.revise))
         report.note = snapshot.state.note
         state = snapshot.state
         report.not_starting = [

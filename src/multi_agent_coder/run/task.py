@@ -398,7 +398,7 @@ def _attempt(
     if notes.merge is None or notes.merge.conflicted:
         enter(Phase.CONTEXT)
         prompt = _build_prompt(task, env, notes, continued=continued, baseline_bytes=baseline_bytes)
-        routed = model_for(task, env.settings.models)
+        routed = model_for(task, env.settings.models, revision=task.id in env.revise)
         notes.model, notes.role = routed.model, routed.role
 
         enter(Phase.AGENT)
