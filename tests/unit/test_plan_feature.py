@@ -35,7 +35,8 @@ GOOD = {"spec": SPEC, "architecture": ARCH, "qa": QA}
 
 @dataclass
 class PlanningAgent:
-    """Answers each role (its working directory's name, `plan-<role>`) from `answers`."""
+    """Answers each role (named in the prompt's first line, `# Planning SPEC: ...`) from
+    `answers`."""
 
     answers: dict[str, str]
     outcomes: dict[str, AgentOutcome] = field(default_factory=dict)
@@ -46,7 +47,7 @@ class PlanningAgent:
     def run(
         self, *, prompt: str, worktree: Path, model: str, timeout_s: float, title: str
     ) -> AgentResult:
-        role = worktree.name.removeprefix("plan-")
+        role = prompt.split(":", 1)[0].removeprefix("# Planning ").lower()
         with self.lock:
             self.calls.append(
                 {
@@ -55,6 +56,7 @@ class PlanningAgent:
                     "model": model,
                     "timeout_s": timeout_s,
                     "files": sorted(p.name for p in worktree.iterdir()),
+                    "workdir": worktree,
                 }
             )
         (worktree / "scribble.md").write_text("thrown away\n")
@@ -191,13 +193,19 @@ def test_an_answer_wrapped_in_one_fence_is_the_document_inside() -> None:
     assert document_of("   ") == ""
 
 
-def test_planning_directories_are_removed_and_a_dead_runs_are_swept(tmp_path: Path) -> None:
+def test_each_agent_works_in_its_own_export_removed_after_and_dead_runs_are_swept(
+    tmp_path: Path,
+) -> None:
     from tests.pids import unused_pid
 
     base = tmp_path / "repo" / ".macoder" / "worktrees"
-    dead = base / f".plan-{unused_pid()}-abc"
-    (dead / "plan-spec").mkdir(parents=True)
-    alive = base / f".plan-{os.getppid()}-def"
+    dead = base / f".export-{unused_pid()}-abc"
+    dead.mkdir(parents=True)
+    alive = base / f".export-{os.getppid()}-def"
     alive.mkdir()
-    plan(tmp_path, PlanningAgent(dict(GOOD)))
-    assert sorted(p.name for p in base.iterdir()) == [alive.name]
+    agent = PlanningAgent(dict(GOOD))
+    plan(tmp_path, agent)
+    workdirs = {c["workdir"] for c in agent.calls}
+    assert len(workdirs) == 3
+    assert all(w.parent == base for w in workdirs)  # where the agent's sandbox can work
+    assert sorted(p.name for p in base.iterdir() if p.name != ".gitignore") == [alive.name]

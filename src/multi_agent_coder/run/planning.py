@@ -17,9 +17,6 @@ deleted all the same (each runs to its own end in the runtime, which always clea
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +26,7 @@ from pathlib import Path
 
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
 from multi_agent_coder.errors import PlanningError, UsageError
+from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.planning.merge import (
     ARCH_FILE,
     PLAN_FILE,
@@ -38,12 +36,7 @@ from multi_agent_coder.planning.merge import (
     merge_plan,
 )
 from multi_agent_coder.planning.roles import ROLES, Role, document_of, planning_prompt
-from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.session import Session
-
-#: The planning agents' working directories, `<worktree_dir>/.plan-<pid>-<random>/plan-<role>`
-#: (not a task id: the worktree manager leaves them be).
-SCRATCH_PREFIX = ".plan-"
 
 #: What a caller is told as the agents progress: (role, "started" | "done" | "failed").
 OnRole = Callable[[str, str], None]
@@ -97,16 +90,14 @@ def plan_feature(
     started = time.monotonic()
     head = _default_head(session)
     results: dict[str, AgentResult] = {}
-    # Under the worktrees' directory: the one place the agent's sandbox lets it work in.
-    base = session.repo.root / settings.worktree_dir
-    base.mkdir(parents=True, exist_ok=True)
-    _sweep_dead_plans(base)
+    # Exports under the worktrees' directory: the one place the agent's sandbox can work in.
+    worktrees = WorktreeManager(session.repo, settings.worktree_dir)
+    worktrees.sweep_exports()
     with (
-        tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=base) as scratch,
         session.agent_factory(settings, session.repo, cancel) as agent,
         ThreadPoolExecutor(max_workers=len(ROLES), thread_name_prefix="macoder-plan") as pool,
     ):
-        planning = _Planning(agent, session, track, context, head, Path(scratch), model, on_role)
+        planning = _Planning(agent, session, worktrees, track, context, head, model, on_role)
         futures = {role.name: pool.submit(planning.run, role) for role in ROLES}
         for name, future in futures.items():
             results[name] = future.result()
@@ -133,15 +124,6 @@ def merge_documents(documents: Mapping[str, str], shown: str) -> str:
     return merge_plan(spec, arch, qa)
 
 
-def _sweep_dead_plans(base: Path) -> None:
-    """Remove the planning directories of `macoder plan` runs that no longer exist (killed
-    before their own cleanup)."""
-    for path in base.glob(f"{SCRATCH_PREFIX}*"):
-        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def _default_head(session: Session) -> str:
     branch = session.repo.default_branch()
     sha = session.repo.branch_head(branch)
@@ -159,20 +141,16 @@ class _Planning:
 
     agent: Agent
     session: Session
+    worktrees: WorktreeManager
     track: str
     context: str
     head: str
-    scratch: Path
     model: str
     on_role: OnRole
 
     def run(self, role: Role) -> AgentResult:
-        """One agent's session in its own export of the default branch (named after its
-        role, which is also the session's working directory name)."""
-        workdir = self.scratch / f"plan-{role.name}"
-        workdir.mkdir()
-        try:
-            self.session.repo.export(self.head, workdir)
+        """One agent's session in its own export of the default branch."""
+        with self.worktrees.scratch_export(self.head) as workdir:
             self.on_role(role.name, "started")
             result = self.agent.run(
                 prompt=planning_prompt(role, self.track, self.context),
@@ -181,8 +159,6 @@ class _Planning:
                 timeout_s=self.session.settings.planning_timeout,
                 title=f"macoder plan {self.track}: {role.name}",
             )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         self.on_role(role.name, "done" if _problem(role, result) == "" else "failed")
         return result
 
