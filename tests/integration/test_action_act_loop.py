@@ -43,6 +43,7 @@ import pygit2
 import pytest
 from pygit2.enums import FileMode
 
+from multi_agent_coder.config import Settings
 from multi_agent_coder.context.review import INTRO
 from multi_agent_coder.git.ledger import (
     LEDGER_FILE,
@@ -52,6 +53,7 @@ from multi_agent_coder.git.ledger import (
     parse,
     settled,
 )
+from multi_agent_coder.run.session import job_lease_ttl
 from testing import scripted_model as sm
 from tests.integration.gitrepos import git
 from tests.integration.runs import LEDGER_REF, MACODER, feature, kill_all, tasks, wait_for
@@ -81,8 +83,10 @@ REVIEW_BODY = "Please name the factor instead of writing a bare 3."
 LINE_NOTE = "a magic number here"
 STRANGER_ASKS = f"/macoder retry {CLOSED}"
 REFUSED = "macoder: only the repository's owners, members and collaborators may command macoder."
-#: How much later the plan after the lost job runs: well past any lease (run/budget.py).
-LATER_S = 2 * 3600.0
+#: How much later the plan after the lost job runs: past the plan's lease of the lost job
+#: (queue, health job and task job bounds, run/budget.py; the world's task_timeout is 120 s),
+#: with an hour to spare.
+LATER_S = job_lease_ttl(Settings(task_timeout=120), queued=True) + 3600.0
 
 
 def named_factor() -> sm.Scenario:
