@@ -156,8 +156,9 @@ def test_secrets_never_show_in_the_repr() -> None:
         ),
         ({"models": "documentation: [a"}, "input 'models': is not valid YAML or JSON (line 1"),
         (
-            {"models": "review: a/b"},
-            "input 'models': unknown role 'review' (roles: implementation, documentation)",
+            {"models": "rebase: a/b"},
+            "input 'models': unknown role 'rebase' "
+            "(roles: implementation, documentation, planning, review)",
         ),
         ({"opencode_version": "latest"}, "input 'opencode-version': must be an exact version"),
         ({"opencode_config": "[1, 2]"}, "input 'opencode-config': must be a JSON object"),
