@@ -352,10 +352,19 @@ def _interrupted(start: Start, until: float | None) -> Attempt:
 def interrupted_attempt(task: str, run_id: str, reason: str, at: float) -> Attempt:
     """An attempt that began and never said how it ended: it counts, with `reason`, and
     nothing else is known of it (no time, tokens or cost)."""
+    return attempt_without_facts(task, run_id, INTERRUPTED, reason, at)
+
+
+def attempt_without_facts(
+    task: str, run_id: str, outcome: str, reason: str, at: float, *, base_sha: str | None = None
+) -> Attempt:
+    """An attempt recorded by someone other than the run that made it (a later run, the
+    publish job): its outcome and reason, and the base it ran against when that is known;
+    nothing else of it is (no time, context, tokens or cost)."""
     return Attempt(
         task=task,
         run_id=run_id,
-        outcome=INTERRUPTED,
+        outcome=outcome,
         reason=reason,
         duration_s=0.0,
         context_bytes=0,
@@ -364,6 +373,7 @@ def interrupted_attempt(task: str, run_id: str, reason: str, at: float) -> Attem
         tokens_out=None,
         cost=None,
         at=at,
+        base_sha=base_sha,
     )
 
 

@@ -57,6 +57,7 @@ from multi_agent_coder.git.ledger import (
     Ledger,
     Release,
     Start,
+    attempt_without_facts,
     parse,
 )
 from multi_agent_coder.ids import branch_for, validate_task_id
@@ -411,19 +412,8 @@ def _began_and_never_ended(handoff: Handoff, expected: Expected) -> bool:
 def _ended(expected: Expected, outcome: str, reason: str, now: float) -> Attempt:
     """The attempt record of a task job whose own record is missing or refused: it ran
     against the planned base; nothing else of it is known (its session, drift, time)."""
-    return Attempt(
-        task=expected.task_id,
-        run_id=expected.run_id,
-        outcome=outcome,
-        reason=reason,
-        duration_s=0.0,
-        context_bytes=0,
-        model=None,
-        tokens_in=None,
-        tokens_out=None,
-        cost=None,
-        at=now,
-        base_sha=expected.base_sha,
+    return attempt_without_facts(
+        expected.task_id, expected.run_id, outcome, reason, now, base_sha=expected.base_sha
     )
 
 
