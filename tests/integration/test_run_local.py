@@ -424,9 +424,10 @@ def test_unhealthy_repository_touches_nothing(
 
 
 def start_hanging_run(target: Target, model: sm.ScriptedModel) -> Any:
-    """`macoder run` whose agent is stuck in a session (waits until the model is asked)."""
+    """`macoder run` whose agent is stuck in a session (waits until the model is asked);
+    `--debug`: an unexpected error shows its traceback."""
     started = time.time()
-    process = target.start("run", "--json")
+    process = target.start("--debug", "run", "--json")
     running = runs.wait_for(
         lambda: sessions(model, "T001", since=started) > 0 or process.poll() is not None, 60
     )
@@ -447,8 +448,10 @@ def test_sigint_cleans_up_and_exits_130(make_target: MakeTarget, model: sm.Scrip
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
     result = runs.finish(process, timeout=30)
     took = time.monotonic() - sent
-    assert result.code == 130, result
-    assert took < 60, result  # not the 120 s task timeout: Ctrl-C ended it
+    # str(): the whole output, with the --debug traceback of an unexpected error (pytest cuts
+    # a non-string message to a few hundred characters).
+    assert result.code == 130, str(result)
+    assert took < 60, str(result)  # not the 120 s task timeout: Ctrl-C ended it
     task = only_task(result)
     assert task["status"] == "interrupted"
     assert task["session_deleted"] is True
