@@ -15,7 +15,8 @@ Which scenario: the first `# Task <ID>:` header in the conversation's user messa
 `scenarios[<ID>]`. A `macoder generate` conversation starts with `# Generate: <track>` (a
 repair round with `# Generate: <track> (repair N of M)`) and picks `generate:<track>:repairN`,
 else `generate:<track>`, else `generate`: each round is a new session (its step index starts
-at 0 again), so a test scripts each round's answer under its own key. Anything else gets the
+at 0 again), so a test scripts each round's answer under its own key. A `macoder rebase`
+conversation starts with `# Rebase: <ID>` and picks `rebase:<ID>[:repairN]` the same way. Anything else gets the
 default scenario. Requests that are not a task conversation
 (OpenCode's title generation and summaries, recognisable by carrying no tools) get a short plain
 answer and never consume a step.
@@ -60,7 +61,7 @@ FINAL_ANSWER: Final = "Done."
 
 _TASK_HEADER: Final = re.compile(r"^# Task (\S+?):", re.MULTILINE)
 _PLANNING_HEADER: Final = re.compile(r"^# Planning (SPEC|ARCHITECTURE|QA): ", re.MULTILINE)
-_GENERATE_HEADER: Final = re.compile(r"# Generate: (\S+)(?: \(repair (\d+) of \d+\))?")
+_GENERATE_HEADER: Final = re.compile(r"# (Generate|Rebase): (\S+)(?: \(repair (\d+) of \d+\))?")
 _WORKDIR: Final = re.compile(r"Working directory: (/[^\n<>]*)")
 _CHUNK_CHARS: Final = 24
 
@@ -237,8 +238,8 @@ def task_marker(messages: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def generate_markers(messages: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The scenario keys of a `macoder generate` conversation, most specific first (empty
-    for any other): its first user message's first line names the track and the round."""
+    """The scenario keys of a `macoder generate` or `macoder rebase` conversation, most
+    specific first (empty for any other): its first user message's first line names the track and the round."""
     for message in messages:
         if message.get("role") != "user":
             continue
@@ -246,9 +247,9 @@ def generate_markers(messages: Sequence[Mapping[str, Any]]) -> list[str]:
         match = _GENERATE_HEADER.fullmatch(first_line)
         if match is None:
             return []
-        track, repair = match.group(1), match.group(2)
-        keys = [f"generate:{track}", "generate"]
-        return [f"generate:{track}:repair{repair}", *keys] if repair else keys
+        kind, subject, repair = match.group(1).lower(), match.group(2), match.group(3)
+        keys = [f"{kind}:{subject}", kind]
+        return [f"{kind}:{subject}:repair{repair}", *keys] if repair else keys
     return []
 
 

@@ -159,20 +159,24 @@ class ModelSettings(BaseModel):
     #: A task run again after a review asked for changes (`macoder revise`, a review or
     #: `/macoder fix` on GitHub); unset: the model the task is routed to anyway.
     review: ModelRef | None = None
+    #: The rewrite of a failing task's entry (`macoder rebase`); unset: the implementation
+    #: model.
+    rebase: ModelRef | None = None
 
     def for_role(self, role: str) -> str:
-        """The model a role runs on (`documentation` and `planning` fall back to
+        """The model a role runs on (`documentation`, `planning` and `rebase` fall back to
         `implementation`)."""
         chosen = {
             "documentation": self.documentation,
             "planning": self.planning,
             "review": self.review,
+            "rebase": self.rebase,
         }.get(role)
         return chosen if chosen is not None else self.implementation
 
     def refs(self) -> set[str]:
         """Every model a run on these settings may use."""
-        roles = ("implementation", "documentation", "planning", "review")
+        roles = ("implementation", "documentation", "planning", "review", "rebase")
         return {self.for_role(role) for role in roles}
 
 
@@ -205,6 +209,19 @@ def _label(value: str) -> str:
 Login = Annotated[str, AfterValidator(_login)]
 Team = Annotated[str, AfterValidator(_team)]
 Label = Annotated[str, AfterValidator(_label)]
+
+
+class RebaseSettings(BaseModel):
+    """When a failing task's entry is rewritten (`macoder rebase`, DESIGN's rebase engine)."""
+
+    model_config = _CLOSED_MODEL
+
+    #: Failed attempts (since the task was last asked again) after which a task is rewritten;
+    #: a last attempt refused for context drift or hygiene qualifies at once.
+    after_failures: int = Field(2, ge=1)
+    #: `macoder run` proposes the rewrite itself, before it starts the tasks, for each task
+    #: that qualifies and has no rewrite tried for its entry yet (off: only `macoder rebase`).
+    automatic: bool = False
 
 
 class PullRequestSettings(BaseModel):
@@ -294,6 +311,7 @@ class Settings(BaseSettings):
 
     retry: RetrySettings = Field(default_factory=RetrySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    rebase: RebaseSettings = Field(default_factory=RebaseSettings)
 
     opencode_bin: NonBlank | None = None
     opencode_config: NonBlank | None = None

@@ -8,7 +8,7 @@ non-ASCII digits such as U+0663, which would pass a naive check and then reach a
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Literal
 
 from multi_agent_coder.errors import InvalidTaskIdError, InvalidTrackError
 
@@ -23,6 +23,12 @@ TASK_ID_IN_TEXT: Final = re.compile(
 )
 
 BRANCH_PREFIX: Final = "macoder/"
+
+#: What a macoder pull request is for: a task's work (`macoder/<id>`), or a rewrite of the
+#: task's backlog entry that `macoder rebase` proposes (`macoder/rebase-<id>`). Lower case
+#: `rebase-` can never start a task id, so the two branches of one task never meet.
+PrKind = Literal["task", "rebase"]
+REBASE_PREFIX: Final = BRANCH_PREFIX + "rebase-"
 
 #: A planning track's name: the directory `specs/<track>/` and a git path. No '/', no
 #: leading '.', no '..', ASCII only, so a name can neither leave the specs directory nor hide.
@@ -71,3 +77,23 @@ def id_key(task_id: str) -> str:
 def branch_for(task_id: str) -> str:
     """The one branch a task ever gets."""
     return BRANCH_PREFIX + validate_task_id(task_id)
+
+
+def rebase_branch_for(task_id: str) -> str:
+    """The one branch a proposed rewrite of a task's entry ever gets."""
+    return REBASE_PREFIX + validate_task_id(task_id)
+
+
+def branch_of(kind: PrKind, task_id: str) -> str:
+    """The branch of `task_id`'s pull request of `kind`."""
+    return rebase_branch_for(task_id) if kind == "rebase" else branch_for(task_id)
+
+
+def pr_subject(branch: str) -> tuple[PrKind, str] | None:
+    """What a branch name is macoder's pull request for, or None when it is no such branch."""
+    short = branch.removeprefix("refs/heads/")
+    if short.startswith(REBASE_PREFIX) and is_task_id(short.removeprefix(REBASE_PREFIX)):
+        return "rebase", short.removeprefix(REBASE_PREFIX)
+    if short.startswith(BRANCH_PREFIX) and is_task_id(short.removeprefix(BRANCH_PREFIX)):
+        return "task", short.removeprefix(BRANCH_PREFIX)
+    return None

@@ -156,9 +156,9 @@ def test_secrets_never_show_in_the_repr() -> None:
         ),
         ({"models": "documentation: [a"}, "input 'models': is not valid YAML or JSON (line 1"),
         (
-            {"models": "rebase: a/b"},
-            "input 'models': unknown role 'rebase' "
-            "(roles: implementation, documentation, planning, review)",
+            {"models": "rebasing: a/b"},
+            "input 'models': unknown role 'rebasing'; did you mean 'rebase'? "
+            "(roles: implementation, documentation, planning, review, rebase)",
         ),
         ({"opencode_version": "latest"}, "input 'opencode-version': must be an exact version"),
         ({"opencode_config": "[1, 2]"}, "input 'opencode-config': must be a JSON object"),

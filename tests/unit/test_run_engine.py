@@ -29,8 +29,8 @@ from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.git.worktree import WorktreeManager
-from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, RunReport, holder_id
-from multi_agent_coder.run.session import Session, open_local
+from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions, RunReport
+from multi_agent_coder.run.session import Session, holder_id, open_local
 from multi_agent_coder.run.task import Phase
 from tests.integration.gitrepos import (
     commit,

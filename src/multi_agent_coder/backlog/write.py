@@ -483,3 +483,57 @@ def _ambiguous(value: str) -> bool:
         return resolve_plain(value) != value or not isinstance(resolve_plain(value), str)
     except ValueError:
         return True
+
+
+# --- replacing one task (`macoder rebase`) ------------------------------------------------
+
+
+def with_task_replaced(raw: bytes, index: int, task: Any) -> bytes:
+    """The backlog `raw` with task number `index` (0-based) replaced by `task` (plain data).
+
+    Every byte outside that one entry stays as it is — the comments and blank lines after it
+    too, the other tasks, a BOM, CRLF line ends — as `with_tasks_appended` keeps them; the
+    entry itself is written anew in the list's block style (a comment inside the old entry
+    went with the text it described). A flow-style `tasks` list is refused, as is a result
+    that would not read back as the old data with that one task replaced (`AppendError`,
+    nothing is written). Pure.
+    """
+    bom, _ = split_bom(raw)
+    text = decode(raw)
+    layout = tasks_layout(text)
+    if layout is None:
+        raise AppendError("the file has no top-level 'tasks' list")
+    if layout.flow:
+        raise AppendError("the 'tasks' list is written in flow style ([...]); rewrite it by hand")
+    if not 0 <= index < len(layout.items):
+        raise AppendError(f"the file has no task number {index + 1}")
+    before = _data(text)
+    tasks = list(before["tasks"])
+    tasks[index] = task
+    expected = repr({**before, "tasks": tasks})
+    start = text.rfind("-", 0, layout.items[index] + 1)  # the item's node starts after it
+    end = _entry_end(text, layout, index)
+    rendered = _render_block([task], indent=layout.column, blank=False)
+    rendered = rendered[layout.column :]  # the old entry's `-` already has its indentation
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if newline != "\n":
+        rendered = rendered.replace("\n", "\r\n")
+    new_text = text[:start] + rendered + text[end:]
+    if repr(_data(new_text)) != expected:
+        raise AppendError("the rewritten task would not read back as written")
+    return bom + new_text.encode("utf-8")
+
+
+def _entry_end(text: str, layout: TasksLayout, index: int) -> int:
+    """Just after the line end of the last line that belongs to entry `index`: its content,
+    not the blank lines and comment lines that follow it (they belong to what comes next)."""
+    if index + 1 < len(layout.items):
+        limit = text.rfind("\n", 0, layout.items[index + 1]) + 1
+    else:
+        line_end = text.find("\n", layout.content_end)
+        return len(text) if line_end < 0 else line_end + 1
+    start = layout.items[index]
+    lines = text[start:limit].splitlines(keepends=True)
+    while len(lines) > 1 and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
+        lines.pop()
+    return start + sum(len(line) for line in lines)

@@ -93,6 +93,9 @@ def show_report(
     for task_id, used in report.reset_attempts.items():
         done = "would be reset (dry run)" if dry_run else "reset"
         print(f"{task_id}: attempts {done}; {used} were used before", file=sys.stderr)
+    for task_id, status, why, number in report.rewrites:
+        where = f": PR #{number}" if number is not None else ""
+        print(visible(f"{task_id}: {why}; rewrite {status}{where}"), file=sys.stderr)
     if as_json:
         print(report_json(report))
         return report.exit_code

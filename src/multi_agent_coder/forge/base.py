@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from multi_agent_coder.ids import PrKind
+
 if TYPE_CHECKING:
     from multi_agent_coder.git.ledger import Ledger
 
@@ -55,6 +57,10 @@ class PullRequest:
     #: An open PR whose head no longer merges into its base (the base moved on and conflicts
     #: with it); False when it merges or the forge does not know yet (GitHub computes it).
     conflicts: bool = False
+    #: The task's work, or a proposed rewrite of its backlog entry (`macoder rebase`).
+    kind: PrKind = "task"
+    #: When it was merged (None: not merged, or the forge did not say).
+    merged_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,9 @@ class Forge(Protocol):
         (fetched when the forge is remote), or None when the forge has no such branch."""
         ...
 
-    def find_open_pr(self, task_id: str) -> PullRequest | None: ...
+    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
+        """The task's open pull request of `kind` (its work, or a proposed rewrite)."""
+        ...
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
         """macoder's pull requests: the open ones, or all of them with `include_closed`."""
@@ -114,6 +122,7 @@ class Forge(Protocol):
         body: str,
         draft: bool,
         labels: tuple[str, ...],
+        kind: PrKind = "task",
     ) -> PrResult: ...
 
     def put_comment(self, number: int, comment_id: int | None, body: str) -> int:

@@ -42,7 +42,7 @@ from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.remote import Remote
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import BRANCH_PREFIX, branch_for
+from multi_agent_coder.ids import BRANCH_PREFIX, PrKind, branch_of
 from multi_agent_coder.visible import visible
 
 log = logging.getLogger(__name__)
@@ -165,16 +165,17 @@ class GitHubForge:
 
     # ----------------------------------------------------------------- Forge: pull requests
 
-    def find_open_pr(self, task_id: str) -> PullRequest | None:
-        branch = branch_for(task_id)
+    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
+        branch = branch_of(kind, task_id)
         for pr in self._pulls(sansio.list_pulls(self.slug, head=branch, per_page=self.page_size)):
             if pr.branch == branch and pr.state is PrState.OPEN:
                 return self._with_conflicts(pr)
         return None
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
-        """The pull requests whose head is a `macoder/<id>` branch of this repository: the
-        open ones, or every one (merged and closed too) with `include_closed`."""
+        """The pull requests whose head is a `macoder/<id>` (or `macoder/rebase-<id>`) branch
+        of this repository: the open ones, or every one (merged and closed too) with
+        `include_closed`."""
         state = "all" if include_closed else "open"
         request = sansio.list_pulls(self.slug, state=state, per_page=self.page_size)
         return [
@@ -202,6 +203,7 @@ class GitHubForge:
         body: str,
         draft: bool,
         labels: tuple[str, ...],
+        kind: PrKind = "task",
     ) -> PrResult:
         wanted = WantedPr(
             task_id,
@@ -213,15 +215,16 @@ class GitHubForge:
             sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS),
             draft,
             labels,
+            kind,
         )
-        plan = plan_pr(self.find_open_pr(task_id), wanted)
+        plan = plan_pr(self.find_open_pr(task_id, kind), wanted)
         if isinstance(plan, Update):
             return self._update(plan, wanted)
         try:
             created = self._create(wanted)
         except PullRequestExistsError:
             # A racing job opened it a moment ago: find it and update it, never a second one.
-            racer = self.find_open_pr(task_id)
+            racer = self.find_open_pr(task_id, kind)
             if racer is None:
                 raise ForgeError(
                     f"{self.slug}: GitHub says a pull request for {branch} exists, "

@@ -50,7 +50,7 @@ from multi_agent_coder.forge.base import (
     PrState,
     PullRequest,
 )
-from multi_agent_coder.ids import BRANCH_PREFIX, GITHUB_SLUG_PATTERN, is_task_id
+from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, pr_subject
 from multi_agent_coder.limits import MAX_REVIEW_COMMENTS
 
 DEFAULT_API_URL: Final = "https://api.github.com"
@@ -604,11 +604,12 @@ def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
         number = int(data["number"])
     except (KeyError, TypeError, ValueError) as exc:
         raise GitHubError(f"{slug}: GitHub sent a pull request without {exc}") from None
-    task_id = branch.removeprefix(BRANCH_PREFIX)
+    subject = pr_subject(branch) if not branch.startswith("refs/") else None
     repo = head.get("repo") if isinstance(head, Mapping) else None
     full_name = repo.get("full_name") if isinstance(repo, Mapping) else None
-    if not branch.startswith(BRANCH_PREFIX) or not is_task_id(task_id):
+    if subject is None:
         return None
+    kind, task_id = subject
     if not isinstance(full_name, str) or full_name.lower() != str(slug).lower():
         return None
     merged = bool(data.get("merged_at"))
@@ -636,6 +637,8 @@ def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
         created_at=_timestamp(data.get("created_at")),
         updated_at=_timestamp(data.get("updated_at")),
         merged_sha=str(merge_sha) if merged and merge_sha else None,
+        merged_at=_timestamp(data.get("merged_at")) if merged else None,
+        kind=kind,
         # Only a single PR's object has `mergeable` (null while GitHub computes it).
         conflicts=state is PrState.OPEN and data.get("mergeable") is False,
     )

@@ -34,7 +34,7 @@ from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import Ledger, Plan, Record, Skipped, dumps, parse
 from multi_agent_coder.git.remote import task_branch
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import BRANCH_PREFIX, validate_task_id
+from multi_agent_coder.ids import BRANCH_PREFIX, PrKind, validate_task_id
 from multi_agent_coder.userfiles import read_user_file
 
 RESULT_FILE: Final = "result.json"
@@ -205,8 +205,8 @@ class HandoffForge:
     def fetch_branch(self, branch: str) -> str | None:
         return self.upstream.fetch_branch(branch)
 
-    def find_open_pr(self, task_id: str) -> PullRequest | None:
-        return self.upstream.find_open_pr(task_id)
+    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
+        return self.upstream.find_open_pr(task_id, kind)
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
         return self.upstream.list_prs(include_closed=include_closed)
@@ -222,8 +222,11 @@ class HandoffForge:
         body: str,
         draft: bool,
         labels: tuple[str, ...],
+        kind: PrKind = "task",
     ) -> PrResult:
         """Written down for the publish job; the PR it will update, if one is open now."""
+        if kind != "task":
+            raise ForgeError(f"a task job hands off a task's work only, not a {kind} proposal")
         del branch, base  # the publish job derives both (the task's branch, the default one)
         wanted = WantedPull(
             title=title, body=body, draft=draft, labels=tuple(labels), head_sha=head_sha

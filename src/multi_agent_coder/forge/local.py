@@ -23,7 +23,7 @@ from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
 from multi_agent_coder.forge.pr_policy import WantedPr, plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.ids import validate_task_id
+from multi_agent_coder.ids import PrKind, validate_task_id
 from multi_agent_coder.visible import visible
 
 STORE_DIR = "macoder"
@@ -118,10 +118,10 @@ class LocalForge:
         prs = [self._with_conflicts(pr) for pr in self._read()]
         return prs if include_closed else [pr for pr in prs if pr.state is PrState.OPEN]
 
-    def find_open_pr(self, task_id: str) -> PullRequest | None:
+    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
         validate_task_id(task_id)
         pulls = self._read()
-        position = _open_position(pulls, task_id)
+        position = _open_position(pulls, task_id, kind)
         return self._with_conflicts(pulls[position]) if position is not None else None
 
     def _with_conflicts(self, pr: PullRequest) -> PullRequest:
@@ -145,12 +145,13 @@ class LocalForge:
         body: str,
         draft: bool,
         labels: tuple[str, ...],
+        kind: PrKind = "task",
     ) -> PrResult:
-        wanted = WantedPr(task_id, branch, base, head_sha, title, body, draft, labels)
+        wanted = WantedPr(task_id, branch, base, head_sha, title, body, draft, labels, kind)
         now = self.clock()
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = _open_position(pulls, task_id)
+            position = _open_position(pulls, task_id, kind)
             if position is not None:
                 # A local PR's draft state changes in place: never a create or a supersede.
                 plan = plan_update(pulls[position], wanted)
@@ -187,6 +188,7 @@ class LocalForge:
                 labels=tuple(dict.fromkeys(labels)),
                 created_at=now,
                 updated_at=now,
+                kind=kind,
             )
             data["pulls"].append(_to_json(pr))
             data["next_number"] = number + 1
@@ -194,14 +196,15 @@ class LocalForge:
 
     # ----------------------------------------------------------------- local only
 
-    def merge(self, task_id: str, author: tuple[str, str]) -> PullRequest:
-        """Merge the task's open PR into its base branch and mark it merged."""
+    def merge(self, task_id: str, author: tuple[str, str], kind: PrKind = "task") -> PullRequest:
+        """Merge the task's open PR (of `kind`) into its base branch and mark it merged."""
         validate_task_id(task_id)
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = _open_position(pulls, task_id)
+            position = _open_position(pulls, task_id, kind)
             if position is None:
-                raise UsageError(f"task {task_id} has no open pull request (see `macoder prs`)")
+                what = "pull request" if kind == "task" else "proposed rewrite"
+                raise UsageError(f"task {task_id} has no open {what} (see `macoder prs`)")
             pr = pulls[position]
             if pr.draft:
                 raise UsageError(
@@ -220,19 +223,24 @@ class LocalForge:
                 f"Merge pull request #{pr.number} from {pr.branch}\n\n{pr.title}",
                 author,
             )
-            done = replace(pr, state=PrState.MERGED, merged_sha=merged, updated_at=self.clock())
+            now = self.clock()
+            done = replace(
+                pr, state=PrState.MERGED, merged_sha=merged, updated_at=now, merged_at=now
+            )
             data["pulls"][position] = _to_json(done)
             return done
 
-    def close_pr(self, task_id: str) -> PullRequest:
+    def close_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest:
         """Close the task's open PR without merging it: a person's "no" (the task is then
-        rejected until its entry changes or a person asks again). The branch stays."""
+        rejected until its entry changes or a person asks again; a closed rewrite leaves the
+        task as it was). The branch stays."""
         validate_task_id(task_id)
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = _open_position(pulls, task_id)
+            position = _open_position(pulls, task_id, kind)
             if position is None:
-                raise UsageError(f"task {task_id} has no open pull request (see `macoder prs`)")
+                what = "pull request" if kind == "task" else "proposed rewrite"
+                raise UsageError(f"task {task_id} has no open {what} (see `macoder prs`)")
             done = replace(pulls[position], state=PrState.CLOSED, updated_at=self.clock())
             data["pulls"][position] = _to_json(done)
             return done
@@ -267,10 +275,14 @@ class LocalForge:
                     data["pulls"][position] = _to_json(replace(pr, labels=kept))
 
 
-def _open_position(pulls: list[PullRequest], task_id: str) -> int | None:
-    """Where the task's open pull request is in `pulls` (at most one is ever open)."""
+def _open_position(pulls: list[PullRequest], task_id: str, kind: PrKind = "task") -> int | None:
+    """Where the task's open pull request of `kind` is in `pulls` (at most one is ever open)."""
     return next(
-        (i for i, pr in enumerate(pulls) if pr.task_id == task_id and pr.state is PrState.OPEN),
+        (
+            i
+            for i, pr in enumerate(pulls)
+            if pr.task_id == task_id and pr.kind == kind and pr.state is PrState.OPEN
+        ),
         None,
     )
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from multi_agent_coder.errors import ForgeError
 from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, Operation, PullRequest
-from multi_agent_coder.ids import branch_for
+from multi_agent_coder.ids import PrKind, branch_of
 from multi_agent_coder.visible import visible
 
 
@@ -42,14 +42,14 @@ class WantedPr:
     body: str
     draft: bool
     labels: tuple[str, ...]
+    kind: PrKind = "task"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "title", visible(self.title))
         object.__setattr__(self, "body", visible(self.body, lines=True))
-        if self.branch != branch_for(self.task_id):
-            raise ForgeError(
-                f"task {self.task_id} must use branch {branch_for(self.task_id)}, not {self.branch}"
-            )
+        wanted = branch_of(self.kind, self.task_id)
+        if self.branch != wanted:
+            raise ForgeError(f"task {self.task_id} must use branch {wanted}, not {self.branch}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,10 +169,29 @@ class Comment:
     at: float
 
 
-Record = Lease | Attempt | Release | Reset | Start | Answer | Comment
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """`macoder rebase` asked the rebase model to rewrite `task`'s entry (the one whose hash
+    is `entry`): `proposed` in pull request `pr`, or not (`failed`: the session ended without
+    an answer; `invalid`: no answer passed the checks), with why. A rewrite tried for an entry
+    is not tried again automatically until the entry changes: a model that cannot rewrite it
+    would otherwise be paid again by every run."""
+
+    kind: ClassVar[str] = "rewrite"
+    task: str
+    run_id: str
+    outcome: str
+    reason: str
+    entry: str
+    pr: int | None
+    model: str
+    at: float
+
+
+Record = Lease | Attempt | Release | Reset | Start | Answer | Comment | Rewrite
 
 _TYPES: Final[dict[str, type[Record]]] = {
-    cls.kind: cls for cls in (Lease, Attempt, Release, Reset, Start, Answer, Comment)
+    cls.kind: cls for cls in (Lease, Attempt, Release, Reset, Start, Answer, Comment, Rewrite)
 }
 _ADAPTERS: Final[dict[str, TypeAdapter[Any]]] = {
     kind: TypeAdapter(cls) for kind, cls in _TYPES.items()
@@ -311,8 +330,8 @@ def settled(records: Sequence[Record], now: float) -> list[Record]:
     out: list[Record] = []
     waiting: list[Attempt] = []
     for position, record in enumerate(records):
-        out += [a for a in waiting if a.at <= _time(record)]
-        waiting = [a for a in waiting if a.at > _time(record)]
+        out += [a for a in waiting if a.at <= record_time(record)]
+        waiting = [a for a in waiting if a.at > record_time(record)]
         if position in ended:
             waiting.append(ended[position])
         else:
@@ -320,7 +339,8 @@ def settled(records: Sequence[Record], now: float) -> list[Record]:
     return out + waiting
 
 
-def _time(record: Record) -> float:
+def record_time(record: Record) -> float:
+    """When `record` was written (a lease: when it was taken)."""
     return record.acquired_at if isinstance(record, Lease) else record.at
 
 

@@ -236,6 +236,39 @@ class Repo:
         index.write()
         return str(commit)
 
+    def commit_file(
+        self, parent: str, path: str, data: bytes, message: str, author: tuple[str, str]
+    ) -> str:
+        """A new commit on top of `parent` whose tree is `parent`'s with the file at `path`
+        (a `/`-separated path inside the repository) holding `data`, made in memory: no
+        worktree, no index, no ref moved (the caller points a branch at it). The file keeps
+        its mode; a new file is a regular one."""
+        base = self.commit(parent)
+        parts = [part for part in path.split("/") if part]
+        if not parts or any(part in (".", "..") for part in parts):
+            raise GitError(f"{path!r} is not a path inside the repository")
+        blob = self.raw.create_blob(data)
+        tree = self._tree_with(base.tree, parts, blob)
+        sig = signature(author)
+        return str(self.raw.create_commit(None, sig, sig, message, tree, [base.id]))
+
+    def _tree_with(
+        self, tree: pygit2.Tree | None, parts: list[str], blob: pygit2.Oid
+    ) -> pygit2.Oid:
+        builder = self.raw.TreeBuilder(tree) if tree is not None else self.raw.TreeBuilder()
+        name = parts[0]
+        entry = tree[name] if tree is not None and name in tree else None
+        if len(parts) == 1:
+            mode = entry.filemode if entry is not None and entry.type_str == "blob" else None
+            builder.insert(name, blob, mode or pygit2.GIT_FILEMODE_BLOB)
+        else:
+            sub = self.raw[entry.id] if entry is not None and entry.type_str == "tree" else None
+            subtree = sub if isinstance(sub, pygit2.Tree) else None
+            builder.insert(
+                name, self._tree_with(subtree, parts[1:], blob), pygit2.GIT_FILEMODE_TREE
+            )
+        return builder.write()
+
     def changed_files(self, workdir: Path) -> list[str]:
         """Paths that differ from HEAD in the worktree at `workdir`: staged, unstaged or new."""
         return sorted(_changed_paths(self.open_workdir(workdir)))

@@ -149,7 +149,7 @@ def new_ids(existing: Sequence[str], text: str, count: int) -> list[str]:
 # --- the prompt ------------------------------------------------------------------------------
 
 
-def _fence(text: str, info: str = "") -> str:
+def fence(text: str, info: str = "") -> str:
     """`text` in a Markdown fence longer than any backtick run inside it."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
@@ -201,13 +201,13 @@ def _shape(first: str, example_dep: str | None) -> str:
     )
     return (
         "## The shape of a task\n"
-        + _fence(example, "yaml")
+        + fence(example, "yaml")
         + "\n`context` and each of its three lists are optional. `depends_on` holds ids of"
         " existing tasks or of tasks earlier in your answer."
     )
 
 
-def _rules(settings: ContextSettings) -> str:
+def rules_section(settings: ContextSettings) -> str:
     phrases = ", ".join(f'"{phrase}"' for phrase in settings.debris_phrases)
     return "\n".join(
         [
@@ -273,7 +273,7 @@ def _body(source: PlanInput) -> list[str]:
         f"## The plan ({source.plan_display})\n" + source.plan_text.strip(),
         _existing(base, source.first_id),
         _shape(source.first_id, last),
-        _rules(source.settings),
+        rules_section(source.settings),
     ]
 
 
@@ -543,7 +543,7 @@ def repair_prompt(source: PlanInput, verdict: Verdict, repair: int, repairs: int
         "Your previous answer could not be added. These are the problems, one per line as"
         " `path:line:col: field: message [code]`: "
         f"`{ANSWER}:` lines are lines of your answer, `{source.base.display}:` lines are lines"
-        " of the backlog with your tasks appended.\n" + _fence("\n".join(lines))
+        " of the backlog with your tasks appended.\n" + fence("\n".join(lines))
     ]
     appended = verdict.appended
     if appended is not None:
@@ -552,12 +552,12 @@ def repair_prompt(source: PlanInput, verdict: Verdict, repair: int, repairs: int
         sections.append(
             f"## Your tasks as appended to {source.base.display}\n"
             f"They start at line {appended.first_line}.{renumbered}\n"
-            + _fence(appended.block.strip("\n"), "yaml")
+            + fence(appended.block.strip("\n"), "yaml")
         )
     shown = verdict.answer
     if len(shown.encode("utf-8", "surrogatepass")) > MAX_SHOWN_ANSWER_BYTES:
         shown = truncate(shown, MAX_SHOWN_ANSWER_BYTES)
-    sections.append("## Your previous answer\n" + _fence(shown))
+    sections.append("## Your previous answer\n" + fence(shown))
     answer = _answer_section() + (
         " Answer with the whole corrected list: every task, not only those with problems."
     )

@@ -28,7 +28,6 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -56,7 +55,14 @@ from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.checks import TEST, CheckRunner, detect_for
 from multi_agent_coder.run.health import HealthReport, check_health, vouched
-from multi_agent_coder.run.session import Session, Snapshot, backlog_at
+from multi_agent_coder.run.session import (
+    Head,
+    Session,
+    Snapshot,
+    backlog_at,
+    holder_id,
+    new_run_id,
+)
 from multi_agent_coder.run.state import (
     PERSON_HOLDS,
     Standing,
@@ -122,6 +128,9 @@ class RunReport:
     not_starting: list[tuple[str, str, str]] = field(default_factory=list)
     #: `--retry`: task -> attempts it had used before its budget was reset.
     reset_attempts: dict[str, int] = field(default_factory=dict)
+    #: `rebase.automatic`: each rewrite tried before the tasks started (task, status, why,
+    #: its PR's number or None).
+    rewrites: list[tuple[str, str, str, int | None]] = field(default_factory=list)
     stopped_processes: list[int] = field(default_factory=list)
     health: HealthReport | None = None
     warnings: list[str] = field(default_factory=list)
@@ -144,11 +153,6 @@ def _gone(lease: Lease, now: float) -> Attempt:
         f"interrupted: its run's process ({lease.holder}) ended before the task did",
         now,
     )
-
-
-def holder_id() -> str:
-    """`host:pid` — lets a later run on this host tell that the holder is dead."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _dead_local_holder(holder: str) -> bool:
@@ -175,9 +179,8 @@ class Orchestrator:
         self.on_note = on_note
         self.clock = clock
         self.cancel = threading.Event()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock()))
         #: Given when the run works under leases taken for it (the Action's plan job).
-        self.run_id = run_id or f"{stamp}-{uuid.uuid4().hex[:8]}"
+        self.run_id = run_id or new_run_id(clock)
         self.worktrees = WorktreeManager(session.repo, self.settings.worktree_dir)
 
     # ----------------------------------------------------------------- state
@@ -236,6 +239,58 @@ class Orchestrator:
             attempt = snapshot.state.view(task.id).attempts + 1
             out.append(Planned(task.id, task.title, routed.model, routed.kind.value, attempt))
         return out
+
+    def _rewrite_failing(
+        self, snapshot: Snapshot, options: RunOptions, report: RunReport
+    ) -> Snapshot:
+        """`rebase.automatic`: before any task starts, each task whose attempts call for a
+        rewrite of its entry (and has none tried for it) gets one, proposed as its own PR; the
+        task then waits for a person to merge or close it. A task the person asked for again
+        (`--retry`) runs as asked. The snapshot as things stand afterwards."""
+        from multi_agent_coder.backlog.load import DEFAULT_CHECKS
+        from multi_agent_coder.context.hygiene import hygiene_check
+        from multi_agent_coder.run.rebase import candidates, rebase
+
+        eligible = [
+            v.task_id
+            for v in snapshot.state.views
+            if v.standing in (Standing.READY, Standing.EXHAUSTED)
+            and v.task_id not in options.retry
+            and (options.only is None or v.task_id in options.only)
+        ]
+        found = candidates(self.session, snapshot.records, eligible)
+        checks = (*DEFAULT_CHECKS, hygiene_check(self.settings.context_settings()))
+        proposed = False
+        for candidate in found:
+            if self.cancel.is_set():
+                break
+            self.on_note(f"{candidate.task_id}: {candidate.why}; asking for a rewrite")
+
+            def note(message: str, task_id: str = candidate.task_id) -> None:
+                self.on_note(f"{task_id}: {message}")
+
+            done = rebase(
+                self.session,
+                candidate.task_id,
+                checks,
+                run_id=self.run_id,
+                holder=holder_id(),
+                cancel=self.cancel,
+                on_event=note,
+            )
+            number = done.pr.number if done.pr is not None else None
+            report.rewrites.append((candidate.task_id, done.status, candidate.why, number))
+            proposed = proposed or done.status == "proposed"
+        if not proposed:
+            return snapshot
+        head = Head(snapshot.branch, snapshot.sha, snapshot.backlog)
+        return self.session.snapshot(
+            head=head,
+            records=self.session.ledger().read(),
+            retry=options.retry,
+            only=options.only,
+            own_run=self.run_id,
+        )
 
     # ----------------------------------------------------------------- health
 
@@ -312,6 +367,8 @@ class Orchestrator:
             only=options.only,
             own_run=self.run_id,
         )
+        if self.settings.rebase.automatic and not options.dry_run:
+            snapshot = self._rewrite_failing(snapshot, options, report)
         report.ready = snapshot.state.ready_ids
         report.planned = self._plan(snapshot, revised=frozenset(options.revise))
         report.note = snapshot.state.note
@@ -499,6 +556,10 @@ def report_json(report: RunReport) -> str:
             "reconciled_worktrees": report.reconciled_worktrees,
             "freed_leases": report.freed_leases,
             "reset_attempts": report.reset_attempts,
+            "rewrites": [
+                {"id": task_id, "status": status, "why": why, "pr": number}
+                for task_id, status, why, number in report.rewrites
+            ],
             "not_starting": [
                 {"id": task_id, "state": label, "why": why}
                 for task_id, label, why in report.not_starting

@@ -15,9 +15,12 @@ to the pure `state.decide`.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -49,6 +52,7 @@ from multi_agent_coder.git.ledger import (
     Skipped,
 )
 from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.ids import PrKind
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.run import pr_comment
 from multi_agent_coder.run.budget import (
@@ -224,7 +228,9 @@ class Session:
     ) -> None:
         """Say on each task's open PR (its progress comment) that a new attempt runs `where`:
         a person watching the PR sees it before the attempt ends."""
-        open_prs = {pr.task_id: pr for pr in snapshot.prs if pr.state is PrState.OPEN}
+        open_prs = {
+            pr.task_id: pr for pr in snapshot.prs if pr.state is PrState.OPEN and pr.kind == "task"
+        }
         ledger = self.ledger()
         for task_id in task_ids:
             if task_id in open_prs:
@@ -279,7 +285,7 @@ class Session:
         from multi_agent_coder.forge.base import LABEL_FAILED
 
         pr = self.github_reader().get_pull(number)
-        if pr is None:
+        if pr is None or pr.kind != "task":
             raise FeedbackRefusedError(
                 "changes are asked of macoder on a task's pull request (branch macoder/<id>) only"
             )
@@ -351,9 +357,10 @@ class Session:
 
     # ----------------------------------------------------------------- local forge only
 
-    def merge(self, task_id: str) -> PullRequest:
-        """Merge the task's PR on the local forge (on GitHub a person merges it)."""
-        return self._local_forge("merging", task_id).merge(task_id, self.author)
+    def merge(self, task_id: str, kind: PrKind = "task") -> PullRequest:
+        """Merge the task's PR (its work, or its proposed rewrite) on the local forge (on
+        GitHub a person merges it)."""
+        return self._local_forge("merging", task_id).merge(task_id, self.author, kind)
 
     def _local_forge(self, doing: str, task_id: str, elsewhere: str = "") -> LocalForge:
         """The local forge, for what a person does to a known task's PR by hand. `elsewhere`
@@ -426,6 +433,17 @@ def keep_progress_comment(
             ledger.append(Comment(task_id, run_id, pr, written, now))
     except MacoderError as exc:
         log.warning("the progress comment on PR #%d was not updated: %s", pr, exc)
+
+
+def holder_id() -> str:
+    """`host:pid` — lets a later run on this host tell that the holder is dead."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def new_run_id(clock: Callable[[], float] = time.time) -> str:
+    """A run's id: when it began (UTC) and a random part, sortable and unique."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock()))
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
 def job_lease_ttl(settings: Settings, *, queued: bool = False) -> float:

@@ -44,6 +44,7 @@ from multi_agent_coder.git.ledger import (
     Reset,
     attempts,
     live_leases,
+    record_time,
     settled,
 )
 
@@ -61,6 +62,9 @@ class Standing(StrEnum):
     READY = "ready"
     WAITING = "waiting"  # on dependencies
     EXHAUSTED = "failed"  # out of attempts
+    #: A rewrite of its entry (`macoder rebase`) waits in a PR: merged, it is a new question
+    #: with a fresh attempt budget; closed, the task is as it was.
+    REWRITE_PROPOSED = "rewrite-proposed"
     HELD = "held"
 
 
@@ -151,6 +155,12 @@ class TaskView:
                 return text.strip()
             case Standing.WAITING:
                 return "on " + ", ".join(self.waiting_on)
+            case Standing.REWRITE_PROPOSED:
+                number = self.pr.number if self.pr else 0
+                return (
+                    f"a rewrite of its entry waits in PR #{number}: merged, the task starts "
+                    "again with its attempts reset; closed, it stays as it is"
+                )
             case Standing.EXHAUSTED:
                 used = f"attempts used up ({self.attempts}/{max_attempts})"
                 return used + (f"; last: {last.reason}" if last else "")
@@ -226,7 +236,9 @@ def decide(
     lease `own_run` holds is this run's own (the Action's plan job leased the task for the job
     deciding now): it does not make the task busy.
     """
-    records = settled(records, now)
+    rewrites = {pr.task_id: pr for pr in prs if pr.kind == "rebase" and pr.state is PrState.OPEN}
+    records = settled(with_merged_rewrites(records, prs), now)
+    prs = task_prs(prs)
     live = {t: lease for t, lease in live_leases(records, now).items() if lease.run_id != own_run}
     counts = attempts(records)
     last: dict[str, Attempt] = {}
@@ -256,7 +268,7 @@ def decide(
         for t in ready_tasks(
             backlog.tasks,
             max_attempts=max_attempts,
-            leased=set(live) | in_review | set(answered) | stopped,
+            leased=set(live) | in_review | set(answered) | stopped | set(rewrites),
             ledger_attempts=counts,
         )
     }
@@ -273,6 +285,7 @@ def decide(
         counts=counts,
         last=last,
         max_attempts=max_attempts,
+        rewrites=rewrites,
     )
     views = tuple(facts.view(task) for task in backlog.tasks)
     ready = tuple(
@@ -296,10 +309,40 @@ def _reset_since_last(records: Sequence[Record]) -> set[str]:
     return since
 
 
+def task_prs(prs: Sequence[PullRequest]) -> list[PullRequest]:
+    """The pull requests of tasks' work (not the proposed rewrites of their entries)."""
+    return [pr for pr in prs if pr.kind == "task"]
+
+
+def with_merged_rewrites(records: Sequence[Record], prs: Sequence[PullRequest]) -> list[Record]:
+    """`records` with a reset where each proposed rewrite of a task's entry was merged.
+
+    Merging the rewrite is the person's answer "try this instead": the task is a new question,
+    so the attempts before it no longer count (as after `--retry`), and an earlier stop for a
+    person or answer no longer holds it. Derived from the forge, never stored: the merged PR
+    is the fact, and a rewrite PR merged by hand on GitHub counts the same."""
+    resets = sorted(
+        (
+            Reset(pr.task_id, f"rewrite-pr-{pr.number}", pr.merged_at)
+            for pr in prs
+            if pr.kind == "rebase" and pr.state is PrState.MERGED and pr.merged_at is not None
+        ),
+        key=lambda reset: reset.at,
+    )
+    if not resets:
+        return list(records)
+    out: list[Record] = []
+    for record in records:
+        while resets and resets[0].at <= record_time(record):
+            out.append(resets.pop(0))
+        out.append(record)
+    return out + resets
+
+
 def latest_prs(prs: Sequence[PullRequest]) -> dict[str, PullRequest]:
     """Each task's newest pull request (the highest number), whatever its state."""
     latest: dict[str, PullRequest] = {}
-    for pr in prs:
+    for pr in task_prs(prs):
         if pr.task_id not in latest or pr.number > latest[pr.task_id].number:
             latest[pr.task_id] = pr
     return latest
@@ -395,6 +438,8 @@ class _Facts:
     counts: Mapping[str, int]
     last: Mapping[str, Attempt]
     max_attempts: int
+    #: Each task's open pull request that proposes a rewrite of its entry.
+    rewrites: Mapping[str, PullRequest]
 
     def view(self, task: Task) -> TaskView:
         used = attempts_of(task, self.counts)
@@ -414,6 +459,9 @@ class _Facts:
             return standing(Standing.RUNNING, self.live[task.id])
         if task.id in self.in_review:
             return standing(Standing.PR_OPEN)
+        if task.id in self.rewrites:
+            rewrite = self.rewrites[task.id]
+            return TaskView(task, Standing.REWRITE_PROPOSED, used, rewrite, None, (), None)
         if task.id in self.answered:
             merged = self.answered[task.id].state is PrState.MERGED
             return standing(Standing.MERGED if merged else Standing.REJECTED)
@@ -464,6 +512,10 @@ def explain(
             )
         elif v.standing is Standing.NEEDS_REVIEW:
             groups.setdefault("stopped for a person", []).append(v.task_id)
+        elif v.standing is Standing.REWRITE_PROPOSED:
+            groups.setdefault("rewrite proposed", []).append(
+                f"{v.task_id} (PR #{v.pr.number if v.pr else 0})"
+            )
         elif v.standing is Standing.HELD:
             groups.setdefault("marked by hand", []).append(f"{v.task_id} ({v.task.status.value})")
     parts += [f"{name}: {', '.join(ids)}" for name, ids in groups.items()]
@@ -487,6 +539,8 @@ def _why_not(view: TaskView, max_attempts: int) -> str:
             return f"is in review ({view.detail(max_attempts)}; --retry runs it again)"
         case Standing.WAITING:
             return "waits on " + ", ".join(view.waiting_on)
+        case Standing.REWRITE_PROPOSED:
+            return f"is {view.standing.value} ({view.detail(max_attempts)})"
         case Standing.EXHAUSTED:
             return f"is out of attempts ({view.attempts}/{max_attempts})"
         case Standing.REJECTED | Standing.MERGED | Standing.NEEDS_REVIEW:

@@ -1,0 +1,345 @@
+"""`macoder rebase T001`: a failing task's entry rewritten by the rebase model, proposed as a PR.
+
+The I/O around `planning/rebase.py`. The task is read from the default branch (never a working
+copy), its attempts since it was last asked again from the ledger, and it is leased for the
+rewrite, so no run starts it and no second rebase writes it meanwhile. One agent session per
+round on the rebase model, in a fresh export of the default branch (it may read the code;
+nothing it writes is kept), each verified deleted; an answer that breaks a rule goes back with
+the problems, at most `MAX_REPAIR_ROUNDS` times. An accepted rewrite becomes one commit on
+`macoder/rebase-<id>` (the default branch's head with only the backlog changed: the entry
+rewritten, its status pending, its attempts zero) and one pull request for a person to judge:
+merged, the task is a new question with a fresh attempt budget (`run/state.py`); closed, it
+stays as it was. Each try is kept in the ledger (`Rewrite`), so `macoder run` does not pay for
+the same entry's rewrite twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Literal
+
+from multi_agent_coder.agents.base import AgentResult
+from multi_agent_coder.backlog.load import Check
+from multi_agent_coder.errors import SessionLeakError, UnknownTaskError, UsageError
+from multi_agent_coder.forge.base import LABEL, PrResult, PrState
+from multi_agent_coder.git.ledger import Record, Rewrite, settled
+from multi_agent_coder.git.repo import HEADS
+from multi_agent_coder.git.worktree import WorktreeManager
+from multi_agent_coder.ids import rebase_branch_for, validate_task_id
+from multi_agent_coder.limits import MAX_REPAIR_ROUNDS
+from multi_agent_coder.planning.generate import read_base
+from multi_agent_coder.planning.rebase import (
+    FAILURE,
+    RebaseInput,
+    Verdict,
+    attempts_since_reset,
+    judge,
+    rebase_prompt,
+    repair_prompt,
+    tried_for,
+    why_rewrite,
+)
+from multi_agent_coder.problems import Problem
+from multi_agent_coder.run.generate import backlog_diff
+from multi_agent_coder.run.session import Head, Session, holder_id, new_run_id
+from multi_agent_coder.run.state import entry_hash, with_merged_rewrites
+from multi_agent_coder.visible import one_line
+
+#: The label of a proposed rewrite (besides `macoder`): people filter their PR list by it.
+LABEL_REBASE: Final = "macoder:rebase"
+ROLE: Final = "rebase"
+
+Status = Literal["proposed", "would-propose", "invalid", "agent-failed"]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One agent session of a rebase."""
+
+    number: int
+    session_id: str | None
+    outcome: str
+    reason: str
+    duration_s: float
+    #: Errors its answer came to (None: the session gave no answer to judge).
+    problems: int | None
+
+
+@dataclass
+class RebaseReport:
+    """What one rebase did."""
+
+    task_id: str
+    model: str
+    why: str
+    backlog: str
+    rounds: list[Round] = field(default_factory=list)
+    verdict: Verdict | None = None
+    failure: str = ""
+    dry_run: bool = False
+    branch: str = ""
+    pr: PrResult | None = None
+    diff: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is not None and self.verdict.ok and not self.failure
+
+    @property
+    def status(self) -> Status:
+        if self.failure:
+            return "agent-failed"
+        if not self.ok:
+            return "invalid"
+        return "would-propose" if self.dry_run else "proposed"
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [] if self.verdict is None else list(self.verdict.problems)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task_id,
+            "status": self.status,
+            "why": self.why,
+            "model": self.model,
+            "backlog": self.backlog,
+            "branch": self.branch or None,
+            "pr": None if self.pr is None else {"number": self.pr.number, "url": self.pr.url},
+            "operation": None if self.pr is None else self.pr.operation,
+            "rounds": [asdict(r) for r in self.rounds],
+            "max_rounds": MAX_REPAIR_ROUNDS + 1,
+            "failure": self.failure or None,
+            "problems": [asdict(p) for p in self.problems],
+            "diff": self.diff or None,
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A task whose attempts call for a rewrite (`why`), with the entry's hash."""
+
+    task_id: str
+    why: str
+    entry: str
+
+
+def candidates(
+    session: Session, records: Sequence[Record], ready_or_spent: Sequence[str]
+) -> list[Candidate]:
+    """The tasks among `ready_or_spent` that `macoder run` rewrites itself (`rebase.automatic`):
+    their attempts since they were last asked again qualify (`why_rewrite`), and no rewrite was
+    tried for their entry as it is now, nor waits in a PR."""
+    backlog = session.head().backlog
+    index = backlog.task_index()
+    prs = session.forge.list_prs(include_closed=True)
+    history = settled(with_merged_rewrites(records, prs), session.clock())
+    proposed = {pr.task_id for pr in prs if pr.kind == "rebase" and pr.state is PrState.OPEN}
+    out: list[Candidate] = []
+    for task_id in ready_or_spent:
+        if task_id not in index or task_id in proposed:
+            continue
+        task = backlog.tasks[index[task_id]]
+        why = why_rewrite(
+            attempts_since_reset(history, task_id), session.settings.rebase.after_failures
+        )
+        entry = entry_hash(task)
+        if why is not None and tried_for(records, task_id, entry) is None:
+            out.append(Candidate(task_id, why, entry))
+    return out
+
+
+def rebase(
+    session: Session,
+    task_id: str,
+    checks: Sequence[Check],
+    *,
+    run_id: str | None = None,
+    holder: str | None = None,
+    dry_run: bool = False,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[str], None] = lambda message: None,
+) -> RebaseReport:
+    """Rewrite `task_id`'s entry and propose it; see the module docstring. Raises for what
+    stops it before a model is asked (`UsageError`, `UnknownTaskError`), and for a session
+    that could not be verified deleted (`SessionLeakError`); every other outcome is in the
+    report (and, unless `dry_run`, in the ledger)."""
+    validate_task_id(task_id)
+    run_id = run_id or new_run_id(session.clock)
+    holder = holder or holder_id()
+    settings, repo, forge = session.settings, session.repo, session.forge
+    head = session.head()
+    raw = repo.file_at(head.sha, settings.backlog, max_bytes=settings.max_file_bytes) or b""
+    base = read_base(raw, settings.backlog, checks)
+    index = base.backlog.task_index().get(task_id)
+    if index is None:
+        raise UnknownTaskError(task_id, settings.backlog, base.ids)
+    task = base.backlog.tasks[index]
+    if task.status.value == "completed":
+        raise UsageError(f"{task_id} is completed on {head.branch}: there is nothing to rewrite")
+    ledger = session.ledger()
+    records = ledger.read()
+    prs = forge.list_prs(include_closed=True)
+    history = settled(with_merged_rewrites(records, prs), session.clock())
+    attempts = attempts_since_reset(history, task_id)
+    why = why_rewrite(attempts, settings.rebase.after_failures)
+    if why is None:
+        failed = [a for a in attempts if a.outcome == FAILURE]
+        if not failed:
+            raise UsageError(
+                f"{task_id} has no failed attempt since it was last asked for: the rebase model "
+                "learns from the reasons attempts failed; edit the entry by hand instead"
+            )
+        why = f"it failed {len(failed)} time{'s' if len(failed) != 1 else ''}"
+    model = settings.models.for_role(ROLE)
+    report = RebaseReport(task_id, model, why, settings.backlog, dry_run=dry_run)
+    source = RebaseInput(task, index, base, tuple(attempts), why, settings.context_settings())
+    if session.preflight is not None:
+        session.preflight(settings, repo, [model])
+    ttl = settings.planning_timeout * (MAX_REPAIR_ROUNDS + 1) + 300
+    if not dry_run and ledger.acquire(task_id, run_id, holder, ttl) is None:
+        raise UsageError(f"{task_id} is leased by another run; rebase it when that run is done")
+    try:
+        _ask(
+            session,
+            report,
+            source,
+            head.sha,
+            cancel=cancel or threading.Event(),
+            on_event=on_event,
+        )
+        if report.ok and report.verdict is not None and report.verdict.raw is not None:
+            report.diff = backlog_diff(raw, report.verdict.raw, settings.backlog)
+            if not dry_run:
+                _propose(session, report, task.title, head, report.verdict.raw)
+        if not dry_run:
+            ledger.append(_record(report, run_id, entry_hash(task), session.clock()))
+    finally:
+        if not dry_run:
+            ledger.release(task_id, run_id)
+    return report
+
+
+def _ask(
+    session: Session,
+    report: RebaseReport,
+    source: RebaseInput,
+    sha: str,
+    *,
+    cancel: threading.Event,
+    on_event: Callable[[str], None],
+) -> None:
+    """The rounds: ask, judge, and ask again with the problems, until an answer passes."""
+    settings = session.settings
+    worktrees = WorktreeManager(session.repo, settings.worktree_dir)
+    worktrees.sweep_exports()
+    total = MAX_REPAIR_ROUNDS + 1
+    with session.agent_factory(settings, session.repo, cancel) as agent:
+        for number in range(1, total + 1):
+            verdict = report.verdict
+            if verdict is None:
+                prompt = rebase_prompt(source)
+            else:
+                prompt = repair_prompt(source, verdict, number - 1, MAX_REPAIR_ROUNDS)
+            on_event(f"round {number} of {total}: {report.model} rewrites {report.task_id}")
+            with worktrees.scratch_export(sha) as directory:
+                result = agent.run(
+                    prompt=prompt,
+                    worktree=directory,
+                    model=report.model,
+                    timeout_s=settings.planning_timeout,
+                    title=f"macoder rebase {report.task_id}",
+                )
+            if not result.session_deleted:
+                raise SessionLeakError(
+                    f"round {number}: the agent session {result.session_id} could not be "
+                    f"verified deleted; nothing was proposed for {report.task_id}"
+                )
+            if not result.ok:
+                report.failure = (
+                    f"round {number}: the agent's session ended with {result.outcome.value}: "
+                    f"{result.reason}"
+                )
+                report.rounds.append(_round(number, result, None))
+                return
+            report.verdict = judge(result.output_text, source)
+            report.rounds.append(_round(number, result, len(report.verdict.problems)))
+            if report.verdict.ok:
+                return
+            on_event(f"round {number}: {len(report.verdict.problems)} problem(s) in the answer")
+
+
+def _round(number: int, result: AgentResult, problems: int | None) -> Round:
+    return Round(
+        number, result.session_id, result.outcome.value, result.reason, result.duration_s, problems
+    )
+
+
+def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw: bytes) -> None:
+    """One commit with the rewritten backlog on `macoder/rebase-<id>` and its pull request.
+
+    The branch is macoder's own: it is set to the new commit whatever it held (an earlier
+    proposal), unless a person committed there — their work is never overwritten."""
+    settings, repo, forge = session.settings, session.repo, session.forge
+    task_id, base, sha = report.task_id, head.branch, head.sha
+    branch = rebase_branch_for(task_id)
+    current = forge.fetch_branch(branch)
+    if current is not None:
+        foreign = forge.foreign_commits(branch, sha)
+        if foreign:
+            report.failure = (
+                f"{branch} has commits a person made ({', '.join(foreign)}): nothing was "
+                "proposed over them; merge or close that PR first"
+            )
+            return
+    message = (
+        f"Rewrite {task_id}'s entry: {one_line(report.why)}\n\n"
+        f"Proposed by `macoder rebase` ({report.model}). Merging it resets the task's "
+        "attempts; closing it leaves the task as it was."
+    )
+    commit = repo.commit_file(sha, settings.backlog, raw, message, session.author)
+    local = repo.branch_head(branch)
+    repo.update_ref(HEADS + branch, commit, local, f"macoder rebase {task_id}")
+    forge.publish_branch(branch, commit, fast_forward=False)
+    report.branch = branch
+    report.pr = forge.create_or_update_pr(
+        task_id=task_id,
+        branch=branch,
+        base=base,
+        head_sha=commit,
+        title=f"Rewrite {task_id}: {one_line(title)}",
+        body=_body(report),
+        draft=False,
+        labels=(LABEL, LABEL_REBASE),
+        kind="rebase",
+    )
+
+
+def _body(report: RebaseReport) -> str:
+    return "\n\n".join(
+        [
+            f"`macoder rebase` proposes a rewrite of {report.task_id}'s backlog entry: "
+            f"{report.why}.",
+            "Merge it to run the task again from its new entry with its attempts reset; "
+            "close it to leave the task as it was.",
+            "```diff\n" + report.diff.rstrip("\n") + "\n```",
+            f"Written by {report.model} in {len(report.rounds)} round(s), checked as "
+            "`macoder check` checks the backlog.",
+        ]
+    )
+
+
+def _record(report: RebaseReport, run_id: str, entry: str, now: float) -> Rewrite:
+    if report.status == "proposed":
+        reason = report.why
+    elif report.failure:
+        reason = report.failure
+    else:
+        reason = f"{len(report.problems)} problem(s) left after {len(report.rounds)} round(s)"
+    outcome = (
+        "proposed" if report.status == "proposed" else ("failed" if report.failure else "invalid")
+    )
+    number = report.pr.number if report.pr is not None else None
+    return Rewrite(report.task_id, run_id, outcome, reason, entry, number, report.model, now)
