@@ -589,25 +589,31 @@ def _timestamp(value: Any) -> float:
         return 0.0
 
 
-def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
+def parse_pull(data: Any, slug: Slug, *, branch: str | None = None) -> PullRequest | None:
     """A macoder `PullRequest` from a pull-request object, or None when it is not macoder's.
 
     Macoder's are the ones whose head is a `macoder/<task id>` branch of this very repository;
-    a fork's branch of the same name is someone else's and must never be updated.
+    a fork's branch of the same name is someone else's and must never be updated. With
+    `branch` (a track's plan branch, `macoder/plan-<track>`), exactly the PRs of that head of
+    this repository are, with no task (`task_id` is "").
     """
     if not isinstance(data, Mapping):
         raise GitHubError(f"{slug}: GitHub sent a pull request that is not an object")
     try:
         head = data["head"]
         base = data["base"]
-        branch = str(head["ref"])
+        head_ref = str(head["ref"])
         number = int(data["number"])
     except (KeyError, TypeError, ValueError) as exc:
         raise GitHubError(f"{slug}: GitHub sent a pull request without {exc}") from None
-    task_id = branch.removeprefix(BRANCH_PREFIX)
+    task_id = head_ref.removeprefix(BRANCH_PREFIX)
     repo = head.get("repo") if isinstance(head, Mapping) else None
     full_name = repo.get("full_name") if isinstance(repo, Mapping) else None
-    if not branch.startswith(BRANCH_PREFIX) or not is_task_id(task_id):
+    if branch is not None:
+        if head_ref != branch:
+            return None
+        task_id = ""
+    elif not head_ref.startswith(BRANCH_PREFIX) or not is_task_id(task_id):
         return None
     if not isinstance(full_name, str) or full_name.lower() != str(slug).lower():
         return None
@@ -623,7 +629,7 @@ def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
     return PullRequest(
         number=number,
         task_id=task_id,
-        branch=branch,
+        branch=head_ref,
         base=str(base.get("ref", "")) if isinstance(base, Mapping) else "",
         title=str(data.get("title") or ""),
         body=str(data.get("body") or ""),

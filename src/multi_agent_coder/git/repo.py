@@ -236,6 +236,33 @@ class Repo:
         index.write()
         return str(commit)
 
+    def commit_files(
+        self,
+        base: str,
+        files: Mapping[str, bytes],
+        message: str,
+        author: tuple[str, str],
+        *,
+        ref: str,
+    ) -> str:
+        """A commit on top of `base` whose tree is `base`'s with `files` (POSIX path from the
+        root -> content, regular files) written in, pointed at by `ref`; its id.
+
+        Built from objects alone (a private in-memory index, no working tree, no hook, no
+        filter): nothing else of the checkout can slip in, and the checkout, its index and
+        its branches are left exactly as they were."""
+        parent = self.commit(base)
+        index = pygit2.Index()
+        index.read_tree(parent.tree)
+        for path, data in sorted(files.items()):
+            blob = self.raw.create_blob(data)
+            index.add(pygit2.IndexEntry(PurePosixPath(path).as_posix(), blob, FileMode.BLOB))
+        tree = index.write_tree(self.raw)
+        sig = signature(author)
+        commit = self.raw.create_commit(None, sig, sig, message, tree, [parent.id])
+        self.raw.references.create(ref, commit, force=True)
+        return str(commit)
+
     def changed_files(self, workdir: Path) -> list[str]:
         """Paths that differ from HEAD in the worktree at `workdir`: staged, unstaged or new."""
         return sorted(_changed_paths(self.open_workdir(workdir)))
