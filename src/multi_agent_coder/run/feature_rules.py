@@ -85,7 +85,7 @@ def path_problems(changes: Sequence[Change], expected: FeatureExpected) -> list[
     """Only the track's files (added or rewritten, PLAN.md among them) and the backlog."""
     inside = expected.track_dir + "/"
     problems: list[str] = []
-    paths = {c.path for c in changes}
+    paths = {c.path for c in changes if c.kind != "deleted"}
     for change in changes:
         if change.path == expected.backlog_path:
             continue
