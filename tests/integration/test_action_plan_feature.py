@@ -229,7 +229,7 @@ def test_planning_again_updates_the_same_pr_never_a_second(world: World) -> None
     code, out, first = plan_feature(world, FeatureAgent())
     assert code == EXIT_OK, out
     assert publish(world, first)[0] == EXIT_OK
-    one_task = TASKS.split("- id: N2")[0] + "```\n"
+    one_task = TASKS.split("- id: N2", maxsplit=1)[0] + "```\n"
 
     code, out, again = plan_feature(world, FeatureAgent(tasks=one_task))
     assert code == EXIT_OK, out
@@ -379,7 +379,7 @@ def test_real_opencode_plans_the_feature_and_publish_opens_its_pr(
             [first, *_] = model.task_requests(f"planning:{role}")
             assert "Let users sign in with a password." in json.dumps(first.body)
 
-        code, out, published = publish(world, job)
+        code, out, _ = publish(world, job)
 
         assert code == EXIT_OK, out
         [pr] = world.fake.pulls(SLUG)

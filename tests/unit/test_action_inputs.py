@@ -199,7 +199,7 @@ def test_every_problem_is_reported_at_once_one_line_each() -> None:
     message = bad(mode="deploy", task_timeout="-1", max_parallel="x")
     assert message.splitlines() == [
         "input 'mode': must be one of check, plan, health, task, publish, run, plan-feature, "
-            "publish-feature; got 'deploy'",
+        "publish-feature; got 'deploy'",
         "input 'max-parallel': must be a whole number, got 'x'",
         "input 'task-timeout': must be a positive number of seconds, got '-1'",
     ]
