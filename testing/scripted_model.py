@@ -16,8 +16,8 @@ Which scenario: the first `# Task <ID>:` header in the conversation's user messa
 repair round with `# Generate: <track> (repair N of M)`) and picks `generate:<track>:repairN`,
 else `generate:<track>`, else `generate`: each round is a new session (its step index starts
 at 0 again), so a test scripts each round's answer under its own key. A `macoder rebase`
-conversation starts with `# Rebase: <ID>` and picks `rebase:<ID>[:repairN]` the same way. Anything else gets the
-default scenario. Requests that are not a task conversation
+conversation starts with `# Rebase: <ID>` and picks `rebase:<ID>[:repairN]` the same way.
+Anything else gets the default scenario. Requests that are not a task conversation
 (OpenCode's title generation and summaries, recognisable by carrying no tools) get a short plain
 answer and never consume a step.
 
@@ -239,7 +239,8 @@ def task_marker(messages: Sequence[Mapping[str, Any]]) -> str | None:
 
 def generate_markers(messages: Sequence[Mapping[str, Any]]) -> list[str]:
     """The scenario keys of a `macoder generate` or `macoder rebase` conversation, most
-    specific first (empty for any other): its first user message's first line names the track and the round."""
+    specific first (empty for any other): its first user message's first line names the
+    track (or the task) and the round."""
     for message in messages:
         if message.get("role") != "user":
             continue

@@ -36,6 +36,10 @@ TRACK_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 _TRACK: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
 
+#: The one branch a planned feature's pull request gets: `macoder/plan-<track>`. A task id
+#: starts with an uppercase letter, a track never does, so it is never a task's branch.
+PLAN_BRANCH_PREFIX: Final = BRANCH_PREFIX + "plan-"
+
 #: A GitHub `owner/name` (owner: GitHub's user-name rule; name: its repository-name
 #: characters), unanchored: the one source of the repository rule that the forge's `Slug`,
 #: the Action's `GITHUB_REPOSITORY` and `init --action OWNER/REPO@SHA` build on. It reaches
@@ -60,6 +64,19 @@ def validate_track(value: str) -> str:
     if _TRACK.fullmatch(value) is None or ".." in value:
         raise InvalidTrackError(value)
     return value
+
+
+def plan_branch_for(track: str) -> str:
+    """The one branch a track's plan ever gets (`macoder plan-feature` in the Action)."""
+    return PLAN_BRANCH_PREFIX + validate_track(track)
+
+
+def is_plan_branch(branch: str) -> bool:
+    """True when `branch` (without `refs/heads/`) is a track's plan branch."""
+    if not branch.startswith(PLAN_BRANCH_PREFIX):
+        return False
+    track = branch.removeprefix(PLAN_BRANCH_PREFIX)
+    return _TRACK.fullmatch(track) is not None and ".." not in track
 
 
 def id_key(task_id: str) -> str:

@@ -50,6 +50,10 @@ MAX_FEEDBACK_BYTES: Final = 256 * 1024
 #: rounds after the first answer (each a new agent session given the problems `macoder check`
 #: found), after which nothing is written.
 MAX_PLAN_BYTES: Final = 256 * 1024
+#: The largest feature context `macoder plan` (and the Action's `plan-feature`) reads: far
+#: more than a person writes for one feature, small enough that three copies of it fit every
+#: planning model's context.
+MAX_FEATURE_CONTEXT_BYTES: Final = 64 * 1024
 MAX_ANSWER_BYTES: Final = 256 * 1024
 MAX_REPAIR_ROUNDS: Final = 2
 

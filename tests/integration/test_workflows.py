@@ -315,7 +315,7 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert on["pull_request_review"] == {"types": ["submitted"]}  # never an edit or dismissal
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
     jobs = workflow["jobs"]
-    assert list(jobs) == ["plan", "health", "run", "publish"]
+    assert list(jobs) == ["plan", "health", "run", "publish", "plan-feature", "publish-feature"]
     plan, health, task, publish = jobs["plan"], jobs["health"], jobs["run"], jobs["publish"]
     # The plan leases (the ledger) and answers on PRs with the workflow's own token (it runs
     # no agent); never the PAT.
@@ -397,6 +397,57 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert publish_step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
     checkout = publish["steps"][0]
     assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_a_feature_is_planned_by_a_job_with_no_token_and_published_by_one_with_it() -> None:
+    """`workflow_dispatch` with `track` and `context`: plan-feature runs the planning agents
+    with the provider key and no token; publish-feature, which runs no agent, opens the PR.
+    The wave's jobs stay out of it, and a review of the plan's PR starts no revision."""
+    workflow = load(ROOT / ".github" / "workflows" / "macoder.yml")
+    dispatch = triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert {"track", "context"} <= set(dispatch)
+    assert all(dispatch[name]["required"] is False for name in ("track", "context"))
+    jobs = workflow["jobs"]
+    plan, feature, publish = jobs["plan"], jobs["plan-feature"], jobs["publish-feature"]
+    assert "inputs.track == ''" in plan["if"]
+    assert "!startsWith(github.event.pull_request.head.ref, 'macoder/plan-')" in plan["if"]
+    assert "github.event_name == 'workflow_dispatch' && inputs.track != ''" in feature["if"]
+    assert "github.ref_name == github.event.repository.default_branch" in feature["if"]
+    # The planning job: read-only contents, the provider key, and no token for the action.
+    assert feature["permissions"] == {"contents": "read"}
+    assert feature["environment"] == "macoder"
+    step = next(step for step in feature["steps"] if step.get("uses") == "./")
+    assert step["with"]["mode"] == "plan-feature"
+    assert step["with"]["github-token"] == ""
+    assert step["with"]["track"] == "${{ inputs.track }}"
+    assert step["with"]["context"] == "${{ inputs.context }}"
+    assert "MACODER_TOKEN" not in yaml.safe_dump(feature)
+    assert "github.token" not in yaml.safe_dump(feature)
+    assert feature["outputs"] == {"base-sha": "${{ steps.macoder.outputs.base-sha }}"}
+    upload = feature["steps"][-1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "${{ runner.temp }}/macoder-handoff"
+    # The publishing job: writes, runs no agent (no provider key, no OpenCode config).
+    assert publish["needs"] == "plan-feature"
+    assert publish["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "issues": "write",
+    }
+    text = yaml.safe_dump(publish)
+    assert "API_KEY" not in text
+    assert "opencode-config" not in text
+    step = next(step for step in publish["steps"] if step.get("uses") == "./")
+    assert step["with"]["mode"] == "publish-feature"
+    assert step["with"]["base-sha"] == "${{ needs.plan-feature.outputs.base-sha }}"
+    assert step["with"]["github-token"] == "${{ secrets.MACODER_TOKEN || github.token }}"
+    download = next(s for s in publish["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["name"] == upload["with"]["name"]
+    assert publish["steps"][0]["with"]["fetch-depth"] == 0
+    for job in (feature, publish):
+        assert job["steps"][0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+        assert job["concurrency"]["cancel-in-progress"] is False
+        assert "${{ inputs.track }}" in job["concurrency"]["group"]
 
 
 def test_ci_runs_exactly_the_projects_test_entry() -> None:

@@ -134,7 +134,8 @@ def test_secrets_never_show_in_the_repr() -> None:
     [
         (
             {"mode": "deploy"},
-            "input 'mode': must be one of check, plan, health, task, publish, run; got 'deploy'",
+            "input 'mode': must be one of check, plan, health, task, publish, run, plan-feature, "
+            "publish-feature; got 'deploy'",
         ),
         ({"mode": "task"}, "input 'task-id': required with mode 'task'"),
         ({"mode": "check", "task_id": "T001"}, "input 'task-id': not used with mode 'check'"),
@@ -197,7 +198,8 @@ def test_a_bad_input_is_a_usage_error_naming_it(inputs: dict[str, str], expected
 def test_every_problem_is_reported_at_once_one_line_each() -> None:
     message = bad(mode="deploy", task_timeout="-1", max_parallel="x")
     assert message.splitlines() == [
-        "input 'mode': must be one of check, plan, health, task, publish, run; got 'deploy'",
+        "input 'mode': must be one of check, plan, health, task, publish, run, plan-feature, "
+        "publish-feature; got 'deploy'",
         "input 'max-parallel': must be a whole number, got 'x'",
         "input 'task-timeout': must be a positive number of seconds, got '-1'",
     ]
@@ -303,7 +305,7 @@ def test_only_the_modes_that_may_start_an_agent_look_for_opencodes_cache() -> No
     runs = action_yml()["runs"]
     assert isinstance(runs, dict)
     [step] = [step for step in runs["steps"] if step.get("id") == "npm-key"]
-    named = set(re.findall(r"inputs\.mode == '([a-z]+)'", step["if"]))
+    named = set(re.findall(r"inputs\.mode == '([a-z-]+)'", step["if"]))
     assert named == {mode for mode in MODES if ActionInputs(mode=mode).needs_agent}
 
 

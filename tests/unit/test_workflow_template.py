@@ -33,8 +33,9 @@ def test_a_rendered_workflow_pins_the_action_and_names_the_branch_and_backlog() 
     text = render(ACTION, "trunk", "plans/BACKLOG.yaml")
     document = yaml.safe_load(text)
     original = yaml.safe_load(template())
-    assert _uses(original) == ["./"] * 4  # plan, health, task, publish
-    assert _uses(document) == [ACTION] * 4
+    # plan, health, task, publish, plan-feature, publish-feature
+    assert _uses(original) == ["./"] * 6
+    assert _uses(document) == [ACTION] * 6
     on = document[True]  # PyYAML reads the key `on` as a boolean
     assert on["push"]["branches"] == ["trunk"]
     assert on["push"]["paths"] == ["plans/BACKLOG.yaml", "specs/**"]
@@ -133,3 +134,20 @@ def test_the_health_jobs_own_timeouts_fire_before_the_workflow_kills_it() -> Non
     assert health_job_seconds(more) == health_job_seconds(settings) + 2 * settings.checks_timeout
     slower = Settings(checks_timeout=3600)
     assert health_job_seconds(slower) > limit_s  # a slower suite needs a raised timeout
+
+
+def test_the_plan_feature_jobs_own_timeouts_fire_before_the_workflow_kills_it() -> None:
+    """The planning agents and every generation round run under `planning_timeout`: the
+    job's `timeout-minutes` exceeds them all, the OpenCode install and the setup."""
+    from multi_agent_coder.config import Settings
+    from multi_agent_coder.limits import MAX_REPAIR_ROUNDS
+    from multi_agent_coder.run.budget import plan_feature_job_seconds
+
+    settings = Settings()
+    job = yaml.safe_load(template())["jobs"]["plan-feature"]
+    limit_s = job["timeout-minutes"] * 60
+    sessions = (1 + MAX_REPAIR_ROUNDS + 1) * settings.planning_timeout
+    assert plan_feature_job_seconds(settings) >= sessions + 900 + 60
+    assert limit_s >= 1.1 * plan_feature_job_seconds(settings), "the workflow would kill it"
+    slower = Settings(planning_timeout=1800)
+    assert plan_feature_job_seconds(slower) > limit_s  # a slower model needs a raised timeout

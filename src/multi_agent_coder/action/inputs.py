@@ -37,14 +37,18 @@ from pydantic import ValidationError
 
 from multi_agent_coder.action.feedback import Source
 from multi_agent_coder.config import ModelSettings, PullRequestSettings, Settings
-from multi_agent_coder.errors import InvalidTaskIdError, UsageError
-from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, validate_task_id
+from multi_agent_coder.errors import InvalidTaskIdError, InvalidTrackError, UsageError
+from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, validate_task_id, validate_track
 from multi_agent_coder.problems import kind_of
 
 ENV_PREFIX: Final = "ACTION_INPUT_"
 
-Mode = Literal["check", "plan", "health", "task", "publish", "run"]
+Mode = Literal[
+    "check", "plan", "health", "task", "publish", "run", "plan-feature", "publish-feature"
+]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+#: The two jobs of a feature's plan: the agents with no token, then the PR with it.
+FEATURE_MODES: Final = ("plan-feature", "publish-feature")
 
 #: Input name (as in action.yml) -> what an empty value means. Tests hold action.yml to these.
 DEFAULTS: Final[Mapping[str, str]] = {
@@ -53,6 +57,8 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "mode": "run",
     "task-id": "",
     "base-sha": "",
+    "context": "",
+    "track": "",
     "revise": "",
     "healthy-sha": "",
     "unhealthy-sha": "",
@@ -112,8 +118,13 @@ class ActionInputs:
     github_token: str = field(default="", repr=False)
     backlog: str | None = None
     task_id: str | None = None
-    #: The default branch's commit the plan job planned on (task and publish jobs).
+    #: The default branch's commit the plan job planned on (task and publish jobs), or the
+    #: plan-feature job planned the feature on (publish-feature).
     base_sha: str | None = None
+    #: plan-feature / publish-feature: the feature's context file, a path in the repository.
+    context: str | None = None
+    #: plan-feature / publish-feature: the track, `specs/<track>/` (validated like a task id).
+    track: str | None = None
     #: A revision of the task's open PR: where the reviewer's feedback is (the plan job's
     #: `revise` output) — ids only; the task job reads the text from GitHub itself.
     revise: Source | None = None
@@ -136,20 +147,27 @@ class ActionInputs:
 
     @property
     def needs_forge(self) -> bool:
-        """Every mode but `check` and `health` reads pull requests (in-progress = live lease
-        or open PR); those two read only the checkout."""
-        return self.mode not in ("check", "health")
+        """Every mode but `check`, `health` and `plan-feature` reads pull requests (in-progress
+        = live lease or open PR); those read only the checkout."""
+        return self.mode not in ("check", "health", "plan-feature")
 
     @property
     def needs_agent(self) -> bool:
-        """Only a real task or run starts OpenCode; a dry run and the read-only modes do not."""
-        return self.mode in ("task", "run") and not self.dry_run
+        """Only a real task or run, and a feature's planning, start OpenCode; a dry run and
+        the read-only modes do not."""
+        return self.mode in ("task", "run", "plan-feature") and not self.dry_run
 
     def planned(self) -> tuple[str, str]:
         """The task and the base the plan job gave a task or publish job."""
         if self.task_id is None or self.base_sha is None:
             raise InputError(f"inputs 'task-id' and 'base-sha': required with mode '{self.mode}'")
         return self.task_id, self.base_sha
+
+    def feature(self) -> tuple[str, str]:
+        """The track and the feature context of a plan-feature or publish-feature job."""
+        if self.track is None or self.context is None:
+            raise InputError(f"inputs 'track' and 'context': required with mode '{self.mode}'")
+        return self.track, self.context
 
     def require_token(self) -> str:
         """The token, or an `InputError` saying why this mode needs one."""
@@ -160,6 +178,8 @@ class ActionInputs:
                 why = "it lists the open pull requests and leases the ready tasks"
             elif self.mode == "task":
                 why = "it reads the pull requests and the ledger; read access is enough"
+            elif self.mode == "publish-feature":
+                why = "it pushes the plan's branch and opens its pull request"
             else:
                 why = "it pushes the task branch and opens the pull request"
             raise InputError(f"input 'github-token': required with mode '{self.mode}' ({why})")
@@ -275,6 +295,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     backlog = parse("backlog", _relative_path, None)
     task_id = parse("task-id", _task_id, None)
     base_sha = parse("base-sha", _sha, None)
+    context = parse("context", _relative_path, None)
+    track = parse("track", _track, None)
     revise = parse("revise", Source.parse, None)
     healthy_sha = parse("healthy-sha", _sha, None)
     unhealthy_sha = parse("unhealthy-sha", _sha, None)
@@ -292,6 +314,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         if value is not None:
             pull_request[key] = value
 
+    problems += _feature_problems(mode, get)
     if mode in ("task", "publish") and not get("task-id"):
         problems.append(f"input 'task-id': required with mode '{mode}' (the task this job runs)")
     if (mode in ("publish", "health") or (mode == "task" and not dry_run)) and not get("base-sha"):
@@ -303,8 +326,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     for name, only in (("healthy-sha", "task"), ("unhealthy-sha", "publish")):
         if get(name) and mode != only:
             problems.append(f"input '{name}': only for mode {only}, not '{mode}'")
-    if mode == "check" and get("task-id"):
-        problems.append("input 'task-id': not used with mode 'check'; remove it")
+    if mode in ("check", *FEATURE_MODES) and get("task-id"):
+        problems.append(f"input 'task-id': not used with mode '{mode}'; remove it")
     if problems:
         raise InputError("\n".join(problems))
     return ActionInputs(
@@ -313,6 +336,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         backlog=backlog,
         task_id=task_id,
         base_sha=base_sha,
+        context=context,
+        track=track,
         revise=revise,
         healthy_sha=healthy_sha,
         unhealthy_sha=unhealthy_sha,
@@ -353,6 +378,48 @@ def read_runner(environ: Mapping[str, str]) -> RunnerContext:
         event_path=path("GITHUB_EVENT_PATH"),
         workflow_ref=environ.get("GITHUB_WORKFLOW_REF", "").strip() or None,
     )
+
+
+def _feature_problems(mode: Mode, get: Callable[[str], str]) -> list[str]:
+    """A feature's two jobs: each needs the track and the context (the same in both, from
+    the dispatch); publish-feature needs the planned base too. The planning job holds no
+    token at all — it runs agents, and only publish-feature writes. The feature inputs mean
+    nothing to the other modes, and a dry run of a feature's plan is none (refused, not
+    ignored)."""
+    problems: list[str] = []
+    if mode not in FEATURE_MODES:
+        problems += [
+            f"input '{name}': only for modes plan-feature and publish-feature, not '{mode}'"
+            for name in ("context", "track")
+            if get(name)
+        ]
+        return problems
+    problems += [
+        f"input '{name}': required with mode '{mode}' ({why})"
+        for name, why in (
+            ("track", "the feature's folder under specs/ and its branch macoder/plan-<track>"),
+            ("context", "the feature's context file, a path in the repository"),
+        )
+        if not get(name)
+    ]
+    if mode == "plan-feature" and get("github-token"):
+        problems.append(
+            "input 'github-token': must be empty with mode 'plan-feature': that job runs the "
+            "planning agents and holds no token; the publish-feature job opens the PR with it"
+        )
+    if mode == "plan-feature" and get("base-sha"):
+        problems.append(
+            "input 'base-sha': not used with mode 'plan-feature' (it plans on the default "
+            "branch's head as checked out, and outputs that commit as base-sha)"
+        )
+    if mode == "publish-feature" and not get("base-sha"):
+        problems.append(
+            "input 'base-sha': required with mode 'publish-feature' (the plan-feature job's "
+            "output base-sha)"
+        )
+    if get("dry-run") and get("dry-run").strip() not in _FALSE:
+        problems.append(f"input 'dry-run': not for mode '{mode}' (a plan is made or not at all)")
+    return problems
 
 
 def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -416,6 +483,14 @@ def _command_name(value: str) -> str:
     if any(ch.isspace() for ch in text) or "\x00" in text:
         raise ValueError(f"must be one program name or path, got {_show(text)}")
     return text
+
+
+def _track(value: str) -> str:
+    """A track's name, refused before it reaches a path, a ref or a branch name."""
+    try:
+        return validate_track(value.strip())
+    except InvalidTrackError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _task_id(value: str) -> str:

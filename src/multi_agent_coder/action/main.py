@@ -11,7 +11,11 @@ calls; it decides nothing about tasks on its own:
 - `health`: the repository's checks on the planned base, once for the wave, in a job that
   holds no write token (they run the repository's code); the task jobs trust its verdict;
 - `task` / `run`: the orchestrator with the GitHub forge and the OpenCode agent, restricted
-  to one task (`task`) or over every ready task (`run`), then the PR outputs and a job summary.
+  to one task (`task`) or over every ready task (`run`), then the PR outputs and a job summary;
+- `plan-feature`: `macoder plan` and `macoder generate` for one feature, in a job with no
+  token at all, handed off as one commit (`run/feature.py`);
+- `publish-feature`: that hand-off checked, then the plan's one pull request opened or
+  updated (`run/feature_publish.py`).
 
 Everything that touches git, GitHub or the agent is the session's (`run/session.py`, the
 same one the CLI opens, with the GitHub forge and the ledger shared through the remote); this
@@ -47,6 +51,8 @@ from multi_agent_coder.action.outputs import (
     MATRIX_LIMIT,
     append_summary,
     ready_json,
+    render_feature_publish_summary,
+    render_feature_summary,
     render_health_summary,
     render_plan_summary,
     render_publish_summary,
@@ -217,6 +223,8 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
         return check(job, settings)
     if inputs.mode == "health":
         return health(job, settings)
+    if inputs.mode == "plan-feature":
+        return plan_feature(job, settings, agent_factory)
     handoff = _handoff_store(job) if inputs.mode == "task" and not inputs.dry_run else None
     session = open_github(
         job.root,
@@ -234,6 +242,8 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
             return plan(job, session)
         if inputs.mode == "publish":
             return publish(job, session)
+        if inputs.mode == "publish-feature":
+            return publish_feature(job, session)
         with _opencode_config_file(inputs, runner) as config_path:
             session.settings = with_inputs(
                 settings, inputs, opencode_config=config_path, opencode_bin=runner.opencode_bin
@@ -310,6 +320,98 @@ def health(job: Job, settings: Settings) -> int:
         print(workflow_command("error", text, title="macoder health"), file=out)
     out.flush()
     return EXIT_OK if healthy else EXIT_PROBLEMS
+
+
+def plan_feature(job: Job, settings: Settings, agent_factory: AgentFactory | None) -> int:
+    """The plan-feature job: the planning agents and the generator on the checked-out default
+    branch, handed off for publish-feature (`run/feature.py`). No token, no forge: the session
+    has none to reach (`open_offline`), and the model key reaches the agents only through the
+    gateway, as in a task job. Outputs `base-sha` (publish-feature's input), `head-sha`,
+    `tasks` (the new ids as JSON) and `result` planned; a failure fails the job, naming why,
+    and hands nothing off."""
+    from multi_agent_coder.errors import ProblemsFound
+    from multi_agent_coder.run.feature import FeatureRequest, plan_and_hand_off
+    from multi_agent_coder.run.session import open_offline
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    track, context = inputs.feature()
+    request = FeatureRequest(context, track, runner.lease_run_id, handoff_dir(runner))
+    why = "the plan-feature job holds no GitHub token; publish-feature does the writing"
+    with _opencode_config_file(inputs, runner) as config_path:
+        settings = with_inputs(
+            settings, inputs, opencode_config=config_path, opencode_bin=runner.opencode_bin
+        )
+        with open_offline(job.root, settings, why=why, agent_factory=agent_factory) as session:
+            try:
+                planned = plan_and_hand_off(
+                    session,
+                    request,
+                    on_event=lambda text: print(visible(text), file=out, flush=True),
+                )
+            except ProblemsFound as exc:
+                for problem in exc.problems:
+                    print(workflow_command("error", problem.render(), title="macoder"), file=out)
+                raise
+    write_outputs(
+        runner.output_file,
+        {
+            "base-sha": planned.base_sha,
+            "head-sha": planned.head_sha,
+            "tasks": ready_json(planned.added),
+            "result": "planned",
+        },
+    )
+    append_summary(runner.summary_file, render_feature_summary(planned, context))
+    print(
+        visible(
+            f"planned {track}: {', '.join(planned.added)} on {planned.base_sha[:10]}; "
+            "handed off for publish-feature"
+        ),
+        file=out,
+        flush=True,
+    )
+    return EXIT_OK
+
+
+def publish_feature(job: Job, session: Session) -> int:
+    """The publish-feature job: the plan's hand-off checked, then its branch pushed and its
+    one pull request opened or updated (`run/feature_publish.py`). Exit 1 when refused."""
+    from multi_agent_coder.run.feature_publish import publish_feature as publish_plan
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    track, context = inputs.feature()
+    base_sha = inputs.base_sha
+    if base_sha is None:  # read_inputs requires it with this mode
+        raise InputError("input 'base-sha': required with mode 'publish-feature'")
+    done = publish_plan(
+        session,
+        track,
+        run_id=runner.lease_run_id,
+        base_sha=base_sha,
+        context=context,
+        directory=handoff_dir(runner),
+        run_url=runner.run_url,
+    )
+    pr = done.pr
+    write_outputs(
+        runner.output_file,
+        {
+            "pr-number": str(pr.number) if pr is not None else "",
+            "pr-url": pr.url if pr is not None else "",
+            "operation": pr.operation if pr is not None else "none",
+            "head-sha": pr.head_sha if pr is not None else "",
+            "tasks": ready_json(done.added),
+            "result": done.status,
+        },
+    )
+    append_summary(runner.summary_file, render_feature_publish_summary(done))
+    if done.status == "published" and pr is not None:
+        print(visible(f"plan {track}: PR #{pr.number} ({pr.operation})"), file=out)
+    else:
+        level = "error" if done.status == "refused" else "warning"
+        print(workflow_command(level, done.reason, title=f"macoder plan {track}"), file=out)
+    out.flush()
+    return EXIT_PROBLEMS if done.status == "refused" else EXIT_OK
 
 
 def plan(job: Job, session: Session) -> int:

@@ -23,6 +23,8 @@ from multi_agent_coder.visible import visible
 
 if TYPE_CHECKING:
     from multi_agent_coder.backlog.model import Task
+    from multi_agent_coder.run.feature import FeaturePlanned
+    from multi_agent_coder.run.feature_publish import FeaturePublished
     from multi_agent_coder.run.orchestrator import RunReport
     from multi_agent_coder.run.publish import Published
     from multi_agent_coder.run.state import RunState
@@ -284,3 +286,35 @@ def render_publish_summary(done: Published) -> str:
     else:
         what = done.reason
     return f"### macoder: {done.task_id} {done.status}\n\n{_cell(what)}\n"
+
+
+def render_feature_summary(planned: FeaturePlanned, context: str) -> str:
+    """The plan-feature job's summary: the agents, the files, the new tasks."""
+    agents = "\n".join(
+        f"| {_cell(a.role)} | `{_cell(a.file)}` | {_cell(a.outcome)} | {duration(a.duration_s)} "
+        f"| {_tokens(a.tokens_in)} / {_tokens(a.tokens_out)} |"
+        for a in planned.plan.agents
+    )
+    files = "\n".join(f"- `{_cell(name)}`" for name in planned.files)
+    rounds = len(planned.generated.rounds)
+    return (
+        f"### macoder: plan {planned.track} handed off\n\n"
+        f"From `{_cell(context)}` at `{planned.base_sha[:10]}` with {_cell(planned.plan.model)}; "
+        f"{len(planned.added)} new task(s) in {rounds} generation round(s): "
+        f"{_cell(', '.join(planned.added))}. The publish-feature job opens the pull request.\n\n"
+        "| agent | file | outcome | time | tokens in / out |\n| --- | --- | --- | --- | --- |\n"
+        f"{agents}\n\n{files}\n"
+    )
+
+
+def render_feature_publish_summary(done: FeaturePublished) -> str:
+    """The publish-feature job's summary: the plan's PR, or why the hand-off was refused."""
+    if done.pr is not None and done.status == "published":
+        pr = done.pr
+        what = (
+            f"{_pr_link(pr.number, pr.url)} {pr.operation} at `{pr.head_sha[:10]}` with "
+            f"{len(done.added)} new task(s): {', '.join(done.added)}"
+        )
+    else:
+        what = done.reason
+    return f"### macoder: plan {done.track} {done.status}\n\n{_cell(what)}\n"

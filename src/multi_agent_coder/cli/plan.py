@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 
 from multi_agent_coder.cli.common import open_session
-
-#: The largest feature context read: far more than a person writes for one feature, small
-#: enough that three copies of it fit every planning model's context.
-MAX_CONTEXT_FILE_BYTES = 64 * 1024
+from multi_agent_coder.limits import MAX_FEATURE_CONTEXT_BYTES
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from multi_agent_coder.visible import visible
 
     track = validate_track(args.track)
-    raw = read_user_file(Path(args.context), max_bytes=MAX_CONTEXT_FILE_BYTES)
+    raw = read_user_file(Path(args.context), max_bytes=MAX_FEATURE_CONTEXT_BYTES)
     try:
         context = raw.decode("utf-8").strip()
     except UnicodeDecodeError as exc:

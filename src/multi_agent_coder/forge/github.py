@@ -235,6 +235,61 @@ class GitHubForge:
         self._dress(created.number, ready=not wanted.draft)
         return PrResult(created.number, created.url, "created", head_sha, added)
 
+    def find_open_branch_pr(self, branch: str) -> PullRequest | None:
+        """The open pull request of `branch` (a track's plan branch) of this repository."""
+        request = sansio.list_pulls(self.slug, head=branch, per_page=self.page_size)
+        for page in self.api.pages(request):
+            if not isinstance(page, list):
+                raise ForgeError(f"{self.slug}: GitHub sent a pull-request list that is no list")
+            for item in page:
+                pr = sansio.parse_pull(item, self.slug, branch=branch)
+                if pr is not None and pr.state is PrState.OPEN:
+                    return pr
+        return None
+
+    def create_or_update_branch_pr(
+        self,
+        *,
+        branch: str,
+        base: str,
+        head_sha: str,
+        title: str,
+        body: str,
+        labels: tuple[str, ...],
+    ) -> PrResult:
+        """The one open pull request of `branch` (a track's plan, `macoder/plan-<track>`):
+        opened, or — when one is open already — its title and body replaced, never a second
+        one. Ready for review (a person merges it), dressed like a task's PR (labels,
+        milestone, assignees, reviewers from the `pull_request` settings)."""
+        title = sansio.fit(visible(title), sansio.MAX_TITLE_CHARS)
+        body = sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS)
+        found = self.find_open_branch_pr(branch)
+        if found is None:
+            request = sansio.create_pull(
+                self.slug, title=title, head=branch, base=base, body=body, draft=False
+            )
+            try:
+                data = self._send(request)
+            except PullRequestExistsError:  # a racing job opened it a moment ago
+                found = self.find_open_branch_pr(branch)
+                if found is None:
+                    raise ForgeError(
+                        f"{self.slug}: GitHub says a pull request for {branch} exists, "
+                        "but none is open; try again"
+                    ) from None
+            else:
+                created = sansio.parse_pull(data, self.slug, branch=branch)
+                if created is None:
+                    raise ForgeError(f"{self.slug}: GitHub opened a pull request for another head")
+                added = self.add_labels(created.number, (*labels, *self.options.labels))
+                self._dress(created.number, ready=True)
+                log.info("opened %s #%d for %s", self.slug, created.number, branch)
+                return PrResult(created.number, created.url, "created", head_sha, added)
+        self._send(sansio.update_pull(self.slug, found.number, title=title, body=body))
+        added = self.add_labels(found.number, (*labels, *self.options.labels))
+        log.info("updated %s #%d for %s", self.slug, found.number, branch)
+        return PrResult(found.number, found.url, "updated", head_sha, added)
+
     def _dress(self, number: int, *, ready: bool) -> None:
         """The `pull_request` settings on a PR macoder just opened: milestone, assignees, and
         — once there is something to review — the reviewers (last, so their notification

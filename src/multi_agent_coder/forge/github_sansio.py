@@ -50,7 +50,7 @@ from multi_agent_coder.forge.base import (
     PrState,
     PullRequest,
 )
-from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, pr_subject
+from multi_agent_coder.ids import GITHUB_SLUG_PATTERN, PrKind, pr_subject
 from multi_agent_coder.limits import MAX_REVIEW_COMMENTS
 
 DEFAULT_API_URL: Final = "https://api.github.com"
@@ -589,27 +589,35 @@ def _timestamp(value: Any) -> float:
         return 0.0
 
 
-def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
+def parse_pull(data: Any, slug: Slug, *, branch: str | None = None) -> PullRequest | None:
     """A macoder `PullRequest` from a pull-request object, or None when it is not macoder's.
 
     Macoder's are the ones whose head is a `macoder/<task id>` branch of this very repository;
-    a fork's branch of the same name is someone else's and must never be updated.
+    a fork's branch of the same name is someone else's and must never be updated. With
+    `branch` (a track's plan branch, `macoder/plan-<track>`), exactly the PRs of that head of
+    this repository are, with no task (`task_id` is "").
     """
     if not isinstance(data, Mapping):
         raise GitHubError(f"{slug}: GitHub sent a pull request that is not an object")
     try:
         head = data["head"]
         base = data["base"]
-        branch = str(head["ref"])
+        head_ref = str(head["ref"])
         number = int(data["number"])
     except (KeyError, TypeError, ValueError) as exc:
         raise GitHubError(f"{slug}: GitHub sent a pull request without {exc}") from None
-    subject = pr_subject(branch) if not branch.startswith("refs/") else None
+    subject = pr_subject(head_ref) if not head_ref.startswith("refs/") else None
     repo = head.get("repo") if isinstance(head, Mapping) else None
     full_name = repo.get("full_name") if isinstance(repo, Mapping) else None
-    if subject is None:
+    kind: PrKind = "task"
+    if branch is not None:
+        if head_ref != branch:
+            return None
+        task_id = ""
+    elif subject is None:
         return None
-    kind, task_id = subject
+    else:
+        kind, task_id = subject
     if not isinstance(full_name, str) or full_name.lower() != str(slug).lower():
         return None
     merged = bool(data.get("merged_at"))
@@ -624,7 +632,7 @@ def parse_pull(data: Any, slug: Slug) -> PullRequest | None:
     return PullRequest(
         number=number,
         task_id=task_id,
-        branch=branch,
+        branch=head_ref,
         base=str(base.get("ref", "")) if isinstance(base, Mapping) else "",
         title=str(data.get("title") or ""),
         body=str(data.get("body") or ""),

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import ForgeError, GitError, NeedsReviewError, PushRejectedError
 from multi_agent_coder.git.env import run_git
-from multi_agent_coder.ids import BRANCH_PREFIX, branch_for
+from multi_agent_coder.ids import BRANCH_PREFIX, branch_for, is_plan_branch
 from multi_agent_coder.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class Remote:
         The same check `publish` makes, available before any work starts, so a task whose
         branch a person touched can stop before its agent runs.
         """
-        branch = task_branch(branch)
+        branch = pushable_branch(branch)
         default_ref, remote_sha = self.heads(branch)
         if remote_sha is None:
             return ()
@@ -199,7 +199,7 @@ class Remote:
         (`--no-verify`): the content was verified by macoder, and a hook that prompts or
         fails on a CI runner must not decide whether a verified task gets its PR.
         """
-        branch = task_branch(branch)
+        branch = pushable_branch(branch)
         default_ref, remote_sha = self.heads(branch)
         if remote_sha == head_sha:
             log.info("%s is already at %s on the remote", branch, head_sha[:10])
@@ -308,6 +308,13 @@ def task_branch(branch: str) -> str:
     if not short.startswith(BRANCH_PREFIX):
         raise ForgeError(f"not a task branch: {short!r}; macoder pushes only macoder/<id>")
     return branch_for(short.removeprefix(BRANCH_PREFIX))
+
+
+def pushable_branch(branch: str) -> str:
+    """A branch macoder may push: a task's `macoder/<id>`, or a track's plan branch
+    `macoder/plan-<track>` (the Action's `plan-feature`); a `ForgeError` for anything else."""
+    short = branch.removeprefix("refs/heads/")
+    return short if is_plan_branch(short) else task_branch(short)
 
 
 def _is_network(stderr: str) -> bool:

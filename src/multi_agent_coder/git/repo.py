@@ -236,38 +236,41 @@ class Repo:
         index.write()
         return str(commit)
 
-    def commit_file(
-        self, parent: str, path: str, data: bytes, message: str, author: tuple[str, str]
+    def commit_files(
+        self,
+        base: str,
+        files: Mapping[str, bytes],
+        message: str,
+        author: tuple[str, str],
+        *,
+        ref: str | None = None,
     ) -> str:
-        """A new commit on top of `parent` whose tree is `parent`'s with the file at `path`
-        (a `/`-separated path inside the repository) holding `data`, made in memory: no
-        worktree, no index, no ref moved (the caller points a branch at it). The file keeps
-        its mode; a new file is a regular one."""
-        base = self.commit(parent)
-        parts = [part for part in path.split("/") if part]
-        if not parts or any(part in (".", "..") for part in parts):
-            raise GitError(f"{path!r} is not a path inside the repository")
-        blob = self.raw.create_blob(data)
-        tree = self._tree_with(base.tree, parts, blob)
-        sig = signature(author)
-        return str(self.raw.create_commit(None, sig, sig, message, tree, [base.id]))
+        """A commit on top of `base` whose tree is `base`'s with `files` (POSIX path from the
+        root -> content) written in, pointed at by `ref` when one is given; its id.
 
-    def _tree_with(
-        self, tree: pygit2.Tree | None, parts: list[str], blob: pygit2.Oid
-    ) -> pygit2.Oid:
-        builder = self.raw.TreeBuilder(tree) if tree is not None else self.raw.TreeBuilder()
-        name = parts[0]
-        entry = tree[name] if tree is not None and name in tree else None
-        if len(parts) == 1:
-            mode = entry.filemode if entry is not None and entry.type_str == "blob" else None
-            builder.insert(name, blob, mode or pygit2.GIT_FILEMODE_BLOB)
-        else:
-            sub = self.raw[entry.id] if entry is not None and entry.type_str == "tree" else None
-            subtree = sub if isinstance(sub, pygit2.Tree) else None
-            builder.insert(
-                name, self._tree_with(subtree, parts[1:], blob), pygit2.GIT_FILEMODE_TREE
+        Built from objects alone (a private in-memory index, no working tree, no hook, no
+        filter): nothing else of the checkout can slip in, and the checkout, its index and
+        its branches are left exactly as they were. A file that exists keeps its mode (an
+        executable stays one); a new one is a regular file."""
+        parent = self.commit(base)
+        index = pygit2.Index()
+        index.read_tree(parent.tree)
+        for path, data in sorted(files.items()):
+            name = PurePosixPath(path).as_posix()
+            if any(part in ("", ".", "..") for part in name.split("/")):
+                raise GitError(f"{path!r} is not a path inside the repository")
+            existing = index[name] if name in index else None  # noqa: SIM401 - pygit2.Index has no get()
+            modes = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)
+            mode = (
+                existing.mode if existing is not None and existing.mode in modes else FileMode.BLOB
             )
-        return builder.write()
+            index.add(pygit2.IndexEntry(name, self.raw.create_blob(data), mode))
+        tree = index.write_tree(self.raw)
+        sig = signature(author)
+        commit = self.raw.create_commit(None, sig, sig, message, tree, [parent.id])
+        if ref is not None:
+            self.raw.references.create(ref, commit, force=True)
+        return str(commit)
 
     def changed_files(self, workdir: Path) -> list[str]:
         """Paths that differ from HEAD in the worktree at `workdir`: staged, unstaged or new."""

@@ -23,7 +23,9 @@ The bounds, in the order a task job meets them:
 - what macoder does not bound itself (the checkout, installing macoder, uploading the
   hand-off): a fixed allowance.
 
-The health job (`health_job_seconds`) meets only the health check and the unbounded setup.
+The health job (`health_job_seconds`) meets only the health check and the unbounded setup;
+the plan-feature job (`plan_feature_job_seconds`) the install, the planning and generation
+sessions and the unbounded setup.
 
 Pure: settings in, seconds out. The workflow test holds `.github/workflows/macoder.yml` to it.
 """
@@ -33,7 +35,11 @@ from __future__ import annotations
 from typing import Final
 
 from multi_agent_coder.config import Settings
-from multi_agent_coder.limits import OPENCODE_INSTALL_TIMEOUT_S, OPENCODE_VERSION_CHECK_S
+from multi_agent_coder.limits import (
+    MAX_REPAIR_ROUNDS,
+    OPENCODE_INSTALL_TIMEOUT_S,
+    OPENCODE_VERSION_CHECK_S,
+)
 
 #: The runtime's start (60 s), the abort grace (5 s), the delete check (2 s) and its stop
 #: (5 s) around a session, rounded up.
@@ -63,6 +69,17 @@ def health_job_seconds(settings: Settings) -> float:
     the repository's checks on the planned base, and the setup around them (checkout,
     installing macoder)."""
     return health_checks(settings) * settings.checks_timeout + UNBOUNDED_SETUP_S
+
+
+def plan_feature_job_seconds(settings: Settings) -> float:
+    """The longest the Action's plan-feature job runs before one of its own timeouts has
+    ended it: installing OpenCode, the three planning agents (in parallel, each under
+    `planning_timeout`), then each generation round (at most `MAX_REPAIR_ROUNDS` + 1, each a
+    session under `planning_timeout`), every session with the runtime's waits around it, and
+    the unbounded setup. It runs none of the repository's checks."""
+    install = OPENCODE_INSTALL_TIMEOUT_S + OPENCODE_VERSION_CHECK_S
+    session = settings.planning_timeout + RUNTIME_WAITS_S
+    return install + session * (1 + MAX_REPAIR_ROUNDS + 1) + UNBOUNDED_SETUP_S
 
 
 def task_lease_seconds(settings: Settings) -> float:

@@ -299,7 +299,7 @@ def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw
         f"Proposed by `macoder rebase` ({report.model}). Merging it resets the task's "
         "attempts; closing it leaves the task as it was."
     )
-    commit = repo.commit_file(sha, settings.backlog, raw, message, session.author)
+    commit = repo.commit_files(sha, {settings.backlog: raw}, message, session.author)
     local = repo.branch_head(branch)
     repo.update_ref(HEADS + branch, commit, local, f"macoder rebase {task_id}")
     forge.publish_branch(branch, commit, fast_forward=False)

@@ -545,6 +545,27 @@ def open_github(
     )
 
 
+def open_offline(
+    root: Path, settings: Settings, *, why: str, agent_factory: AgentFactory | None = None
+) -> Session:
+    """A repository and an agent runtime with no forge at all (`forge/offline.py`): the
+    Action's `plan-feature` job, which holds no token, plans and hands off. Any call that
+    would reach a forge fails, saying `why` there is none."""
+    from multi_agent_coder.forge.offline import OfflineForge
+
+    def forge(repo: Repo) -> Forge:
+        del repo
+        return OfflineForge(why)
+
+    return Session(
+        Repo.open(root),
+        settings,
+        forge,
+        agent_factory or _default_agent(),
+        preflight=_default_preflight(agent_factory),
+    )
+
+
 def check_commit(
     root: Path, settings: Settings, sha: str, *, python: str, environ: Mapping[str, str]
 ) -> HealthReport:

@@ -1,0 +1,254 @@
+"""The Action's `publish-feature` job: a plan-feature job's hand-off becomes one pull request.
+
+This job holds the write token and runs no agent, no repository code and no npm. It:
+
+1. reads `feature.json` (bounded, strictly typed) and checks it names this track, this
+   workflow run, this feature context and the planned base — a commit of the default branch;
+2. reads the bundle's header without git and checks it carries exactly
+   `refs/macoder/handoff/plan-<track>` at the announced head on exactly the planned base;
+   then git verifies and fetches it;
+3. checks the commit and its change by `run/feature_rules.py` (one commit of macoder's; only
+   `<specs_dir>/<track>/**` and the backlog; the backlog only by new pending tasks appended,
+   the whole file passing `macoder check` with the repository's own settings as the default
+   branch has them);
+4. pushes `macoder/plan-<track>` with a lease on the inspected remote commit — never over a
+   person's commits (they edited the plan on its PR: nothing is pushed, the PR is labelled
+   `macoder:needs-review`, and the refusal says so) — and opens the branch's one pull request,
+   or updates the one open already (a re-run replaces the plan: never a second PR).
+
+The pull request's title and body are this job's own words, built from what it verified (the
+files, the new tasks' ids and titles as the backlog now reads), not taken from the hand-off.
+There is no ledger record: a plan is no task, and its PR, once merged, is the backlog change
+that starts the next wave.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Final, Literal
+
+from multi_agent_coder.backlog.model import Task
+from multi_agent_coder.backlog.rules import check_rules
+from multi_agent_coder.context.hygiene import hygiene_check
+from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
+from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.github import GitHubForge
+from multi_agent_coder.git import bundle
+from multi_agent_coder.ids import plan_branch_for, validate_track
+from multi_agent_coder.run.feature import (
+    BUNDLE_FILE,
+    FeatureHandoff,
+    folder_name,
+    read_feature_handoff,
+    ref_for_track,
+)
+from multi_agent_coder.run.feature_rules import (
+    MAX_FEATURE_BUNDLE_BYTES,
+    FeatureExpected,
+    appended_tasks,
+    bundle_problems,
+    commit_problems,
+    path_problems,
+)
+from multi_agent_coder.run.session import Session, macoder_emails
+from multi_agent_coder.userfiles import resolve_user_file
+
+#: On a plan's pull request, beside `macoder`: a feature's specs and tasks for a person to
+#: review and merge (no task runs until it is merged).
+LABEL_PLAN: Final = "macoder:plan"
+
+FeatureStatus = Literal["published", "refused", "nothing"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeaturePublished:
+    """What became of a plan's hand-off."""
+
+    track: str
+    status: FeatureStatus
+    reason: str
+    pr: PrResult | None = None
+    added: tuple[str, ...] = ()
+
+
+class _Refused(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def publish_feature(
+    session: Session,
+    track: str,
+    *,
+    run_id: str,
+    base_sha: str,
+    context: str,
+    directory: Path,
+    run_url: str = "",
+) -> FeaturePublished:
+    """Check the hand-off of `track` in `directory/plan-<track>/` and open (or update) its one
+    pull request; see the module's docstring. `run_url`: the workflow run, named in the PR."""
+    track = validate_track(track)
+    settings = session.settings
+    expected = FeatureExpected(
+        track=track,
+        run_id=run_id,
+        base_sha=base_sha,
+        ref=ref_for_track(track),
+        emails=macoder_emails(settings),
+        specs_dir=PurePosixPath(settings.specs_dir).as_posix(),
+        backlog_path=PurePosixPath(settings.backlog).as_posix(),
+    )
+    try:
+        handoff = read_feature_handoff(directory, track)
+        if handoff is None:
+            return FeaturePublished(
+                track, "nothing", "the plan-feature job left no hand-off; nothing to publish"
+            )
+        _check_result(session, handoff, expected, context)
+        added = _check_commit(session, handoff.head_sha, expected, directory)
+        branch = plan_branch_for(track)
+        github = _github(session)
+        github.publish_branch(branch, handoff.head_sha)
+        pr = github.create_or_update_branch_pr(
+            branch=branch,
+            base=session.repo.default_branch(),
+            head_sha=handoff.head_sha,
+            title=f"macoder plan: {track} ({len(added)} new task{'s' if len(added) != 1 else ''})",
+            body=pr_body(expected, context, added, run_url=run_url),
+            labels=(LABEL, LABEL_PLAN),
+        )
+    except _Refused as refused:
+        return FeaturePublished(track, "refused", "publish refused: " + "; ".join(refused.problems))
+    except NeedsReviewError as exc:
+        return FeaturePublished(track, "refused", _held_for_review(session, track, exc))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return FeaturePublished(track, "refused", f"publish failed: {type(exc).__name__}: {exc}")
+    except MacoderError as exc:  # HandoffError, GitError, a GitHub refusal
+        return FeaturePublished(track, "refused", f"publish failed: {exc}")
+    return FeaturePublished(track, "published", "", pr, tuple(t.id for t in added))
+
+
+def pr_body(
+    expected: FeatureExpected, context: str, added: list[Task], *, run_url: str = ""
+) -> str:
+    """The plan's PR, in the publish job's own words: what it is, what merging it does."""
+    track_dir = expected.track_dir
+    started = f" ([workflow run]({run_url}))" if run_url else ""
+    tasks = "\n".join(f"- **{t.id}** {t.title}" for t in added)
+    return (
+        f"## macoder plan: {expected.track}\n\n"
+        f"macoder's `plan-feature`{started} planned this feature from `{context}` at "
+        f"{expected.base_sha[:10]}: three planning agents (spec, architecture, QA) wrote "
+        f"`{track_dir}/`, the structured merge made `{track_dir}/PLAN.md`, and the generator "
+        f"appended {len(added)} task{'s' if len(added) != 1 else ''} to "
+        f"`{expected.backlog_path}`, checked as `macoder check` checks it.\n\n"
+        f"### New tasks\n\n{tasks}\n\n"
+        "### What to do\n\n"
+        "This is a plan for a person to review and merge; nothing runs before it is merged.\n\n"
+        f"- **Merge** it and the new tasks are on the default branch: the next wave starts "
+        "as usual, one pull request per ready task.\n"
+        "- **Edit** the specs or the tasks on this branch first if you like: macoder never "
+        "pushes over your commits (a new plan for this track then stops and says so).\n"
+        "- **Plan again** by starting the workflow again with the same track: this pull "
+        "request is updated in place, never a second one.\n"
+        "- **Close** it to drop the plan.\n"
+    )
+
+
+def _held_for_review(session: Session, track: str, exc: NeedsReviewError) -> str:
+    """A person pushed to the plan's branch: their commits stay, and the open PR (if any) is
+    labelled for review; the refusal's reason."""
+    why = f"{exc}; nothing was pushed: the plan's branch stays as the person left it"
+    try:
+        github = _github(session)
+        pr = github.find_open_branch_pr(plan_branch_for(track))
+        if pr is not None:
+            github.add_labels(pr.number, (LABEL_NEEDS_REVIEW,))
+            why += f" (PR #{pr.number} labelled {LABEL_NEEDS_REVIEW})"
+    except (_Refused, MacoderError):  # the refusal stands; the label is a courtesy
+        pass
+    return why
+
+
+def _github(session: Session) -> GitHubForge:
+    forge = session.forge
+    if not isinstance(forge, GitHubForge):
+        raise _Refused([f"a plan's pull request is opened on GitHub, not on {forge.name}"])
+    return forge
+
+
+def _check_result(
+    session: Session, handoff: FeatureHandoff, expected: FeatureExpected, context: str
+) -> None:
+    problems = [
+        f"feature.json names {name} {got!r}, expected {want!r}"
+        for name, got, want in (
+            ("track", handoff.track, expected.track),
+            ("run", handoff.run_id, expected.run_id),
+            ("base", handoff.base_sha, expected.base_sha),
+            ("context", handoff.context, context),
+        )
+        if got != want
+    ]
+    if problems:
+        raise _Refused(problems)
+    repo = session.repo
+    default = repo.branch_head(repo.default_branch())
+    try:
+        on_default = default is not None and repo.descends_from(default, expected.base_sha)
+    except MacoderError:  # the base is no commit of this repository
+        on_default = False
+    if not on_default:
+        raise _Refused(
+            [f"the planned base {expected.base_sha[:10]} is no commit of the default branch"]
+        )
+
+
+def _check_commit(
+    session: Session, head: str, expected: FeatureExpected, directory: Path
+) -> list[Task]:
+    """The bundle, its commit and its change, in that order (git sees the bundle only after
+    its header holds); the tasks the plan appends."""
+    path = directory / folder_name(expected.track) / BUNDLE_FILE
+    try:  # a regular file in the hand-off folder, never a FIFO that would block the open
+        resolve_user_file(path, shown=BUNDLE_FILE, root=path.parent)
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            start = stream.read(bundle.MAX_HEADER_BYTES + 2)
+    except UnreadableFileError as exc:
+        raise _Refused([str(exc)]) from None
+    if size > MAX_FEATURE_BUNDLE_BYTES:
+        raise _Refused([f"{BUNDLE_FILE} is {size} bytes; the limit is {MAX_FEATURE_BUNDLE_BYTES}"])
+    try:
+        problems = bundle_problems(bundle.read_header(start), expected, head)
+    except bundle.BundleError as exc:
+        raise _Refused([f"{BUNDLE_FILE}: {exc}"]) from None
+    if problems:
+        raise _Refused(problems)
+    repo = session.repo
+    try:
+        bundle.verify_and_fetch(repo.root, path, expected.ref)
+    except MacoderError as exc:
+        raise _Refused([f"{BUNDLE_FILE}: {exc}"]) from None
+    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
+    if problems:
+        raise _Refused(problems)
+    problems = path_problems(repo.changes(expected.base_sha, head), expected)
+    if problems:
+        raise _Refused(problems)
+    settings = session.settings
+    limit = settings.max_file_bytes
+    try:
+        before = repo.file_at(expected.base_sha, expected.backlog_path, max_bytes=limit)
+        after = repo.file_at(head, expected.backlog_path, max_bytes=limit)
+    except UnreadableFileError as exc:
+        raise _Refused([str(exc)]) from None
+    checks = (check_rules, hygiene_check(settings.context_settings()))
+    added, problems = appended_tasks(before, after, expected.backlog_path, checks)
+    if problems:
+        raise _Refused(problems)
+    return added
