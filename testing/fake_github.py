@@ -28,15 +28,22 @@ Implemented, under `/repos/{o}/{r}`:
 - `PUT /pulls/{n}/merge` (a real merge commit in the bare repository), `GET
   /git/matching-refs/{ref}` and `DELETE /git/refs/{ref}` (the task branch after a merge);
 
+`POST /git/refs` (a branch created at a commit);
+
 and `POST /graphql` for the two draft-state mutations (`markPullRequestReadyForReview`,
-`convertPullRequestToDraft`; `fake_graphql.py`, which validates every document against
-GitHub's published GraphQL schema when it is installed). Anything else is a GitHub-style 404.
+`convertPullRequestToDraft`), the `viewer` query and `createCommitOnBranch` — a real commit
+in the bare repository on top of exactly `expectedHeadOid`, authored as the token's owner
+(`viewers`), committed as GitHub, and signed (`signed`); `fake_graphql.py` validates every
+document against GitHub's published GraphQL schema when it is installed. Anything else is a
+GitHub-style 404.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -224,6 +231,12 @@ class FakeGitHub(LoopbackServer):
         self.merges_blocked: str | None = None
         #: `workflow_dispatch` events asked for: (workflow file, ref), in order.
         self.dispatches: list[tuple[str, str]] = []
+        #: Whose each token is, as GraphQL's `viewer` says (login, database id): by default a
+        #: workflow's GITHUB_TOKEN (`actions_tokens`) is `github-actions[bot]`, any other the
+        #: user `login`. Set an App's bot (`name[bot]`) for an App's token.
+        self.viewers: dict[str, tuple[str, int]] = {}
+        #: The commits GitHub made and signed itself (`createCommitOnBranch`): verified.
+        self.signed: set[str] = set()
         self.login = login
         self.clock = clock
         self._lock = threading.RLock()
@@ -428,6 +441,8 @@ class FakeGitHub(LoopbackServer):
                 raise _validation({"resource": "Workflow", "code": "invalid", "field": "ref"})
             self.dispatches.append((unquote(dispatched[1]), ref))
             return 204, None, {}
+        if tail == "/git/refs" and method == "POST":
+            return self._create_ref(repo, data)
         ref = re.fullmatch(r"/git/(matching-refs|refs)/([^/]+)", tail)
         if ref is not None:
             return self._on_ref(repo, method, kind=ref[1], ref=unquote(ref[2]))
@@ -807,6 +822,20 @@ class FakeGitHub(LoopbackServer):
             return 204, None, {}
         raise _not_found()
 
+    def _create_ref(self, repo: _Repo, data: Any) -> tuple[int, Any, dict[str, str]]:
+        """`POST /git/refs`: 422 when the ref exists, or the commit does not."""
+        name = data.get("ref") if isinstance(data, dict) else None
+        sha = data.get("sha") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name.startswith("refs/") or not isinstance(sha, str):
+            raise _validation({"resource": "Reference", "code": "invalid", "field": "ref"})
+        exists = run_git(["cat-file", "-e", f"{sha}^{{commit}}"], repo.bare, check=False)
+        if exists.returncode != 0:
+            raise _Answer(422, {"message": "Object does not exist", "documentation_url": DOCS})
+        created = run_git(["update-ref", name, sha, ""], repo.bare, check=False)
+        if created.returncode != 0:
+            raise _Answer(422, {"message": "Reference already exists", "documentation_url": DOCS})
+        return 201, self._ref_json(repo, name, sha), {}
+
     def _ref_json(self, repo: _Repo, name: str, sha: str) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{repo.full_name}/git"
         return {
@@ -827,19 +856,138 @@ class FakeGitHub(LoopbackServer):
         if self.graphql_schema is fake_graphql.INSTALLED:
             self.graphql_schema = fake_graphql.load_schema()
         token = headers.get("Authorization", headers.get("authorization", "")).partition(" ")[2]
+        actions = token in self.actions_tokens
         mutations: dict[str, fake_graphql.Resolver] = {
-            "markPullRequestReadyForReview": lambda args: self._set_draft(args, draft=False),
-            "convertPullRequestToDraft": lambda args: self._set_draft(args, draft=True),
+            "markPullRequestReadyForReview": lambda args: self._set_draft(
+                args, draft=False, actions=actions
+            ),
+            "convertPullRequestToDraft": lambda args: self._set_draft(
+                args, draft=True, actions=actions
+            ),
+            "createCommitOnBranch": lambda args: self._create_commit(args, token),
         }
+        queries: dict[str, fake_graphql.Resolver] = {"viewer": lambda _: self._viewer(token)}
         data = fake_graphql.answer(
             self._json_body(body),
             schema=self.graphql_schema,
             mutations=mutations,
-            can_write=token not in self.read_only_tokens | self.actions_tokens,
+            queries=queries,
+            can_write=token not in self.read_only_tokens,
         )
         return 200, data, {}
 
-    def _set_draft(self, args: Mapping[str, Any], *, draft: bool) -> dict[str, Any]:
+    def viewer_of(self, token: str) -> tuple[str, int]:
+        """The login and database id GitHub knows `token` by."""
+        if token in self.viewers:
+            return self.viewers[token]
+        if token in self.actions_tokens:
+            return "github-actions[bot]", 41898282
+        return self.login, 1
+
+    def _viewer(self, token: str) -> dict[str, Any]:
+        login, number = self.viewer_of(token)
+        return {"login": login, "databaseId": number, "id": f"U_{number}"}
+
+    def _create_commit(self, args: Mapping[str, Any], token: str) -> dict[str, Any]:
+        """`createCommitOnBranch`, as GitHub makes it: on top of exactly `expectedHeadOid`
+        (else refused, nothing written), files written as regular files, authored by the
+        token's owner, committed by GitHub, signed."""
+        given = args.get("input")
+        if not isinstance(given, Mapping):
+            raise fake_graphql.GraphQLFault("INVALID", "input: expected an object")
+        branch = given.get("branch") or {}
+        repo = self._repos.get(str(branch.get("repositoryNameWithOwner", "")).lower())
+        name = branch.get("branchName")
+        if repo is None or not isinstance(name, str):
+            raise fake_graphql.GraphQLFault("NOT_FOUND", "Could not resolve to a Repository")
+        tip = self._sha(repo, name)
+        if tip is None:
+            raise fake_graphql.GraphQLFault(
+                "NOT_FOUND", f'A ref named "refs/heads/{name}" does not exist.'
+            )
+        expected = given.get("expectedHeadOid")
+        if expected != tip:
+            raise fake_graphql.GraphQLFault(
+                "STALE_DATA",
+                f'Expected branch to point to "{expected}" but it did not. Pull and try again.',
+            )
+        tree = self._tree_with(repo, tip, given.get("fileChanges") or {})
+        message = given.get("message") or {}
+        text = str(message.get("headline", ""))
+        if message.get("body"):
+            text += "\n\n" + str(message["body"])
+        login, number = self.viewer_of(token)
+        email = (
+            f"{number}+{login}@users.noreply.github.com"
+            if login.endswith("[bot]")
+            else f"{login}@users.noreply.github.com"
+        )
+        identity = {
+            "GIT_AUTHOR_NAME": login,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": "GitHub",
+            "GIT_COMMITTER_EMAIL": "noreply@github.com",
+        }
+        commit = (
+            run_git(["commit-tree", tree, "-p", tip, "-m", text], repo.bare, extra_env=identity)
+            .stdout.decode()
+            .strip()
+        )
+        moved = run_git(["update-ref", f"refs/heads/{name}", commit, tip], repo.bare, check=False)
+        if moved.returncode != 0:
+            raise fake_graphql.GraphQLFault("STALE_DATA", "the branch moved; try again")
+        self.signed.add(commit)
+        return {
+            "clientMutationId": given.get("clientMutationId"),
+            "commit": {
+                "oid": commit,
+                "tree": {"oid": tree},
+                "signature": {"isValid": True, "state": "VALID", "wasSignedByGitHub": True},
+                "author": {"email": email, "name": login},
+                "committer": {"email": "noreply@github.com", "name": "GitHub"},
+            },
+            "ref": {"name": f"refs/heads/{name}", "target": {"oid": commit}},
+        }
+
+    @staticmethod
+    def _tree_with(repo: _Repo, tip: str, changes: Mapping[str, Any]) -> str:
+        """The tree of `tip` with `changes` (additions as regular files, deletions)."""
+        with tempfile.TemporaryDirectory(prefix="fake-github-index-") as folder:
+            index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+            run_git(["read-tree", tip], repo.bare, extra_env=index)
+            for deletion in changes.get("deletions") or ():
+                path = str(deletion.get("path", ""))
+                listed = run_git(["ls-files", "--", path], repo.bare, extra_env=index).stdout
+                if not listed.strip():
+                    raise fake_graphql.GraphQLFault(
+                        "UNPROCESSABLE",
+                        f"A path was requested for deletion which does not exist as of commit "
+                        f"oid `{tip}`: {path}",
+                    )
+                gone = f"0 {'0' * 40}\t{path}\n".encode()
+                run_git(["update-index", "--index-info"], repo.bare, input=gone, extra_env=index)
+            for addition in changes.get("additions") or ():
+                path = str(addition.get("path", ""))
+                try:
+                    content = base64.b64decode(str(addition.get("contents", "")), validate=True)
+                except ValueError:
+                    raise fake_graphql.GraphQLFault(
+                        "UNPROCESSABLE", f"contents of {path} are not base64"
+                    ) from None
+                blob = (
+                    run_git(["hash-object", "-w", "--stdin"], repo.bare, input=content)
+                    .stdout.decode()
+                    .strip()
+                )
+                entry = f"100644 blob {blob}\t{path}\n".encode()
+                run_git(["update-index", "--index-info"], repo.bare, input=entry, extra_env=index)
+            return run_git(["write-tree"], repo.bare, extra_env=index).stdout.decode().strip()
+
+    def _set_draft(
+        self, args: Mapping[str, Any], *, draft: bool, actions: bool = False
+    ) -> dict[str, Any]:
+        if actions:  # GitHub refuses a workflow's GITHUB_TOKEN these, whatever `permissions:`
+            raise fake_graphql.GraphQLFault("FORBIDDEN", "Resource not accessible by integration")
         given = args.get("input")
         if not isinstance(given, Mapping):
             raise fake_graphql.GraphQLFault("INVALID", "input: expected an object")

@@ -248,6 +248,12 @@ class PullRequestSettings(BaseModel):
     #: workflow's GITHUB_TOKEN starts no `push` workflow, so the publish job then starts the
     #: next wave itself (`workflow_dispatch`).
     auto_merge: Literal["off", "merge", "squash"] = "off"
+    #: create-pull-request's `sign-commits`: the job holding the token does not push the task's
+    #: commits; GitHub makes each again through its API (`createCommitOnBranch`) and signs it
+    #: (verified), as the token's bot — the workflow's GITHUB_TOKEN or an App's, never a
+    #: person's. Regular files only; an update's merge commit is pushed unsigned (see
+    #: `forge/signing.py`). Every job must have it (a later run must know those commits).
+    sign_commits: bool = False
 
 
 class ModelPrice(BaseModel):

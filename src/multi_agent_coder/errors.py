@@ -298,3 +298,9 @@ class NeedsReviewError(ForgeError):
             f"branch {branch} on the remote has commits by someone else ({shown}); "
             "not overwritten — a person should review it (label macoder:needs-review)"
         )
+
+
+class UnsignableError(ForgeError):
+    """`pull_request.sign_commits` cannot publish this branch as it was checked through
+    GitHub's API (a mode, a symlink, a person's token, a tree GitHub made differently):
+    nothing of it is published."""

@@ -835,3 +835,55 @@ def test_a_task_job_trusts_the_verdict_only_for_the_commit_it_starts_from(
         assert "in the wave's health job" not in log
         if inputs:
             assert f"the wave's health job checked {'f' * 10}, this run starts from " in log
+
+
+# --------------------------------------------------------------------------- signed commits
+
+
+def test_with_sign_commits_the_publish_job_publishes_githubs_signed_copies(world: World) -> None:
+    """The setting takes effect end to end: the PR's commits are GitHub's, verified, with
+    exactly the trees the publish job checked; a later publish still takes them for macoder's."""
+    world.fake.viewers[TOKEN] = ("macoder-app[bot]", 4242)
+    task = run_task(world, "T001", sign_commits="true")
+    handed = json.loads((handoff_dir(task) / "T001" / "result.json").read_text())
+
+    code, out, job = publish(world, task, "T001", sign_commits="true")
+
+    assert code == EXIT_OK, out
+    branch = world.remote_refs()["refs/heads/macoder/T001"]
+    assert branch != handed["head_sha"]
+    made = git(world.remote, "rev-list", f"{world.base_sha}..{branch}").split()
+    assert made
+    assert set(made) <= world.fake.signed
+    authors = git(world.remote, "log", "--format=%ae %ce", f"{world.base_sha}..{branch}")
+    assert set(authors.splitlines()) == {
+        "4242+macoder-app[bot]@users.noreply.github.com noreply@github.com"
+    }
+    checked_tree = git(job.checkout, "rev-parse", f"{handed['head_sha']}^{{tree}}")
+    assert git(world.remote, "rev-parse", f"{branch}^{{tree}}") == checked_tree
+    [pr] = world.fake.pulls(SLUG)
+    assert pr["head"]["sha"] == branch == job.outputs["head-sha"]
+    assert not any(ref.startswith("refs/heads/macoder-signing/") for ref in world.remote_refs())
+
+    # Published again: the branch holds GitHub's commits, which are macoder's — still one PR.
+    code, out, _ = publish(world, task, "T001", sign_commits="true")
+    assert code == EXIT_OK, out
+    assert len(world.fake.pulls(SLUG)) == 1
+    # A job told nothing of the setting takes them for a person's: stopped, not overwritten.
+    now = world.remote_refs()["refs/heads/macoder/T001"]
+    code, out, _ = publish(world, task, "T001")
+    assert code == EXIT_PROBLEMS
+    assert "commits by someone else" in out
+    assert world.remote_refs()["refs/heads/macoder/T001"] == now
+
+
+def test_sign_commits_with_a_persons_token_publishes_nothing_and_says_why(world: World) -> None:
+    task = run_task(world, "T001", sign_commits="true")
+
+    code, out, _ = publish(world, task, "T001", sign_commits="true")
+
+    assert code == EXIT_PROBLEMS
+    assert "the token belongs to macoder-bot, a person" in out
+    assert "refs/heads/macoder/T001" not in world.remote_refs()
+    assert world.fake.pulls(SLUG) == []
+    assert [a["outcome"] for a in world.attempts("T001")] == ["failure"]

@@ -46,6 +46,7 @@ from multi_agent_coder.errors import (
     MacoderError,
     NeedsReviewError,
     PushRejectedError,
+    UnsignableError,
 )
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.base import (
@@ -1312,3 +1313,250 @@ def test_what_the_review_loop_reads_and_writes_matches_githubs_description(
     assert [(c["path"], c["line"], c["body"]) for c in lines] == [("t001.txt", 1, "call it two")]
     assert (said["body"], said["author_association"]) == ("/macoder fix faster", "MEMBER")
     assert fake.reactions(SLUG, comment) == ["eyes"]
+
+
+# --------------------------------------------------------------------- signed commits
+
+BOT = ("macoder-app[bot]", 4242)
+BOT_EMAIL = "4242+macoder-app[bot]@users.noreply.github.com"
+AS_MACODER = ("-c", f"user.name={MACODER[0]}", "-c", f"user.email={MACODER[1]}")
+
+
+def signing_forge(fake: FakeGitHub, work: Path, remote: Path, clock: Clock) -> GitHubForge:
+    """A forge with `pull_request.sign_commits`, whose token is a GitHub App's."""
+    fake.viewers[TOKEN] = BOT
+    return make_forge(
+        fake, work, remote, clock, pull_request=PullRequestSettings(sign_commits=True)
+    )
+
+
+@pytest.fixture
+def forge_and_fake(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> tuple[GitHubForge, FakeGitHub]:
+    return signing_forge(fake, work, remote, clock), fake
+
+
+def two_commits(work: Path) -> str:
+    """macoder's two commits on macoder/T001: one adds a file in a folder and deletes
+    README.md, the next changes the file; checkout back on main."""
+    git(work, "checkout", "-q", "-B", "macoder/T001", "main")
+    commit_as(work, MACODER, {"src/pkg/t001.py": "one\n"}, "T001: work\n\nthe agent's trailer")
+    git(work, "rm", "-q", "README.md")
+    git(work, *AS_MACODER, "commit", "-qm", "drop readme")
+    head = commit_as(work, MACODER, {"src/pkg/t001.py": "two\n"}, "T001: mark completed")
+    git(work, "checkout", "-q", "main")
+    return head
+
+
+def remote_commits(remote: Path, base: str, head: str) -> list[tuple[str, str, str, str]]:
+    """(sha, author email, committer email, subject) of each commit, oldest first."""
+    out = git(remote, "log", "--reverse", "--format=%H%x00%ae%x00%ce%x00%s", f"{base}..{head}")
+    return [tuple(line.split("\x00")) for line in out.splitlines()]  # type: ignore[misc]
+
+
+def test_sign_commits_publishes_githubs_signed_copies_of_exactly_the_checked_commits(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock, tmp_path: Path
+) -> None:
+    forge = signing_forge(fake, work, remote, clock)
+    head = two_commits(work)
+    base = git(work, "rev-parse", "main")
+
+    published = forge.publish_branch("macoder/T001", head)
+
+    assert published != head  # not pushed: made again by GitHub
+    assert remote_sha(remote, "macoder/T001") == published
+    made = remote_commits(remote, base, published)
+    assert [(author, committer) for _, author, committer, _ in made] == [
+        (BOT_EMAIL, "noreply@github.com")
+    ] * 3
+    assert [subject for *_, subject in made] == [
+        "T001: work",
+        "drop readme",
+        "T001: mark completed",
+    ]
+    assert {sha for sha, *_ in made} <= fake.signed  # verified, every one
+    ours_all = git(work, "rev-list", "--reverse", f"{base}..{head}").split()
+    for ours, theirs in zip(ours_all, made, strict=True):
+        assert git(remote, "rev-parse", f"{theirs[0]}^{{tree}}") == git(
+            work, "rev-parse", f"{ours}^{{tree}}"
+        )
+    assert git(remote, "log", "-1", "--format=%B", made[0][0]).strip() == (
+        "T001: work\n\nthe agent's trailer"
+    )
+    # Nothing left behind: the branch the commits were made on, the fetched refs.
+    assert "macoder-signing" not in git(remote, "for-each-ref")
+    assert git(work, "for-each-ref", "refs/macoder/") == ""
+    pr = forge.create_or_update_pr(
+        task_id="T001",
+        branch="macoder/T001",
+        base="main",
+        head_sha=published,
+        title="T001: do it",
+        body="b",
+        draft=False,
+        labels=(LABEL,),
+    )
+    assert pr.head_sha == published == fake.pulls(SLUG)[0]["head"]["sha"]
+
+    # A later run takes GitHub's copies for macoder's; a person's commit still stops it.
+    assert forge.foreign_commits("macoder/T001", "main") == ()
+    assert forge.publish_branch("macoder/T001", two_commits(work)) != published  # replaced
+    human = tmp_path / "human"
+    git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
+    theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
+    git(human, "push", "-q", "origin", "macoder/T001")
+    assert forge.foreign_commits("macoder/T001", "main") == (theirs[:10],)
+    with pytest.raises(NeedsReviewError):
+        forge.publish_branch("macoder/T001", two_commits(work))
+    assert remote_sha(remote, "macoder/T001") == theirs
+
+
+def test_without_sign_commits_githubs_api_commits_are_someone_elses(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    published = signing_forge(fake, work, remote, clock).publish_branch(
+        "macoder/T001", two_commits(work)
+    )
+    plain = make_forge(fake, work, remote, clock)
+
+    assert len(plain.foreign_commits("macoder/T001", "main")) == 3
+    with pytest.raises(NeedsReviewError):
+        plain.publish_branch("macoder/T001", two_commits(work))
+    assert remote_sha(remote, "macoder/T001") == published
+
+
+def test_sign_commits_refuses_a_persons_token(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    forge = make_forge(  # the fake's token is the user's, `macoder-bot`: a person
+        fake, work, remote, clock, pull_request=PullRequestSettings(sign_commits=True)
+    )
+
+    with pytest.raises(UnsignableError, match="belongs to macoder-bot, a person"):
+        forge.publish_branch("macoder/T001", two_commits(work))
+    assert remote_sha(remote, "macoder/T001") == ""
+    assert [e for e in fake.exchanges if e.path != "/graphql"] == []
+
+
+def test_a_workflows_github_token_signs_as_github_actions(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    fake.actions_tokens.add(TOKEN)
+    forge = make_forge(
+        fake, work, remote, clock, pull_request=PullRequestSettings(sign_commits=True)
+    )
+
+    published = forge.publish_branch("macoder/T001", two_commits(work))
+
+    assert git(remote, "log", "-1", "--format=%ae %ce", published) == (
+        "41898282+github-actions[bot]@users.noreply.github.com noreply@github.com"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (["update-index", "--chmod=+x", "src/t001.py"], "adds an executable file src/t001.py"),
+        (["update-index", "--chmod=+x", "README.md"], "changes an executable file README.md"),
+        (["symlink"], "adds a symlink link"),
+    ],
+)
+def test_sign_commits_refuses_a_commit_the_api_cannot_make_exactly(
+    forge_and_fake: tuple[GitHubForge, FakeGitHub], work: Path, change: list[str], said: str
+) -> None:
+    forge, fake = forge_and_fake
+    git(work, "checkout", "-q", "-B", "macoder/T001", "main")
+    (work / "src").mkdir()
+    (work / "src/t001.py").write_text("print('hi')\n", encoding="utf-8")
+    git(work, "add", "-A")
+    if change == ["symlink"]:
+        (work / "link").symlink_to("README.md")
+        git(work, "add", "link")
+    else:
+        git(work, *change)
+    git(work, *AS_MACODER, "commit", "-qm", "T001: work")
+    head = git(work, "rev-parse", "HEAD")
+    git(work, "checkout", "-q", "-f", "main")
+
+    with pytest.raises(UnsignableError, match=said):
+        forge.publish_branch("macoder/T001", head)
+    assert forge.remote.heads("macoder/T001")[1] is None
+    assert [e.method for e in fake.exchanges if e.method != "GET"] == []  # nothing made
+
+
+def test_a_branch_that_moves_while_commits_are_made_is_never_overwritten(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock, tmp_path: Path
+) -> None:
+    forge = signing_forge(fake, work, remote, clock)
+    first = forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
+    human = tmp_path / "human"
+    git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
+    theirs: list[str] = []
+
+    def person_pushes(method: str, path: str) -> None:
+        """Between GitHub's second commit and the move of the task branch."""
+        mutations = [
+            e for e in fake.exchanges if e.path == "/graphql" and b"mutation" in e.request_body
+        ]
+        if path == "/graphql" and method == "POST" and len(mutations) == 2 and not theirs:
+            theirs.append(commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix"))
+            git(human, "push", "-q", "origin", "macoder/T001")
+
+    fake.before_request = person_pushes
+    with pytest.raises(PushRejectedError, match="nothing was overwritten"):
+        forge.publish_branch("macoder/T001", two_commits(work))
+    assert remote_sha(remote, "macoder/T001") == theirs[0]
+    assert git(remote, "rev-parse", f"{theirs[0]}^") == first
+    assert "macoder-signing" not in git(remote, "for-each-ref")
+
+
+def test_commits_are_made_on_top_of_exactly_the_commit_before_them(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock
+) -> None:
+    """`expectedHeadOid`: a branch that moved under the mutation is refused by GitHub."""
+    forge = signing_forge(fake, work, remote, clock)
+    main = git(work, "rev-parse", "main")
+    stray = git(remote, *AS_MACODER, "commit-tree", "-m", "stray", f"{main}^{{tree}}", "-p", main)
+    moved: list[bool] = []
+
+    def someone_moves_it(method: str, path: str) -> None:
+        """Just before GitHub's first commit on the branch the commits are made on."""
+        if path == "/graphql" and not moved and "macoder-signing" in git(remote, "for-each-ref"):
+            moved.append(True)
+            git(remote, "update-ref", "refs/heads/macoder-signing/T001", stray)
+
+    fake.before_request = someone_moves_it
+    with pytest.raises(GitHubValidationError, match="Expected branch to point to"):
+        forge.publish_branch("macoder/T001", two_commits(work))
+    assert remote_sha(remote, "macoder/T001") == ""
+    assert "macoder-signing" not in git(remote, "for-each-ref")
+
+
+def test_a_revision_adds_signed_commits_and_an_update_s_merge_is_pushed_unsigned(
+    fake: FakeGitHub, work: Path, remote: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    forge = signing_forge(fake, work, remote, clock)
+    first = forge.publish_branch("macoder/T001", task_commit(work, "T001", "one\n"))
+    git(work, "fetch", "-q", "origin", "macoder/T001")
+
+    # A revision: one more commit on GitHub's copy, made by GitHub too, on top of it.
+    revised = task_commit(work, "T001", "two\n", start="FETCH_HEAD")
+    second = forge.publish_branch("macoder/T001", revised, fast_forward=True)
+    assert git(remote, "rev-parse", f"{second}^") == first
+    assert second in fake.signed
+
+    # An update: the default branch merged into the PR's head — a merge the API cannot make.
+    commit_as(work, HUMAN, {"other.txt": "main moved\n"}, "main moves on")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin", "macoder/T001")
+    git(work, "checkout", "-q", "-B", "macoder/T001", "FETCH_HEAD")
+    git(work, *AS_MACODER, "merge", "-q", "--no-edit", "main")
+    merge = git(work, "rev-parse", "HEAD")
+    git(work, "checkout", "-q", "main")
+    with caplog.at_level(logging.WARNING):
+        assert forge.publish_branch("macoder/T001", merge, fast_forward=True) == merge
+
+    assert remote_sha(remote, "macoder/T001") == merge
+    assert merge not in fake.signed
+    assert "pushed as checked, not signed" in caplog.text

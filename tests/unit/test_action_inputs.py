@@ -175,6 +175,7 @@ def test_secrets_never_show_in_the_repr() -> None:
         ({"milestone": "v1.0"}, "input 'milestone': must be a milestone's number, got 'v1.0'"),
         ({"milestone": "0"}, "input 'milestone': must be a milestone's number, got '0'"),
         ({"delete_branch": "yes"}, "input 'delete-branch': must be true or false, got 'yes'"),
+        ({"sign_commits": "on"}, "input 'sign-commits': must be true or false, got 'on'"),
         ({"mode": "health"}, "input 'base-sha': required with mode 'health'"),
         (
             {"mode": "task", "task_id": "T001", "base_sha": "a" * 40, "healthy_sha": "abc123"},
@@ -396,6 +397,7 @@ def test_inputs_override_the_repository_settings_role_by_role() -> None:
         ({"milestone": " 3 "}, "milestone", 3),
         ({"delete_branch": "true"}, "delete_branch", True),
         ({"delete_branch": "false"}, "delete_branch", False),
+        ({"sign_commits": "true"}, "sign_commits", True),
     ],
 )
 def test_pull_request_inputs_override_their_setting_and_keep_the_others(

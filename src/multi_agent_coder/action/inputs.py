@@ -14,10 +14,10 @@ line. Values that are secrets (the token, the OpenCode config) never appear in a
 
 An input left empty means "not given": GitHub passes an unset input as "". For the inputs
 that mirror a setting (backlog, max-parallel, timeouts, models, opencode-version, and the pull
-request options reviewers, team-reviewers, assignees, labels, milestone, delete-branch, named as
-create-pull-request names them) "not given" means "keep the repository's setting"
-(`.macoder.yaml` / `[tool.macoder]`), so `action.yml` gives them no default of its own that
-would silently override the repository's choice.
+request options reviewers, team-reviewers, assignees, labels, milestone, delete-branch,
+sign-commits, named as create-pull-request names them) "not given" means "keep the repository's
+setting" (`.macoder.yaml` / `[tool.macoder]`), so `action.yml` gives them no default of its own
+that would silently override the repository's choice.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "labels": "",
     "milestone": "",
     "delete-branch": "",
+    "sign-commits": "",
 }
 
 #: The pull-request inputs (create-pull-request's names) -> their `pull_request` setting.
@@ -86,6 +87,7 @@ PULL_REQUEST_INPUTS: Final[Mapping[str, str]] = {
     "labels": "labels",
     "milestone": "milestone",
     "delete-branch": "delete_branch",
+    "sign-commits": "sign_commits",
 }
 
 #: Where the orchestrator's `workers` setting tops out (config.Settings.workers).

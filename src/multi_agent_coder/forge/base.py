@@ -87,10 +87,12 @@ class Forge(Protocol):
         """The run ledger the runs against this forge share."""
         ...
 
-    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> str:
         """Make `branch` at `head_sha` visible to the forge (push); local: nothing to do.
         `fast_forward`: a revision's new commits on top of what the reviewer saw — a plain
-        push the remote refuses unless it only adds commits (never a forced one)."""
+        push the remote refuses unless it only adds commits (never a forced one). Returns
+        the commit the forge's branch is at now: `head_sha`, or the forge's own copy of it
+        (GitHub's signed commits, `pull_request.sign_commits`), which the PR is opened at."""
         ...
 
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:

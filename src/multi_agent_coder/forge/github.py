@@ -27,19 +27,23 @@ import httpx
 from multi_agent_coder.config import PullRequestSettings, RetrySettings
 from multi_agent_coder.errors import (
     ForgeError,
+    GitHubError,
     GitHubForbiddenError,
     GitHubNotFoundError,
     GitHubValidationError,
     PullRequestExistsError,
+    UnsignableError,
     UsageError,
 )
 from multi_agent_coder.forge import github_graphql as graphql
 from multi_agent_coder.forge import github_sansio as sansio
+from multi_agent_coder.forge import signing
 from multi_agent_coder.forge.base import LABEL_SUPERSEDED, PrResult, PrState, PullRequest
 from multi_agent_coder.forge.github_api import GitHubAPI
 from multi_agent_coder.forge.pr_policy import Update, WantedPr, plan_pr, plan_update
+from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
-from multi_agent_coder.git.remote import Remote
+from multi_agent_coder.git.remote import INSPECT_PREFIX, Lease, Remote, pushable_branch
 from multi_agent_coder.git.remote_ledger import RemoteLedger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import BRANCH_PREFIX, PrKind, branch_of
@@ -50,6 +54,11 @@ log = logging.getLogger(__name__)
 #: Whose commits are macoder's: the default `git_author_email` (the ledger's identity
 #: too). Pass the configured one when it differs.
 DEFAULT_EMAILS: Final = (LEDGER_IDENTITY[1],)
+#: With `sign_commits`, where a task's commits are made through the API before its branch
+#: moves to them: `macoder-signing/<id>` (outside `macoder/`, which holds task branches only).
+SIGNING_PREFIX: Final = "macoder-signing/"
+#: Where the commits GitHub made are fetched to, to be pushed to the task branch.
+SIGNED_PREFIX: Final = "refs/macoder/signed/"
 
 
 def default_git_remote(api_url: str, slug: sansio.Slug) -> str:
@@ -99,6 +108,8 @@ class GitHubForge:
         self._labels_ready: set[str] = set()
         #: GitHub refused this token the draft-state mutations: supersede instead.
         self._draft_refused = False
+        #: The bot GitHub authors API-made commits as (`sign_commits`), once asked.
+        self._bot: str | None = None
         policy = retry if retry is not None else RetrySettings()
         remote_url = git_remote_url or default_git_remote(api_url.rstrip("/"), self.slug)
         self.remote = Remote(
@@ -106,6 +117,7 @@ class GitHubForge:
             remote_url,
             token=token,
             macoder_emails=macoder_emails,
+            also_macoders=signing.made_through_the_api if self.options.sign_commits else None,
             retry=policy,
             timeout_s=git_timeout_s,
             sleep=sleep,
@@ -514,10 +526,153 @@ class GitHubForge:
             deleted.append(pr.branch)
         return tuple(deleted)
 
-    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> str:
         """Push the task branch (see `Remote.publish`: lease on the inspected commit, never
-        over a person's commits; with `fast_forward`, no force at all)."""
-        self.remote.publish(branch, head_sha, fast_forward=fast_forward)
+        over a person's commits; with `fast_forward`, no force at all). With the setting
+        `pull_request.sign_commits`, the branch gets GitHub's own signed copies of the
+        commits instead (`_publish_signed`); returns the commit the branch is at now."""
+        if not self.options.sign_commits:
+            self.remote.publish(branch, head_sha, fast_forward=fast_forward)
+            return head_sha
+        return self._publish_signed(pushable_branch(branch), head_sha, fast_forward=fast_forward)
+
+    def _publish_signed(self, branch: str, head_sha: str, *, fast_forward: bool) -> str:
+        """Each commit from the base (or, `fast_forward`, from the PR's head) to `head_sha`
+        made again by GitHub through `createCommitOnBranch`, which signs it.
+
+        What is published is what was checked, or nothing: every commit is first held to
+        what the mutation can make exactly (`signing.file_changes`: regular files only),
+        the commits are made on a branch of their own (`macoder-signing/<id>`, each on top
+        of exactly the one before: `expectedHeadOid`), each new commit's tree must be the
+        checked commit's tree (git's tree id: same paths, contents and modes), and only then
+        does the task branch move — once, with the same lease on the inspected commit as a
+        push (`Remote.push`): a branch that moved meanwhile is refused, never overwritten.
+
+        An update (the default branch merged into the PR's head) is a merge commit, which
+        the mutation cannot make: it is pushed as it was checked, unsigned, with a warning.
+        """
+        lease = self.remote.lease(branch, head_sha)
+        if lease.remote_sha == head_sha:
+            return head_sha
+        commits = self._new_commits(branch, head_sha, lease, fast_forward=fast_forward)
+        if not commits:  # nothing beyond the default branch: nothing to make
+            self.remote.push(branch, head_sha, lease, fast_forward=fast_forward)
+            return head_sha
+        if any(len(parents) != 1 for _, parents in commits):
+            log.warning(
+                "%s: sign_commits: the merge of the default branch into %s cannot be made "
+                "through GitHub's API (it makes single-parent commits only); pushed as "
+                "checked, not signed",
+                self.slug,
+                branch,
+            )
+            self.remote.push(branch, head_sha, lease, fast_forward=fast_forward)
+            return head_sha
+        start = commits[0][1][0]
+        changes = [
+            (
+                sha,
+                signing.file_changes(sha[:10], signing.parse_raw(self._raw_diff(parents[0], sha))),
+            )
+            for sha, parents in commits
+        ]
+        self._require_bot()
+        task_id = branch.removeprefix("macoder/")
+        scratch = SIGNING_PREFIX + task_id
+        signed_ref = SIGNED_PREFIX + task_id
+        self._fresh_branch(scratch, start)
+        try:
+            tip = start
+            for sha, change in changes:
+                tip = self._recreate(scratch, tip, sha, change)
+            if not self.remote.fetch_ref(f"refs/heads/{scratch}", into=signed_ref):
+                raise ForgeError(f"{self.slug}: the branch {scratch} vanished while in use")
+            self.remote.push(branch, tip, lease, fast_forward=fast_forward)
+        finally:
+            with contextlib.suppress(GitHubError):
+                self._send(sansio.delete_branch(self.slug, scratch))
+            self.remote.git(["update-ref", "-d", signed_ref])
+        log.info("published %s as %d commit(s) GitHub signed, at %s", branch, len(changes), tip)
+        return tip
+
+    def _new_commits(
+        self, branch: str, head_sha: str, lease: Lease, *, fast_forward: bool
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The commits (oldest first, with their parents) `head_sha` adds to the remote's
+        default branch — and, `fast_forward`, to the branch's tip it builds on."""
+        task_id = branch.removeprefix("macoder/")
+        base_ref = f"{INSPECT_PREFIX}{task_id}/default"
+        hide: list[str] = []
+        try:
+            if lease.default_ref is not None and self.remote.fetch_ref(
+                lease.default_ref, into=base_ref
+            ):
+                hide.append(base_ref)
+            if fast_forward and lease.remote_sha is not None:
+                hide.append(lease.remote_sha)
+            listing = self.remote.git_ok(
+                ["rev-list", "--reverse", "--topo-order", "--parents", head_sha, "--not", *hide],
+                f"cannot list the commits of {branch}",
+            )
+        finally:
+            self.remote.git(["update-ref", "-d", base_ref])
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for line in listing.splitlines():
+            sha, *parents = line.split()
+            found.append((sha, tuple(parents)))
+        return found
+
+    def _raw_diff(self, parent: str, sha: str) -> bytes:
+        args = ["diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-commit-id", parent, sha]
+        return run_git(args, self.repo.root).stdout
+
+    def _require_bot(self) -> str:
+        """The no-reply address of the bot whose token this is; `UnsignableError` for a
+        person's token (its commits would be that person's: see `signing`)."""
+        if self._bot is None:
+            login, number = graphql.viewer_of(self._send(graphql.viewer()), slug=self.slug)
+            email = signing.bot_email(login, number)
+            if email is None:
+                raise UnsignableError(
+                    f"sign_commits: the token belongs to {login}, a person: GitHub would author "
+                    f"every commit as {login}, and macoder could not tell its commits from "
+                    f"{login}'s own. Give the publishing job the workflow's GITHUB_TOKEN or a "
+                    "GitHub App's token, or turn sign_commits off; nothing was published"
+                )
+            self._bot = email
+        return self._bot
+
+    def _fresh_branch(self, branch: str, sha: str) -> None:
+        """`branch` created at `sha`; one a crashed run left behind is deleted first."""
+        try:
+            self._send(sansio.create_branch(self.slug, branch, sha))
+        except GitHubValidationError:  # "Reference already exists"
+            self._send(sansio.delete_branch(self.slug, branch))
+            self._send(sansio.create_branch(self.slug, branch, sha))
+
+    def _recreate(self, branch: str, tip: str, sha: str, changes: signing.FileChanges) -> str:
+        """GitHub's copy of commit `sha`, made on `branch` on top of `tip`; its oid."""
+        root = self.repo.root
+        message = run_git(["log", "-1", "--format=%B", sha], root).stdout.decode("utf-8", "replace")
+        headline, _, body = message.strip().partition("\n")
+        additions = [
+            (path, run_git(["cat-file", "blob", f"{sha}:{path}"], root).stdout)
+            for path in changes.additions
+        ]
+        new = graphql.NewCommit(branch, tip, headline, body.strip(), additions, changes.deletions)
+        oid, tree, verified = graphql.created_commit(
+            self._send(graphql.create_commit(self.slug, new)), slug=self.slug
+        )
+        checked = run_git(["rev-parse", f"{sha}^{{tree}}"], root).stdout.decode().strip()
+        if tree != checked:
+            raise UnsignableError(
+                f"{self.slug}: GitHub's copy {oid[:10]} of commit {sha[:10]} has tree "
+                f"{tree[:10]}, not the tree macoder checked ({checked[:10]}); nothing was "
+                "published"
+            )
+        if not verified:
+            log.warning("%s: GitHub did not sign its copy %s of %s", self.slug, oid[:10], sha[:10])
+        return oid
 
     def fetch_branch(self, branch: str) -> str | None:
         """Fetched into `refs/macoder/fetched/<branch>`, never into the local branch itself

@@ -288,6 +288,17 @@ def dispatch_workflow(slug: Slug, workflow: str, ref: str) -> Request:
     )
 
 
+def create_branch(slug: Slug, branch: str, sha: str) -> Request:
+    """Create `branch` at commit `sha` (422 when it exists)."""
+    return Request(
+        "POST",
+        slug.path("git", "refs"),
+        (),
+        {"ref": f"refs/heads/{branch}", "sha": sha},
+        f"creating branch {branch}",
+    )
+
+
 def delete_branch(slug: Slug, branch: str) -> Request:
     return Request(
         "DELETE",

@@ -181,10 +181,11 @@ class HandoffForge:
     def ledger(self, clock: Callable[[], float]) -> Ledger:
         return HandoffLedger(self.upstream.ledger(clock), self.store)
 
-    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> str:
         """The bundle of the branch's commits beyond the planned base, instead of a push; for
         a revision (`fast_forward`), beyond the PR's head it builds on (`onto`: the remote
-        branch's tip, which the engine has just checked is where the revision started)."""
+        branch's tip, which the engine has just checked is where the revision started).
+        `head_sha` is what the publish job is asked to publish (it may sign it anew)."""
         task_id = task_branch(branch).removeprefix(BRANCH_PREFIX)
         ref = ref_for(task_id)
         onto = self.upstream.fetch_branch(branch) if fast_forward else None
@@ -198,6 +199,7 @@ class HandoffForge:
         self.store.update(
             task_id, lambda h: h.model_copy(update={"head_sha": head_sha, "onto": onto})
         )
+        return head_sha
 
     def foreign_commits(self, branch: str, base_sha: str) -> tuple[str, ...]:
         return self.upstream.foreign_commits(branch, base_sha)

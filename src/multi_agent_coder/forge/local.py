@@ -90,12 +90,13 @@ class LocalForge:
     def close(self) -> None:
         """Nothing is held open between calls (each reads and writes the store under a lock)."""
 
-    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> str:
         """The branch is already in this repository; check it is where the caller thinks."""
         del fast_forward  # nothing is pushed
         actual = self.repo.branch_head(branch.removeprefix("refs/heads/"))
         if actual != head_sha:
             raise ForgeError(f"branch {branch} is at {actual}, expected {head_sha}")
+        return head_sha
 
     def fetch_branch(self, branch: str) -> str | None:
         """The local branch is the forge's branch: nothing to fetch."""

@@ -33,7 +33,7 @@ class OfflineForge:
         del clock
         self._refuse("reading the run ledger")
 
-    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> None:
+    def publish_branch(self, branch: str, head_sha: str, *, fast_forward: bool = False) -> str:
         del head_sha, fast_forward
         self._refuse(f"pushing {branch}")
 

@@ -19,6 +19,7 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import ForgeError, GitError, NeedsReviewError, PushRejectedError
 from multi_agent_coder.git.env import run_git
-from multi_agent_coder.ids import BRANCH_PREFIX, branch_for, is_plan_branch
+from multi_agent_coder.ids import BRANCH_PREFIX, branch_for, branch_of, is_plan_branch, pr_subject
 from multi_agent_coder.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,16 @@ def basic_credential(token: str) -> str:
     return base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A task branch as inspected before a push: the remote's default branch ref, where the
+    branch is (None: it does not exist), and what the push leases on ("" : on its absence)."""
+
+    default_ref: str | None
+    remote_sha: str | None
+    expected: str
+
+
 class NetworkError(GitError):
     """git could not reach the remote (or lost it half-way): transient, retried."""
 
@@ -98,6 +109,7 @@ class Remote:
         *,
         token: str | None = None,
         macoder_emails: Collection[str] = (),
+        also_macoders: Callable[[str, str], bool] | None = None,
         retry: RetrySettings | None = None,
         timeout_s: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -110,6 +122,9 @@ class Remote:
         self.root = root
         self.url = url
         self.macoder_emails = frozenset(email.lower() for email in macoder_emails)
+        #: Whose else commits (author and committer email) are macoder's: those GitHub made
+        #: through its API for the token's bot, when macoder publishes that way.
+        self.also_macoders = also_macoders
         self.retry = retry if retry is not None else RetrySettings()
         self.timeout_s = timeout_s
         self._sleep = sleep
@@ -191,36 +206,50 @@ class Remote:
         a plain push instead, which the remote refuses unless it only adds commits — what a
         revision of a PR does, never rewriting what its reviewer saw).
 
-        The remote branch is inspected first: commits on it, beyond the default branch and
-        `head_sha`, that macoder did not author mean a person worked there — nothing is
-        pushed and `NeedsReviewError` tells the caller to label the PR. The push then leases
-        on exactly the commit inspected (or on the branch not existing), so a push that lands
-        in between is never overwritten (`PushRejectedError`). Hooks are skipped
-        (`--no-verify`): the content was verified by macoder, and a hook that prompts or
-        fails on a CI runner must not decide whether a verified task gets its PR.
+        The remote branch is inspected first (`lease`): commits on it, beyond the default
+        branch and `head_sha`, that macoder did not author mean a person worked there —
+        nothing is pushed and `NeedsReviewError` tells the caller to label the PR. The push
+        then leases on exactly the commit inspected (or on the branch not existing), so a
+        push that lands in between is never overwritten (`PushRejectedError`).
         """
         branch = pushable_branch(branch)
-        default_ref, remote_sha = self.heads(branch)
-        if remote_sha == head_sha:
+        lease = self.lease(branch, head_sha)
+        if lease.remote_sha == head_sha:
             log.info("%s is already at %s on the remote", branch, head_sha[:10])
             return
+        self.push(branch, head_sha, lease, fast_forward=fast_forward)
+
+    def lease(self, branch: str, head_sha: str) -> Lease:
+        """Where the remote task `branch` is, once it is known to hold no commit of a person
+        (beyond the default branch and `head_sha`; `NeedsReviewError` otherwise): what a push
+        of `head_sha` leases on."""
+        branch = pushable_branch(branch)
+        default_ref, remote_sha = self.heads(branch)
         expected = ""
-        if remote_sha is not None:
+        if remote_sha is not None and remote_sha != head_sha:
             expected, foreign = self._inspect(branch, default_ref, head_sha)
             if foreign:
                 raise NeedsReviewError(branch, foreign)
-        lease = [] if fast_forward else [f"--force-with-lease=refs/heads/{branch}:{expected}"]
+        return Lease(default_ref, remote_sha, expected)
+
+    def push(self, branch: str, sha: str, lease: Lease, *, fast_forward: bool = False) -> None:
+        """Push commit `sha` (present locally) to the task `branch`, leasing on `lease`
+        (`fast_forward`: a plain push). Hooks are skipped (`--no-verify`): the content was
+        verified by macoder, and a hook that prompts or fails on a CI runner must not decide
+        whether a verified task gets its PR."""
+        branch = pushable_branch(branch)
+        force = [f"--force-with-lease=refs/heads/{branch}:{lease.expected}"]
         args = [
             "push",
             "--porcelain",
             "--no-verify",
-            *lease,
+            *([] if fast_forward else force),
             self.url,
-            f"{head_sha}:refs/heads/{branch}",
+            f"{sha}:refs/heads/{branch}",
         ]
         code, out, err = self.git(args)
         if code == 0:
-            log.info("pushed %s at %s", branch, head_sha[:10])
+            log.info("pushed %s at %s", branch, sha[:10])
             return
         if any(words in out + err for words in _LEASE_LOST):
             raise PushRejectedError(
@@ -265,10 +294,17 @@ class Remote:
         # as its author, and is still a person whose work must not be overwritten.
         foreign = tuple(
             sha[:10]
-            for sha, *emails in (line.split("\x00") for line in listing.splitlines())
-            if {email.strip().lower() for email in emails} - self.macoder_emails
+            for sha, author, committer in (line.split("\x00") for line in listing.splitlines())
+            if not self.is_macoders(author, committer)
         )
         return tip, foreign
+
+    def is_macoders(self, author: str, committer: str) -> bool:
+        """Whether a commit with these author and committer emails is macoder's."""
+        author, committer = author.strip().lower(), committer.strip().lower()
+        if not {author, committer} - self.macoder_emails:
+            return True
+        return self.also_macoders is not None and self.also_macoders(author, committer)
 
     # ----------------------------------------------------------------- any ref
 
@@ -311,10 +347,16 @@ def task_branch(branch: str) -> str:
 
 
 def pushable_branch(branch: str) -> str:
-    """A branch macoder may push: a task's `macoder/<id>`, or a track's plan branch
-    `macoder/plan-<track>` (the Action's `plan-feature`); a `ForgeError` for anything else."""
+    """A branch macoder may push: a task's `macoder/<id>`, a proposed rewrite of its entry
+    `macoder/rebase-<id>` (`macoder rebase`), or a track's plan branch `macoder/plan-<track>`
+    (the Action's `plan-feature`); a `ForgeError` for anything else."""
     short = branch.removeprefix("refs/heads/")
-    return short if is_plan_branch(short) else task_branch(short)
+    if is_plan_branch(short):
+        return short
+    subject = pr_subject(short)
+    if subject is not None and subject[0] == "rebase":
+        return branch_of(*subject)
+    return task_branch(short)
 
 
 def _is_network(stderr: str) -> bool:

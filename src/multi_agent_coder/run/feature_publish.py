@@ -112,11 +112,11 @@ def publish_feature(
         added = _check_commit(session, handoff.head_sha, expected, directory)
         branch = plan_branch_for(track)
         github = _github(session)
-        github.publish_branch(branch, handoff.head_sha)
+        published = github.publish_branch(branch, handoff.head_sha)  # signed: GitHub's copy
         pr = github.create_or_update_branch_pr(
             branch=branch,
             base=session.repo.default_branch(),
-            head_sha=handoff.head_sha,
+            head_sha=published,
             title=f"macoder plan: {track} ({len(added)} new task{'s' if len(added) != 1 else ''})",
             body=pr_body(expected, context, added, run_url=run_url),
             labels=(LABEL, LABEL_PLAN),

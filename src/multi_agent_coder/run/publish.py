@@ -234,12 +234,16 @@ def _carry_out(
             _check_branch(
                 session, handoff.head_sha, handoff.pull, on, folder / BUNDLE_FILE, merged=merged
             )
-            session.forge.publish_branch(
+            # With `sign_commits`, GitHub's signed copies of exactly the checked commits
+            # (same trees, `GitHubForge.publish_branch`): the PR is opened at their head.
+            published = session.forge.publish_branch(
                 branch_for(task_id), handoff.head_sha, fast_forward=revision or update
             )
+            pull = handoff.pull.model_copy(update={"head_sha": published})
         else:
             _check_relabel(session, handoff.pull, task_id)
-        pr = _open_or_update(session, task_id, handoff.pull)
+            pull = handoff.pull
+        pr = _open_or_update(session, task_id, pull)
     except Refused as refused:
         return Published(task_id, "refused", "publish refused: " + "; ".join(refused.problems))
     except NeedsReviewError as exc:

@@ -302,7 +302,8 @@ def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw
     commit = repo.commit_files(sha, {settings.backlog: raw}, message, session.author)
     local = repo.branch_head(branch)
     repo.update_ref(HEADS + branch, commit, local, f"macoder rebase {task_id}")
-    forge.publish_branch(branch, commit, fast_forward=False)
+    # With `pull_request.sign_commits` the forge publishes GitHub's signed copy of the commit.
+    commit = forge.publish_branch(branch, commit, fast_forward=False)
     report.branch = branch
     report.pr = forge.create_or_update_pr(
         task_id=task_id,

@@ -468,7 +468,9 @@ def _attempt(
     if notes.onto is not None:
         _check_fast_forward(env, branch, notes.onto, notes.head_sha, merged=notes.merging)
     try:
-        env.forge.publish_branch(branch, notes.head_sha, fast_forward=notes.onto is not None)
+        published = env.forge.publish_branch(
+            branch, notes.head_sha, fast_forward=notes.onto is not None
+        )
     except NeedsReviewError as exc:  # a person pushed to the branch while the agent worked
         _refuse_foreign(env, task.id, str(exc), Phase.PUBLISH)
     notes.published = True
@@ -477,7 +479,7 @@ def _attempt(
         task_id=task.id,
         branch=branch,
         base=env.base_branch,
-        head_sha=notes.head_sha,
+        head_sha=published,  # the forge's copy when it signs commits itself
         title=f"{task.id}: {one_line(task.title)}" + (" (needs review)" if review else ""),
         body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
         draft=review,
@@ -790,12 +792,12 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         if head == env.base_sha:
             return None
         branch = branch_for(task.id)
-        env.forge.publish_branch(branch, head)
+        published = env.forge.publish_branch(branch, head)
         return env.forge.create_or_update_pr(
             task_id=task.id,
             branch=branch,
             base=env.base_branch,
-            head_sha=head,
+            head_sha=published,
             title=f"{task.id}: {one_line(task.title)} (failed)",
             body=pr_body(task, notes, ok=False, reason=reason, contained=env.settings.sandbox),
             draft=True,
