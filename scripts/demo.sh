@@ -2,7 +2,9 @@
 # The main job on the embedded default, end to end, from a fresh clone, with no API key:
 # bootstrap, install the pinned OpenCode, make a throwaway target repository from
 # examples/demo/repo, start the scripted model, then `macoder run` -> two PRs, merge them,
-# `macoder run` -> the dependent task's PR, merge it, `macoder run` -> nothing to do.
+# `macoder run` -> the dependent task's PR, merge it, `macoder run` -> nothing to do. Then a
+# feature from its context to PRs: `macoder plan` -> the track's specs, committed through the
+# git hook, `macoder generate` -> two more tasks, `macoder run` -> their PRs, merged.
 #   KEEP=1 scripts/demo.sh     keep the demo repository afterwards (its path is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,8 @@ cp -R examples/demo/repo "$WORK/repo"
 cd "$WORK/repo"
 git init --quiet --initial-branch=main
 git add -A
-git -c user.name="Demo User" -c user.email=demo@example.com commit --quiet -m "A tiny calculator and its backlog"
+commit() { git -c user.name="Demo User" -c user.email=demo@example.com commit --quiet "$@"; }
+commit -m "A tiny calculator and its backlog"
 
 # 2. The scripted model (an OpenAI-compatible server on 127.0.0.1) plays the LLM; OpenCode is real.
 PYTHONPATH="$ROOT" "$ROOT/.venv/bin/python" -m testing.scripted_model \
@@ -72,12 +75,38 @@ step "macoder run                      # nothing is ready; nothing changes"
 before="$(git for-each-ref)"
 macoder run
 [ "$before" = "$(git for-each-ref)" ] || { echo "demo: a run with nothing ready changed refs" >&2; exit 1; }
-step macoder status
-macoder status
 
 # What a user would check: the code works on main, nothing is left behind.
 step 'python -c "from calc.power import power; print(power(2, 10))"'
 python -c "from calc.power import power; print(power(2, 10))"
+
+# 3. From a feature to pull requests. A person writes the feature's context; three planning
+# agents turn it into the track's specs; one session turns the plan into tasks; `run` does
+# them. Every commit goes through the plain git hook (hooks/pre-commit): it checks the specs
+# for planning debris and the backlog, as it would in your repository.
+waves_s=$SECONDS
+git config core.hooksPath "$ROOT/hooks"
+step "cp examples/demo/feature.md FEATURE.md     # the feature's context, as a person writes it"
+cp "$ROOT/examples/demo/feature.md" FEATURE.md
+step "macoder plan FEATURE.md --track division   # three planning agents, in parallel"
+macoder plan FEATURE.md --track division
+step "git add FEATURE.md specs/division && git commit -m 'division: plan'   # the hook checks the specs"
+git add FEATURE.md specs/division
+commit -m "division: plan"
+step "macoder generate specs/division/PLAN.md    # the plan becomes tasks, numbered after T003"
+macoder generate specs/division/PLAN.md
+step "git commit -am 'division: tasks' && macoder ready"
+commit -am "division: tasks"
+macoder ready
+step "macoder run                      # T004 and T005, from the plan"
+macoder run
+step "macoder merge T004 && macoder merge T005"
+macoder merge T004
+macoder merge T005
+step 'python -c "from calc.div import div; from calc.mod import mod; print(div(-7, 2), mod(-7, 2))"'
+python -c "from calc.div import div; from calc.mod import mod; print(div(-7, 2), mod(-7, 2))"
+step macoder status
+macoder status
 [ "$(git worktree list | wc -l)" -eq 1 ] || { echo "demo: a worktree was left behind" >&2; exit 1; }
 left=""
 for pid in $(pgrep -f "$OPENCODE_BIN" || true); do
@@ -86,4 +115,6 @@ done
 [ -z "$left" ] || { echo "demo: an opencode process was left running: $left" >&2; exit 1; }
 [ -z "$(git status --porcelain --untracked-files=no)" ] || { echo "demo: the checkout is dirty" >&2; exit 1; }
 echo
-echo "demo: ok — three tasks, three verified PRs, merged in two waves; no worktree or agent left"
+echo "demo: ok — three tasks, three verified PRs, merged in two waves; a feature planned into"
+echo "two more tasks, two more verified PRs, merged; no worktree or agent left"
+echo "($SECONDS s in all: $waves_s s to the two waves' end, installs included, $((SECONDS - waves_s)) s for the feature)"

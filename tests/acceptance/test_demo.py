@@ -28,12 +28,16 @@ def run_demo(**settings: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_the_demo_runs_three_tasks_in_two_waves_and_leaves_nothing_behind() -> None:
+def test_the_demo_runs_two_waves_then_a_planned_feature_and_leaves_nothing_behind() -> None:
     result = run_demo()
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
-    assert out.count("PR #") >= 3
-    assert "merged PR" in out
+    assert out.count("merged PR") == 5
     assert "nothing to do: all 3 tasks are completed" in out
     assert "1024" in out
+    # the feature: planned, committed through the hook, generated, run, merged
+    assert "wrote specs/division/PLAN.md" in out
+    assert "3/3 sessions verified deleted" in out
+    assert "added 2 tasks to BACKLOG.yaml: T004, T005" in out
+    assert "\n-4 1\n" in out
     assert "demo: ok" in out

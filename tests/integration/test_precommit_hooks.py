@@ -6,6 +6,8 @@
    that `scripts/wheelhouse.sh` fills (PIP_NO_INDEX, PIP_FIND_LINKS), and every proxy variable
    points at a closed port.
 2. The plain git hook `hooks/pre-commit`, installed with `core.hooksPath`, on real `git commit`s.
+3. Both, on what `macoder plan` wrote when its planning agents (the real OpenCode, the scripted
+   model) put their chatter into the specs.
 
 `try-repo` is given a committed snapshot of this project's working tree (tracked and untracked,
 not ignored files): on a local path it does build from uncommitted changes (a shadow commit,
@@ -24,6 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from testing import scripted_model as sm
+from tests.conftest import MakeTarget
+from tests.integration import runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -505,3 +511,85 @@ def test_git_hook_without_macoder_refuses_and_says_what_is_missing(
     assert done.code != 0
     assert "neither 'macoder' nor a Python with multi_agent_coder" in done.output
     assert commits(hooked_repo, hook_env) == 1
+
+
+# --- a plan whose agents write planning debris into the specs ---------------------------------
+
+#: Planning agents that think aloud in their documents, in the middle and at the end.
+CHATTY_SPEC = (
+    "## Requirements\n"
+    "Let me think about what a user needs here.\n"
+    "1. Items are listed sorted by their text.\n\n"
+    "## Acceptance Criteria\n"
+    "- GIVEN two items WHEN listed THEN in the order of their text\n"
+)
+CHATTY_ARCH = (
+    "## Design\n"
+    "1. Sort in the list command, not in the store.\n\n"
+    "## API\n"
+    "- `todo list` prints the items sorted\n\n"
+    "On second thought, the store could keep them sorted too.\n"
+)
+PLAIN_QA = "## Test Plan\n- `todo list` with two items\n\n## Risks\n- none\n"
+
+
+def test_a_plan_whose_agents_write_debris_into_the_specs_fails_and_the_hooks_refuse_it(
+    make_target: MakeTarget,
+    model: sm.ScriptedModel,
+    hook_repo: Path,
+    offline_env: dict[str, str],
+    hook_env: dict[str, str],
+) -> None:
+    model.set_scenario("planning:spec", sm.Scenario([sm.text(CHATTY_SPEC)]))
+    model.set_scenario("planning:architecture", sm.Scenario([sm.text(CHATTY_ARCH)]))
+    model.set_scenario("planning:qa", sm.Scenario([sm.text(PLAIN_QA)]))
+    target = make_target(runs.tasks("T001"), files={"CONTEXT.md": "# Sorted\n\nSort items.\n"})
+    specs = target.root / "specs" / "sorted"
+
+    # macoder plan: the documents are written as answered, and the command fails on the debris
+    plan = target.macoder("plan", "CONTEXT.md", "--track", "sorted", timeout=300)
+
+    assert plan.code == 1, plan
+    found = [line for line in plan.stderr.splitlines() if line.endswith("[planning-debris]")]
+    advice = "give the agent the decision, not how it was reached [planning-debris]"
+    assert found[:2] == [
+        f'specs/sorted/SPEC.md:2:1: planning debris "let me think": {advice}',
+        f'specs/sorted/ARCH.md:7:1: planning debris "on second thought": {advice}',
+    ], plan
+    assert [line.split(":", 1)[0] for line in found[2:]] == ["specs/sorted/PLAN.md"] * 2
+    assert "the context-hygiene hook refuses the commit" in plan.stderr
+    assert (specs / "SPEC.md").read_text() == CHATTY_SPEC
+    assert runs.wait_for(lambda: target.opencode_pids() == [], 15)
+
+    # the plain git hook refuses to commit the track, with the very lines plan printed
+    git_ok(target.root, "config", "core.hooksPath", str(GIT_HOOKS), env=hook_env)
+    git_ok(target.root, "add", "specs", env=hook_env)
+    before = commits(target.root, hook_env)
+
+    refused = commit(target.root, hook_env, "sorted: plan")
+
+    assert refused.code != 0
+    assert all(line in refused.output for line in found), refused.output
+    assert "commit refused" in refused.output
+    assert commits(target.root, hook_env) == before
+
+    # so does the pre-commit framework's context-hygiene hook
+    names = [f"specs/sorted/{name}" for name in ("ARCH.md", "PLAN.md", "QA.md", "SPEC.md")]
+    framework = try_repo(target.root, hook_repo, offline_env, "context-hygiene", "--files", *names)
+
+    assert framework.code == 1, framework.output
+    assert hook_status(framework.output, "context hygiene") == "Failed"
+    assert all(line in framework.output for line in found), framework.output
+
+    # the person deletes the chatter, merges PLAN.md again, and the commit goes through
+    for name, chatter in (("SPEC.md", "Let me think"), ("ARCH.md", "On second thought")):
+        lines = (specs / name).read_text().splitlines(keepends=True)
+        (specs / name).write_text("".join(x for x in lines if not x.startswith(chatter)))
+    merged = target.macoder("spec", "merge", "sorted")
+    assert merged.code == 0, merged
+    git_ok(target.root, "add", "specs", env=hook_env)
+
+    done = commit(target.root, hook_env, "sorted: plan")
+
+    assert done.code == 0, done.output
+    assert commits(target.root, hook_env) == before + 1

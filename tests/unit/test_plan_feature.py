@@ -21,7 +21,7 @@ from multi_agent_coder.agents.base import AgentOutcome, AgentResult
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import PlanningError
 from multi_agent_coder.git.repo import Repo
-from multi_agent_coder.run.planning import merge_documents, plan_feature
+from multi_agent_coder.run.planning import plan_feature
 from multi_agent_coder.run.session import open_local
 from tests.integration.gitrepos import make_repo
 
@@ -89,7 +89,7 @@ def plan(tmp_path: Path, agent: PlanningAgent, **settings: Any) -> tuple[Path, A
             "Let users sign in.",
             "auth",
             directory=directory,
-            merge=lambda docs: merge_documents(docs, "specs/auth"),
+            shown="specs/auth",
         )
     return directory, result
 
@@ -152,6 +152,33 @@ def test_one_failing_agent_fails_the_plan_and_nothing_is_written(
     assert len(agent.calls) == 3  # every agent ran to its end (and its session was cleaned up)
 
 
+def test_planning_debris_is_written_and_reported_at_its_lines_as_the_hook_reports_it(
+    tmp_path: Path,
+) -> None:
+    chatter = (
+        "## Test Plan\n- unit tests\n\n"
+        "## Risks\n- Let me think: on second\n  thought, tokens leak\n"
+    )
+    directory, result = plan(tmp_path, PlanningAgent({**GOOD, "qa": chatter}))
+
+    assert (directory / "QA.md").read_text() == chatter  # the documents are kept to be fixed
+    rendered = [p.render() for p in result.problems]
+    assert rendered[:2] == [
+        'specs/auth/QA.md:5:3: planning debris "let me think": give the agent the decision,'
+        " not how it was reached [planning-debris]",
+        'specs/auth/QA.md:5:17: planning debris "on second thought": give the agent the'
+        " decision, not how it was reached [planning-debris]",
+    ]
+    plan_md = (directory / "PLAN.md").read_text().splitlines()
+    [line] = [n for n, text in enumerate(plan_md, start=1) if "Let me think" in text]
+    assert {(p.path, p.line) for p in result.problems[2:]} == {("specs/auth/PLAN.md", line)}
+
+
+def test_a_clean_plan_has_no_problems(tmp_path: Path) -> None:
+    _, result = plan(tmp_path, PlanningAgent(dict(GOOD)))
+    assert result.problems == ()
+
+
 def test_a_failed_replan_keeps_the_earlier_files(tmp_path: Path) -> None:
     directory, _ = plan(tmp_path / "one", PlanningAgent(dict(GOOD)))
     before = {p.name: p.read_bytes() for p in directory.iterdir()}
@@ -171,7 +198,7 @@ def test_a_failed_replan_keeps_the_earlier_files(tmp_path: Path) -> None:
             "x",
             "auth",
             directory=directory,
-            merge=lambda docs: merge_documents(docs, "specs/auth"),
+            shown="specs/auth",
         )
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
 

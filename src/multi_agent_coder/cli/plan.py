@@ -3,6 +3,9 @@
 The feature context is a person's file (read with the same limits as every file macoder is
 given); the track names the folder under the specs directory (`specs_dir`) that receives
 SPEC.md, ARCH.md, QA.md and the structured merge's PLAN.md. See `run/planning.py`.
+
+Planning debris in what was written fails the command (exit 1) with the hook's own
+`path:line:col: message` lines, so a person fixes it before the commit the hook would refuse.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
     from pathlib import Path
 
-    from multi_agent_coder.errors import UsageError
+    from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
     from multi_agent_coder.ids import validate_track
-    from multi_agent_coder.run.planning import merge_documents, plan_feature
+    from multi_agent_coder.run.planning import plan_feature
     from multi_agent_coder.userfiles import read_user_file
     from multi_agent_coder.visible import visible
 
@@ -55,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
             context,
             track,
             directory=directory,
-            merge=lambda documents: merge_documents(documents, shown),
+            shown=shown,
             on_role=on_role,
         )
+    code = EXIT_PROBLEMS if plan.problems else EXIT_OK
     if args.json:
         print(
             json.dumps(
@@ -81,19 +86,45 @@ def run(args: argparse.Namespace) -> int:
                         }
                         for a in plan.agents
                     ],
+                    "problems": [
+                        {
+                            "path": p.path,
+                            "line": p.line,
+                            "col": p.col,
+                            "code": p.code,
+                            "message": p.message,
+                        }
+                        for p in plan.problems
+                    ],
                 },
                 indent=2,
             )
         )
-        return 0
+        return code
     for name, size in plan.files.items():
         print(visible(f"wrote {shown}/{name} ({size} bytes)"))
     deleted = sum(a.session_deleted for a in plan.agents)
+    done = (
+        f"planned {track} with {plan.model} in {plan.duration_s:.1f} s; "
+        f"{deleted}/{len(plan.agents)} sessions verified deleted."
+    )
+    if plan.problems:
+        print(visible(done))
+        for problem in plan.problems:
+            print(problem.render(), file=sys.stderr)
+        print(
+            visible(
+                f"macoder: {shown}: {len(plan.problems)} place(s) of planning debris in what the "
+                "agents wrote: delete it from SPEC.md, ARCH.md, QA.md, then `macoder spec merge "
+                f"{track}` rewrites PLAN.md; the context-hygiene hook refuses the commit until then"
+            ),
+            file=sys.stderr,
+        )
+        return code
     print(
         visible(
-            f"planned {track} with {plan.model} in {plan.duration_s:.1f} s; "
-            f"{deleted}/{len(plan.agents)} sessions verified deleted. "
-            f"Next: review {shown}/PLAN.md, commit it, then `macoder generate {shown}/PLAN.md`"
+            f"{done} Next: review {shown}/PLAN.md, commit it, then "
+            f"`macoder generate {shown}/PLAN.md`"
         )
     )
-    return 0
+    return code

@@ -9,6 +9,14 @@ answered, with every section the structured merge needs, does anything reach the
 — so a failed plan leaves no partial PLAN.md, and a plan that succeeds overwrites the
 track's four files together.
 
+Before they are written, the four documents are read for planning debris as the
+`context-hygiene` hook reads them (`document_problems`, the configured phrases), so a plan
+whose agents wrote their chatter into it ("let me think", "on second thought") never passes
+in silence: the problems come back as `specs/<track>/SPEC.md:LINE:COL: ...`, the same lines the
+hook prints at commit. The files are written all the same — three agents' documents cost
+minutes and money, the debris is a line to delete — and the command fails, so nothing
+downstream mistakes the track for a clean one; the hook refuses the commit until it is.
+
 Every session is deleted and verified gone (the runtime checks the 404); one that could not be
 verified gone fails the plan, named, as a leak is a failure of the seed's rule. One agent
 that fails or hangs fails the plan with its role, file and reason; the others' sessions are
@@ -25,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multi_agent_coder.agents.base import Agent, AgentOutcome, AgentResult
+from multi_agent_coder.context.hygiene import document_problems
 from multi_agent_coder.errors import PlanningError, UsageError
 from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.planning.merge import (
@@ -36,6 +45,7 @@ from multi_agent_coder.planning.merge import (
     merge_plan,
 )
 from multi_agent_coder.planning.roles import ROLES, Role, document_of, planning_prompt
+from multi_agent_coder.problems import Problem
 from multi_agent_coder.run.session import Session
 
 #: What a caller is told as the agents progress: (role, "started" | "done" | "failed").
@@ -60,7 +70,8 @@ class AgentReport:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What `macoder plan` produced: the track's files (path -> bytes written), its agents."""
+    """What `macoder plan` produced: the track's files (path -> bytes written), its agents,
+    and the planning debris found in the files as written (empty: a clean track)."""
 
     track: str
     directory: Path
@@ -68,6 +79,7 @@ class Plan:
     agents: tuple[AgentReport, ...]
     model: str
     duration_s: float
+    problems: tuple[Problem, ...] = ()
 
 
 def plan_feature(
@@ -76,19 +88,25 @@ def plan_feature(
     track: str,
     *,
     directory: Path,
-    merge: Callable[[Mapping[str, str]], str],
+    shown: str,
     on_role: OnRole = lambda role, what: None,
     cancel: threading.Event | None = None,
 ) -> Plan:
-    """Run the planning agents on `context`, check and merge their documents (`merge`:
-    file name -> document in, PLAN.md out; raises `PlanningError` naming file and heading),
-    and write the four files into `directory`. Raises `PlanningError` (nothing written)
-    when an agent fails, answers nothing or its session was not verified deleted."""
+    """Run the planning agents on `context`, check and merge their documents, and write the
+    four files into `directory` (`shown`: how messages name it, `specs/auth`). Raises
+    `PlanningError` (nothing written) when an agent fails, answers nothing, its session was
+    not verified deleted or a heading the merge needs is missing; planning debris is written
+    and returned as `Plan.problems`, for the caller to fail on."""
     settings = session.settings
     model = settings.models.for_role("planning")
     cancel = cancel or threading.Event()
     started = time.monotonic()
     head = _default_head(session)
+    hygiene = settings.context_settings()
+    if session.preflight is not None:
+        # A wrong URL, key or model stops here in seconds, as it does `run` and `generate`,
+        # not after three agents have each waited on it.
+        session.preflight(settings, session.repo, [model])
     results: dict[str, AgentResult] = {}
     # Exports under the worktrees' directory: the one place the agent's sandbox can work in.
     worktrees = WorktreeManager(session.repo, settings.worktree_dir)
@@ -109,9 +127,16 @@ def plan_feature(
     if failed:
         raise PlanningError([*failed, "nothing was written"])
     documents = {role.file: document_of(results[role.name].output_text) for role in ROLES}
-    plan = merge(documents)  # a missing heading: PlanningError naming the file, nothing written
-    written = _write_all(directory, {**documents, PLAN_FILE: plan})
-    return Plan(track, directory, written, reports, model, time.monotonic() - started)
+    # A missing heading: PlanningError naming the file, nothing written.
+    files = {**documents, PLAN_FILE: merge_documents(documents, shown)}
+    debris = tuple(
+        problem
+        for name in (*documents, PLAN_FILE)
+        for problem in document_problems(f"{shown}/{name}", files[name], hygiene)
+    )
+    written = _write_all(directory, files)
+    duration = time.monotonic() - started
+    return Plan(track, directory, written, reports, model, duration, debris)
 
 
 def merge_documents(documents: Mapping[str, str], shown: str) -> str:
