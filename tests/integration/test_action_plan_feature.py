@@ -345,6 +345,38 @@ def test_a_context_missing_on_the_default_branch_is_named(world: World) -> None:
     assert "input 'context': docs/nope.md is not a file in commit" in out
 
 
+def test_planning_debris_in_the_specs_hands_off_nothing(world: World) -> None:
+    """Hostile or careless planning agents: chatter in a spec would reach every agent that
+    reads it, and a CI job has no person to delete it, so nothing is handed off."""
+
+    @dataclass
+    class Chatty(FeatureAgent):
+        def run(self, **kw: Any) -> AgentResult:
+            done = FeatureAgent.run(self, **kw)
+            if kw["prompt"].startswith("# Planning SPEC"):
+                text = "Let me think about this first.\n\n" + done.output_text
+                return AgentResult(
+                    AgentOutcome.SUCCESS,
+                    "idle",
+                    "ses_1",
+                    0.01,
+                    True,
+                    text,
+                    10,
+                    5,
+                    None,
+                    kw["model"],
+                )
+            return done
+
+    code, out, planned = plan_feature(world, Chatty())
+    assert code != 0, out
+    assert f"specs/{TRACK}/SPEC.md:1:1:" in out
+    assert "planning debris" in out
+    assert not handoff_dir(planned).exists() or not any(handoff_dir(planned).iterdir())
+    assert world.fake.pulls(SLUG) == []
+
+
 # --------------------------------------------------------------------------- real OpenCode
 
 

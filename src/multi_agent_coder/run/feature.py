@@ -41,7 +41,7 @@ from multi_agent_coder.ids import TRACK_PATTERN, validate_track
 from multi_agent_coder.limits import MAX_FEATURE_CONTEXT_BYTES
 from multi_agent_coder.planning.merge import PLAN_FILE
 from multi_agent_coder.run.generate import GenerateReport, GenerateRequest, generate
-from multi_agent_coder.run.planning import Plan, merge_documents, plan_feature
+from multi_agent_coder.run.planning import Plan, plan_feature
 from multi_agent_coder.run.session import Session
 from multi_agent_coder.userfiles import read_user_file
 
@@ -145,9 +145,17 @@ def plan_and_hand_off(
             context,
             track,
             directory=specs,
-            merge=lambda documents: merge_documents(documents, track_dir.as_posix()),
+            shown=track_dir.as_posix(),
             on_role=lambda role, what: on_event(f"planning agent {role}: {what}"),
         )
+        if plan.problems:
+            # Debris in the specs would reach every agent that reads them: nothing is handed
+            # off (locally the files stay for a person to clean; a CI job has no person).
+            raise ProblemsFound(
+                list(plan.problems),
+                f"the planning agents wrote planning debris into {track_dir.as_posix()}/ "
+                f"({len(plan.problems)} problem(s) above); nothing was handed off",
+            )
         scratch_backlog = work / "backlog" / PurePosixPath(backlog).name
         scratch_backlog.parent.mkdir()
         scratch_backlog.write_bytes(before)
