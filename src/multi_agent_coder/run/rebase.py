@@ -335,7 +335,7 @@ def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw
         base=base,
         head_sha=commit,
         title=pr_title(task_id, title),
-        body=pr_body(report),
+        body=pr_body(task_id, report.why, report.diff, report.model, len(report.rounds)),
         draft=False,
         labels=(LABEL, LABEL_REBASE),
         kind="rebase",
@@ -355,16 +355,15 @@ def pr_title(task_id: str, title: str) -> str:
     return f"Rewrite {task_id}: {one_line(title)}"
 
 
-def pr_body(report: RebaseReport) -> str:
+def pr_body(task_id: str, why: str, diff: str, model: str, rounds: int) -> str:
     """The rewrite's pull request: why, what merging and closing do, the backlog's diff."""
     return "\n\n".join(
         [
-            f"`macoder rebase` proposes a rewrite of {report.task_id}'s backlog entry: "
-            f"{report.why}.",
+            f"`macoder rebase` proposes a rewrite of {task_id}'s backlog entry: {why}.",
             "Merge it to run the task again from its new entry with its attempts reset; "
             "close it to leave the task as it was.",
-            "```diff\n" + report.diff.rstrip("\n") + "\n```",
-            f"Written by {report.model} in {len(report.rounds)} round(s), checked as "
+            "```diff\n" + diff.rstrip("\n") + "\n```",
+            f"Written by {model} in {rounds} round(s), checked as "
             "`macoder check` checks the backlog.",
         ]
     )
