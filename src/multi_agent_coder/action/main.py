@@ -41,7 +41,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, Protocol, TextIO
 
 from multi_agent_coder.action.inputs import (
     ENV_PREFIX,
@@ -404,10 +404,7 @@ def publish_feature(job: Job, session: Session) -> int:
     write_outputs(
         runner.output_file,
         {
-            "pr-number": str(pr.number) if pr is not None else "",
-            "pr-url": pr.url if pr is not None else "",
-            "operation": pr.operation if pr is not None else "none",
-            "head-sha": pr.head_sha if pr is not None else "",
+            **pr_outputs(pr),
             "tasks": ready_json(done.added),
             "result": done.status,
         },
@@ -483,10 +480,7 @@ def publish_rebase(job: Job, session: Session) -> int:
     write_outputs(
         runner.output_file,
         {
-            "pr-number": str(pr.number) if pr is not None else "",
-            "pr-url": pr.url if pr is not None else "",
-            "operation": pr.operation if pr is not None else "none",
-            "head-sha": pr.head_sha if pr is not None else "",
+            **pr_outputs(pr),
             "result": done.status,
         },
     )
@@ -889,10 +883,7 @@ def publish(job: Job, session: Session) -> int:
     write_outputs(
         runner.output_file,
         {
-            "pr-number": str(pr.number) if pr is not None else "",
-            "pr-url": pr.url if pr is not None else "",
-            "operation": pr.operation if pr is not None else "none",
-            "head-sha": pr.head_sha if pr is not None else "",
+            **pr_outputs(pr),
             "result": done.result,
         },
     )
@@ -935,6 +926,29 @@ def _merge_and_start_next_wave(job: Job, session: Session, number: int, head_sha
         print(workflow_command("warning", note, title="macoder auto_merge"), file=out)
         return
     print(visible(f"the next wave is started: {workflow} on {branch}"), file=out)
+
+
+class OpenedPr(Protocol):
+    """What a publishing job's outputs say of the pull request it opened or updated."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def head_sha(self) -> str: ...
+
+
+def pr_outputs(pr: OpenedPr | None) -> dict[str, str]:
+    """A publishing job's outputs about the pull request it opened or updated (if any)."""
+    return {
+        "pr-number": str(pr.number) if pr is not None else "",
+        "pr-url": pr.url if pr is not None else "",
+        "operation": pr.operation if pr is not None else "none",
+        "head-sha": pr.head_sha if pr is not None else "",
+    }
 
 
 def handoff_dir(runner: RunnerContext) -> Path:
