@@ -315,7 +315,16 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
     assert on["pull_request_review"] == {"types": ["submitted"]}  # never an edit or dismissal
     assert set(on["push"]["paths"]) == {"BACKLOG.yaml", "specs/**"}
     jobs = workflow["jobs"]
-    assert list(jobs) == ["plan", "health", "run", "publish", "plan-feature", "publish-feature"]
+    assert list(jobs) == [
+        "plan",
+        "health",
+        "run",
+        "publish",
+        "plan-feature",
+        "publish-feature",
+        "rebase",
+        "publish-rebase",
+    ]
     plan, health, task, publish = jobs["plan"], jobs["health"], jobs["run"], jobs["publish"]
     # The plan leases (the ledger) and answers on PRs with the workflow's own token (it runs
     # no agent); never the PAT.
@@ -448,6 +457,49 @@ def test_a_feature_is_planned_by_a_job_with_no_token_and_published_by_one_with_i
         assert job["steps"][0]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
         assert job["concurrency"]["cancel-in-progress"] is False
         assert "${{ inputs.track }}" in job["concurrency"]["group"]
+
+
+def test_a_rewrite_is_made_with_a_read_only_token_and_published_by_a_job_with_no_agent() -> None:
+    """`workflow_dispatch` with `rebase`: the rebase job runs the rebase model with the provider
+    key and a read-only token, in the task's own concurrency group; publish-rebase, which
+    runs no agent, opens the rewrite's PR. The wave's jobs and a feature's plan stay out."""
+    workflow = load(ROOT / ".github" / "workflows" / "macoder.yml")
+    dispatch = triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert dispatch["rebase"]["required"] is False
+    jobs = workflow["jobs"]
+    rebase, publish = jobs["rebase"], jobs["publish-rebase"]
+    assert "inputs.rebase == ''" in jobs["plan"]["if"]
+    assert "inputs.rebase == ''" in jobs["plan-feature"]["if"]
+    assert "github.event_name == 'workflow_dispatch' && inputs.rebase != ''" in rebase["if"]
+    assert "github.ref_name == github.event.repository.default_branch" in rebase["if"]
+    assert rebase["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert rebase["environment"] == "macoder"
+    assert rebase["concurrency"]["group"] == jobs["run"]["concurrency"]["group"].replace(
+        "matrix.task", "inputs.rebase"
+    )
+    step = next(step for step in rebase["steps"] if step.get("uses") == "./")
+    assert step["with"]["mode"] == "rebase"
+    assert step["with"]["task-id"] == "${{ inputs.rebase }}"
+    assert step["with"]["github-token"] == "${{ github.token }}"
+    assert "MACODER_TOKEN" not in yaml.safe_dump(rebase)
+    upload = rebase["steps"][-1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert publish["needs"] == "rebase"
+    assert "needs.rebase.outputs.result != 'nothing'" in publish["if"]
+    assert publish["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "issues": "write",
+    }
+    text = yaml.safe_dump(publish)
+    assert "API_KEY" not in text
+    assert "opencode-config" not in text
+    step = next(step for step in publish["steps"] if step.get("uses") == "./")
+    assert step["with"]["mode"] == "publish-rebase"
+    assert step["with"]["base-sha"] == "${{ needs.rebase.outputs.base-sha }}"
+    download = next(s for s in publish["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["name"] == upload["with"]["name"]
+    assert publish["steps"][0]["with"]["fetch-depth"] == 0
 
 
 def test_ci_runs_exactly_the_projects_test_entry() -> None:

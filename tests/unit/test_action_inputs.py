@@ -135,7 +135,7 @@ def test_secrets_never_show_in_the_repr() -> None:
         (
             {"mode": "deploy"},
             "input 'mode': must be one of check, plan, health, task, publish, run, plan-feature, "
-            "publish-feature; got 'deploy'",
+            "publish-feature, rebase, publish-rebase; got 'deploy'",
         ),
         ({"mode": "task"}, "input 'task-id': required with mode 'task'"),
         ({"mode": "check", "task_id": "T001"}, "input 'task-id': not used with mode 'check'"),
@@ -200,7 +200,7 @@ def test_every_problem_is_reported_at_once_one_line_each() -> None:
     message = bad(mode="deploy", task_timeout="-1", max_parallel="x")
     assert message.splitlines() == [
         "input 'mode': must be one of check, plan, health, task, publish, run, plan-feature, "
-        "publish-feature; got 'deploy'",
+        "publish-feature, rebase, publish-rebase; got 'deploy'",
         "input 'max-parallel': must be a whole number, got 'x'",
         "input 'task-timeout': must be a positive number of seconds, got '-1'",
     ]

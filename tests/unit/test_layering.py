@@ -46,6 +46,7 @@ PURE = [
     *modules("backlog", "context", "planning"),
     *modules("run/state.py", "forge/pr_policy.py", "forge/github_sansio.py"),
     *modules("run/metrics.py", "run/metrics_render.py", "run/feature_rules.py"),
+    *modules("run/rebase_rules.py"),
     *modules("forge/github_graphql.py"),
     *modules("agents/opencode/sansio.py", "agents/opencode/timeouts.py", "agents/router.py"),
     *modules("gateway/sansio.py", "gateway/routes.py", "sandbox/policy.py", "retry_after.py"),

@@ -34,8 +34,8 @@ def test_a_rendered_workflow_pins_the_action_and_names_the_branch_and_backlog() 
     document = yaml.safe_load(text)
     original = yaml.safe_load(template())
     # plan, health, task, publish, plan-feature, publish-feature
-    assert _uses(original) == ["./"] * 6
-    assert _uses(document) == [ACTION] * 6
+    assert _uses(original) == ["./"] * 8
+    assert _uses(document) == [ACTION] * 8
     on = document[True]  # PyYAML reads the key `on` as a boolean
     assert on["push"]["branches"] == ["trunk"]
     assert on["push"]["paths"] == ["plans/BACKLOG.yaml", "specs/**"]

@@ -44,11 +44,22 @@ from multi_agent_coder.problems import kind_of
 ENV_PREFIX: Final = "ACTION_INPUT_"
 
 Mode = Literal[
-    "check", "plan", "health", "task", "publish", "run", "plan-feature", "publish-feature"
+    "check",
+    "plan",
+    "health",
+    "task",
+    "publish",
+    "run",
+    "plan-feature",
+    "publish-feature",
+    "rebase",
+    "publish-rebase",
 ]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 #: The two jobs of a feature's plan: the agents with no token, then the PR with it.
 FEATURE_MODES: Final = ("plan-feature", "publish-feature")
+#: The two jobs of a task's rewrite: the rebase model with a read-only token, then the PR.
+REBASE_MODES: Final = ("rebase", "publish-rebase")
 
 #: Input name (as in action.yml) -> what an empty value means. Tests hold action.yml to these.
 DEFAULTS: Final[Mapping[str, str]] = {
@@ -157,7 +168,7 @@ class ActionInputs:
     def needs_agent(self) -> bool:
         """Only a real task or run, and a feature's planning, start OpenCode; a dry run and
         the read-only modes do not."""
-        return self.mode in ("task", "run", "plan-feature") and not self.dry_run
+        return self.mode in ("task", "run", "plan-feature", "rebase") and not self.dry_run
 
     def planned(self) -> tuple[str, str]:
         """The task and the base the plan job gave a task or publish job."""
@@ -178,10 +189,12 @@ class ActionInputs:
                 why = "it lists the open pull requests"
             elif self.mode == "plan":
                 why = "it lists the open pull requests and leases the ready tasks"
-            elif self.mode == "task":
+            elif self.mode in ("task", "rebase"):
                 why = "it reads the pull requests and the ledger; read access is enough"
             elif self.mode == "publish-feature":
                 why = "it pushes the plan's branch and opens its pull request"
+            elif self.mode == "publish-rebase":
+                why = "it pushes the rewrite's branch, opens its pull request, records the try"
             else:
                 why = "it pushes the task branch and opens the pull request"
             raise InputError(f"input 'github-token': required with mode '{self.mode}' ({why})")
@@ -317,9 +330,11 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
             pull_request[key] = value
 
     problems += _feature_problems(mode, get)
-    if mode in ("task", "publish") and not get("task-id"):
+    if mode in ("task", "publish", *REBASE_MODES) and not get("task-id"):
         problems.append(f"input 'task-id': required with mode '{mode}' (the task this job runs)")
-    if (mode in ("publish", "health") or (mode == "task" and not dry_run)) and not get("base-sha"):
+    if (
+        mode in ("publish", "health", "publish-rebase") or (mode == "task" and not dry_run)
+    ) and not get("base-sha"):
         problems.append(
             f"input 'base-sha': required with mode '{mode}' (the plan job's output base-sha)"
         )
@@ -328,6 +343,13 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     for name, only in (("healthy-sha", "task"), ("unhealthy-sha", "publish")):
         if get(name) and mode != only:
             problems.append(f"input '{name}': only for mode {only}, not '{mode}'")
+    if mode == "rebase" and get("base-sha"):
+        problems.append(
+            "input 'base-sha': not used with mode 'rebase' (it rewrites on the default "
+            "branch's head as checked out, and outputs that commit as base-sha)"
+        )
+    if mode in REBASE_MODES and get("dry-run") and get("dry-run").strip() not in _FALSE:
+        problems.append(f"input 'dry-run': not for mode '{mode}' (`macoder rebase --dry-run`)")
     if mode in ("check", *FEATURE_MODES) and get("task-id"):
         problems.append(f"input 'task-id': not used with mode '{mode}'; remove it")
     if problems:

@@ -15,7 +15,11 @@ calls; it decides nothing about tasks on its own:
 - `plan-feature`: `macoder plan` and `macoder generate` for one feature, in a job with no
   token at all, handed off as one commit (`run/feature.py`);
 - `publish-feature`: that hand-off checked, then the plan's one pull request opened or
-  updated (`run/feature_publish.py`).
+  updated (`run/feature_publish.py`);
+- `rebase`: `macoder rebase` for one task in a job with a read-only token, its rewrite
+  handed off as one commit (`run/rebase_handoff.py`);
+- `publish-rebase`: that hand-off checked, then the task's one rewrite pull request opened
+  or updated and the try recorded (`run/rebase_publish.py`).
 
 Everything that touches git, GitHub or the agent is the session's (`run/session.py`, the
 same one the CLI opens, with the GitHub forge and the ledger shared through the remote); this
@@ -37,7 +41,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, Protocol, TextIO
 
 from multi_agent_coder.action.inputs import (
     ENV_PREFIX,
@@ -244,10 +248,14 @@ def run_mode(job: Job, agent_factory: AgentFactory | None = None) -> int:
             return publish(job, session)
         if inputs.mode == "publish-feature":
             return publish_feature(job, session)
+        if inputs.mode == "publish-rebase":
+            return publish_rebase(job, session)
         with _opencode_config_file(inputs, runner) as config_path:
             session.settings = with_inputs(
                 settings, inputs, opencode_config=config_path, opencode_bin=runner.opencode_bin
             )
+            if inputs.mode == "rebase":
+                return rebase_task(job, session)
             if handoff is not None:
                 return hand_off_task(job, session)
             return run_tasks(job, session)
@@ -396,10 +404,7 @@ def publish_feature(job: Job, session: Session) -> int:
     write_outputs(
         runner.output_file,
         {
-            "pr-number": str(pr.number) if pr is not None else "",
-            "pr-url": pr.url if pr is not None else "",
-            "operation": pr.operation if pr is not None else "none",
-            "head-sha": pr.head_sha if pr is not None else "",
+            **pr_outputs(pr),
             "tasks": ready_json(done.added),
             "result": done.status,
         },
@@ -410,6 +415,83 @@ def publish_feature(job: Job, session: Session) -> int:
     else:
         level = "error" if done.status == "refused" else "warning"
         print(workflow_command(level, done.reason, title=f"macoder plan {track}"), file=out)
+    out.flush()
+    return EXIT_PROBLEMS if done.status == "refused" else EXIT_OK
+
+
+def rebase_task(job: Job, session: Session) -> int:
+    """The rebase job: the rebase model rewrites the task's entry on the checked-out default
+    branch, handed off for publish-rebase (`run/rebase_handoff.py`). It reads the ledger and
+    the pull requests with the job's read-only token and writes nothing anywhere but the
+    hand-off. A task that does not qualify is a notice and `result: nothing`, not a failure:
+    nothing is handed off. Outputs `base-sha` (publish-rebase's input), `head-sha` and
+    `result` (proposed, failed, invalid, nothing)."""
+    from multi_agent_coder.backlog.rules import check_rules
+    from multi_agent_coder.context.hygiene import hygiene_check
+    from multi_agent_coder.errors import UnknownTaskError, UsageError
+    from multi_agent_coder.run.rebase_handoff import RebaseRequest, rebase_and_hand_off
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    task_id = inputs.task_id
+    if task_id is None:  # read_inputs requires it with this mode
+        raise InputError("input 'task-id': required with mode 'rebase'")
+    request = RebaseRequest(task_id, runner.lease_run_id, handoff_dir(runner))
+    checks = (check_rules, hygiene_check(session.settings.context_settings()))
+    try:
+        done = rebase_and_hand_off(
+            session,
+            request,
+            checks,
+            on_event=lambda text: print(visible(text), file=out, flush=True),
+        )
+    except (UsageError, UnknownTaskError) as exc:
+        text = f"{task_id} is not rewritten: {exc}"
+        print(workflow_command("notice", text, title=f"macoder rebase {task_id}"), file=out)
+        write_outputs(runner.output_file, {"base-sha": "", "head-sha": "", "result": "nothing"})
+        append_summary(runner.summary_file, f"### macoder rebase {task_id}: nothing\n\n{text}\n")
+        return EXIT_OK
+    handed = done.handoff
+    write_outputs(
+        runner.output_file,
+        {"base-sha": handed.base_sha, "head-sha": handed.head_sha or "", "result": handed.outcome},
+    )
+    said = f"{task_id}: {handed.outcome} ({handed.reason})"
+    append_summary(runner.summary_file, f"### macoder rebase {task_id}\n\n{said}\n")
+    print(visible(f"{said}; handed off for publish-rebase"), file=out, flush=True)
+    return EXIT_OK
+
+
+def publish_rebase(job: Job, session: Session) -> int:
+    """The publish-rebase job: the rewrite's hand-off checked, then its branch pushed, its
+    one pull request opened or updated, and the try recorded (`run/rebase_publish.py`).
+    Exit 1 when refused."""
+    from multi_agent_coder.run.rebase_publish import publish_rebase as publish_rewrite
+
+    inputs, runner, out = job.inputs, job.runner, job.out
+    task_id, base_sha = inputs.planned()
+    done = publish_rewrite(
+        session,
+        task_id,
+        run_id=runner.lease_run_id,
+        base_sha=base_sha,
+        directory=handoff_dir(runner),
+    )
+    pr = done.pr
+    write_outputs(
+        runner.output_file,
+        {
+            **pr_outputs(pr),
+            "result": done.status,
+        },
+    )
+    if done.status == "published" and pr is not None:
+        said = f"rewrite of {task_id}: PR #{pr.number} ({pr.operation})"
+        print(visible(said), file=out)
+    else:
+        said = done.reason
+        level = "error" if done.status == "refused" else "notice"
+        print(workflow_command(level, said, title=f"macoder rebase {task_id}"), file=out)
+    append_summary(runner.summary_file, f"### macoder publish-rebase {task_id}\n\n{said}\n")
     out.flush()
     return EXIT_PROBLEMS if done.status == "refused" else EXIT_OK
 
@@ -801,10 +883,7 @@ def publish(job: Job, session: Session) -> int:
     write_outputs(
         runner.output_file,
         {
-            "pr-number": str(pr.number) if pr is not None else "",
-            "pr-url": pr.url if pr is not None else "",
-            "operation": pr.operation if pr is not None else "none",
-            "head-sha": pr.head_sha if pr is not None else "",
+            **pr_outputs(pr),
             "result": done.result,
         },
     )
@@ -847,6 +926,29 @@ def _merge_and_start_next_wave(job: Job, session: Session, number: int, head_sha
         print(workflow_command("warning", note, title="macoder auto_merge"), file=out)
         return
     print(visible(f"the next wave is started: {workflow} on {branch}"), file=out)
+
+
+class OpenedPr(Protocol):
+    """What a publishing job's outputs say of the pull request it opened or updated."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def head_sha(self) -> str: ...
+
+
+def pr_outputs(pr: OpenedPr | None) -> dict[str, str]:
+    """A publishing job's outputs about the pull request it opened or updated (if any)."""
+    return {
+        "pr-number": str(pr.number) if pr is not None else "",
+        "pr-url": pr.url if pr is not None else "",
+        "operation": pr.operation if pr is not None else "none",
+        "head-sha": pr.head_sha if pr is not None else "",
+    }
 
 
 def handoff_dir(runner: RunnerContext) -> Path:

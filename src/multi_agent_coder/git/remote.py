@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from multi_agent_coder.config import RetrySettings
 from multi_agent_coder.errors import ForgeError, GitError, NeedsReviewError, PushRejectedError
 from multi_agent_coder.git.env import run_git
-from multi_agent_coder.ids import BRANCH_PREFIX, branch_for, branch_of, is_plan_branch, pr_subject
+from multi_agent_coder.ids import BRANCH_PREFIX, branch_for, is_plan_branch, pr_subject
 from multi_agent_coder.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
@@ -347,15 +347,13 @@ def task_branch(branch: str) -> str:
 
 
 def pushable_branch(branch: str) -> str:
-    """A branch macoder may push: a task's `macoder/<id>`, a proposed rewrite of its entry
+    """A branch macoder may push: a task's `macoder/<id>`, a proposed rewrite's
     `macoder/rebase-<id>` (`macoder rebase`), or a track's plan branch `macoder/plan-<track>`
     (the Action's `plan-feature`); a `ForgeError` for anything else."""
     short = branch.removeprefix("refs/heads/")
-    if is_plan_branch(short):
-        return short
     subject = pr_subject(short)
-    if subject is not None and subject[0] == "rebase":
-        return branch_of(*subject)
+    if is_plan_branch(short) or (subject is not None and subject[0] == "rebase"):
+        return short
     return task_branch(short)
 
 

@@ -23,27 +23,26 @@ Nothing is handed off when planning or generation fails: the job fails, naming w
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.context.hygiene import hygiene_check
 from multi_agent_coder.errors import PlanningError, ProblemsFound, UnreadableFileError, UsageError
-from multi_agent_coder.forge.handoff import REF_PREFIX, HandoffError
+from multi_agent_coder.forge.handoff import REF_PREFIX
 from multi_agent_coder.git import bundle
 from multi_agent_coder.ids import TRACK_PATTERN, validate_track
 from multi_agent_coder.limits import MAX_FEATURE_CONTEXT_BYTES
 from multi_agent_coder.planning.merge import PLAN_FILE
 from multi_agent_coder.run.generate import GenerateReport, GenerateRequest, generate
+from multi_agent_coder.run.handoff_files import read_result, write_atomically
 from multi_agent_coder.run.planning import Plan, plan_feature
 from multi_agent_coder.run.session import Session
-from multi_agent_coder.userfiles import read_user_file
 
 RESULT_FILE: Final = "feature.json"
 BUNDLE_FILE: Final = "feature.bundle"
@@ -190,7 +189,7 @@ def plan_and_hand_off(
     handoff = FeatureHandoff(
         track=track, run_id=request.run_id, base_sha=base, head_sha=head, context=request.context
     )
-    _write_atomically(folder / RESULT_FILE, handoff.model_dump_json(indent=1))
+    write_atomically(folder / RESULT_FILE, handoff.model_dump_json(indent=1))
     return FeaturePlanned(
         track, base, head, tuple(generated.added), tuple(sorted(files)), plan, generated
     )
@@ -221,19 +220,7 @@ def read_feature_handoff(directory: Path, track: str) -> FeatureHandoff | None:
     """The plan's hand-off in `directory/plan-<track>/` (None when there is none);
     `HandoffError` when it is too large or not macoder's."""
     folder = directory / folder_name(track)
-    path = folder / RESULT_FILE
-    try:  # the job ran agents: its result is read as a user's file (`userfiles`)
-        data = read_user_file(path, max_bytes=MAX_RESULT_BYTES, root=folder)
-    except UnreadableFileError as exc:
-        if exc.missing:
-            return None
-        raise HandoffError(f"{exc}; not macoder's") from None
-    try:
-        return FeatureHandoff.model_validate_json(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top)"
-        raise HandoffError(f"{path}: {where}: {first['msg']}") from None
+    return read_result(folder, RESULT_FILE, FeatureHandoff, max_bytes=MAX_RESULT_BYTES)
 
 
 def _generated_backlog(report: GenerateReport) -> bytes:
@@ -248,10 +235,3 @@ def _generated_backlog(report: GenerateReport) -> bytes:
             "nothing was handed off",
         )
     return verdict.appended.raw
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, name = tempfile.mkstemp(prefix=".feature-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(name, path)

@@ -35,7 +35,6 @@ from multi_agent_coder.context.hygiene import hygiene_check
 from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
 from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult
 from multi_agent_coder.forge.github import GitHubForge
-from multi_agent_coder.git import bundle
 from multi_agent_coder.ids import plan_branch_for, validate_track
 from multi_agent_coder.run.feature import (
     BUNDLE_FILE,
@@ -48,12 +47,14 @@ from multi_agent_coder.run.feature_rules import (
     MAX_FEATURE_BUNDLE_BYTES,
     FeatureExpected,
     appended_tasks,
-    bundle_problems,
-    commit_problems,
     path_problems,
 )
+from multi_agent_coder.run.handoff_files import (
+    Refused,
+    fetch_one_commit,
+    require_base_on_default,
+)
 from multi_agent_coder.run.session import Session, macoder_emails
-from multi_agent_coder.userfiles import resolve_user_file
 
 #: On a plan's pull request, beside `macoder`: a feature's specs and tasks for a person to
 #: review and merge (no task runs until it is merged).
@@ -71,12 +72,6 @@ class FeaturePublished:
     reason: str
     pr: PrResult | None = None
     added: tuple[str, ...] = ()
-
-
-class _Refused(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def publish_feature(
@@ -121,7 +116,7 @@ def publish_feature(
             body=pr_body(expected, context, added, run_url=run_url),
             labels=(LABEL, LABEL_PLAN),
         )
-    except _Refused as refused:
+    except Refused as refused:
         return FeaturePublished(track, "refused", "publish refused: " + "; ".join(refused.problems))
     except NeedsReviewError as exc:
         return FeaturePublished(track, "refused", _held_for_review(session, track, exc))
@@ -169,7 +164,7 @@ def _held_for_review(session: Session, track: str, exc: NeedsReviewError) -> str
         if pr is not None:
             github.add_labels(pr.number, (LABEL_NEEDS_REVIEW,))
             why += f" (PR #{pr.number} labelled {LABEL_NEEDS_REVIEW})"
-    except (_Refused, MacoderError):  # the refusal stands; the label is a courtesy
+    except (Refused, MacoderError):  # the refusal stands; the label is a courtesy
         pass
     return why
 
@@ -177,7 +172,7 @@ def _held_for_review(session: Session, track: str, exc: NeedsReviewError) -> str
 def _github(session: Session) -> GitHubForge:
     forge = session.forge
     if not isinstance(forge, GitHubForge):
-        raise _Refused([f"a plan's pull request is opened on GitHub, not on {forge.name}"])
+        raise Refused([f"a plan's pull request is opened on GitHub, not on {forge.name}"])
     return forge
 
 
@@ -195,17 +190,8 @@ def _check_result(
         if got != want
     ]
     if problems:
-        raise _Refused(problems)
-    repo = session.repo
-    default = repo.branch_head(repo.default_branch())
-    try:
-        on_default = default is not None and repo.descends_from(default, expected.base_sha)
-    except MacoderError:  # the base is no commit of this repository
-        on_default = False
-    if not on_default:
-        raise _Refused(
-            [f"the planned base {expected.base_sha[:10]} is no commit of the default branch"]
-        )
+        raise Refused(problems)
+    require_base_on_default(session.repo, expected.base_sha)
 
 
 def _check_commit(
@@ -214,41 +200,20 @@ def _check_commit(
     """The bundle, its commit and its change, in that order (git sees the bundle only after
     its header holds); the tasks the plan appends."""
     path = directory / folder_name(expected.track) / BUNDLE_FILE
-    try:  # a regular file in the hand-off folder, never a FIFO that would block the open
-        resolve_user_file(path, shown=BUNDLE_FILE, root=path.parent)
-        size = path.stat().st_size
-        with path.open("rb") as stream:
-            start = stream.read(bundle.MAX_HEADER_BYTES + 2)
-    except UnreadableFileError as exc:
-        raise _Refused([str(exc)]) from None
-    if size > MAX_FEATURE_BUNDLE_BYTES:
-        raise _Refused([f"{BUNDLE_FILE} is {size} bytes; the limit is {MAX_FEATURE_BUNDLE_BYTES}"])
-    try:
-        problems = bundle_problems(bundle.read_header(start), expected, head)
-    except bundle.BundleError as exc:
-        raise _Refused([f"{BUNDLE_FILE}: {exc}"]) from None
-    if problems:
-        raise _Refused(problems)
     repo = session.repo
-    try:
-        bundle.verify_and_fetch(repo.root, path, expected.ref)
-    except MacoderError as exc:
-        raise _Refused([f"{BUNDLE_FILE}: {exc}"]) from None
-    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
-    if problems:
-        raise _Refused(problems)
+    fetch_one_commit(repo, path, expected, head, max_bytes=MAX_FEATURE_BUNDLE_BYTES)
     problems = path_problems(repo.changes(expected.base_sha, head), expected)
     if problems:
-        raise _Refused(problems)
+        raise Refused(problems)
     settings = session.settings
     limit = settings.max_file_bytes
     try:
         before = repo.file_at(expected.base_sha, expected.backlog_path, max_bytes=limit)
         after = repo.file_at(head, expected.backlog_path, max_bytes=limit)
     except UnreadableFileError as exc:
-        raise _Refused([str(exc)]) from None
+        raise Refused([str(exc)]) from None
     checks = (check_rules, hygiene_check(settings.context_settings()))
     added, problems = appended_tasks(before, after, expected.backlog_path, checks)
     if problems:
-        raise _Refused(problems)
+        raise Refused(problems)
     return added

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from multi_agent_coder.backlog.load import Check, load_bytes
 from multi_agent_coder.backlog.model import Task, TaskStatus
@@ -31,6 +31,22 @@ from multi_agent_coder.problems import errors_in
 MAX_FEATURE_BUNDLE_BYTES: Final = 16 * 1024 * 1024
 #: How many of the backlog's problems a refusal names (the rest are counted).
 SHOWN_PROBLEMS: Final = 5
+
+
+class OneCommit(Protocol):
+    """What any hand-off of one commit is held to (a plan's, a rewrite's): its bundle carries
+    `ref` on `base_sha` alone, and its one commit is by one of `emails`."""
+
+    @property
+    def base_sha(self) -> str: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def emails(self) -> Collection[str]: ...
+    @property
+    def what(self) -> str:
+        """What the commit is, for a refusal's words: "a plan", "a rewrite"."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +66,14 @@ class FeatureExpected:
     def track_dir(self) -> str:
         return f"{self.specs_dir.strip('/')}/{self.track}"
 
+    @property
+    def what(self) -> str:
+        return "a plan"
 
-def bundle_problems(header: BundleHeader, expected: FeatureExpected, head_sha: str) -> list[str]:
-    """The bundle carries exactly the plan's ref at the announced head, on the planned base."""
+
+def bundle_problems(header: BundleHeader, expected: OneCommit, head_sha: str) -> list[str]:
+    """The bundle carries exactly the hand-off's ref at the announced head, on the planned
+    base."""
     problems: list[str] = []
     if list(header.prerequisites) != [expected.base_sha]:
         shown = ", ".join(p[:10] for p in header.prerequisites) or "none (a whole history)"
@@ -65,10 +86,10 @@ def bundle_problems(header: BundleHeader, expected: FeatureExpected, head_sha: s
     return problems
 
 
-def commit_problems(commits: Sequence[CommitFacts], expected: FeatureExpected) -> list[str]:
+def commit_problems(commits: Sequence[CommitFacts], expected: OneCommit) -> list[str]:
     """Exactly one commit, macoder's, whose one parent is the planned base."""
     if len(commits) != 1:
-        return [f"a plan is one commit on the planned base, not {len(commits)}"]
+        return [f"{expected.what} is one commit on the planned base, not {len(commits)}"]
     (commit,) = commits
     short = commit.sha[:10]
     problems: list[str] = []

@@ -151,6 +151,59 @@ def candidates(
     return out
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a rebase asks the model from: the default branch's head and backlog, the task
+    there, its attempts since it was last asked again and why they call for a rewrite."""
+
+    head: Head
+    raw: bytes
+    source: RebaseInput
+    model: str
+
+    @property
+    def why(self) -> str:
+        return self.source.why
+
+    @property
+    def entry(self) -> str:
+        """The hash of the entry rewritten (what the ledger's `Rewrite` names)."""
+        return entry_hash(self.source.task)
+
+
+def prepare(session: Session, task_id: str, checks: Sequence[Check]) -> Prepared:
+    """Read what a rebase of `task_id` needs (the backlog at the default branch's head, the
+    ledger, the pull requests) and whether it qualifies; reads only. `UnknownTaskError` for a
+    task the backlog lacks, `UsageError` for one with nothing to rewrite (completed, or no
+    failed attempt since it was last asked again)."""
+    validate_task_id(task_id)
+    settings, repo, forge = session.settings, session.repo, session.forge
+    head = session.head()
+    raw = repo.file_at(head.sha, settings.backlog, max_bytes=settings.max_file_bytes) or b""
+    base = read_base(raw, settings.backlog, checks)
+    index = base.backlog.task_index().get(task_id)
+    if index is None:
+        raise UnknownTaskError(task_id, settings.backlog, base.ids)
+    task = base.backlog.tasks[index]
+    if task.status.value == "completed":
+        raise UsageError(f"{task_id} is completed on {head.branch}: there is nothing to rewrite")
+    records = session.ledger().read()
+    prs = forge.list_prs(include_closed=True)
+    history = settled(with_merged_rewrites(records, prs), session.clock())
+    attempts = attempts_since_reset(history, task_id)
+    why = why_rewrite(attempts, settings.rebase.after_failures)
+    if why is None:
+        failed = [a for a in attempts if a.outcome == FAILURE]
+        if not failed:
+            raise UsageError(
+                f"{task_id} has no failed attempt since it was last asked for: the rebase model "
+                "learns from the reasons attempts failed; edit the entry by hand instead"
+            )
+        why = f"it failed {len(failed)} time{'s' if len(failed) != 1 else ''}"
+    source = RebaseInput(task, index, base, tuple(attempts), why, settings.context_settings())
+    return Prepared(head, raw, source, settings.models.for_role(ROLE))
+
+
 def rebase(
     session: Session,
     task_id: str,
@@ -166,43 +219,20 @@ def rebase(
     stops it before a model is asked (`UsageError`, `UnknownTaskError`), and for a session
     that could not be verified deleted (`SessionLeakError`); every other outcome is in the
     report (and, unless `dry_run`, in the ledger)."""
-    validate_task_id(task_id)
     run_id = run_id or new_run_id(session.clock)
     holder = holder or holder_id()
-    settings, repo, forge = session.settings, session.repo, session.forge
-    head = session.head()
-    raw = repo.file_at(head.sha, settings.backlog, max_bytes=settings.max_file_bytes) or b""
-    base = read_base(raw, settings.backlog, checks)
-    index = base.backlog.task_index().get(task_id)
-    if index is None:
-        raise UnknownTaskError(task_id, settings.backlog, base.ids)
-    task = base.backlog.tasks[index]
-    if task.status.value == "completed":
-        raise UsageError(f"{task_id} is completed on {head.branch}: there is nothing to rewrite")
+    prepared = prepare(session, task_id, checks)
+    settings, head, task = session.settings, prepared.head, prepared.source.task
     ledger = session.ledger()
-    records = ledger.read()
-    prs = forge.list_prs(include_closed=True)
-    history = settled(with_merged_rewrites(records, prs), session.clock())
-    attempts = attempts_since_reset(history, task_id)
-    why = why_rewrite(attempts, settings.rebase.after_failures)
-    if why is None:
-        failed = [a for a in attempts if a.outcome == FAILURE]
-        if not failed:
-            raise UsageError(
-                f"{task_id} has no failed attempt since it was last asked for: the rebase model "
-                "learns from the reasons attempts failed; edit the entry by hand instead"
-            )
-        why = f"it failed {len(failed)} time{'s' if len(failed) != 1 else ''}"
-    model = settings.models.for_role(ROLE)
-    report = RebaseReport(task_id, model, why, settings.backlog, dry_run=dry_run)
-    source = RebaseInput(task, index, base, tuple(attempts), why, settings.context_settings())
+    report = RebaseReport(task_id, prepared.model, prepared.why, settings.backlog, dry_run=dry_run)
+    source, raw = prepared.source, prepared.raw
     if session.preflight is not None:
-        session.preflight(settings, repo, [model])
+        session.preflight(settings, session.repo, [prepared.model])
     ttl = settings.planning_timeout * (MAX_REPAIR_ROUNDS + 1) + 300
     if not dry_run and ledger.acquire(task_id, run_id, holder, ttl) is None:
         raise UsageError(f"{task_id} is leased by another run; rebase it when that run is done")
     try:
-        _ask(
+        ask(
             session,
             report,
             source,
@@ -215,14 +245,14 @@ def rebase(
             if not dry_run:
                 _propose(session, report, task.title, head, report.verdict.raw)
         if not dry_run:
-            ledger.append(_record(report, run_id, entry_hash(task), session.clock()))
+            ledger.append(record_of(report, run_id, prepared.entry, session.clock()))
     finally:
         if not dry_run:
             ledger.release(task_id, run_id)
     return report
 
 
-def _ask(
+def ask(
     session: Session,
     report: RebaseReport,
     source: RebaseInput,
@@ -294,12 +324,7 @@ def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw
                 "proposed over them; merge or close that PR first"
             )
             return
-    message = (
-        f"Rewrite {task_id}'s entry: {one_line(report.why)}\n\n"
-        f"Proposed by `macoder rebase` ({report.model}). Merging it resets the task's "
-        "attempts; closing it leaves the task as it was."
-    )
-    commit = repo.commit_files(sha, {settings.backlog: raw}, message, session.author)
+    commit = repo.commit_files(sha, {settings.backlog: raw}, commit_message(report), session.author)
     local = repo.branch_head(branch)
     repo.update_ref(HEADS + branch, commit, local, f"macoder rebase {task_id}")
     # With `pull_request.sign_commits` the forge publishes GitHub's signed copy of the commit.
@@ -310,29 +335,42 @@ def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw
         branch=branch,
         base=base,
         head_sha=commit,
-        title=f"Rewrite {task_id}: {one_line(title)}",
-        body=_body(report),
+        title=pr_title(task_id, title),
+        body=pr_body(task_id, report.why, report.diff, report.model, len(report.rounds)),
         draft=False,
         labels=(LABEL, LABEL_REBASE),
         kind="rebase",
     )
 
 
-def _body(report: RebaseReport) -> str:
+def commit_message(report: RebaseReport) -> str:
+    """The rewrite's one commit: which task, why."""
+    return (
+        f"Rewrite {report.task_id}'s entry: {one_line(report.why)}\n\n"
+        f"Proposed by `macoder rebase` ({report.model}). Merging it resets the task's "
+        "attempts; closing it leaves the task as it was."
+    )
+
+
+def pr_title(task_id: str, title: str) -> str:
+    return f"Rewrite {task_id}: {one_line(title)}"
+
+
+def pr_body(task_id: str, why: str, diff: str, model: str, rounds: int) -> str:
+    """The rewrite's pull request: why, what merging and closing do, the backlog's diff."""
     return "\n\n".join(
         [
-            f"`macoder rebase` proposes a rewrite of {report.task_id}'s backlog entry: "
-            f"{report.why}.",
+            f"`macoder rebase` proposes a rewrite of {task_id}'s backlog entry: {why}.",
             "Merge it to run the task again from its new entry with its attempts reset; "
             "close it to leave the task as it was.",
-            "```diff\n" + report.diff.rstrip("\n") + "\n```",
-            f"Written by {report.model} in {len(report.rounds)} round(s), checked as "
+            "```diff\n" + diff.rstrip("\n") + "\n```",
+            f"Written by {model} in {rounds} round(s), checked as "
             "`macoder check` checks the backlog.",
         ]
     )
 
 
-def _record(report: RebaseReport, run_id: str, entry: str, now: float) -> Rewrite:
+def record_of(report: RebaseReport, run_id: str, entry: str, now: float) -> Rewrite:
     if report.status == "proposed":
         reason = report.why
     elif report.failure:

@@ -1,0 +1,104 @@
+"""One commit handed from a job without a write token to the publish job that holds one.
+
+A feature's plan (`run/feature.py`) and a task's rewrite (`run/rebase_handoff.py`) leave the
+same two files in their hand-off folder: a small JSON result naming the commit, and a git
+bundle carrying it on one ref. The job that wrote them ran agents, so the publish job reads
+them as a person's files would be read — bounded, no link, no FIFO, strictly typed — and lets
+git see the bundle only after its header holds (`run/feature_rules.py`). This module is that
+reading and writing, shared so both hand-offs are held to it the same way; what each commit
+may change is each publish job's own rule.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from multi_agent_coder.errors import MacoderError, UnreadableFileError
+from multi_agent_coder.forge.handoff import HandoffError
+from multi_agent_coder.git import bundle
+from multi_agent_coder.git.repo import Repo
+from multi_agent_coder.run.feature_rules import OneCommit, bundle_problems, commit_problems
+from multi_agent_coder.userfiles import read_user_file, resolve_user_file
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Refused(Exception):
+    """A hand-off the publish job will not push: each problem a sentence."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def read_result(folder: Path, name: str, model: type[M], *, max_bytes: int) -> M | None:
+    """The result file `folder/name` read as `model` (None when there is none);
+    `HandoffError` when it is too large, no regular file, or not macoder's."""
+    path = folder / name
+    try:  # the job ran agents: its result is read as a user's file (`userfiles`)
+        data = read_user_file(path, max_bytes=max_bytes, root=folder)
+    except UnreadableFileError as exc:
+        if exc.missing:
+            return None
+        raise HandoffError(f"{exc}; not macoder's") from None
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise HandoffError(f"{path}: {where}: {first['msg']}") from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` into `path`, whole or not at all (a job cancelled mid-write leaves no half)."""
+    handle, name = tempfile.mkstemp(prefix=".handoff-", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(name, path)
+
+
+def require_base_on_default(repo: Repo, base_sha: str) -> None:
+    """`Refused` unless `base_sha` is a commit of the default branch (as fetched)."""
+    default = repo.branch_head(repo.default_branch())
+    try:
+        on_default = default is not None and repo.descends_from(default, base_sha)
+    except MacoderError:  # the base is no commit of this repository
+        on_default = False
+    if not on_default:
+        raise Refused([f"the planned base {base_sha[:10]} is no commit of the default branch"])
+
+
+def fetch_one_commit(
+    repo: Repo, path: Path, expected: OneCommit, head: str, *, max_bytes: int
+) -> None:
+    """The bundle at `path` checked (a regular file of at most `max_bytes`, carrying exactly
+    `expected.ref` at `head` on the planned base), then verified and fetched by git, then its
+    commit checked (one, macoder's, on the base alone); `Refused` naming what does not hold."""
+    shown = path.name
+    try:  # a regular file in the hand-off folder, never a FIFO that would block the open
+        resolve_user_file(path, shown=shown, root=path.parent)
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            start = stream.read(bundle.MAX_HEADER_BYTES + 2)
+    except UnreadableFileError as exc:
+        raise Refused([str(exc)]) from None
+    if size > max_bytes:
+        raise Refused([f"{shown} is {size} bytes; the limit is {max_bytes}"])
+    try:
+        problems = bundle_problems(bundle.read_header(start), expected, head)
+    except bundle.BundleError as exc:
+        raise Refused([f"{shown}: {exc}"]) from None
+    if problems:
+        raise Refused(problems)
+    try:
+        bundle.verify_and_fetch(repo.root, path, expected.ref)
+    except MacoderError as exc:
+        raise Refused([f"{shown}: {exc}"]) from None
+    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
+    if problems:
+        raise Refused(problems)

@@ -1,0 +1,238 @@
+"""The Action's `publish-rebase` job: a rebase job's hand-off becomes the task's rewrite PR.
+
+This job holds the write token and runs no agent, no repository code and no npm. It:
+
+1. reads `rebase.json` (bounded, strictly typed) and checks it names this task, this
+   workflow run and the planned base — a commit of the default branch;
+2. records a try that proposed nothing (`failed`, `invalid`) as the ledger's `Rewrite`, so
+   the same entry is not paid for again, and stops there;
+3. otherwise checks the bundle and its one commit as a plan's are checked
+   (`run/handoff_files.py`), then the change by `run/rebase_rules.py`: only the backlog,
+   and in it only that task's description, acceptance and context, the task back to pending
+   with no attempts, the file passing `macoder check` with the repository's own settings;
+4. pushes `macoder/rebase-<id>` with a lease on the inspected remote commit — never over a
+   person's commits (nothing is pushed, the open PR is labelled `macoder:needs-review`) —
+   opens the task's one rewrite pull request (`kind="rebase"`, labels `macoder` and
+   `macoder:rebase`) or updates the one open already, and records the `Rewrite`.
+
+A refused hand-off is recorded too (`invalid`, with why): the rewrite of that entry was
+tried. The PR's words are this job's own, from what it verified (the diff of the backlog it
+fetched); the hand-off's `why` is shown on one line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Final, Literal
+
+from multi_agent_coder.backlog.rules import check_rules
+from multi_agent_coder.context.hygiene import hygiene_check
+from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
+from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.github import GitHubForge
+from multi_agent_coder.git.ledger import Rewrite
+from multi_agent_coder.ids import rebase_branch_for, validate_task_id
+from multi_agent_coder.run.generate import backlog_diff
+from multi_agent_coder.run.handoff_files import Refused, fetch_one_commit, require_base_on_default
+from multi_agent_coder.run.rebase import LABEL_REBASE, pr_body, pr_title
+from multi_agent_coder.run.rebase_handoff import (
+    BUNDLE_FILE,
+    RebaseHandoff,
+    folder_name,
+    read_rebase_handoff,
+    ref_for_rebase,
+)
+from multi_agent_coder.run.rebase_rules import (
+    MAX_REBASE_BUNDLE_BYTES,
+    RebaseExpected,
+    path_problems,
+    rewrite_problems,
+)
+from multi_agent_coder.run.session import Session, backlog_at, macoder_emails
+from multi_agent_coder.run.state import entry_hash
+from multi_agent_coder.visible import one_line
+
+RebaseStatus = Literal["published", "recorded", "refused", "nothing"]
+#: How much of the hand-off's `why` the PR shows.
+SHOWN_WHY: Final = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RebasePublished:
+    """What became of a rewrite's hand-off."""
+
+    task_id: str
+    status: RebaseStatus
+    reason: str
+    pr: PrResult | None = None
+
+
+def publish_rebase(
+    session: Session,
+    task_id: str,
+    *,
+    run_id: str,
+    base_sha: str,
+    directory: Path,
+) -> RebasePublished:
+    """Check `task_id`'s rewrite hand-off in `directory/rebase-<id>/`, open (or update) its
+    one rewrite PR and record the try; see the module's docstring."""
+    task_id = validate_task_id(task_id)
+    settings = session.settings
+    expected = RebaseExpected(
+        task_id=task_id,
+        run_id=run_id,
+        base_sha=base_sha,
+        ref=ref_for_rebase(task_id),
+        emails=macoder_emails(settings),
+        backlog_path=PurePosixPath(settings.backlog).as_posix(),
+    )
+    handoff: RebaseHandoff | None = None
+    entry = ""
+    try:
+        handoff = read_rebase_handoff(directory, task_id)
+        if handoff is None:
+            return RebasePublished(
+                task_id, "nothing", "the rebase job left no hand-off; nothing to publish"
+            )
+        entry = _check_result(session, handoff, expected)
+        if handoff.head_sha is None or handoff.outcome != "proposed":
+            _record(
+                session,
+                handoff,
+                outcome=handoff.outcome,
+                reason=handoff.reason,
+                entry=entry,
+                pr=None,
+            )
+            return RebasePublished(
+                task_id, "recorded", f"no rewrite was proposed ({handoff.outcome})"
+            )
+        pr = _publish(session, handoff, handoff.head_sha, expected, directory)
+        _record(
+            session,
+            handoff,
+            outcome="proposed",
+            reason=one_line(handoff.why),
+            entry=entry,
+            pr=pr.number,
+        )
+    except Refused as refused:
+        why = "publish refused: " + "; ".join(refused.problems)
+        return _refused(session, handoff, entry, why)
+    except NeedsReviewError as exc:
+        return _refused(session, handoff, entry, _held_for_review(session, task_id, exc))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return RebasePublished(task_id, "refused", f"publish failed: {type(exc).__name__}: {exc}")
+    except MacoderError as exc:  # HandoffError, GitError, a GitHub refusal
+        return RebasePublished(task_id, "refused", f"publish failed: {exc}")
+    return RebasePublished(task_id, "published", "", pr)
+
+
+def _check_result(session: Session, handoff: RebaseHandoff, expected: RebaseExpected) -> str:
+    """The hand-off names this task, run and base, on the default branch; the hash of the
+    task's entry at the base (what the `Rewrite` record names)."""
+    problems = [
+        f"rebase.json names {name} {got!r}, expected {want!r}"
+        for name, got, want in (
+            ("task", handoff.task, expected.task_id),
+            ("run", handoff.run_id, expected.run_id),
+            ("base", handoff.base_sha, expected.base_sha),
+        )
+        if got != want
+    ]
+    if problems:
+        raise Refused(problems)
+    require_base_on_default(session.repo, expected.base_sha)
+    settings = session.settings
+    backlog = backlog_at(session.repo, expected.base_sha, settings.backlog, settings.max_file_bytes)
+    index = backlog.task_index().get(expected.task_id)
+    if index is None:
+        raise Refused([f"{expected.task_id} is no task of {settings.backlog} at the base"])
+    return entry_hash(backlog.tasks[index])
+
+
+def _publish(
+    session: Session,
+    handoff: RebaseHandoff,
+    head: str,
+    expected: RebaseExpected,
+    directory: Path,
+) -> PrResult:
+    """The bundle, its commit and its change checked; the branch pushed; the PR opened."""
+    repo, settings, forge = session.repo, session.settings, session.forge
+    path = directory / folder_name(expected.task_id) / BUNDLE_FILE
+    fetch_one_commit(repo, path, expected, head, max_bytes=MAX_REBASE_BUNDLE_BYTES)
+    problems = path_problems(repo.changes(expected.base_sha, head), expected)
+    if problems:
+        raise Refused(problems)
+    limit = settings.max_file_bytes
+    try:
+        before = repo.file_at(expected.base_sha, expected.backlog_path, max_bytes=limit)
+        after = repo.file_at(head, expected.backlog_path, max_bytes=limit)
+    except UnreadableFileError as exc:
+        raise Refused([str(exc)]) from None
+    checks = (check_rules, hygiene_check(settings.context_settings()))
+    task, problems = rewrite_problems(before, after, expected, checks)
+    if problems or task is None or before is None or after is None:
+        raise Refused(problems)
+    branch = rebase_branch_for(expected.task_id)
+    forge.publish_branch(branch, head)
+    diff = backlog_diff(before, after, expected.backlog_path)
+    why = one_line(handoff.why)[:SHOWN_WHY]
+    return forge.create_or_update_pr(
+        task_id=expected.task_id,
+        branch=branch,
+        base=repo.default_branch(),
+        head_sha=head,
+        title=pr_title(expected.task_id, task.title),
+        body=pr_body(expected.task_id, why, diff, one_line(handoff.model), handoff.rounds),
+        draft=False,
+        labels=(LABEL, LABEL_REBASE),
+        kind="rebase",
+    )
+
+
+def _record(
+    session: Session,
+    handoff: RebaseHandoff,
+    *,
+    outcome: str,
+    reason: str,
+    entry: str,
+    pr: int | None,
+) -> None:
+    """The try, in the ledger: `macoder run` does not rewrite the same entry again."""
+    record = Rewrite(
+        handoff.task, handoff.run_id, outcome, reason, entry, pr, handoff.model, session.clock()
+    )
+    session.ledger().append(record)
+
+
+def _refused(
+    session: Session, handoff: RebaseHandoff | None, entry: str, why: str
+) -> RebasePublished:
+    """A refusal, recorded as an `invalid` try when the hand-off named this task's entry."""
+    task_id = handoff.task if handoff is not None else ""
+    if handoff is not None and entry:
+        try:
+            _record(session, handoff, outcome="invalid", reason=why[:2000], entry=entry, pr=None)
+        except MacoderError as exc:  # the refusal stands; the record is a courtesy
+            why += f" (not recorded: {exc})"
+    return RebasePublished(task_id, "refused", why)
+
+
+def _held_for_review(session: Session, task_id: str, exc: NeedsReviewError) -> str:
+    """A person pushed to the rewrite's branch: their commits stay, and its open PR (if
+    any) is labelled for review; the refusal's reason."""
+    why = f"{exc}; nothing was pushed: the rewrite's branch stays as the person left it"
+    try:
+        pr = session.forge.find_open_pr(task_id, kind="rebase")
+        if pr is not None and isinstance(session.forge, GitHubForge):
+            session.forge.add_labels(pr.number, (LABEL_NEEDS_REVIEW,))
+            why += f" (PR #{pr.number} labelled {LABEL_NEEDS_REVIEW})"
+    except MacoderError:  # the refusal stands; the label is a courtesy
+        pass
+    return why
