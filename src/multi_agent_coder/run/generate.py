@@ -13,17 +13,14 @@ it was prepared from: if the person saved BACKLOG.yaml meanwhile, nothing is wri
 from __future__ import annotations
 
 import difflib
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multi_agent_coder.agents.base import AgentResult
 from multi_agent_coder.backlog.load import Check, read_bytes
 from multi_agent_coder.backlog.write import replace_if_unchanged
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, SessionLeakError, UsageError
-from multi_agent_coder.git.worktree import WorktreeManager
+from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 from multi_agent_coder.limits import MAX_PLAN_BYTES, MAX_REPAIR_ROUNDS
 from multi_agent_coder.planning.generate import (
     PlanInput,
@@ -35,6 +32,7 @@ from multi_agent_coder.planning.generate import (
     track_of,
 )
 from multi_agent_coder.problems import Problem
+from multi_agent_coder.run.rounds import Asking, Round, ask_in_rounds
 from multi_agent_coder.run.session import Session
 from multi_agent_coder.userfiles import read_user_file
 from multi_agent_coder.yamlread import decode
@@ -51,19 +49,6 @@ class GenerateRequest:
     #: Exactly the checks `macoder check` runs (rules and hygiene with the configured limits).
     checks: tuple[Check, ...]
     dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class Round:
-    """One agent session of a generation."""
-
-    number: int
-    session_id: str | None
-    outcome: str
-    reason: str
-    duration_s: float
-    #: Errors its answer came to (None: the session gave no answer to judge).
-    problems: int | None
 
 
 @dataclass
@@ -180,8 +165,6 @@ def generate(
     )
     if session.preflight is not None:
         session.preflight(settings, repo, [model])
-    worktrees = WorktreeManager(repo, settings.worktree_dir)
-    worktrees.sweep_exports()
     source = PlanInput(
         report.track,
         request.plan_display,
@@ -190,53 +173,17 @@ def generate(
         settings.context_settings(),
         base.new_ids(1)[0],
     )
-    total = MAX_REPAIR_ROUNDS + 1
-    with session.agent_factory(settings, repo, threading.Event()) as agent:
-        for number in range(1, total + 1):
-            verdict = report.verdict
-            if verdict is None:
-                prompt = generation_prompt(source)
-            else:
-                prompt = repair_prompt(source, verdict, number - 1, MAX_REPAIR_ROUNDS)
-            on_event(f"round {number} of {total}: {model} turns {request.plan_display} into tasks")
-            with worktrees.scratch_export(sha) as directory:
-                result = agent.run(
-                    prompt=prompt,
-                    worktree=directory,
-                    model=model,
-                    timeout_s=settings.planning_timeout,
-                    title=f"macoder generate {report.track}",
-                )
-            if not result.session_deleted:
-                raise SessionLeakError(
-                    f"round {number}: the agent session {result.session_id} could not be "
-                    f"verified deleted; {request.backlog_display} was not changed"
-                )
-            if not result.ok:
-                report.failure = (
-                    f"round {number}: the agent's session ended with {result.outcome.value}: "
-                    f"{result.reason}"
-                )
-                report.rounds.append(_round(number, result, None))
-                return report
-            report.verdict = judge(result.output_text, base)
-            problems = report.verdict.problems
-            report.rounds.append(_round(number, result, len(problems)))
-            if report.verdict.ok:
-                break
-            on_event(f"round {number}: {len(problems)} problem(s) in the answer")
-    return _finish(report, request, before, settings.max_file_bytes)
-
-
-def _round(number: int, result: AgentResult, problems: int | None) -> Round:
-    return Round(
-        number,
-        result.session_id,
-        result.outcome.value,
-        result.reason,
-        result.duration_s,
-        problems,
+    asking: Asking[Verdict] = Asking(
+        first=lambda: generation_prompt(source),
+        repair=lambda verdict, repair: repair_prompt(source, verdict, repair, MAX_REPAIR_ROUNDS),
+        judge=lambda answer: judge(answer, base),
+        title=f"macoder generate {report.track}",
+        doing=f"turns {request.plan_display} into tasks",
+        unchanged=f"{request.backlog_display} was not changed",
     )
+    done = ask_in_rounds(session, sha, model, asking, on_event=on_event)
+    report.rounds, report.verdict, report.failure = done.rounds, done.verdict, done.failure
+    return _finish(report, request, before, settings.max_file_bytes)
 
 
 def _finish(

@@ -20,13 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
-from multi_agent_coder.agents.base import AgentResult
 from multi_agent_coder.backlog.load import Check
-from multi_agent_coder.errors import SessionLeakError, UnknownTaskError, UsageError
+from multi_agent_coder.errors import UnknownTaskError, UsageError
 from multi_agent_coder.forge.base import LABEL, PrResult, PrState
 from multi_agent_coder.git.ledger import Record, Rewrite, settled
 from multi_agent_coder.git.repo import HEADS
-from multi_agent_coder.git.worktree import WorktreeManager
 from multi_agent_coder.ids import rebase_branch_for, validate_task_id
 from multi_agent_coder.limits import MAX_REPAIR_ROUNDS
 from multi_agent_coder.planning.generate import read_base
@@ -43,6 +41,7 @@ from multi_agent_coder.planning.rebase import (
 )
 from multi_agent_coder.problems import Problem
 from multi_agent_coder.run.generate import backlog_diff
+from multi_agent_coder.run.rounds import Asking, Round, ask_in_rounds
 from multi_agent_coder.run.session import Head, Session, holder_id, new_run_id
 from multi_agent_coder.run.state import entry_hash, with_merged_rewrites
 from multi_agent_coder.visible import one_line
@@ -52,19 +51,6 @@ LABEL_REBASE: Final = "macoder:rebase"
 ROLE: Final = "rebase"
 
 Status = Literal["proposed", "would-propose", "invalid", "agent-failed"]
-
-
-@dataclass(frozen=True)
-class Round:
-    """One agent session of a rebase."""
-
-    number: int
-    session_id: str | None
-    outcome: str
-    reason: str
-    duration_s: float
-    #: Errors its answer came to (None: the session gave no answer to judge).
-    problems: int | None
 
 
 @dataclass
@@ -261,50 +247,18 @@ def ask(
     cancel: threading.Event,
     on_event: Callable[[str], None],
 ) -> None:
-    """The rounds: ask, judge, and ask again with the problems, until an answer passes."""
-    settings = session.settings
-    worktrees = WorktreeManager(session.repo, settings.worktree_dir)
-    worktrees.sweep_exports()
-    total = MAX_REPAIR_ROUNDS + 1
-    with session.agent_factory(settings, session.repo, cancel) as agent:
-        for number in range(1, total + 1):
-            verdict = report.verdict
-            if verdict is None:
-                prompt = rebase_prompt(source)
-            else:
-                prompt = repair_prompt(source, verdict, number - 1, MAX_REPAIR_ROUNDS)
-            on_event(f"round {number} of {total}: {report.model} rewrites {report.task_id}")
-            with worktrees.scratch_export(sha) as directory:
-                result = agent.run(
-                    prompt=prompt,
-                    worktree=directory,
-                    model=report.model,
-                    timeout_s=settings.planning_timeout,
-                    title=f"macoder rebase {report.task_id}",
-                )
-            if not result.session_deleted:
-                raise SessionLeakError(
-                    f"round {number}: the agent session {result.session_id} could not be "
-                    f"verified deleted; nothing was proposed for {report.task_id}"
-                )
-            if not result.ok:
-                report.failure = (
-                    f"round {number}: the agent's session ended with {result.outcome.value}: "
-                    f"{result.reason}"
-                )
-                report.rounds.append(_round(number, result, None))
-                return
-            report.verdict = judge(result.output_text, source)
-            report.rounds.append(_round(number, result, len(report.verdict.problems)))
-            if report.verdict.ok:
-                return
-            on_event(f"round {number}: {len(report.verdict.problems)} problem(s) in the answer")
-
-
-def _round(number: int, result: AgentResult, problems: int | None) -> Round:
-    return Round(
-        number, result.session_id, result.outcome.value, result.reason, result.duration_s, problems
+    """The rounds (`run/rounds.py`): ask, judge, and ask again with the problems, until an
+    answer passes; what they came to goes into `report`."""
+    asking: Asking[Verdict] = Asking(
+        first=lambda: rebase_prompt(source),
+        repair=lambda verdict, repair: repair_prompt(source, verdict, repair, MAX_REPAIR_ROUNDS),
+        judge=lambda answer: judge(answer, source),
+        title=f"macoder rebase {report.task_id}",
+        doing=f"rewrites {report.task_id}",
+        unchanged=f"nothing was proposed for {report.task_id}",
     )
+    done = ask_in_rounds(session, sha, report.model, asking, cancel=cancel, on_event=on_event)
+    report.rounds, report.verdict, report.failure = done.rounds, done.verdict, done.failure
 
 
 def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw: bytes) -> None:
