@@ -390,3 +390,21 @@ def test_after_failures_sets_when_a_task_qualifies(world: World) -> None:
     with session_of(world, RoundAgent([])) as session:
         [candidate] = candidates(session, session.ledger().read(), ["T001"])
     assert candidate.why == "it failed 3 times"
+
+
+def test_the_actions_task_job_never_rewrites_a_task_itself(world: World, tmp_path: Path) -> None:
+    """A task job of the Action hands everything off to its publish job: it may not write the
+    ledger nor open a PR, so it runs the task as planned whatever `rebase.automatic` says."""
+    from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
+    from multi_agent_coder.run.session import handoff_store
+
+    failed(world, "T001", "tests failed", "tests failed")
+    world.settings = world.settings.model_copy(
+        update={"rebase": world.settings.rebase.model_copy(update={"automatic": True})}
+    )
+    agent = RoundAgent([fenced(REWRITE)])
+    with session_of(world, agent) as session:
+        session.handoff = handoff_store(tmp_path / "handoff", run_id="r", base_sha="0" * 40)
+        with pytest.raises(UnhealthyRepositoryError):  # on to the task: no test runner here
+            Orchestrator(session).run(RunOptions(only=frozenset({"T001"})))
+    assert agent.calls == []

@@ -367,7 +367,9 @@ class Orchestrator:
             only=options.only,
             own_run=self.run_id,
         )
-        if self.settings.rebase.automatic and not options.dry_run:
+        # Not in the Action's task job (a hand-off session: it may not write the ledger or
+        # open a PR); there the `rebase` mode proposes a rewrite, dispatched with its task.
+        if self.settings.rebase.automatic and not options.dry_run and session.handoff is None:
             snapshot = self._rewrite_failing(snapshot, options, report)
         report.ready = snapshot.state.ready_ids
         report.planned = self._plan(snapshot, revised=frozenset(options.revise))
