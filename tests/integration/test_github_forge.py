@@ -1560,3 +1560,27 @@ def test_a_revision_adds_signed_commits_and_an_update_s_merge_is_pushed_unsigned
     assert remote_sha(remote, "macoder/T001") == merge
     assert merge not in fake.signed
     assert "pushed as checked, not signed" in caplog.text
+
+
+# --------------------------------------------------------------------- whether a PR still merges
+
+
+def test_whether_an_open_pr_still_merges_costs_a_request_only_when_asked(
+    forge: GitHubForge, fake: FakeGitHub, work: Path
+) -> None:
+    """A list of pull requests has no `mergeable`: knowing it costs one more GET of the PR.
+    Only a run deciding whether to bring the PR up to date asks; finding the PR to update or
+    comment on does not pay for it."""
+    made = publish(forge, work, "T001", "one")
+    single = f"/repos/{SLUG}/pulls/{made.number}"
+
+    fake.clear_exchanges()
+    found = forge.find_open_pr("T001")
+    assert found is not None
+    assert found.conflicts is False
+    assert [e.path for e in fake.exchanges if e.method == "GET" and e.path == single] == []
+
+    fake.clear_exchanges()
+    asked = forge.find_open_pr("T001", with_conflicts=True)
+    assert asked is not None
+    assert [e.path for e in fake.exchanges if e.method == "GET" and e.path == single] == [single]

@@ -105,8 +105,12 @@ class Forge(Protocol):
         (fetched when the forge is remote), or None when the forge has no such branch."""
         ...
 
-    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
-        """The task's open pull request of `kind` (its work, or a proposed rewrite)."""
+    def find_open_pr(
+        self, task_id: str, kind: PrKind = "task", *, with_conflicts: bool = False
+    ) -> PullRequest | None:
+        """The task's open pull request of `kind` (its work, or a proposed rewrite).
+        `with_conflicts`: with `conflicts` known (whether it still merges into its base) — on
+        GitHub one more request, so asked only where a run decides on bringing it up to date."""
         ...
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:

@@ -177,11 +177,13 @@ class GitHubForge:
 
     # ----------------------------------------------------------------- Forge: pull requests
 
-    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
+    def find_open_pr(
+        self, task_id: str, kind: PrKind = "task", *, with_conflicts: bool = False
+    ) -> PullRequest | None:
         branch = branch_of(kind, task_id)
         for pr in self._pulls(sansio.list_pulls(self.slug, head=branch, per_page=self.page_size)):
             if pr.branch == branch and pr.state is PrState.OPEN:
-                return self._with_conflicts(pr)
+                return self._with_conflicts(pr) if with_conflicts else pr
         return None
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:

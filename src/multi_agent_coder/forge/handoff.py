@@ -207,8 +207,10 @@ class HandoffForge:
     def fetch_branch(self, branch: str) -> str | None:
         return self.upstream.fetch_branch(branch)
 
-    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
-        return self.upstream.find_open_pr(task_id, kind)
+    def find_open_pr(
+        self, task_id: str, kind: PrKind = "task", *, with_conflicts: bool = False
+    ) -> PullRequest | None:
+        return self.upstream.find_open_pr(task_id, kind, with_conflicts=with_conflicts)
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
         return self.upstream.list_prs(include_closed=include_closed)

@@ -119,11 +119,15 @@ class LocalForge:
         prs = [self._with_conflicts(pr) for pr in self._read()]
         return prs if include_closed else [pr for pr in prs if pr.state is PrState.OPEN]
 
-    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
+    def find_open_pr(
+        self, task_id: str, kind: PrKind = "task", *, with_conflicts: bool = False
+    ) -> PullRequest | None:
         validate_task_id(task_id)
         pulls = self._read()
         position = _open_position(pulls, task_id, kind)
-        return self._with_conflicts(pulls[position]) if position is not None else None
+        if position is None:
+            return None
+        return self._with_conflicts(pulls[position]) if with_conflicts else pulls[position]
 
     def _with_conflicts(self, pr: PullRequest) -> PullRequest:
         """`pr` with whether its head still merges into its base, as of now (computed from

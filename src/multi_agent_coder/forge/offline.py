@@ -44,8 +44,10 @@ class OfflineForge:
     def fetch_branch(self, branch: str) -> str | None:
         self._refuse(f"fetching {branch}")
 
-    def find_open_pr(self, task_id: str, kind: PrKind = "task") -> PullRequest | None:
-        del kind
+    def find_open_pr(
+        self, task_id: str, kind: PrKind = "task", *, with_conflicts: bool = False
+    ) -> PullRequest | None:
+        del kind, with_conflicts
         self._refuse(f"reading {task_id}'s pull request")
 
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:

@@ -504,7 +504,7 @@ def still_to_do(env: RunEnv, task_id: str, *, retry: Collection[str]) -> str | N
     """Asked right after a task's lease is taken: the ready set was computed at the start of
     the run, and meanwhile another run may have opened the task's PR or had it merged.
     Returns why the task is no longer to be done, or None."""
-    pr = env.forge.find_open_pr(task_id)
+    pr = env.forge.find_open_pr(task_id, with_conflicts=task_id in env.update)
     if pr is not None and waits_for_a_person(pr) and task_id not in retry:
         if task_id not in env.update:
             return f"PR #{pr.number} was opened meanwhile by another run"

@@ -265,7 +265,7 @@ def _pr_head_base(
     onto = handoff.onto
     if onto is None:
         raise Refused(["a revision's hand-off does not say which PR head it builds on"])
-    pr = session.forge.find_open_pr(task_id)
+    pr = session.forge.find_open_pr(task_id, with_conflicts=update)
     if pr is None or LABEL_FAILED in pr.labels:
         raise Refused([f"{task_id} has no open pull request to revise"])
     if update and not needs_bringing_up_to_date(pr):
