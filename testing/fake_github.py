@@ -231,6 +231,8 @@ class FakeGitHub(LoopbackServer):
         self.merges_blocked: str | None = None
         #: `workflow_dispatch` events asked for: (workflow file, ref), in order.
         self.dispatches: list[tuple[str, str]] = []
+        #: The `inputs` of each dispatch, in the order of `dispatches` ({} when none).
+        self.dispatch_inputs: list[dict[str, str]] = []
         #: Whose each token is, as GraphQL's `viewer` says (login, database id): by default a
         #: workflow's GITHUB_TOKEN (`actions_tokens`) is `github-actions[bot]`, any other the
         #: user `login`. Set an App's bot (`name[bot]`) for an App's token.
@@ -439,7 +441,13 @@ class FakeGitHub(LoopbackServer):
             ref = data.get("ref") if isinstance(data, dict) else None
             if not isinstance(ref, str) or self._sha(repo, ref) is None:
                 raise _validation({"resource": "Workflow", "code": "invalid", "field": "ref"})
+            inputs = data.get("inputs", {})
+            if not isinstance(inputs, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in inputs.items()
+            ):  # GitHub: a mapping of the workflow's input names to strings
+                raise _validation({"resource": "Workflow", "code": "invalid", "field": "inputs"})
             self.dispatches.append((unquote(dispatched[1]), ref))
+            self.dispatch_inputs.append(dict(inputs))
             return 204, None, {}
         if tail == "/git/refs" and method == "POST":
             return self._create_ref(repo, data)

@@ -326,12 +326,14 @@ def test_the_example_workflow_plans_runs_and_publishes_with_least_privilege() ->
         "publish-rebase",
     ]
     plan, health, task, publish = jobs["plan"], jobs["health"], jobs["run"], jobs["publish"]
-    # The plan leases (the ledger) and answers on PRs with the workflow's own token (it runs
-    # no agent); never the PAT.
+    # The plan leases (the ledger), answers on PRs and starts the rewrites of failing tasks
+    # (`rebase.automatic`: a dispatch) with the workflow's own token (it runs no agent);
+    # never the PAT.
     assert plan["permissions"] == {
         "contents": "write",
         "pull-requests": "write",
         "issues": "write",
+        "actions": "write",
     }
     assert "contains(github.event.comment.body, '/macoder')" in plan["if"]
     # A review plans only when it requests changes on a task's PR.

@@ -508,7 +508,7 @@ def plan(job: Job, session: Session) -> int:
     inputs = job.inputs
     only = frozenset({inputs.task_id}) if inputs.task_id is not None else None
     try:
-        snapshot, _ = lease_ready(job, session, only)
+        snapshot, _ = lease_ready(job, session, only, rewrite=True)
     except NoBacklogError as exc:
         return _no_backlog(job, str(exc), ready="[]")
     append_summary(job.runner.summary_file, metrics_summary(snapshot, session.clock()))
@@ -533,10 +533,14 @@ def lease_ready(
     session: Session,
     only: frozenset[str] | None,
     retry: frozenset[str] = frozenset(),
+    *,
+    rewrite: bool = False,
 ) -> tuple[Snapshot, list[Task]]:
     """Plan (see `plan`): the snapshot planned on and the tasks leased, with the outputs,
     the job summary and the log written. `retry`: tasks a person asked for again (a
-    revision of an open PR), ready despite their open PR."""
+    revision of an open PR), ready despite their open PR. `rewrite`: the wave's plan, where
+    `rebase.automatic` starts the rewrites of failing tasks (`start_rewrites`) instead of
+    their next attempts."""
     inputs, runner = job.inputs, job.runner
     if not inputs.dry_run:
         delete_merged_branches(job, session)
@@ -546,6 +550,11 @@ def lease_ready(
         records = session.take_retry_labels(snapshot, run_id=runner.lease_run_id)
         if len(records) > len(snapshot.records):  # a label asked again: a fresh budget
             snapshot = session.snapshot(records=records, prs=snapshot.prs, only=only, retry=retry)
+    rewrites: list[str] = []
+    if rewrite and session.settings.rebase.automatic and not inputs.dry_run:
+        rewrites = start_rewrites(job, session, snapshot)
+        if rewrites:  # leased for their rewrites now: not started as tasks
+            snapshot = session.snapshot(prs=snapshot.prs, only=only, retry=retry)
     state = snapshot.state
     answered = held_for_a_person(state)
     ready = list(state.ready)
@@ -569,6 +578,7 @@ def lease_ready(
             "ready": ready_json(t.id for t in ready),
             "base-sha": snapshot.sha,
             "result": "ready" if ready else "nothing-ready",
+            "rewrites": ready_json(rewrites),
         },
     )
     note = state.note
@@ -582,6 +592,51 @@ def lease_ready(
     if note:  # one line (`visible`): a line break could start a workflow command
         print(visible(note), file=job.out)
     return snapshot, ready
+
+
+def start_rewrites(job: Job, session: Session, snapshot: Snapshot) -> list[str]:
+    """`rebase.automatic`: the tasks whose attempts call for a rewrite of their entry (and
+    have none tried for it) get one, each as a workflow run of its own (`rebase: <id>`, the
+    manual path: this job runs no agent); the ids started. A task that is not started (no
+    workflow file known, GitHub refused) runs as usual, with a warning."""
+    from multi_agent_coder.run.rebase import candidates
+    from multi_agent_coder.run.state import Standing
+
+    runner, out = job.runner, job.out
+    eligible = [
+        v.task_id
+        for v in snapshot.state.views
+        if v.standing in (Standing.READY, Standing.EXHAUSTED)
+    ]
+    found = candidates(session, snapshot.records, eligible)
+    if not found:
+        return []
+    workflow = runner.workflow_file
+    if workflow is None:
+        note = "GITHUB_WORKFLOW_REF names no workflow file: no rewrite was started"
+        print(workflow_command("warning", note, title="macoder rebase"), file=out)
+        return []
+    try:
+        started = session.start_rewrites(
+            workflow,
+            [c.task_id for c in found],
+            run_id=runner.lease_run_id,
+            holder=f"github-actions:{runner.run_id}",
+        )
+    except MacoderError as exc:
+        note = f"no rewrite was started: {exc}"
+        print(workflow_command("warning", note, title="macoder rebase"), file=out)
+        return []
+    for candidate in found:
+        if candidate.task_id in started:
+            print(
+                visible(
+                    f"{candidate.task_id}: {candidate.why}; its rewrite is started "
+                    f"({workflow}, rebase: {candidate.task_id})"
+                ),
+                file=out,
+            )
+    return started
 
 
 def answer_command(job: Job, session: Session) -> int:

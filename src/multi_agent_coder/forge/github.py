@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -495,9 +495,11 @@ class GitHubForge:
         log.info("merged %s #%d (%s) at %s", self.slug, number, method, sha)
         return sha
 
-    def dispatch_workflow(self, workflow: str, ref: str) -> None:
-        """Start `workflow` on `ref` (see `github_sansio.dispatch_workflow`)."""
-        self._send(sansio.dispatch_workflow(self.slug, workflow, ref))
+    def dispatch_workflow(
+        self, workflow: str, ref: str, inputs: Mapping[str, str] | None = None
+    ) -> None:
+        """Start `workflow` on `ref` with `inputs` (see `github_sansio.dispatch_workflow`)."""
+        self._send(sansio.dispatch_workflow(self.slug, workflow, ref, inputs))
 
     def delete_merged_branches(self) -> tuple[str, ...]:
         """Delete the branch of every merged task PR whose tip is still the commit that was

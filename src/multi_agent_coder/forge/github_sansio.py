@@ -276,14 +276,20 @@ def merge_pull(slug: Slug, number: int, head_sha: str, method: str) -> Request:
     )
 
 
-def dispatch_workflow(slug: Slug, workflow: str, ref: str) -> Request:
-    """Start workflow `workflow` (its file name) on `ref`: a `workflow_dispatch` event, the
-    one event a workflow's own GITHUB_TOKEN may cause that starts a workflow run."""
+def dispatch_workflow(
+    slug: Slug, workflow: str, ref: str, inputs: Mapping[str, str] | None = None
+) -> Request:
+    """Start workflow `workflow` (its file name) on `ref`, with its `workflow_dispatch`
+    `inputs`: a `workflow_dispatch` event, the one event a workflow's own GITHUB_TOKEN may
+    cause that starts a workflow run."""
+    body: dict[str, Any] = {"ref": ref}
+    if inputs:
+        body["inputs"] = dict(inputs)
     return Request(
         "POST",
         slug.path("actions", "workflows", workflow, "dispatches"),
         (),
-        {"ref": ref},
+        body,
         f"starting workflow {workflow} on {ref}",
     )
 

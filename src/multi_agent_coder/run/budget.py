@@ -82,6 +82,15 @@ def plan_feature_job_seconds(settings: Settings) -> float:
     return install + session * (1 + MAX_REPAIR_ROUNDS + 1) + UNBOUNDED_SETUP_S
 
 
+def rebase_job_seconds(settings: Settings) -> float:
+    """The longest the Action's rebase job runs before one of its own timeouts has ended it:
+    installing OpenCode, then each round of the rebase model (at most `MAX_REPAIR_ROUNDS` +
+    1, each a session under `planning_timeout` with the runtime's waits), and the setup."""
+    install = OPENCODE_INSTALL_TIMEOUT_S + OPENCODE_VERSION_CHECK_S
+    session = settings.planning_timeout + RUNTIME_WAITS_S
+    return install + session * (MAX_REPAIR_ROUNDS + 1) + UNBOUNDED_SETUP_S
+
+
 def task_lease_seconds(settings: Settings) -> float:
     """The longest one task holds its lease in a run that is under way: the session and
     the verification after it, and a minute of bookkeeping (commits, push, PR, ledger)."""

@@ -345,6 +345,29 @@ class Session:
         self._github("starting the next wave").dispatch_workflow(workflow, branch)
         return branch
 
+    def start_rewrites(
+        self, workflow: str, task_ids: Sequence[str], *, run_id: str, holder: str
+    ) -> list[str]:
+        """`rebase.automatic` in the Action: each task's rewrite started as a workflow run of
+        its own (`workflow` dispatched with `rebase: <id>`, the manual path: the rebase job
+        holds no write token, publish-rebase opens the PR). The task is leased first, for the
+        rewrite's run to queue, run and publish — so neither this wave nor the next starts
+        the task or a second rewrite meanwhile; the lease writes no attempt's start (a
+        rewrite is no attempt). The ids started."""
+        from multi_agent_coder.run.budget import rebase_job_seconds
+
+        github = self._github("starting a rewrite")
+        ledger = self.ledger()
+        branch = self.repo.default_branch()
+        ttl = JOB_QUEUE_S + rebase_job_seconds(self.settings) + PUBLISH_JOB_S
+        started: list[str] = []
+        for task_id in task_ids:
+            if ledger.acquire(task_id, run_id, holder, ttl) is None:
+                continue
+            github.dispatch_workflow(workflow, branch, {"rebase": task_id})
+            started.append(task_id)
+        return started
+
     def delete_merged_branches(self) -> list[str]:
         """With the `pull_request.delete_branch` setting, the branches of merged task PRs
         deleted (see `GitHubForge.delete_merged_branches`). Nothing elsewhere: a local task
@@ -409,6 +432,8 @@ class Session:
 
 #: Between the plan job's lease and the task job's start: runners queue, installs run.
 JOB_QUEUE_S = 1800.0
+#: A publish job's `timeout-minutes` (publish, publish-rebase): no agent, no install.
+PUBLISH_JOB_S = 15 * 60.0
 
 
 def keep_progress_comment(
