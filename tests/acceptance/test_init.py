@@ -180,9 +180,10 @@ def test_init_github_writes_the_workflow_for_this_repository_s_branch(tmp_path: 
     workflow = yaml.safe_load((root / ".github" / "workflows" / "macoder.yml").read_text())
     assert workflow[True]["push"]["branches"] == ["trunk"]
     steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    # plan, health, task, publish; plan-feature, publish-feature; rebase, publish-rebase
     assert [s["uses"] for s in steps if "macoder" in s.get("id", "")] == [
         f"acme/multi-agent-coder@{SHA}"
-    ] * 4  # plan, health, task, publish
+    ] * 8
     again = macoder("init", "--github", "--action", f"acme/multi-agent-coder@{SHA}", cwd=root)
     assert "kept  .github/workflows/macoder.yml (it exists; not changed)" in again.stdout
 

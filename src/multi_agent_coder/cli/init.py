@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             "GitHub: create the environment `macoder` (Settings > Environments, deployment "
             "branches: the default branch) with your provider key (OPENAI_API_KEY, as the "
-            "workflow's `run` job names it) and MACODER_TOKEN, and allow Actions to create "
-            "pull requests (docs/github-action.md)"
+            "workflow's `run`, `plan-feature` and `rebase` jobs name it: rename it in all three) "
+            "and MACODER_TOKEN, and allow Actions to create pull requests "
+            "(docs/github-action.md)"
         )
         print(
             "GitHub: set up what your tests need (runtime, dependencies) in the workflow's "
