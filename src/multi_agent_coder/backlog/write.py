@@ -511,8 +511,7 @@ def with_task_replaced(raw: bytes, index: int, task: Any) -> bytes:
     tasks = list(before["tasks"])
     tasks[index] = task
     expected = repr({**before, "tasks": tasks})
-    start = text.rfind("-", 0, layout.items[index] + 1)  # the item's node starts after it
-    end = _entry_end(text, layout, index)
+    start, end = _entry_span(text, layout, index)
     rendered = _render_block([task], indent=layout.column, blank=False)
     rendered = rendered[layout.column :]  # the old entry's `-` already has its indentation
     newline = "\r\n" if "\r\n" in text else "\n"
@@ -522,6 +521,22 @@ def with_task_replaced(raw: bytes, index: int, task: Any) -> bytes:
     if repr(_data(new_text)) != expected:
         raise AppendError("the rewritten task would not read back as written")
     return bom + new_text.encode("utf-8")
+
+
+def entry_span(text: str, index: int) -> tuple[int, int] | None:
+    """Where task number `index` (0-based) of a block-style `tasks` list is written in
+    `text`: from its `-` to the end of its last line (the blank and comment lines after it
+    belong to what follows), or None when there is no such entry. What `with_task_replaced`
+    replaces, and all that a rewrite's hand-off may change (`run/rebase_rules.py`)."""
+    layout = tasks_layout(text)
+    if layout is None or layout.flow or not 0 <= index < len(layout.items):
+        return None
+    return _entry_span(text, layout, index)
+
+
+def _entry_span(text: str, layout: TasksLayout, index: int) -> tuple[int, int]:
+    start = text.rfind("-", 0, layout.items[index] + 1)  # the item's node starts after it
+    return start, _entry_end(text, layout, index)
 
 
 def _entry_end(text: str, layout: TasksLayout, index: int) -> int:

@@ -23,10 +23,12 @@ from typing import Final
 
 from multi_agent_coder.backlog.load import Check, load_bytes
 from multi_agent_coder.backlog.model import Task, TaskStatus
+from multi_agent_coder.backlog.write import entry_span
 from multi_agent_coder.git.repo import Change
 from multi_agent_coder.planning.rebase import REWRITABLE
 from multi_agent_coder.problems import errors_in
 from multi_agent_coder.run.feature_rules import SHOWN_PROBLEMS
+from multi_agent_coder.yamlread import decode, split_bom
 
 #: A rewrite's bundle holds one commit of one backlog file.
 MAX_REBASE_BUNDLE_BYTES: Final = 8 * 1024 * 1024
@@ -128,4 +130,23 @@ def rewrite_problems(
         problems.append(f"{display}: {task_id} has attempts {task.attempts}, not 0")
     if all(getattr(was, name) == getattr(task, name) for name in REWRITABLE):
         problems.append(f"{display}: {task_id}'s entry is not rewritten")
+    if not problems and not _only_the_entry_differs(before, after, index):
+        problems.append(
+            f"{display}: changes text outside {task_id}'s entry (a comment, the layout): a "
+            "rewrite replaces that entry and leaves every other byte as it was"
+        )
     return (None if problems else task), problems
+
+
+def _only_the_entry_differs(before: bytes, after: bytes, index: int) -> bool:
+    """Every byte outside task `index`'s entry is the same in both (what
+    `backlog/write.with_task_replaced`, the one writer of a rewrite, keeps)."""
+    old_text, new_text = decode(before), decode(after)
+    old, new = entry_span(old_text, index), entry_span(new_text, index)
+    if old is None or new is None:
+        return False
+    return (
+        old_text[: old[0]] == new_text[: new[0]]
+        and old_text[old[1] :] == new_text[new[1] :]
+        and split_bom(before)[0] == split_bom(after)[0]
+    )
