@@ -184,7 +184,12 @@ def test_plan_outputs_the_ready_set_and_leases_it_for_the_workflow_run(world: Jo
     code, out = world.run(mode="plan")
     assert code == EXIT_OK, out
     base = git(world.checkout, "rev-parse", "origin/main")
-    assert world.outputs == {"ready": '["T001","T005"]', "base-sha": base, "result": "ready"}
+    assert world.outputs == {
+        "ready": '["T001","T005"]',
+        "base-sha": base,
+        "result": "ready",
+        "rewrites": "[]",  # rebase.automatic is off
+    }
     assert git(world.checkout, "for-each-ref", "--format=%(refname)", LEDGER_REF) == LEDGER_REF
     leases = remote_leases(world)
     for task_id in ("T001", "T005"):
