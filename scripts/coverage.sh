@@ -2,7 +2,7 @@
 # How much of the run engine and the forges the tests cover with no external tool at all:
 # no OpenCode binary, no npm tools, no GitHub OpenAPI description (TESTS_WITHOUT_TOOLS=1),
 # from the fast tests of the core alone (unit tests, the forges, the ledger, the Action's
-# entry and its hand-off, doctor; about a minute). The core must be testable on its own: fails below FLOOR percent
+# entry and its hand-off, the planning and rewrite modes, doctor; about four minutes). The core must be testable on its own: fails below FLOOR percent
 # (line and branch) for run/ or forge/. scripts/test.sh runs it after the suite.
 #   scripts/coverage.sh            measure and check (needs scripts/bootstrap.sh)
 set -euo pipefail
@@ -16,6 +16,8 @@ TESTS_WITHOUT_TOOLS=1 .venv/bin/python -m coverage run --branch \
   -m pytest -q -p no:cacheprovider -x tests/unit tests/integration/test_local_forge.py \
   tests/integration/test_github_forge.py tests/integration/test_remote_ledger.py \
   tests/integration/test_action_entry.py tests/integration/test_action_handoff.py \
+  tests/integration/test_action_plan_feature.py tests/integration/test_action_rebase.py \
+  tests/integration/test_action_rebase_auto.py tests/integration/test_github_graphql.py \
   tests/acceptance/test_doctor.py "$@" >"$data/pytest.log" 2>&1 \
   || { tail -40 "$data/pytest.log" >&2; echo "coverage: the tests failed" >&2; exit 1; }
 tail -1 "$data/pytest.log" >&2
