@@ -1337,14 +1337,14 @@ def forge_and_fake(
     return signing_forge(fake, work, remote, clock), fake
 
 
-def two_commits(work: Path) -> str:
+def two_commits(work: Path, final: str = "two\n") -> str:
     """macoder's two commits on macoder/T001: one adds a file in a folder and deletes
-    README.md, the next changes the file; checkout back on main."""
+    README.md, the next changes the file (to `final`); checkout back on main."""
     git(work, "checkout", "-q", "-B", "macoder/T001", "main")
     commit_as(work, MACODER, {"src/pkg/t001.py": "one\n"}, "T001: work\n\nthe agent's trailer")
     git(work, "rm", "-q", "README.md")
     git(work, *AS_MACODER, "commit", "-qm", "drop readme")
-    head = commit_as(work, MACODER, {"src/pkg/t001.py": "two\n"}, "T001: mark completed")
+    head = commit_as(work, MACODER, {"src/pkg/t001.py": final}, "T001: mark completed")
     git(work, "checkout", "-q", "main")
     return head
 
@@ -1401,7 +1401,11 @@ def test_sign_commits_publishes_githubs_signed_copies_of_exactly_the_checked_com
 
     # A later run takes GitHub's copies for macoder's; a person's commit still stops it.
     assert forge.foreign_commits("macoder/T001", "main") == ()
-    assert forge.publish_branch("macoder/T001", two_commits(work)) != published  # replaced
+    # Other work (GitHub's copies of the same work made in the same second are the same
+    # commits, as git's are).
+    again = forge.publish_branch("macoder/T001", two_commits(work, final="three\n"))
+    assert again != published
+    assert git(remote, "show", f"{again}:src/pkg/t001.py") == "three"  # replaced
     human = tmp_path / "human"
     git(tmp_path, "clone", "-q", "-b", "macoder/T001", str(remote), str(human))
     theirs = commit_as(human, HUMAN, {"fix.txt": "by hand\n"}, "manual fix")
