@@ -18,6 +18,7 @@ import pytest
 
 from multi_agent_coder import __version__
 from multi_agent_coder.cli.main import COMMANDS
+from multi_agent_coder.forge.base import WantedPr
 from multi_agent_coder.yamlread import decode, parse_with_positions
 from tests.cli import as_process, macoder
 from tests.integration.gitrepos import git, make_repo
@@ -679,14 +680,16 @@ def test_ready_shows_what_run_would_start_leases_and_prs_included(project: Path)
     assert json.loads(dry.stdout)["ready"] == ["T002"]
     assert [t["id"] for t in json.loads(alone.stdout)] == ["T001", "T002"]
     LocalForge(repo).create_or_update_pr(
-        task_id="T002",
-        branch="macoder/T002",
-        base="main",
-        head_sha=repo.branch_head("main") or "",
-        title="T002",
-        body="",
-        draft=False,
-        labels=(),
+        WantedPr(
+            task_id="T002",
+            branch="macoder/T002",
+            base="main",
+            head_sha=repo.branch_head("main") or "",
+            title="T002",
+            body="",
+            draft=False,
+            labels=(),
+        )
     )
     nothing = macoder("ready", cwd=project)
     assert nothing.stdout.startswith("no task is ready: nothing is ready (0/3 completed; ")

@@ -19,6 +19,7 @@ import yaml
 
 from multi_agent_coder.backlog.load import LoadResult
 from multi_agent_coder.backlog.model import Backlog, Task, TaskContext, TaskScope, TaskStatus
+from multi_agent_coder.forge.base import WantedPr
 from multi_agent_coder.forge.local import LocalForge
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.problems import Problem
@@ -223,14 +224,16 @@ def test_the_local_forge_stores_and_lists_pull_requests_with_escapes(tmp_path: P
     forge = LocalForge(repo)
 
     forge.create_or_update_pr(
-        task_id="T001",
-        branch="macoder/T001",
-        base="main",
-        head_sha=repo.branch_head("macoder/T001"),
-        title=f"T001: {EVERYTHING}",
-        body=f"report\n{EVERYTHING}\n",
-        draft=False,
-        labels=("macoder",),
+        WantedPr(
+            task_id="T001",
+            branch="macoder/T001",
+            base="main",
+            head_sha=repo.branch_head("macoder/T001"),
+            title=f"T001: {EVERYTHING}",
+            body=f"report\n{EVERYTHING}\n",
+            draft=False,
+            labels=("macoder",),
+        )
     )
     [pr] = forge.list_prs()
     assert_inert(pr.title)

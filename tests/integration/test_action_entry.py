@@ -23,6 +23,7 @@ import pytest
 from multi_agent_coder.action.main import main
 from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from multi_agent_coder.forge.base import WantedPr
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
@@ -153,14 +154,16 @@ def world(tmp_path: Path, github: tuple[FakeGitHub, Path]) -> Job:
     forge = GitHubForge(SLUG, TOKEN, repo=repo, api_url=fake.api_url, git_remote_url=str(remote))
     for task_id, draft in (("T004", False), ("T005", True)):
         forge.create_or_update_pr(
-            task_id=task_id,
-            branch=f"macoder/{task_id}",
-            base="main",
-            head_sha=heads[task_id],
-            title=task_id,
-            body="",
-            draft=draft,
-            labels=(),
+            WantedPr(
+                task_id=task_id,
+                branch=f"macoder/{task_id}",
+                base="main",
+                head_sha=heads[task_id],
+                title=task_id,
+                body="",
+                draft=draft,
+                labels=(),
+            )
         )
     forge.close()
     checkout = tmp_path / "checkout"

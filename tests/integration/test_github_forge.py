@@ -55,6 +55,7 @@ from multi_agent_coder.forge.base import (
     LABEL_NEEDS_REVIEW,
     LABEL_SUPERSEDED,
     PrState,
+    WantedPr,
 )
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git import remote as remote_module
@@ -281,14 +282,16 @@ def publish(forge: GitHubForge, work: Path, task_id: str, text: str, **pr: Any) 
     sha = task_commit(work, task_id, text)
     forge.publish_branch(f"macoder/{task_id}", sha)
     return forge.create_or_update_pr(
-        task_id=task_id,
-        branch=f"macoder/{task_id}",
-        base="main",
-        head_sha=sha,
-        title=pr.get("title", f"{task_id}: do it"),
-        body=pr.get("body", "verified"),
-        draft=pr.get("draft", False),
-        labels=pr.get("labels", (LABEL,)),
+        WantedPr(
+            task_id=task_id,
+            branch=f"macoder/{task_id}",
+            base="main",
+            head_sha=sha,
+            title=pr.get("title", f"{task_id}: do it"),
+            body=pr.get("body", "verified"),
+            draft=pr.get("draft", False),
+            labels=pr.get("labels", (LABEL,)),
+        )
     )
 
 
@@ -323,14 +326,16 @@ def test_the_same_run_twice_updates_and_never_duplicates(
 ) -> None:
     first = publish(forge, work, "T001", "print(1)\n")
     again = forge.create_or_update_pr(
-        task_id="T001",
-        branch="macoder/T001",
-        base="main",
-        head_sha=first.head_sha,
-        title="T001: do it",
-        body="verified",
-        draft=False,
-        labels=(LABEL,),
+        WantedPr(
+            task_id="T001",
+            branch="macoder/T001",
+            base="main",
+            head_sha=first.head_sha,
+            title="T001: do it",
+            body="verified",
+            draft=False,
+            labels=(LABEL,),
+        )
     )
     rerun = publish(forge, work, "T001", "print(2)\n", body="verified again")
 
@@ -370,14 +375,16 @@ def test_racing_creators_open_exactly_one_pr(
             with closing(make_forge(fake, work, remote, clock)) as racer:
                 results.append(
                     racer.create_or_update_pr(
-                        task_id="T001",
-                        branch="macoder/T001",
-                        base="main",
-                        head_sha=sha,
-                        title="T001: do it",
-                        body="verified",
-                        draft=False,
-                        labels=(LABEL,),
+                        WantedPr(
+                            task_id="T001",
+                            branch="macoder/T001",
+                            base="main",
+                            head_sha=sha,
+                            title="T001: do it",
+                            body="verified",
+                            draft=False,
+                            labels=(LABEL,),
+                        )
                     )
                 )
         except BaseException as exc:  # pragma: no cover - reported below
@@ -755,14 +762,16 @@ def test_a_pr_for_a_branch_that_was_never_pushed_is_a_validation_error(
 
     with pytest.raises(GitHubValidationError, match=r"PullRequest\.head: invalid"):
         forge.create_or_update_pr(
-            task_id="T001",
-            branch="macoder/T001",
-            base="main",
-            head_sha=sha,
-            title="t",
-            body="b",
-            draft=False,
-            labels=(LABEL,),
+            WantedPr(
+                task_id="T001",
+                branch="macoder/T001",
+                base="main",
+                head_sha=sha,
+                title="t",
+                body="b",
+                draft=False,
+                labels=(LABEL,),
+            )
         )
     assert fake.pulls(SLUG) == []
 
@@ -1388,14 +1397,16 @@ def test_sign_commits_publishes_githubs_signed_copies_of_exactly_the_checked_com
     assert "macoder-signing" not in git(remote, "for-each-ref")
     assert git(work, "for-each-ref", "refs/macoder/") == ""
     pr = forge.create_or_update_pr(
-        task_id="T001",
-        branch="macoder/T001",
-        base="main",
-        head_sha=published,
-        title="T001: do it",
-        body="b",
-        draft=False,
-        labels=(LABEL,),
+        WantedPr(
+            task_id="T001",
+            branch="macoder/T001",
+            base="main",
+            head_sha=published,
+            title="T001: do it",
+            body="b",
+            draft=False,
+            labels=(LABEL,),
+        )
     )
     assert pr.head_sha == published == fake.pulls(SLUG)[0]["head"]["sha"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from multi_agent_coder.errors import ForgeError, InvalidTaskIdError, UsageError
-from multi_agent_coder.forge.base import PrState
+from multi_agent_coder.forge.base import PrState, WantedPr
 from multi_agent_coder.forge.local import LocalForge
 from multi_agent_coder.git.repo import Repo
 from tests.integration.gitrepos import commit, git, make_repo
@@ -38,7 +38,7 @@ def open_pr(forge: LocalForge, repo: Repo, **changes: object) -> object:
         "labels": ("macoder",),
     }
     fields.update(changes)
-    return forge.create_or_update_pr(**fields)  # type: ignore[arg-type]
+    return forge.create_or_update_pr(WantedPr(**fields))  # type: ignore[arg-type]
 
 
 def test_the_first_call_creates_the_next_one_updates_and_an_identical_one_does_nothing(

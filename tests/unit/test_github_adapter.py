@@ -19,6 +19,7 @@ from multi_agent_coder.errors import (
     GitHubUnavailableError,
     UsageError,
 )
+from multi_agent_coder.forge.base import WantedPr
 from multi_agent_coder.forge.github import GitHubForge, default_git_remote
 from multi_agent_coder.forge.github_sansio import Slug
 from multi_agent_coder.git.repo import Repo
@@ -175,14 +176,16 @@ def test_create_posts_once_and_labels_after() -> None:
         return httpx.Response(200, json=[{"name": "macoder"}])
 
     result = forge(handler, Sleeps()).create_or_update_pr(
-        task_id="T001",
-        branch="macoder/T001",
-        base="main",
-        head_sha="a" * 40,
-        title="t",
-        body="b",
-        draft=False,
-        labels=("macoder",),
+        WantedPr(
+            task_id="T001",
+            branch="macoder/T001",
+            base="main",
+            head_sha="a" * 40,
+            title="t",
+            body="b",
+            draft=False,
+            labels=("macoder",),
+        )
     )
     assert (result.number, result.operation, result.labels) == (3, "created", ("macoder",))
     assert [(m, p) for m, p, _ in calls] == [

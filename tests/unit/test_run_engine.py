@@ -25,7 +25,7 @@ from multi_agent_coder.agents.base import AgentOutcome, AgentResult
 from multi_agent_coder.config import Settings
 from multi_agent_coder.context.review import Feedback
 from multi_agent_coder.errors import GitError, UnhealthyRepositoryError, UsageError
-from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW
+from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, WantedPr
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.git.worktree import WorktreeManager
@@ -525,14 +525,16 @@ def test_a_task_finished_meanwhile_by_another_run_is_skipped_after_the_lease(
         from multi_agent_coder.forge.local import LocalForge
 
         LocalForge(Repo.open(world.root)).create_or_update_pr(
-            task_id="T002",
-            branch="macoder/T002",
-            base="main",
-            head_sha=git(world.root, "rev-parse", "main"),
-            title="T002",
-            body="",
-            draft=False,
-            labels=(),
+            WantedPr(
+                task_id="T002",
+                branch="macoder/T002",
+                base="main",
+                head_sha=git(world.root, "rev-parse", "main"),
+                title="T002",
+                body="",
+                draft=False,
+                labels=(),
+            )
         )
 
     world.agent.scenarios["T001"] = Scenario(writes("t1.txt"), during=open_pr_elsewhere)
@@ -1068,14 +1070,16 @@ def test_a_task_with_nothing_to_revise_is_refused_before_anything(
 
         head = git(world.root, "rev-parse", "main")
         LocalForge(Repo.open(world.root)).create_or_update_pr(
-            task_id="T001",
-            branch="macoder/T001",
-            base="main",
-            head_sha=head,
-            title="T001 (failed)",
-            body="",
-            draft=True,
-            labels=("macoder", LABEL_FAILED),
+            WantedPr(
+                task_id="T001",
+                branch="macoder/T001",
+                base="main",
+                head_sha=head,
+                title="T001 (failed)",
+                body="",
+                draft=True,
+                labels=("macoder", LABEL_FAILED),
+            )
         )
     with pytest.raises(UsageError, match=words):
         world.run(only=frozenset({"T001"}), revise={"T001": Feedback("fix it")})

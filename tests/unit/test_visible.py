@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from multi_agent_coder.forge.pr_policy import WantedPr
+from multi_agent_coder.forge.base import WantedPr
 from multi_agent_coder.visible import UNSAFE_CLASS, describe, first_unsafe, one_line, visible
 
 #: Accents, an emoji joined by ZWJ, a zero-width space: text, not terminal commands.
@@ -70,7 +70,14 @@ def test_describe_names_the_code_point_and_its_escape() -> None:
 
 def test_a_wanted_pull_request_carries_its_title_and_body_escaped() -> None:
     wanted = WantedPr(
-        "T001", "macoder/T001", "main", "0" * 40, "T001: \x1b]0;x\x07", "a\n\tb \u2066", False, ()
+        task_id="T001",
+        branch="macoder/T001",
+        base="main",
+        head_sha="0" * 40,
+        title="T001: \x1b]0;x\x07",
+        body="a\n\tb \u2066",
+        draft=False,
+        labels=(),
     )
 
     assert wanted.title == "T001: \\x1b]0;x\\x07"

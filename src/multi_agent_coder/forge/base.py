@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from multi_agent_coder.ids import PrKind
+from multi_agent_coder.errors import ForgeError
+from multi_agent_coder.ids import PrKind, branch_of
+from multi_agent_coder.visible import visible
 
 if TYPE_CHECKING:
     from multi_agent_coder.git.ledger import Ledger
@@ -74,6 +76,33 @@ class PrResult:
     labels: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WantedPr:
+    """The pull request a run wants for a task.
+
+    Its title and body are shown through `visible` here, the one door every pull request
+    passes on either forge (the run's own and the publish job's from a hand-off file): a
+    title from the backlog, or a body quoting agent output, must not carry a terminal escape
+    sequence or a bidi override to the people and tools that read pull requests."""
+
+    task_id: str
+    branch: str
+    base: str
+    head_sha: str
+    title: str
+    body: str
+    draft: bool
+    labels: tuple[str, ...]
+    kind: PrKind = "task"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title", visible(self.title))
+        object.__setattr__(self, "body", visible(self.body, lines=True))
+        wanted = branch_of(self.kind, self.task_id)
+        if self.branch != wanted:
+            raise ForgeError(f"task {self.task_id} must use branch {wanted}, not {self.branch}")
+
+
 class Forge(Protocol):
     """Everything the run engine needs from wherever pull requests live.
 
@@ -117,19 +146,10 @@ class Forge(Protocol):
         """macoder's pull requests: the open ones, or all of them with `include_closed`."""
         ...
 
-    def create_or_update_pr(
-        self,
-        *,
-        task_id: str,
-        branch: str,
-        base: str,
-        head_sha: str,
-        title: str,
-        body: str,
-        draft: bool,
-        labels: tuple[str, ...],
-        kind: PrKind = "task",
-    ) -> PrResult: ...
+    def create_or_update_pr(self, wanted: WantedPr) -> PrResult:
+        """Open the task's pull request of `wanted.kind`, or bring its open one to `wanted`
+        (in place: never a second PR for the same task and kind)."""
+        ...
 
     def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
         """Write macoder's comment on pull request `number`: edit comment `comment_id` in place,

@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -38,9 +39,9 @@ from multi_agent_coder.errors import (
 from multi_agent_coder.forge import github_graphql as graphql
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge import signing
-from multi_agent_coder.forge.base import LABEL_SUPERSEDED, PrResult, PrState, PullRequest
+from multi_agent_coder.forge.base import LABEL_SUPERSEDED, PrResult, PrState, PullRequest, WantedPr
 from multi_agent_coder.forge.github_api import GitHubAPI
-from multi_agent_coder.forge.pr_policy import Update, WantedPr, plan_pr, plan_update
+from multi_agent_coder.forge.pr_policy import Update, plan_pr, plan_update
 from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.remote import INSPECT_PREFIX, Lease, Remote, pushable_branch
@@ -206,48 +207,30 @@ class GitHubForge:
             return pr
         return self.get_pull(pr.number) or pr
 
-    def create_or_update_pr(
-        self,
-        *,
-        task_id: str,
-        branch: str,
-        base: str,
-        head_sha: str,
-        title: str,
-        body: str,
-        draft: bool,
-        labels: tuple[str, ...],
-        kind: PrKind = "task",
-    ) -> PrResult:
-        wanted = WantedPr(
-            task_id,
-            branch,
-            base,
-            head_sha,
-            # Escaped before it is fitted, so the escapes count against GitHub's limits.
-            sansio.fit(visible(title), sansio.MAX_TITLE_CHARS),
-            sansio.fit(visible(body, lines=True), sansio.MAX_BODY_CHARS),
-            draft,
-            labels,
-            kind,
+    def create_or_update_pr(self, wanted: WantedPr) -> PrResult:
+        # Fitted after `visible` (WantedPr), so the escapes count against GitHub's limits.
+        wanted = replace(
+            wanted,
+            title=sansio.fit(wanted.title, sansio.MAX_TITLE_CHARS),
+            body=sansio.fit(wanted.body, sansio.MAX_BODY_CHARS),
         )
-        plan = plan_pr(self.find_open_pr(task_id, kind), wanted)
+        plan = plan_pr(self.find_open_pr(wanted.task_id, wanted.kind), wanted)
         if isinstance(plan, Update):
             return self._update(plan, wanted)
         try:
             created = self._create(wanted)
         except PullRequestExistsError:
             # A racing job opened it a moment ago: find it and update it, never a second one.
-            racer = self.find_open_pr(task_id, kind)
+            racer = self.find_open_pr(wanted.task_id, wanted.kind)
             if racer is None:
                 raise ForgeError(
-                    f"{self.slug}: GitHub says a pull request for {branch} exists, "
+                    f"{self.slug}: GitHub says a pull request for {wanted.branch} exists, "
                     "but none is open; try again"
                 ) from None
             return self._update(plan_update(racer, wanted), wanted)
         added = self.add_labels(created.number, (*wanted.labels, *self.options.labels))
         self._dress(created.number, ready=not wanted.draft)
-        return PrResult(created.number, created.url, "created", head_sha, added)
+        return PrResult(created.number, created.url, "created", wanted.head_sha, added)
 
     def find_open_branch_pr(self, branch: str) -> PullRequest | None:
         """The open pull request of `branch` (a track's plan branch) of this repository."""

@@ -28,7 +28,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multi_agent_coder.errors import ForgeError, UnreadableFileError
-from multi_agent_coder.forge.base import Forge, PrResult, PullRequest
+from multi_agent_coder.forge.base import Forge, PrResult, PullRequest, WantedPr
 from multi_agent_coder.git import bundle
 from multi_agent_coder.git.env import run_git
 from multi_agent_coder.git.ledger import Ledger, Plan, Record, Skipped, dumps, parse
@@ -215,30 +215,24 @@ class HandoffForge:
     def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
         return self.upstream.list_prs(include_closed=include_closed)
 
-    def create_or_update_pr(
-        self,
-        *,
-        task_id: str,
-        branch: str,
-        base: str,
-        head_sha: str,
-        title: str,
-        body: str,
-        draft: bool,
-        labels: tuple[str, ...],
-        kind: PrKind = "task",
-    ) -> PrResult:
+    def create_or_update_pr(self, wanted: WantedPr) -> PrResult:
         """Written down for the publish job; the PR it will update, if one is open now."""
-        if kind != "task":
-            raise ForgeError(f"a task job hands off a task's work only, not a {kind} proposal")
-        del branch, base  # the publish job derives both (the task's branch, the default one)
-        wanted = WantedPull(
-            title=title, body=body, draft=draft, labels=tuple(labels), head_sha=head_sha
+        if wanted.kind != "task":
+            raise ForgeError(
+                f"a task job hands off a task's work only, not a {wanted.kind} proposal"
+            )
+        # The publish job derives the branch and the base (the task's, the default one).
+        pull = WantedPull(
+            title=wanted.title,
+            body=wanted.body,
+            draft=wanted.draft,
+            labels=wanted.labels,
+            head_sha=wanted.head_sha,
         )
-        self.store.update(task_id, lambda h: h.model_copy(update={"pull": wanted}))
-        open_pr = self.upstream.find_open_pr(task_id)
+        self.store.update(wanted.task_id, lambda h: h.model_copy(update={"pull": pull}))
+        open_pr = self.upstream.find_open_pr(wanted.task_id)
         number, url = (open_pr.number, open_pr.url) if open_pr is not None else (0, "")
-        return PrResult(number, url, "handed-off", head_sha, tuple(labels))
+        return PrResult(number, url, "handed-off", wanted.head_sha, wanted.labels)
 
     def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
         """Nothing: this job's token cannot comment. The publish job brings the progress

@@ -19,8 +19,8 @@ from typing import Any
 
 from multi_agent_coder.backlog.write import atomic_write, directory_lock
 from multi_agent_coder.errors import ForgeError, UsageError
-from multi_agent_coder.forge.base import PrResult, PrState, PullRequest
-from multi_agent_coder.forge.pr_policy import WantedPr, plan_update
+from multi_agent_coder.forge.base import PrResult, PrState, PullRequest, WantedPr
+from multi_agent_coder.forge.pr_policy import plan_update
 from multi_agent_coder.git.ledger import LEDGER_IDENTITY, Ledger
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.ids import PrKind, validate_task_id
@@ -139,24 +139,11 @@ class LocalForge:
             return pr
         return replace(pr, conflicts=True)
 
-    def create_or_update_pr(
-        self,
-        *,
-        task_id: str,
-        branch: str,
-        base: str,
-        head_sha: str,
-        title: str,
-        body: str,
-        draft: bool,
-        labels: tuple[str, ...],
-        kind: PrKind = "task",
-    ) -> PrResult:
-        wanted = WantedPr(task_id, branch, base, head_sha, title, body, draft, labels, kind)
+    def create_or_update_pr(self, wanted: WantedPr) -> PrResult:
         now = self.clock()
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = _open_position(pulls, task_id, kind)
+            position = _open_position(pulls, wanted.task_id, wanted.kind)
             if position is not None:
                 # A local PR's draft state changes in place: never a create or a supersede.
                 plan = plan_update(pulls[position], wanted)
@@ -164,9 +151,9 @@ class LocalForge:
                     plan.pr,
                     title=wanted.title,
                     body=wanted.body,
-                    base=base,
-                    head_sha=head_sha,
-                    draft=draft,
+                    base=wanted.base,
+                    head_sha=wanted.head_sha,
+                    draft=wanted.draft,
                     labels=tuple(
                         label
                         for label in (*plan.pr.labels, *plan.add_labels)
@@ -176,28 +163,28 @@ class LocalForge:
                 if plan.operation == "updated":
                     data["pulls"][position] = _to_json(replace(updated, updated_at=now))
                 return PrResult(
-                    updated.number, updated.url, plan.operation, head_sha, updated.labels
+                    updated.number, updated.url, plan.operation, wanted.head_sha, updated.labels
                 )
             number = int(data["next_number"])
             pr = PullRequest(
                 number=number,
-                task_id=task_id,
-                branch=branch,
-                base=base,
+                task_id=wanted.task_id,
+                branch=wanted.branch,
+                base=wanted.base,
                 title=wanted.title,
                 body=wanted.body,
                 state=PrState.OPEN,
-                draft=draft,
-                head_sha=head_sha,
+                draft=wanted.draft,
+                head_sha=wanted.head_sha,
                 url=self.url_of(number),
-                labels=tuple(dict.fromkeys(labels)),
+                labels=tuple(dict.fromkeys(wanted.labels)),
                 created_at=now,
                 updated_at=now,
-                kind=kind,
+                kind=wanted.kind,
             )
             data["pulls"].append(_to_json(pr))
             data["next_number"] = number + 1
-            return PrResult(number, pr.url, "created", head_sha, pr.labels)
+            return PrResult(number, pr.url, "created", wanted.head_sha, pr.labels)
 
     # ----------------------------------------------------------------- local only
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from multi_agent_coder.errors import ForgeError
-from multi_agent_coder.forge.base import PrResult, PullRequest
+from multi_agent_coder.forge.base import PrResult, PullRequest, WantedPr
 from multi_agent_coder.git.ledger import Ledger
 from multi_agent_coder.ids import PrKind
 
@@ -54,21 +54,8 @@ class OfflineForge:
         del include_closed
         self._refuse("listing pull requests")
 
-    def create_or_update_pr(
-        self,
-        *,
-        task_id: str,
-        branch: str,
-        base: str,
-        head_sha: str,
-        title: str,
-        body: str,
-        draft: bool,
-        labels: tuple[str, ...],
-        kind: PrKind = "task",
-    ) -> PrResult:
-        del branch, base, head_sha, title, body, draft, labels, kind
-        self._refuse(f"opening {task_id}'s pull request")
+    def create_or_update_pr(self, wanted: WantedPr) -> PrResult:
+        self._refuse(f"opening {wanted.task_id}'s pull request")
 
     def put_comment(self, number: int, comment_id: int | None, body: str) -> int:
         del comment_id, body

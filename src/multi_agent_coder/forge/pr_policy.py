@@ -19,37 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from multi_agent_coder.errors import ForgeError
-from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, Operation, PullRequest
-from multi_agent_coder.ids import PrKind, branch_of
-from multi_agent_coder.visible import visible
-
-
-@dataclass(frozen=True, slots=True)
-class WantedPr:
-    """The pull request a run wants for a task.
-
-    Its title and body are shown through `visible` here, the one door every pull request
-    passes on either forge (the run's own and the publish job's from a hand-off file): a
-    title from the backlog, or a body quoting agent output, must not carry a terminal escape
-    sequence or a bidi override to the people and tools that read pull requests."""
-
-    task_id: str
-    branch: str
-    base: str
-    head_sha: str
-    title: str
-    body: str
-    draft: bool
-    labels: tuple[str, ...]
-    kind: PrKind = "task"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "title", visible(self.title))
-        object.__setattr__(self, "body", visible(self.body, lines=True))
-        wanted = branch_of(self.kind, self.task_id)
-        if self.branch != wanted:
-            raise ForgeError(f"task {self.task_id} must use branch {wanted}, not {self.branch}")
+from multi_agent_coder.forge.base import (
+    LABEL_FAILED,
+    LABEL_NEEDS_REVIEW,
+    Operation,
+    PullRequest,
+    WantedPr,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from typing import Literal
 from multi_agent_coder.backlog.model import TaskStatus
 from multi_agent_coder.backlog.write import with_task_status
 from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
-from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, PrResult, WantedPr
 from multi_agent_coder.forge.handoff import (
     BUNDLE_FILE,
     Handoff,
@@ -378,14 +378,16 @@ def _check_relabel(session: Session, pull: WantedPull, task_id: str) -> None:
 
 def _open_or_update(session: Session, task_id: str, pull: WantedPull) -> PrResult:
     return session.forge.create_or_update_pr(
-        task_id=task_id,
-        branch=branch_for(task_id),
-        base=session.repo.default_branch(),
-        head_sha=pull.head_sha,
-        title=pull.title,
-        body=pull.body,
-        draft=pull.draft,
-        labels=pull.labels,
+        WantedPr(
+            task_id=task_id,
+            branch=branch_for(task_id),
+            base=session.repo.default_branch(),
+            head_sha=pull.head_sha,
+            title=pull.title,
+            body=pull.body,
+            draft=pull.draft,
+            labels=pull.labels,
+        )
     )
 
 

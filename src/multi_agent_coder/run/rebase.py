@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 from multi_agent_coder.backlog.load import Check
 from multi_agent_coder.errors import UnknownTaskError, UsageError
-from multi_agent_coder.forge.base import LABEL, PrResult, PrState
+from multi_agent_coder.forge.base import LABEL, PrResult, PrState, WantedPr
 from multi_agent_coder.git.ledger import Record, Rewrite, settled
 from multi_agent_coder.git.repo import HEADS
 from multi_agent_coder.ids import rebase_branch_for, validate_task_id
@@ -285,15 +285,17 @@ def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw
     commit = forge.publish_branch(branch, commit, fast_forward=False)
     report.branch = branch
     report.pr = forge.create_or_update_pr(
-        task_id=task_id,
-        branch=branch,
-        base=base,
-        head_sha=commit,
-        title=pr_title(task_id, title),
-        body=pr_body(task_id, report.why, report.diff, report.model, len(report.rounds)),
-        draft=False,
-        labels=(LABEL, LABEL_REBASE),
-        kind="rebase",
+        WantedPr(
+            task_id=task_id,
+            branch=branch,
+            base=base,
+            head_sha=commit,
+            title=pr_title(task_id, title),
+            body=pr_body(task_id, report.why, report.diff, report.model, len(report.rounds)),
+            draft=False,
+            labels=(LABEL, LABEL_REBASE),
+            kind="rebase",
+        )
     )
 
 

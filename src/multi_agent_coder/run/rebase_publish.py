@@ -30,7 +30,7 @@ from typing import Final, Literal
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.context.hygiene import hygiene_check
 from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
-from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult, WantedPr
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git.ledger import Rewrite
 from multi_agent_coder.ids import rebase_branch_for, validate_task_id
@@ -183,15 +183,17 @@ def _publish(
     diff = backlog_diff(before, after, expected.backlog_path)
     why = one_line(handoff.why)[:SHOWN_WHY]
     return forge.create_or_update_pr(
-        task_id=expected.task_id,
-        branch=branch,
-        base=repo.default_branch(),
-        head_sha=head,
-        title=pr_title(expected.task_id, task.title),
-        body=pr_body(expected.task_id, why, diff, one_line(handoff.model), handoff.rounds),
-        draft=False,
-        labels=(LABEL, LABEL_REBASE),
-        kind="rebase",
+        WantedPr(
+            task_id=expected.task_id,
+            branch=branch,
+            base=repo.default_branch(),
+            head_sha=head,
+            title=pr_title(expected.task_id, task.title),
+            body=pr_body(expected.task_id, why, diff, one_line(handoff.model), handoff.rounds),
+            draft=False,
+            labels=(LABEL, LABEL_REBASE),
+            kind="rebase",
+        )
     )
 
 

@@ -39,6 +39,7 @@ from multi_agent_coder.forge.base import (
     Forge,
     PrResult,
     PullRequest,
+    WantedPr,
 )
 from multi_agent_coder.git.ledger import INFRASTRUCTURE, INTERRUPTED, Attempt, Ledger, Start
 from multi_agent_coder.git.repo import DiffStat, MergeState, Repo
@@ -476,14 +477,16 @@ def _attempt(
     notes.published = True
     review = bool(notes.review)
     return env.forge.create_or_update_pr(
-        task_id=task.id,
-        branch=branch,
-        base=env.base_branch,
-        head_sha=published,  # the forge's copy when it signs commits itself
-        title=f"{task.id}: {one_line(task.title)}" + (" (needs review)" if review else ""),
-        body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
-        draft=review,
-        labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
+        WantedPr(
+            task_id=task.id,
+            branch=branch,
+            base=env.base_branch,
+            head_sha=published,  # the forge's copy when it signs commits itself
+            title=f"{task.id}: {one_line(task.title)}" + (" (needs review)" if review else ""),
+            body=pr_body(task, notes, ok=True, reason="", contained=env.settings.sandbox),
+            draft=review,
+            labels=(LABEL, LABEL_NEEDS_REVIEW) if review else (LABEL,),
+        )
     )
 
 
@@ -794,14 +797,16 @@ def _report_failure(task: Task, env: RunEnv, notes: _Progress, reason: str) -> P
         branch = branch_for(task.id)
         published = env.forge.publish_branch(branch, head)
         return env.forge.create_or_update_pr(
-            task_id=task.id,
-            branch=branch,
-            base=env.base_branch,
-            head_sha=published,
-            title=f"{task.id}: {one_line(task.title)} (failed)",
-            body=pr_body(task, notes, ok=False, reason=reason, contained=env.settings.sandbox),
-            draft=True,
-            labels=(LABEL, LABEL_FAILED),
+            WantedPr(
+                task_id=task.id,
+                branch=branch,
+                base=env.base_branch,
+                head_sha=published,
+                title=f"{task.id}: {one_line(task.title)} (failed)",
+                body=pr_body(task, notes, ok=False, reason=reason, contained=env.settings.sandbox),
+                draft=True,
+                labels=(LABEL, LABEL_FAILED),
+            )
         )
     except MacoderError:
         return None
@@ -835,14 +840,16 @@ def label_for_review(forge: Forge, task_id: str) -> PrResult | None:
     if existing is None:
         return None
     return forge.create_or_update_pr(
-        task_id=task_id,
-        branch=existing.branch,
-        base=existing.base,
-        head_sha=existing.head_sha,
-        title=existing.title,
-        body=existing.body,
-        draft=existing.draft,
-        labels=(*existing.labels, LABEL_NEEDS_REVIEW),
+        WantedPr(
+            task_id=task_id,
+            branch=existing.branch,
+            base=existing.base,
+            head_sha=existing.head_sha,
+            title=existing.title,
+            body=existing.body,
+            draft=existing.draft,
+            labels=(*existing.labels, LABEL_NEEDS_REVIEW),
+        )
     )
 
 
