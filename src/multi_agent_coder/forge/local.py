@@ -193,10 +193,7 @@ class LocalForge:
         validate_task_id(task_id)
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = _open_position(pulls, task_id, kind)
-            if position is None:
-                what = "pull request" if kind == "task" else "proposed rewrite"
-                raise UsageError(f"task {task_id} has no open {what} (see `macoder prs`)")
+            position = _open_position_or_refuse(pulls, task_id, kind)
             pr = pulls[position]
             if pr.draft:
                 raise UsageError(
@@ -229,10 +226,7 @@ class LocalForge:
         validate_task_id(task_id)
         with self._locked() as data:
             pulls = [_from_json(p) for p in data["pulls"]]
-            position = _open_position(pulls, task_id, kind)
-            if position is None:
-                what = "pull request" if kind == "task" else "proposed rewrite"
-                raise UsageError(f"task {task_id} has no open {what} (see `macoder prs`)")
+            position = _open_position_or_refuse(pulls, task_id, kind)
             done = replace(pulls[position], state=PrState.CLOSED, updated_at=self.clock())
             data["pulls"][position] = _to_json(done)
             return done
@@ -265,6 +259,16 @@ class LocalForge:
                 if pr.number == number and label in pr.labels:
                     kept = tuple(name for name in pr.labels if name != label)
                     data["pulls"][position] = _to_json(replace(pr, labels=kept))
+
+
+def _open_position_or_refuse(pulls: list[PullRequest], task_id: str, kind: PrKind) -> int:
+    """Where the task's open PR of `kind` is, for a person's merge or close: none is their
+    mistake, said with where to look."""
+    position = _open_position(pulls, task_id, kind)
+    if position is None:
+        what = "pull request" if kind == "task" else "proposed rewrite"
+        raise UsageError(f"task {task_id} has no open {what} (see `macoder prs`)")
+    return position
 
 
 def _open_position(pulls: list[PullRequest], task_id: str, kind: PrKind = "task") -> int | None:
