@@ -3,10 +3,11 @@
 A feature's plan (`run/feature.py`) and a task's rewrite (`run/rebase_handoff.py`) leave the
 same two files in their hand-off folder: a small JSON result naming the commit, and a git
 bundle carrying it on one ref. The job that wrote them ran agents, so the publish job reads
-them as a person's files would be read — bounded, no link, no FIFO, strictly typed — and lets
-git see the bundle only after its header holds (`run/feature_rules.py`). This module is that
-reading and writing, shared so both hand-offs are held to it the same way; what each commit
-may change is each publish job's own rule.
+them as a person's files would be read — bounded, no link, no FIFO, strictly typed (the
+result by `forge/handoff.read_result`, the reader of a task's hand-off too) — and lets git see
+the bundle only after its header holds (`run/feature_rules.py`). This module is the rest of
+that reading and writing, shared so both hand-offs are held to it the same way; what each
+commit may change is each publish job's own rule.
 """
 
 from __future__ import annotations
@@ -14,18 +15,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from multi_agent_coder.errors import MacoderError, UnreadableFileError
-from multi_agent_coder.forge.handoff import HandoffError
 from multi_agent_coder.git import bundle
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.run.feature_rules import OneCommit, bundle_problems, commit_problems
-from multi_agent_coder.userfiles import read_user_file, resolve_user_file
-
-M = TypeVar("M", bound=BaseModel)
+from multi_agent_coder.userfiles import resolve_user_file
 
 
 class Refused(Exception):
@@ -34,24 +29,6 @@ class Refused(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-def read_result(folder: Path, name: str, model: type[M], *, max_bytes: int) -> M | None:
-    """The result file `folder/name` read as `model` (None when there is none);
-    `HandoffError` when it is too large, no regular file, or not macoder's."""
-    path = folder / name
-    try:  # the job ran agents: its result is read as a user's file (`userfiles`)
-        data = read_user_file(path, max_bytes=max_bytes, root=folder)
-    except UnreadableFileError as exc:
-        if exc.missing:
-            return None
-        raise HandoffError(f"{exc}; not macoder's") from None
-    try:
-        return model.model_validate_json(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top)"
-        raise HandoffError(f"{path}: {where}: {first['msg']}") from None
 
 
 def write_atomically(path: Path, text: str) -> None:
