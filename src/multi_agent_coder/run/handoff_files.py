@@ -56,6 +56,21 @@ def fetch_one_commit(
     """The bundle at `path` checked (a regular file of at most `max_bytes`, carrying exactly
     `expected.ref` at `head` on the planned base), then verified and fetched by git, then its
     commit checked (one, macoder's, on the base alone); `Refused` naming what does not hold."""
+    problems = bundle_problems(read_bundle_header(path, max_bytes=max_bytes), expected, head)
+    if problems:
+        raise Refused(problems)
+    fetch_bundle(repo, path, expected.ref)
+    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
+    if problems:
+        raise Refused(problems)
+
+
+def read_bundle_header(path: Path, *, max_bytes: int) -> bundle.BundleHeader:
+    """The header of the bundle at `path`, read without git (git sees a bundle only after its
+    header holds): a regular file in its hand-off folder of at most `max_bytes`; `Refused`
+    naming what does not hold. Every publish job reads its bundle so (a task's in
+    `run/publish.py` too); an `OSError` reading it is left to the caller, which says it in
+    its own words."""
     shown = path.name
     try:  # a regular file in the hand-off folder, never a FIFO that would block the open
         resolve_user_file(path, shown=shown, root=path.parent)
@@ -67,15 +82,15 @@ def fetch_one_commit(
     if size > max_bytes:
         raise Refused([f"{shown} is {size} bytes; the limit is {max_bytes}"])
     try:
-        problems = bundle_problems(bundle.read_header(start), expected, head)
+        return bundle.read_header(start)
     except bundle.BundleError as exc:
         raise Refused([f"{shown}: {exc}"]) from None
-    if problems:
-        raise Refused(problems)
+
+
+def fetch_bundle(repo: Repo, path: Path, ref: str) -> None:
+    """`ref` of the bundle at `path` (its header checked) verified and fetched by git;
+    `Refused` when git will not."""
     try:
-        bundle.verify_and_fetch(repo.root, path, expected.ref)
+        bundle.verify_and_fetch(repo.root, path, ref)
     except MacoderError as exc:
-        raise Refused([f"{shown}: {exc}"]) from None
-    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
-    if problems:
-        raise Refused(problems)
+        raise Refused([f"{path.name}: {exc}"]) from None
