@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from multi_agent_coder.errors import MacoderError, UnreadableFileError
@@ -37,6 +38,16 @@ def write_atomically(path: Path, text: str) -> None:
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)
     os.replace(name, path)
+
+
+def name_problems(file: str, named: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Each `(what, as named, as planned)` the result `file` names otherwise than the
+    workflow run planned, as a sentence (every publish job's result file names its run)."""
+    return [
+        f"{file} names {what} {got!r}, expected {want!r}"
+        for what, got, want in named
+        if got != want
+    ]
 
 
 def require_base_on_default(repo: Repo, base_sha: str) -> None:

@@ -60,7 +60,12 @@ from multi_agent_coder.git.ledger import (
     parse,
 )
 from multi_agent_coder.ids import branch_for, validate_task_id
-from multi_agent_coder.run.handoff_files import Refused, fetch_bundle, read_bundle_header
+from multi_agent_coder.run.handoff_files import (
+    Refused,
+    fetch_bundle,
+    name_problems,
+    read_bundle_header,
+)
 from multi_agent_coder.run.handoff_rules import (
     MAX_BUNDLE_BYTES,
     Expected,
@@ -277,15 +282,14 @@ def _pr_head_base(
 
 
 def _check_result(handoff: Handoff, expected: Expected) -> None:
-    problems = [
-        f"result.json names {name} {got!r}, expected {want!r}"
-        for name, got, want in (
+    problems = name_problems(
+        "result.json",
+        (
             ("task", handoff.task, expected.task_id),
             ("run", handoff.run_id, expected.run_id),
             ("base", handoff.base_sha, expected.base_sha),
-        )
-        if got != want
-    ]
+        ),
+    )
     pull = handoff.pull
     if pull is not None and handoff.head_sha is not None and pull.head_sha != handoff.head_sha:
         problems.append("result.json: the pull request's head is not the bundle's head")
