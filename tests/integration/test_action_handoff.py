@@ -15,7 +15,6 @@ import contextlib
 import json
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,8 @@ from multi_agent_coder.forge.base import LABEL_RETRY
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git.ledger import LEDGER_REF
 from multi_agent_coder.git.repo import Repo
-from testing.fake_github import FakeGitHub
+from tests.integration import actionworld
+from tests.integration.actionworld import agent_factory, github, hand_over, handoff_dir
 from tests.integration.gitrepos import git, git_env, make_repo
 from tests.integration.test_action_entry import SLUG, TOKEN, Job
 from tests.support import backlog_yaml, task_dict
@@ -49,26 +49,10 @@ SETTINGS = (
 
 
 @dataclass
-class World:
-    base: Path
-    fake: FakeGitHub
-    server: Path
+class World(actionworld.World):
+    """GitHub after the wave's plan job (`plan`), which leased T001 and T002."""
+
     plan: Job
-    base_sha: str
-
-    @property
-    def remote(self) -> Path:
-        return self.server / f"{SLUG}.git"
-
-    def job(self, name: str) -> Job:
-        """A new job: its own runner directory and a fresh clone of the remote."""
-        folder = self.base / name
-        while folder.exists():
-            folder = folder.with_name(folder.name + "-again")
-        folder.mkdir()
-        checkout = folder / "checkout"
-        git(folder, "clone", "-q", str(self.remote), str(checkout))
-        return Job(folder, checkout, self.server, self.fake.api_url)
 
     def remote_refs(self) -> dict[str, str]:
         out = git(self.remote, "for-each-ref", "--format=%(refname) %(objectname)")
@@ -88,14 +72,6 @@ class World:
         )
 
 
-def agent_factory(agent: FakeAgent) -> Any:
-    @contextlib.contextmanager
-    def factory(settings: Settings, repo: Repo, cancel: threading.Event) -> Iterator[Any]:
-        yield agent
-
-    return factory
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     with open_world(tmp_path) as opened:
@@ -106,10 +82,6 @@ def world(tmp_path: Path) -> Iterator[World]:
 def open_world(tmp_path: Path, notes: str = "fine\n") -> Iterator[World]:
     """GitHub with the repository planned on (T001 and T002 leased); `notes`: what notes.txt
     holds ("BROKEN" fails the repository's own check)."""
-    server = tmp_path / "server"
-    remote = server / f"{SLUG}.git"
-    remote.parent.mkdir(parents=True)
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     author = make_repo(
         tmp_path / "author",
         {
@@ -120,21 +92,15 @@ def open_world(tmp_path: Path, notes: str = "fine\n") -> Iterator[World]:
             ".macoder.yaml": SETTINGS,
         },
     )
-    git(author, "push", "-q", str(remote), "main")
-    with FakeGitHub(TOKEN) as fake:
-        fake.add_repo(SLUG, remote)
+    with github(tmp_path, author) as (fake, server):
         fake.read_only_tokens.add(READ_TOKEN)
         (tmp_path / "plan").mkdir()
-        git(tmp_path / "plan", "clone", "-q", str(remote), "checkout")
+        git(tmp_path / "plan", "clone", "-q", str(server / f"{SLUG}.git"), "checkout")
         plan = Job(tmp_path / "plan", tmp_path / "plan" / "checkout", server, fake.api_url)
         code, out = plan.run(mode="plan")
         assert code == EXIT_OK, out
         assert plan.outputs["ready"] == '["T001","T002"]'
-        yield World(tmp_path, fake, server, plan, plan.outputs["base-sha"])
-
-
-def handoff_dir(job: Job) -> Path:
-    return Path(job.env["RUNNER_TEMP"]) / "macoder-handoff"
+        yield World(tmp_path, fake, server, plan.outputs["base-sha"], plan=plan)
 
 
 def run_task(world: World, task_id: str, scenario: Scenario | None = None, **inputs: str) -> Job:
@@ -159,8 +125,7 @@ def run_task(world: World, task_id: str, scenario: Scenario | None = None, **inp
 def publish(world: World, task: Job | None, task_id: str, **inputs: str) -> tuple[int, str, Job]:
     """The publish job, with the task job's hand-off as its downloaded artifact."""
     job = world.job(f"publish-{task_id}")
-    if task is not None and handoff_dir(task).is_dir():
-        shutil.copytree(handoff_dir(task), handoff_dir(job))
+    hand_over(task, job)
     code, out = job.run(mode="publish", task_id=task_id, base_sha=world.base_sha, **inputs)
     return code, out, job
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -30,9 +29,10 @@ from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from multi_agent_coder.git.repo import Repo
 from testing import scripted_model as sm
-from testing.fake_github import FakeGitHub
+from tests.integration import actionworld
+from tests.integration.actionworld import agent_factory, github, hand_over, handoff_dir
 from tests.integration.gitrepos import git, make_repo
-from tests.integration.test_action_entry import SLUG, TOKEN, Job
+from tests.integration.test_action_entry import SLUG, Job
 from tests.support import backlog_yaml, task_dict
 
 MACODER = (Settings().git_author_name, Settings().git_author_email)
@@ -94,35 +94,10 @@ class FeatureAgent:
         )
 
 
-def factory(agent: Any) -> Any:
-    @contextlib.contextmanager
-    def build(settings: Settings, repo: Repo, cancel: threading.Event) -> Iterator[Any]:
-        yield agent
-
-    return build
-
-
-@dataclass
-class World:
-    base: Path
-    fake: FakeGitHub
-    server: Path
-    base_sha: str
-
-    @property
-    def remote(self) -> Path:
-        return self.server / f"{SLUG}.git"
-
-    def job(self, name: str) -> Job:
-        folder = self.base / name
-        while folder.exists():
-            folder = folder.with_name(folder.name + "-again")
-        folder.mkdir()
-        git(folder, "clone", "-q", str(self.remote), str(folder / "checkout"))
-        return Job(folder, folder / "checkout", self.server, self.fake.api_url)
-
+class World(actionworld.World):
     def branch_sha(self) -> str:
-        return git(self.remote, "rev-parse", "--verify", "-q", BRANCH, check=False)
+        """Where the plan's branch is on the remote ("" before it is pushed)."""
+        return self.ref_sha(BRANCH)
 
 
 @pytest.fixture
@@ -135,10 +110,6 @@ def world(tmp_path: Path) -> Iterator[World]:
 def open_world(
     tmp_path: Path, settings: str, files: dict[str, str] | None = None
 ) -> Iterator[World]:
-    server = tmp_path / "server"
-    remote = server / f"{SLUG}.git"
-    remote.parent.mkdir(parents=True)
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     author = make_repo(
         tmp_path / "author",
         {
@@ -149,27 +120,20 @@ def open_world(
             **(files or {}),
         },
     )
-    git(author, "push", "-q", str(remote), "main")
-    with FakeGitHub(TOKEN) as fake:
-        fake.add_repo(SLUG, remote)
+    with github(tmp_path, author) as (fake, server):
         yield World(tmp_path, fake, server, git(author, "rev-parse", "HEAD"))
-
-
-def handoff_dir(job: Job) -> Path:
-    return Path(job.env["RUNNER_TEMP"]) / "macoder-handoff"
 
 
 def plan_feature(world: World, agent: Any, **inputs: str) -> tuple[int, str, Job]:
     job = world.job("plan-feature")
     given = {"track": TRACK, "context": CONTEXT_PATH, **inputs}
-    code, out = job.run(token=False, agent=factory(agent), mode="plan-feature", **given)
+    code, out = job.run(token=False, agent=agent_factory(agent), mode="plan-feature", **given)
     return code, out, job
 
 
 def publish(world: World, planned: Job, **inputs: str) -> tuple[int, str, Job]:
     job = world.job("publish-feature")
-    if handoff_dir(planned).is_dir():
-        shutil.copytree(handoff_dir(planned), handoff_dir(job))
+    hand_over(planned, job)
     given = {"track": TRACK, "context": CONTEXT_PATH, "base_sha": world.base_sha, **inputs}
     code, out = job.run(mode="publish-feature", **given)
     return code, out, job

@@ -12,9 +12,7 @@ the pull request and the `Rewrite` record.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,9 +27,10 @@ from multi_agent_coder.config import Settings
 from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
 from multi_agent_coder.git.ledger import LEDGER_REF, Attempt, Ledger
 from multi_agent_coder.git.repo import Repo
-from testing.fake_github import FakeGitHub
+from tests.integration import actionworld
+from tests.integration.actionworld import agent_factory, github, hand_over, handoff_dir
 from tests.integration.gitrepos import git, make_repo
-from tests.integration.test_action_entry import SLUG, TOKEN, Job
+from tests.integration.test_action_entry import SLUG, Job
 from tests.support import backlog_yaml, task_dict
 
 MACODER = (Settings().git_author_name, Settings().git_author_email)
@@ -60,35 +59,10 @@ class RebaseAgent:
         )
 
 
-def factory(agent: Any) -> Any:
-    @contextlib.contextmanager
-    def build(*_: object) -> Iterator[Any]:
-        yield agent
-
-    return build
-
-
-@dataclass
-class World:
-    base: Path
-    fake: FakeGitHub
-    server: Path
-    base_sha: str
-
-    @property
-    def remote(self) -> Path:
-        return self.server / f"{SLUG}.git"
-
-    def job(self, name: str) -> Job:
-        folder = self.base / name
-        while folder.exists():
-            folder = folder.with_name(folder.name + "-again")
-        folder.mkdir()
-        git(folder, "clone", "-q", str(self.remote), str(folder / "checkout"))
-        return Job(folder, folder / "checkout", self.server, self.fake.api_url)
-
+class World(actionworld.World):
     def branch_sha(self) -> str:
-        return git(self.remote, "rev-parse", "--verify", "-q", BRANCH, check=False)
+        """Where the rewrite's branch is on the remote ("" before it is pushed)."""
+        return self.ref_sha(BRANCH)
 
     def rewrites(self) -> list[dict[str, Any]]:
         text = git(self.remote, "show", f"{LEDGER_REF}:ledger.jsonl")
@@ -97,10 +71,6 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    server = tmp_path / "server"
-    remote = server / f"{SLUG}.git"
-    remote.parent.mkdir(parents=True)
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     tasks = (task_dict("T001", status="failed", attempts=2), task_dict("T002"))
     author = make_repo(
         tmp_path / "author",
@@ -127,26 +97,19 @@ def world(tmp_path: Path) -> Iterator[World]:
                 time.time(),
             )
         )
-    git(author, "push", "-q", str(remote), "main", f"{LEDGER_REF}:{LEDGER_REF}")
-    with FakeGitHub(TOKEN) as fake:
-        fake.add_repo(SLUG, remote)
+    with github(tmp_path, author, f"{LEDGER_REF}:{LEDGER_REF}") as (fake, server):
         yield World(tmp_path, fake, server, git(author, "rev-parse", "HEAD"))
-
-
-def handoff_dir(job: Job) -> Path:
-    return Path(job.env["RUNNER_TEMP"]) / "macoder-handoff"
 
 
 def rebase(world: World, agent: Any, task_id: str = "T001") -> tuple[int, str, Job]:
     job = world.job("rebase")
-    code, out = job.run(agent=factory(agent), mode="rebase", task_id=task_id)
+    code, out = job.run(agent=agent_factory(agent), mode="rebase", task_id=task_id)
     return code, out, job
 
 
 def publish(world: World, rebased: Job, task_id: str = "T001") -> tuple[int, str, Job]:
     job = world.job("publish-rebase")
-    if handoff_dir(rebased).is_dir():
-        shutil.copytree(handoff_dir(rebased), handoff_dir(job))
+    hand_over(rebased, job)
     code, out = job.run(mode="publish-rebase", task_id=task_id, base_sha=world.base_sha)
     return code, out, job
 

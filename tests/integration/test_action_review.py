@@ -21,15 +21,14 @@ from multi_agent_coder.context.review import INTRO
 from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
 from multi_agent_coder.forge.base import LABEL_NEEDS_REVIEW
 from multi_agent_coder.limits import MAX_CONTEXT_BYTES
+from tests.integration.actionworld import agent_factory, handoff_dir
 from tests.integration.gitrepos import git
 from tests.integration.test_action_entry import SLUG, Job
 from tests.integration.test_action_handoff import (
     MACODER,
     READ_TOKEN,
     World,
-    agent_factory,
     comment_on,
-    handoff_dir,
     published_pr,
     replies,
     world,

@@ -14,13 +14,12 @@ import json
 import shutil
 
 from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS
+from tests.integration.actionworld import agent_factory, handoff_dir
 from tests.integration.gitrepos import commit, git
 from tests.integration.test_action_entry import SLUG, Job
 from tests.integration.test_action_handoff import (
     READ_TOKEN,
     World,
-    agent_factory,
-    handoff_dir,
     plan_again,
     published_pr,
     world,

@@ -23,7 +23,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +43,8 @@ BUNDLE_FILE: Final = "task.bundle"
 REF_PREFIX: Final = "refs/macoder/handoff/"
 #: A result file larger than this is not one macoder wrote (a PR body is at most 64 KiB).
 MAX_RESULT_BYTES: Final = 1024 * 1024
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class HandoffError(ForgeError):
@@ -86,15 +88,23 @@ def ref_for(task_id: str) -> str:
 def read_handoff(directory: Path) -> Handoff | None:
     """The hand-off in `directory` (None when the task job left none); `HandoffError` when
     it is too large or not a hand-off."""
-    path = directory / RESULT_FILE
-    try:  # the task job ran an agent: its result is read as a user's file (`userfiles`)
-        data = read_user_file(path, max_bytes=MAX_RESULT_BYTES, root=directory)
+    return read_result(directory, RESULT_FILE, Handoff, max_bytes=MAX_RESULT_BYTES)
+
+
+def read_result(folder: Path, name: str, model: type[M], *, max_bytes: int) -> M | None:
+    """The result file `folder/name` read as `model` (None when there is none);
+    `HandoffError` when it is too large, no regular file, or not macoder's. Every hand-off's
+    result (a task's, a plan's in `run/feature.py`, a rewrite's in `run/rebase_handoff.py`)
+    is read by this one reader, so all are held to the same bounds in the same words."""
+    path = folder / name
+    try:  # the job ran agents: its result is read as a user's file (`userfiles`)
+        data = read_user_file(path, max_bytes=max_bytes, root=folder)
     except UnreadableFileError as exc:
         if exc.missing:
             return None
         raise HandoffError(f"{exc}; not macoder's") from None
     try:
-        return Handoff.model_validate_json(data)
+        return model.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top)"

@@ -34,13 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.context.hygiene import hygiene_check
 from multi_agent_coder.errors import PlanningError, ProblemsFound, UnreadableFileError, UsageError
-from multi_agent_coder.forge.handoff import REF_PREFIX
+from multi_agent_coder.forge.handoff import REF_PREFIX, read_result
 from multi_agent_coder.git import bundle
 from multi_agent_coder.ids import TRACK_PATTERN, validate_track
 from multi_agent_coder.limits import MAX_FEATURE_CONTEXT_BYTES
 from multi_agent_coder.planning.merge import PLAN_FILE
 from multi_agent_coder.run.generate import GenerateReport, GenerateRequest, generate
-from multi_agent_coder.run.handoff_files import read_result, write_atomically
+from multi_agent_coder.run.handoff_files import write_atomically
 from multi_agent_coder.run.planning import Plan, plan_feature
 from multi_agent_coder.run.session import Session
 

@@ -19,25 +19,24 @@ This job holds the write token and runs no agent, no repository code and no npm.
 The pull request's title and body are this job's own words, built from what it verified (the
 files, the new tasks' ids and titles as the backlog now reads), not taken from the hand-off.
 There is no ledger record: a plan is no task, and its PR, once merged, is the backlog change
-that starts the next wave.
+that starts the next wave. The steps, and how an error becomes a refusal, are the skeleton a
+rewrite's publish job shares (`run/handoff_publish.py`); this module is a plan's part of it
+(`_Plan`).
 """
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 from multi_agent_coder.backlog.model import Task
-from multi_agent_coder.backlog.rules import check_rules
-from multi_agent_coder.context.hygiene import hygiene_check
-from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
-from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult
+from multi_agent_coder.forge.base import LABEL, PrResult, PullRequest
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.ids import plan_branch_for, validate_track
 from multi_agent_coder.run.feature import (
     BUNDLE_FILE,
+    RESULT_FILE,
     FeatureHandoff,
     folder_name,
     read_feature_handoff,
@@ -49,11 +48,8 @@ from multi_agent_coder.run.feature_rules import (
     appended_tasks,
     path_problems,
 )
-from multi_agent_coder.run.handoff_files import (
-    Refused,
-    fetch_one_commit,
-    require_base_on_default,
-)
+from multi_agent_coder.run.handoff_files import Refused
+from multi_agent_coder.run.handoff_publish import check_result, fetch_backlog_change, publish_one
 from multi_agent_coder.run.session import Session, macoder_emails
 
 #: On a plan's pull request, beside `macoder`: a feature's specs and tasks for a person to
@@ -97,14 +93,40 @@ def publish_feature(
         specs_dir=PurePosixPath(settings.specs_dir).as_posix(),
         backlog_path=PurePosixPath(settings.backlog).as_posix(),
     )
-    try:
-        handoff = read_feature_handoff(directory, track)
-        if handoff is None:
-            return FeaturePublished(
-                track, "nothing", "the plan-feature job left no hand-off; nothing to publish"
-            )
-        _check_result(session, handoff, expected, context)
-        added = _check_commit(session, handoff.head_sha, expected, directory)
+    return publish_one(session, _Plan(session, expected, context, directory, run_url))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A plan's part of the publish skeleton (`run/handoff_publish.py`): its rules, its
+    branch and its pull request; a refused plan is only said (a plan is no task: no record)."""
+
+    session: Session
+    expected: FeatureExpected
+    context: str
+    directory: Path
+    run_url: str
+
+    job: ClassVar[str] = "plan-feature"
+    branch_of: ClassVar[str] = "plan"
+
+    def read(self) -> FeatureHandoff | None:
+        return read_feature_handoff(self.directory, self.expected.track)
+
+    def publish(self, handoff: FeatureHandoff) -> FeaturePublished:
+        session, expected, track = self.session, self.expected, self.expected.track
+        check_result(
+            session,
+            RESULT_FILE,
+            (
+                ("track", handoff.track, expected.track),
+                ("run", handoff.run_id, expected.run_id),
+                ("base", handoff.base_sha, expected.base_sha),
+                ("context", handoff.context, self.context),
+            ),
+            expected.base_sha,
+        )
+        added = _check_commit(session, handoff.head_sha, expected, self.directory)
         branch = plan_branch_for(track)
         github = _github(session)
         published = github.publish_branch(branch, handoff.head_sha)  # signed: GitHub's copy
@@ -113,18 +135,19 @@ def publish_feature(
             base=session.repo.default_branch(),
             head_sha=published,
             title=f"macoder plan: {track} ({len(added)} new task{'s' if len(added) != 1 else ''})",
-            body=pr_body(expected, context, added, run_url=run_url),
+            body=pr_body(expected, self.context, added, run_url=self.run_url),
             labels=(LABEL, LABEL_PLAN),
         )
-    except Refused as refused:
-        return FeaturePublished(track, "refused", "publish refused: " + "; ".join(refused.problems))
-    except NeedsReviewError as exc:
-        return FeaturePublished(track, "refused", _held_for_review(session, track, exc))
-    except (OSError, subprocess.SubprocessError) as exc:
-        return FeaturePublished(track, "refused", f"publish failed: {type(exc).__name__}: {exc}")
-    except MacoderError as exc:  # HandoffError, GitError, a GitHub refusal
-        return FeaturePublished(track, "refused", f"publish failed: {exc}")
-    return FeaturePublished(track, "published", "", pr, tuple(t.id for t in added))
+        return FeaturePublished(track, "published", "", pr, tuple(t.id for t in added))
+
+    def result(self, status: Literal["nothing", "refused"], reason: str) -> FeaturePublished:
+        return FeaturePublished(self.expected.track, status, reason)
+
+    def refused(self, why: str) -> FeaturePublished:
+        return self.result("refused", why)
+
+    def open_pr(self, github: GitHubForge) -> PullRequest | None:
+        return github.find_open_branch_pr(plan_branch_for(self.expected.track))
 
 
 def pr_body(
@@ -154,21 +177,6 @@ def pr_body(
     )
 
 
-def _held_for_review(session: Session, track: str, exc: NeedsReviewError) -> str:
-    """A person pushed to the plan's branch: their commits stay, and the open PR (if any) is
-    labelled for review; the refusal's reason."""
-    why = f"{exc}; nothing was pushed: the plan's branch stays as the person left it"
-    try:
-        github = _github(session)
-        pr = github.find_open_branch_pr(plan_branch_for(track))
-        if pr is not None:
-            github.add_labels(pr.number, (LABEL_NEEDS_REVIEW,))
-            why += f" (PR #{pr.number} labelled {LABEL_NEEDS_REVIEW})"
-    except (Refused, MacoderError):  # the refusal stands; the label is a courtesy
-        pass
-    return why
-
-
 def _github(session: Session) -> GitHubForge:
     forge = session.forge
     if not isinstance(forge, GitHubForge):
@@ -176,44 +184,23 @@ def _github(session: Session) -> GitHubForge:
     return forge
 
 
-def _check_result(
-    session: Session, handoff: FeatureHandoff, expected: FeatureExpected, context: str
-) -> None:
-    problems = [
-        f"feature.json names {name} {got!r}, expected {want!r}"
-        for name, got, want in (
-            ("track", handoff.track, expected.track),
-            ("run", handoff.run_id, expected.run_id),
-            ("base", handoff.base_sha, expected.base_sha),
-            ("context", handoff.context, context),
-        )
-        if got != want
-    ]
-    if problems:
-        raise Refused(problems)
-    require_base_on_default(session.repo, expected.base_sha)
-
-
 def _check_commit(
     session: Session, head: str, expected: FeatureExpected, directory: Path
 ) -> list[Task]:
-    """The bundle, its commit and its change, in that order (git sees the bundle only after
-    its header holds); the tasks the plan appends."""
+    """The bundle, its commit and its change (`fetch_backlog_change`); the tasks the plan
+    appends."""
     path = directory / folder_name(expected.track) / BUNDLE_FILE
-    repo = session.repo
-    fetch_one_commit(repo, path, expected, head, max_bytes=MAX_FEATURE_BUNDLE_BYTES)
-    problems = path_problems(repo.changes(expected.base_sha, head), expected)
-    if problems:
-        raise Refused(problems)
-    settings = session.settings
-    limit = settings.max_file_bytes
-    try:
-        before = repo.file_at(expected.base_sha, expected.backlog_path, max_bytes=limit)
-        after = repo.file_at(head, expected.backlog_path, max_bytes=limit)
-    except UnreadableFileError as exc:
-        raise Refused([str(exc)]) from None
-    checks = (check_rules, hygiene_check(settings.context_settings()))
-    added, problems = appended_tasks(before, after, expected.backlog_path, checks)
+    change = fetch_backlog_change(
+        session,
+        path,
+        expected,
+        head,
+        max_bytes=MAX_FEATURE_BUNDLE_BYTES,
+        path_problems=path_problems,
+    )
+    added, problems = appended_tasks(
+        change.before, change.after, expected.backlog_path, change.checks
+    )
     if problems:
         raise Refused(problems)
     return added

@@ -3,29 +3,25 @@
 A feature's plan (`run/feature.py`) and a task's rewrite (`run/rebase_handoff.py`) leave the
 same two files in their hand-off folder: a small JSON result naming the commit, and a git
 bundle carrying it on one ref. The job that wrote them ran agents, so the publish job reads
-them as a person's files would be read — bounded, no link, no FIFO, strictly typed — and lets
-git see the bundle only after its header holds (`run/feature_rules.py`). This module is that
-reading and writing, shared so both hand-offs are held to it the same way; what each commit
-may change is each publish job's own rule.
+them as a person's files would be read — bounded, no link, no FIFO, strictly typed (the
+result by `forge/handoff.read_result`, the reader of a task's hand-off too) — and lets git see
+the bundle only after its header holds (`run/feature_rules.py`). This module is the rest of
+that reading and writing, shared so both hand-offs are held to it the same way; what each
+commit may change is each publish job's own rule.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from multi_agent_coder.errors import MacoderError, UnreadableFileError
-from multi_agent_coder.forge.handoff import HandoffError
 from multi_agent_coder.git import bundle
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.run.feature_rules import OneCommit, bundle_problems, commit_problems
-from multi_agent_coder.userfiles import read_user_file, resolve_user_file
-
-M = TypeVar("M", bound=BaseModel)
+from multi_agent_coder.userfiles import resolve_user_file
 
 
 class Refused(Exception):
@@ -36,30 +32,22 @@ class Refused(Exception):
         self.problems = problems
 
 
-def read_result(folder: Path, name: str, model: type[M], *, max_bytes: int) -> M | None:
-    """The result file `folder/name` read as `model` (None when there is none);
-    `HandoffError` when it is too large, no regular file, or not macoder's."""
-    path = folder / name
-    try:  # the job ran agents: its result is read as a user's file (`userfiles`)
-        data = read_user_file(path, max_bytes=max_bytes, root=folder)
-    except UnreadableFileError as exc:
-        if exc.missing:
-            return None
-        raise HandoffError(f"{exc}; not macoder's") from None
-    try:
-        return model.model_validate_json(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top)"
-        raise HandoffError(f"{path}: {where}: {first['msg']}") from None
-
-
 def write_atomically(path: Path, text: str) -> None:
     """`text` into `path`, whole or not at all (a job cancelled mid-write leaves no half)."""
     handle, name = tempfile.mkstemp(prefix=".handoff-", dir=path.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)
     os.replace(name, path)
+
+
+def name_problems(file: str, named: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Each `(what, as named, as planned)` the result `file` names otherwise than the
+    workflow run planned, as a sentence (every publish job's result file names its run)."""
+    return [
+        f"{file} names {what} {got!r}, expected {want!r}"
+        for what, got, want in named
+        if got != want
+    ]
 
 
 def require_base_on_default(repo: Repo, base_sha: str) -> None:
@@ -79,6 +67,21 @@ def fetch_one_commit(
     """The bundle at `path` checked (a regular file of at most `max_bytes`, carrying exactly
     `expected.ref` at `head` on the planned base), then verified and fetched by git, then its
     commit checked (one, macoder's, on the base alone); `Refused` naming what does not hold."""
+    problems = bundle_problems(read_bundle_header(path, max_bytes=max_bytes), expected, head)
+    if problems:
+        raise Refused(problems)
+    fetch_bundle(repo, path, expected.ref)
+    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
+    if problems:
+        raise Refused(problems)
+
+
+def read_bundle_header(path: Path, *, max_bytes: int) -> bundle.BundleHeader:
+    """The header of the bundle at `path`, read without git (git sees a bundle only after its
+    header holds): a regular file in its hand-off folder of at most `max_bytes`; `Refused`
+    naming what does not hold. Every publish job reads its bundle so (a task's in
+    `run/publish.py` too); an `OSError` reading it is left to the caller, which says it in
+    its own words."""
     shown = path.name
     try:  # a regular file in the hand-off folder, never a FIFO that would block the open
         resolve_user_file(path, shown=shown, root=path.parent)
@@ -90,15 +93,15 @@ def fetch_one_commit(
     if size > max_bytes:
         raise Refused([f"{shown} is {size} bytes; the limit is {max_bytes}"])
     try:
-        problems = bundle_problems(bundle.read_header(start), expected, head)
+        return bundle.read_header(start)
     except bundle.BundleError as exc:
         raise Refused([f"{shown}: {exc}"]) from None
-    if problems:
-        raise Refused(problems)
+
+
+def fetch_bundle(repo: Repo, path: Path, ref: str) -> None:
+    """`ref` of the bundle at `path` (its header checked) verified and fetched by git;
+    `Refused` when git will not."""
     try:
-        bundle.verify_and_fetch(repo.root, path, expected.ref)
+        bundle.verify_and_fetch(repo.root, path, ref)
     except MacoderError as exc:
-        raise Refused([f"{shown}: {exc}"]) from None
-    problems = commit_problems(repo.lineage(expected.base_sha, head), expected)
-    if problems:
-        raise Refused(problems)
+        raise Refused([f"{path.name}: {exc}"]) from None

@@ -40,7 +40,7 @@ from typing import Literal
 
 from multi_agent_coder.backlog.model import TaskStatus
 from multi_agent_coder.backlog.write import with_task_status
-from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
+from multi_agent_coder.errors import MacoderError, NeedsReviewError
 from multi_agent_coder.forge.base import LABEL_FAILED, LABEL_NEEDS_REVIEW, PrResult, WantedPr
 from multi_agent_coder.forge.handoff import (
     BUNDLE_FILE,
@@ -49,7 +49,6 @@ from multi_agent_coder.forge.handoff import (
     read_handoff,
     ref_for,
 )
-from multi_agent_coder.git import bundle
 from multi_agent_coder.git.ledger import (
     INFRASTRUCTURE,
     INTERRUPTED,
@@ -61,6 +60,12 @@ from multi_agent_coder.git.ledger import (
     parse,
 )
 from multi_agent_coder.ids import branch_for, validate_task_id
+from multi_agent_coder.run.handoff_files import (
+    Refused,
+    fetch_bundle,
+    name_problems,
+    read_bundle_header,
+)
 from multi_agent_coder.run.handoff_rules import (
     MAX_BUNDLE_BYTES,
     Expected,
@@ -73,7 +78,6 @@ from multi_agent_coder.run.handoff_rules import (
 from multi_agent_coder.run.session import Session, keep_progress_comment, macoder_emails
 from multi_agent_coder.run.state import needs_bringing_up_to_date
 from multi_agent_coder.run.task import label_for_review
-from multi_agent_coder.userfiles import resolve_user_file
 
 PublishStatus = Literal["published", "refused", "interrupted", "unhealthy", "nothing"]
 
@@ -102,12 +106,6 @@ class Published:
 
 #: Ledger outcomes -> the words the task job's `result` output uses.
 _RESULTS = {"success": "succeeded", "failure": "failed", "needs-review": "needs-review"}
-
-
-class Refused(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def publish_handoff(
@@ -284,15 +282,14 @@ def _pr_head_base(
 
 
 def _check_result(handoff: Handoff, expected: Expected) -> None:
-    problems = [
-        f"result.json names {name} {got!r}, expected {want!r}"
-        for name, got, want in (
+    problems = name_problems(
+        "result.json",
+        (
             ("task", handoff.task, expected.task_id),
             ("run", handoff.run_id, expected.run_id),
             ("base", handoff.base_sha, expected.base_sha),
-        )
-        if got != want
-    ]
+        ),
+    )
     pull = handoff.pull
     if pull is not None and handoff.head_sha is not None and pull.head_sha != handoff.head_sha:
         problems.append("result.json: the pull request's head is not the bundle's head")
@@ -313,28 +310,15 @@ def _check_branch(
     after its header holds). An update (`merged`: the planned base it merged into the PR's
     head, `expected.base_sha`) adds exactly macoder's merge commit, and its change is judged
     against the planned base as a first run's is: the PR's whole change."""
-    try:  # a regular file in the hand-off folder, never a FIFO that would block the open
-        resolve_user_file(path, shown=BUNDLE_FILE, root=path.parent)
-        size = path.stat().st_size
-        with path.open("rb") as stream:
-            start = stream.read(bundle.MAX_HEADER_BYTES + 2)
-    except UnreadableFileError as exc:
-        raise Refused([str(exc)]) from None
+    try:
+        header = read_bundle_header(path, max_bytes=MAX_BUNDLE_BYTES)
     except OSError as exc:
         raise Refused([f"{BUNDLE_FILE}: cannot be read: {exc.strerror}"]) from None
-    if size > MAX_BUNDLE_BYTES:
-        raise Refused([f"{BUNDLE_FILE} is {size} bytes; the limit is {MAX_BUNDLE_BYTES}"])
-    try:
-        problems = header_problems(bundle.read_header(start), expected, head, merged)
-    except bundle.BundleError as exc:
-        raise Refused([f"{BUNDLE_FILE}: {exc}"]) from None
+    problems = header_problems(header, expected, head, merged)
     if problems:
         raise Refused(problems)
     repo = session.repo
-    try:
-        bundle.verify_and_fetch(repo.root, path, expected.ref)
-    except MacoderError as exc:
-        raise Refused([f"{BUNDLE_FILE}: {exc}"]) from None
+    fetch_bundle(repo, path, expected.ref)
     if merged is None:
         problems = lineage_problems(repo.lineage(expected.base_sha, head), expected)
     else:

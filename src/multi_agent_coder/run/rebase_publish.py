@@ -7,7 +7,7 @@ This job holds the write token and runs no agent, no repository code and no npm.
 2. records a try that proposed nothing (`failed`, `invalid`) as the ledger's `Rewrite`, so
    the same entry is not paid for again, and stops there;
 3. otherwise checks the bundle and its one commit as a plan's are checked
-   (`run/handoff_files.py`), then the change by `run/rebase_rules.py`: only the backlog,
+   (`run/handoff_publish.py`), then the change by `run/rebase_rules.py`: only the backlog,
    and in it only that task's description, acceptance and context, the task back to pending
    with no attempts, the file passing `macoder check` with the repository's own settings;
 4. pushes `macoder/rebase-<id>` with a lease on the inspected remote commit — never over a
@@ -17,28 +17,29 @@ This job holds the write token and runs no agent, no repository code and no npm.
 
 A refused hand-off is recorded too (`invalid`, with why): the rewrite of that entry was
 tried. The PR's words are this job's own, from what it verified (the diff of the backlog it
-fetched); the hand-off's `why` is shown on one line.
+fetched); the hand-off's `why` is shown on one line. The steps, and how an error becomes a
+refusal, are the skeleton a plan's publish job shares (`run/handoff_publish.py`); this
+module is a rewrite's part of it (`_Rewrite`).
 """
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
-from multi_agent_coder.backlog.rules import check_rules
-from multi_agent_coder.context.hygiene import hygiene_check
-from multi_agent_coder.errors import MacoderError, NeedsReviewError, UnreadableFileError
-from multi_agent_coder.forge.base import LABEL, LABEL_NEEDS_REVIEW, PrResult, WantedPr
+from multi_agent_coder.errors import MacoderError
+from multi_agent_coder.forge.base import LABEL, PrResult, PullRequest, WantedPr
 from multi_agent_coder.forge.github import GitHubForge
 from multi_agent_coder.git.ledger import Rewrite
 from multi_agent_coder.ids import rebase_branch_for, validate_task_id
 from multi_agent_coder.run.generate import backlog_diff
-from multi_agent_coder.run.handoff_files import Refused, fetch_one_commit, require_base_on_default
+from multi_agent_coder.run.handoff_files import Refused
+from multi_agent_coder.run.handoff_publish import check_result, fetch_backlog_change, publish_one
 from multi_agent_coder.run.rebase import LABEL_REBASE, pr_body, pr_title
 from multi_agent_coder.run.rebase_handoff import (
     BUNDLE_FILE,
+    RESULT_FILE,
     RebaseHandoff,
     folder_name,
     read_rebase_handoff,
@@ -89,63 +90,94 @@ def publish_rebase(
         emails=macoder_emails(settings),
         backlog_path=PurePosixPath(settings.backlog).as_posix(),
     )
+    return publish_one(session, _Rewrite(session, expected, directory))
+
+
+@dataclass(slots=True)
+class _Rewrite:
+    """A rewrite's part of the publish skeleton (`run/handoff_publish.py`): its rules, its
+    branch and PR, and the ledger's `Rewrite` of every try — a refused one too, once the
+    hand-off is read and names this task's entry (`handoff`, `entry`: as far as it got)."""
+
+    session: Session
+    expected: RebaseExpected
+    directory: Path
     handoff: RebaseHandoff | None = None
-    entry = ""
-    try:
-        handoff = read_rebase_handoff(directory, task_id)
-        if handoff is None:
-            return RebasePublished(
-                task_id, "nothing", "the rebase job left no hand-off; nothing to publish"
-            )
-        entry = _check_result(session, handoff, expected)
+    #: The hash of the task's entry at the base, once the hand-off names this task, run, base.
+    entry: str = ""
+
+    job: ClassVar[str] = "rebase"
+    branch_of: ClassVar[str] = "rewrite"
+
+    def read(self) -> RebaseHandoff | None:
+        self.handoff = read_rebase_handoff(self.directory, self.expected.task_id)
+        return self.handoff
+
+    def publish(self, handoff: RebaseHandoff) -> RebasePublished:
+        session, task_id = self.session, self.expected.task_id
+        self.entry = _check_result(session, handoff, self.expected)
         if handoff.head_sha is None or handoff.outcome != "proposed":
             _record(
                 session,
                 handoff,
                 outcome=handoff.outcome,
                 reason=handoff.reason,
-                entry=entry,
+                entry=self.entry,
                 pr=None,
             )
             return RebasePublished(
                 task_id, "recorded", f"no rewrite was proposed ({handoff.outcome})"
             )
-        pr = _publish(session, handoff, handoff.head_sha, expected, directory)
+        pr = _publish(session, handoff, handoff.head_sha, self.expected, self.directory)
         _record(
             session,
             handoff,
             outcome="proposed",
             reason=one_line(handoff.why),
-            entry=entry,
+            entry=self.entry,
             pr=pr.number,
         )
-    except Refused as refused:
-        why = "publish refused: " + "; ".join(refused.problems)
-        return _refused(session, handoff, entry, why)
-    except NeedsReviewError as exc:
-        return _refused(session, handoff, entry, _held_for_review(session, task_id, exc))
-    except (OSError, subprocess.SubprocessError) as exc:
-        return RebasePublished(task_id, "refused", f"publish failed: {type(exc).__name__}: {exc}")
-    except MacoderError as exc:  # HandoffError, GitError, a GitHub refusal
-        return RebasePublished(task_id, "refused", f"publish failed: {exc}")
-    return RebasePublished(task_id, "published", "", pr)
+        return RebasePublished(task_id, "published", "", pr)
+
+    def result(self, status: Literal["nothing", "refused"], reason: str) -> RebasePublished:
+        return RebasePublished(self.expected.task_id, status, reason)
+
+    def refused(self, why: str) -> RebasePublished:
+        """A refusal, recorded as an `invalid` try when the hand-off named this task's
+        entry."""
+        handoff = self.handoff
+        task_id = handoff.task if handoff is not None else ""
+        if handoff is not None and self.entry:
+            try:
+                _record(
+                    self.session,
+                    handoff,
+                    outcome="invalid",
+                    reason=why[:2000],
+                    entry=self.entry,
+                    pr=None,
+                )
+            except MacoderError as exc:  # the refusal stands; the record is a courtesy
+                why += f" (not recorded: {exc})"
+        return RebasePublished(task_id, "refused", why)
+
+    def open_pr(self, github: GitHubForge) -> PullRequest | None:
+        return github.find_open_pr(self.expected.task_id, kind="rebase")
 
 
 def _check_result(session: Session, handoff: RebaseHandoff, expected: RebaseExpected) -> str:
     """The hand-off names this task, run and base, on the default branch; the hash of the
     task's entry at the base (what the `Rewrite` record names)."""
-    problems = [
-        f"rebase.json names {name} {got!r}, expected {want!r}"
-        for name, got, want in (
+    check_result(
+        session,
+        RESULT_FILE,
+        (
             ("task", handoff.task, expected.task_id),
             ("run", handoff.run_id, expected.run_id),
             ("base", handoff.base_sha, expected.base_sha),
-        )
-        if got != want
-    ]
-    if problems:
-        raise Refused(problems)
-    require_base_on_default(session.repo, expected.base_sha)
+        ),
+        expected.base_sha,
+    )
     settings = session.settings
     backlog = backlog_at(session.repo, expected.base_sha, settings.backlog, settings.max_file_bytes)
     index = backlog.task_index().get(expected.task_id)
@@ -161,25 +193,24 @@ def _publish(
     expected: RebaseExpected,
     directory: Path,
 ) -> PrResult:
-    """The bundle, its commit and its change checked; the branch pushed; the PR opened."""
-    repo, settings, forge = session.repo, session.settings, session.forge
+    """The bundle, its commit and its change checked (`fetch_backlog_change`); the branch
+    pushed; the PR opened."""
+    repo, forge = session.repo, session.forge
     path = directory / folder_name(expected.task_id) / BUNDLE_FILE
-    fetch_one_commit(repo, path, expected, head, max_bytes=MAX_REBASE_BUNDLE_BYTES)
-    problems = path_problems(repo.changes(expected.base_sha, head), expected)
-    if problems:
-        raise Refused(problems)
-    limit = settings.max_file_bytes
-    try:
-        before = repo.file_at(expected.base_sha, expected.backlog_path, max_bytes=limit)
-        after = repo.file_at(head, expected.backlog_path, max_bytes=limit)
-    except UnreadableFileError as exc:
-        raise Refused([str(exc)]) from None
-    checks = (check_rules, hygiene_check(settings.context_settings()))
-    task, problems = rewrite_problems(before, after, expected, checks)
+    change = fetch_backlog_change(
+        session,
+        path,
+        expected,
+        head,
+        max_bytes=MAX_REBASE_BUNDLE_BYTES,
+        path_problems=path_problems,
+    )
+    before, after = change.before, change.after
+    task, problems = rewrite_problems(before, after, expected, change.checks)
     if problems or task is None or before is None or after is None:
         raise Refused(problems)
     branch = rebase_branch_for(expected.task_id)
-    forge.publish_branch(branch, head)
+    published = forge.publish_branch(branch, head)  # signed: GitHub's copy
     diff = backlog_diff(before, after, expected.backlog_path)
     why = one_line(handoff.why)[:SHOWN_WHY]
     return forge.create_or_update_pr(
@@ -187,7 +218,7 @@ def _publish(
             task_id=expected.task_id,
             branch=branch,
             base=repo.default_branch(),
-            head_sha=head,
+            head_sha=published,
             title=pr_title(expected.task_id, task.title),
             body=pr_body(expected.task_id, why, diff, one_line(handoff.model), handoff.rounds),
             draft=False,
@@ -211,30 +242,3 @@ def _record(
         handoff.task, handoff.run_id, outcome, reason, entry, pr, handoff.model, session.clock()
     )
     session.ledger().append(record)
-
-
-def _refused(
-    session: Session, handoff: RebaseHandoff | None, entry: str, why: str
-) -> RebasePublished:
-    """A refusal, recorded as an `invalid` try when the hand-off named this task's entry."""
-    task_id = handoff.task if handoff is not None else ""
-    if handoff is not None and entry:
-        try:
-            _record(session, handoff, outcome="invalid", reason=why[:2000], entry=entry, pr=None)
-        except MacoderError as exc:  # the refusal stands; the record is a courtesy
-            why += f" (not recorded: {exc})"
-    return RebasePublished(task_id, "refused", why)
-
-
-def _held_for_review(session: Session, task_id: str, exc: NeedsReviewError) -> str:
-    """A person pushed to the rewrite's branch: their commits stay, and its open PR (if
-    any) is labelled for review; the refusal's reason."""
-    why = f"{exc}; nothing was pushed: the rewrite's branch stays as the person left it"
-    try:
-        pr = session.forge.find_open_pr(task_id, kind="rebase")
-        if pr is not None and isinstance(session.forge, GitHubForge):
-            session.forge.add_labels(pr.number, (LABEL_NEEDS_REVIEW,))
-            why += f" (PR #{pr.number} labelled {LABEL_NEEDS_REVIEW})"
-    except MacoderError:  # the refusal stands; the label is a courtesy
-        pass
-    return why
