@@ -30,7 +30,7 @@ from multi_agent_coder.git.repo import Repo
 from tests.integration import actionworld
 from tests.integration.actionworld import agent_factory, github, hand_over, handoff_dir
 from tests.integration.gitrepos import git, make_repo
-from tests.integration.test_action_entry import SLUG, Job
+from tests.integration.test_action_entry import SLUG, TOKEN, Job
 from tests.support import backlog_yaml, task_dict
 
 MACODER = (Settings().git_author_name, Settings().git_author_email)
@@ -107,10 +107,12 @@ def rebase(world: World, agent: Any, task_id: str = "T001") -> tuple[int, str, J
     return code, out, job
 
 
-def publish(world: World, rebased: Job, task_id: str = "T001") -> tuple[int, str, Job]:
+def publish(
+    world: World, rebased: Job, task_id: str = "T001", **inputs: str
+) -> tuple[int, str, Job]:
     job = world.job("publish-rebase")
     hand_over(rebased, job)
-    code, out = job.run(mode="publish-rebase", task_id=task_id, base_sha=world.base_sha)
+    code, out = job.run(mode="publish-rebase", task_id=task_id, base_sha=world.base_sha, **inputs)
     return code, out, job
 
 
@@ -160,6 +162,27 @@ def test_a_rewrite_is_handed_off_by_a_job_that_writes_nothing_and_published_as_o
     assert job.outputs["result"] == "published"
     [record] = world.rewrites()
     assert (record["task"], record["outcome"], record["pr"]) == ("T001", "proposed", pr["number"])
+
+
+def test_with_sign_commits_the_rewrite_pr_is_opened_on_githubs_signed_copy(
+    world: World,
+) -> None:
+    world.fake.viewers[TOKEN] = ("macoder-app[bot]", 4242)
+    code, out, rebased = rebase(world, RebaseAgent())
+    assert code == EXIT_OK, out
+    handed = json.loads((handoff_dir(rebased) / "rebase-T001" / "rebase.json").read_text())
+
+    code, out, job = publish(world, rebased, sign_commits="true")
+
+    assert code == EXIT_OK, out
+    signed = world.branch_sha()
+    assert signed != handed["head_sha"]
+    assert signed in world.fake.signed
+    assert git(world.remote, "rev-parse", f"{signed}^{{tree}}") == git(
+        job.checkout, "rev-parse", f"{handed['head_sha']}^{{tree}}"
+    )
+    [pr] = world.fake.pulls(SLUG)
+    assert pr["head"]["sha"] == signed == job.outputs["head-sha"]
 
 
 def test_a_rerun_updates_the_same_pr_never_a_second(world: World) -> None:
