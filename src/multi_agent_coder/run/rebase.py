@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from multi_agent_coder.backlog.load import Check
@@ -39,9 +39,8 @@ from multi_agent_coder.planning.rebase import (
     tried_for,
     why_rewrite,
 )
-from multi_agent_coder.problems import Problem
 from multi_agent_coder.run.generate import backlog_diff
-from multi_agent_coder.run.rounds import Asking, Round, ask_in_rounds
+from multi_agent_coder.run.rounds import Asking, Rounds, ask_in_rounds
 from multi_agent_coder.run.session import Head, Session, holder_id, new_run_id
 from multi_agent_coder.run.state import entry_hash, with_merged_rewrites
 from multi_agent_coder.visible import one_line
@@ -54,36 +53,21 @@ Status = Literal["proposed", "would-propose", "invalid", "agent-failed"]
 
 
 @dataclass
-class RebaseReport:
+class RebaseReport(Rounds[Verdict]):
     """What one rebase did."""
 
     task_id: str
     model: str
     why: str
     backlog: str
-    rounds: list[Round] = field(default_factory=list)
-    verdict: Verdict | None = None
-    failure: str = ""
     dry_run: bool = False
     branch: str = ""
     pr: PrResult | None = None
     diff: str = ""
 
     @property
-    def ok(self) -> bool:
-        return self.verdict is not None and self.verdict.ok and not self.failure
-
-    @property
     def status(self) -> Status:
-        if self.failure:
-            return "agent-failed"
-        if not self.ok:
-            return "invalid"
-        return "would-propose" if self.dry_run else "proposed"
-
-    @property
-    def problems(self) -> list[Problem]:
-        return [] if self.verdict is None else list(self.verdict.problems)
+        return self.stopped or ("would-propose" if self.dry_run else "proposed")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,10 +79,7 @@ class RebaseReport:
             "branch": self.branch or None,
             "pr": None if self.pr is None else {"number": self.pr.number, "url": self.pr.url},
             "operation": None if self.pr is None else self.pr.operation,
-            "rounds": [asdict(r) for r in self.rounds],
-            "max_rounds": MAX_REPAIR_ROUNDS + 1,
-            "failure": self.failure or None,
-            "problems": [asdict(p) for p in self.problems],
+            **self.rounds_json(),
             "diff": self.diff or None,
         }
 
@@ -257,8 +238,7 @@ def ask(
         doing=f"rewrites {report.task_id}",
         unchanged=f"nothing was proposed for {report.task_id}",
     )
-    done = ask_in_rounds(session, sha, report.model, asking, cancel=cancel, on_event=on_event)
-    report.rounds, report.verdict, report.failure = done.rounds, done.verdict, done.failure
+    ask_in_rounds(session, sha, report.model, asking, into=report, cancel=cancel, on_event=on_event)
 
 
 def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw: bytes) -> None:
