@@ -272,6 +272,25 @@ def test_a_rewrite_that_changes_nothing_is_refused(world: World) -> None:
     assert "changes nothing" in report.problems[0].message
 
 
+def test_the_entry_is_read_from_the_backlog_once_for_every_round(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each round's prompt shows the entry and each answer is judged against it: the backlog's
+    text is parsed for it once, not once a prompt and once an answer."""
+    from multi_agent_coder.planning import rebase as planning
+
+    failed(world, "T001", "tests failed", "tests failed")
+    parsed: list[str] = []
+    parse_fast = planning.parse_fast
+    monkeypatch.setattr(
+        planning, "parse_fast", lambda text: parsed.append(text) or parse_fast(text)
+    )
+    same = {"description": "Subtraction.", "acceptance": ["it works"]}
+    report = do_rebase(world, RoundAgent([fenced(same)] * 3))
+    assert (report.status, len(report.rounds)) == ("invalid", 3)
+    assert len(parsed) == 1
+
+
 def test_a_task_with_no_failed_attempt_is_not_sent_to_a_model(world: World) -> None:
     agent = RoundAgent([])
     with pytest.raises(UsageError, match="no failed attempt"):

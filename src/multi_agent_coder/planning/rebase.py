@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
 
 from multi_agent_coder.backlog.load import load_bytes
@@ -110,9 +111,10 @@ class RebaseInput:
     why: str
     settings: ContextSettings
 
-    @property
+    @cached_property
     def entry(self) -> Any:
-        """The task's entry as plain data, as the file writes it."""
+        """The task's entry as plain data, as the file writes it: read once (every round's
+        prompt shows it and every answer is judged against it)."""
         data = parse_fast(decode(self.base.raw))
         return data["tasks"][self.index] if isinstance(data, dict) else None
 
