@@ -9,7 +9,12 @@ The real action entry, forge and engine against the fake GitHub (see test_action
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
+
+from multi_agent_coder.git.repo import Repo
+from tests.integration.test_action_entry import SLUG
 from tests.integration.test_action_handoff import SETTINGS, World, plan_again, publish, world
 from tests.integration.test_action_update import push_to_main, wave
 from tests.support import backlog_yaml, task_dict
@@ -71,3 +76,31 @@ def test_without_the_setting_the_third_attempt_starts_as_usual(world: World) -> 
     assert json.loads(plan.outputs["ready"]) == ["T001"], out
     assert json.loads(plan.outputs["rewrites"]) == [], out
     assert world.fake.dispatches == []
+
+
+def test_the_plan_chooses_the_rewrites_from_what_it_already_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan job lists the pull requests (every page, and one more request for each open
+    one) and reads the backlog once: choosing which tasks' rewrites to start, and planning
+    after they were started, use what it read."""
+    fail_twice(world, automatic=True)
+    backlog_reads: list[str] = []
+    file_at = Repo.file_at
+
+    def counted(self: Repo, rev: str, path: str, **kw: Any) -> bytes | None:
+        if path == "BACKLOG.yaml":
+            backlog_reads.append(rev)
+        return file_at(self, rev, path, **kw)
+
+    monkeypatch.setattr(Repo, "file_at", counted)
+    world.fake.clear_exchanges()
+
+    plan, out = plan_again(world, "7003")
+
+    assert json.loads(plan.outputs["rewrites"]) == ["T001"], out
+    listings = [
+        e for e in world.fake.exchanges if e.method == "GET" and e.path == f"/repos/{SLUG}/pulls"
+    ]
+    assert len(listings) == 1, [e.query for e in listings]
+    assert len(backlog_reads) == 1, backlog_reads

@@ -22,6 +22,7 @@ from multi_agent_coder.cli.main import main
 from multi_agent_coder.config import load_settings
 from multi_agent_coder.context.hygiene import hygiene_check
 from multi_agent_coder.errors import SessionLeakError, UnhealthyRepositoryError, UsageError
+from multi_agent_coder.forge.base import Forge, PullRequest
 from multi_agent_coder.git.ledger import Attempt, Lease, Rewrite, live_leases
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.run import session as session_module
@@ -272,6 +273,25 @@ def test_a_rewrite_that_changes_nothing_is_refused(world: World) -> None:
     assert "changes nothing" in report.problems[0].message
 
 
+def test_the_entry_is_read_from_the_backlog_once_for_every_round(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each round's prompt shows the entry and each answer is judged against it: the backlog's
+    text is parsed for it once, not once a prompt and once an answer."""
+    from multi_agent_coder.planning import rebase as planning
+
+    failed(world, "T001", "tests failed", "tests failed")
+    parsed: list[str] = []
+    parse_fast = planning.parse_fast
+    monkeypatch.setattr(
+        planning, "parse_fast", lambda text: parsed.append(text) or parse_fast(text)
+    )
+    same = {"description": "Subtraction.", "acceptance": ["it works"]}
+    report = do_rebase(world, RoundAgent([fenced(same)] * 3))
+    assert (report.status, len(report.rounds)) == ("invalid", 3)
+    assert len(parsed) == 1
+
+
 def test_a_task_with_no_failed_attempt_is_not_sent_to_a_model(world: World) -> None:
     agent = RoundAgent([])
     with pytest.raises(UsageError, match="no failed attempt"):
@@ -313,12 +333,12 @@ def test_drift_qualifies_a_task_at_once_and_a_tried_entry_is_not_tried_again(
 ) -> None:
     failed(world, "T001", "context drift: grew 80 %", drift=True)
     with session_of(world, RoundAgent([])) as session:
-        [candidate] = candidates(session, session.ledger().read(), ["T001", "T002"])
+        [candidate] = candidates(session, session.snapshot(), ["T001", "T002"])
     assert candidate.task_id == "T001"
     assert "drift" in candidate.why
     do_rebase(world, RoundAgent([fenced({"description": "x"})] * 3))  # invalid: tried
     with session_of(world, RoundAgent([])) as session:
-        assert candidates(session, session.ledger().read(), ["T001"]) == []
+        assert candidates(session, session.snapshot(), ["T001"]) == []
 
 
 def test_the_cli_proposes_and_reports_json(
@@ -368,6 +388,54 @@ def test_a_run_with_automatic_rebase_proposes_the_rewrite_instead_of_a_third_att
     assert again.rewrites == []
 
 
+class CountingForge:
+    """The session's forge, counting its full listings of pull requests: the costly read
+    (on GitHub, every page of pull requests and one more request for each open one)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+        self.listings = 0
+
+    def list_prs(self, *, include_closed: bool = False) -> list[PullRequest]:
+        self.listings += 1
+        return self.forge.list_prs(include_closed=include_closed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.forge, name)
+
+
+def test_a_run_picks_and_prepares_its_rewrites_from_what_it_already_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rebase.automatic` costs no second read: the run's snapshot (the backlog, the ledger,
+    every pull request) is what the candidates are chosen from and the rewrite is prepared
+    from. The pull requests are listed again only after the rewrite's PR was opened, to see
+    the task wait for it."""
+    from multi_agent_coder.run.orchestrator import Orchestrator, RunOptions
+
+    failed(world, "T001", "tests failed", "tests failed")
+    world.settings = world.settings.model_copy(
+        update={"rebase": world.settings.rebase.model_copy(update={"automatic": True})}
+    )
+    backlog_reads: list[str] = []
+    file_at = Repo.file_at
+
+    def counted(self: Repo, rev: str, path: str, **kw: Any) -> bytes | None:
+        if path == "BACKLOG.yaml":
+            backlog_reads.append(rev)
+        return file_at(self, rev, path, **kw)
+
+    monkeypatch.setattr(Repo, "file_at", counted)
+    with session_of(world, RoundAgent([fenced(REWRITE)])) as session:
+        forge = CountingForge(session.forge)
+        session.forge = forge  # type: ignore[assignment]
+        report = Orchestrator(session).run(RunOptions(only=frozenset({"T001"})))
+    assert [(t, s) for t, s, _, _ in report.rewrites] == [("T001", "proposed")]
+    assert report.ready == []
+    assert forge.listings == 2  # the run's snapshot; the one after the PR was opened
+    assert len(backlog_reads) == 1
+
+
 def test_without_automatic_rebase_the_run_goes_on_to_the_task_itself(world: World) -> None:
     failed(world, "T001", "tests failed", "tests failed")
     agent = RoundAgent([])
@@ -385,10 +453,10 @@ def test_after_failures_sets_when_a_task_qualifies(world: World) -> None:
         update={"rebase": world.settings.rebase.model_copy(update={"after_failures": 3})}
     )
     with session_of(world, RoundAgent([])) as session:
-        assert candidates(session, session.ledger().read(), ["T001"]) == []
+        assert candidates(session, session.snapshot(), ["T001"]) == []
     failed(world, "T001", "tests failed")
     with session_of(world, RoundAgent([])) as session:
-        [candidate] = candidates(session, session.ledger().read(), ["T001"])
+        [candidate] = candidates(session, session.snapshot(), ["T001"])
     assert candidate.why == "it failed 3 times"
 
 

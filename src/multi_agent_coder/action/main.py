@@ -553,8 +553,12 @@ def lease_ready(
     rewrites: list[str] = []
     if rewrite and session.settings.rebase.automatic and not inputs.dry_run:
         rewrites = start_rewrites(job, session, snapshot)
-        if rewrites:  # leased for their rewrites now: not started as tasks
-            snapshot = session.snapshot(prs=snapshot.prs, only=only, retry=retry)
+        if rewrites:
+            # Leased for their rewrites now: not started as tasks. Only the ledger changed:
+            # the branch and the pull requests are those just read.
+            snapshot = session.snapshot(
+                head=snapshot.head, prs=snapshot.prs, only=only, retry=retry
+            )
     state = snapshot.state
     answered = held_for_a_person(state)
     ready = list(state.ready)
@@ -608,7 +612,7 @@ def start_rewrites(job: Job, session: Session, snapshot: Snapshot) -> list[str]:
         for v in snapshot.state.views
         if v.standing in (Standing.READY, Standing.EXHAUSTED)
     ]
-    found = candidates(session, snapshot.records, eligible)
+    found = candidates(session, snapshot, eligible)
     if not found:
         return []
     workflow = runner.workflow_file

@@ -9,7 +9,6 @@ the diff instead and writes nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,8 +37,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.cli.rounds import answer, progress
     from multi_agent_coder.run.generate import GenerateRequest, generate
-    from multi_agent_coder.visible import visible
 
     path = backlog_path(args)
     plan = Path(args.plan)
@@ -51,47 +50,30 @@ def run(args: argparse.Namespace) -> int:
         checks=all_checks(args),
         dry_run=args.dry_run,
     )
-
-    def say(message: str) -> None:
-        if not args.json:
-            print(visible(message), file=sys.stderr)
-
     with open_session(args) as session:
-        report = generate(session, request, on_event=say)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-        return report.exit_code
-    return show(report)
+        report = generate(session, request, on_event=progress(args))
+    return answer(args, report, show)
 
 
 def show(report: GenerateReport) -> int:
     """The outcome in words: the diff (dry run), the ids added and the rounds used, or the
     problems left, as `path:line:col: field: message [code]` lines (exit 1)."""
-    from multi_agent_coder.errors import ProblemsFound
+    from multi_agent_coder.cli.rounds import accepted_or_raise, print_dry_run
     from multi_agent_coder.visible import visible
 
-    used = len(report.rounds)
-    total = report.as_json()["max_rounds"]
-    rounds = f"{used} round{'s' if used != 1 else ''} of {total}"
-    if report.failure:
-        raise ProblemsFound([], f"{report.failure}; {report.backlog} was not changed")
-    if not report.ok:
-        count = len(report.problems)
-        raise ProblemsFound(
-            report.problems,
-            f"the generated tasks still have {count} problem{'s' if count != 1 else ''} after "
-            f"{rounds}; {report.backlog} was not changed",
-        )
+    unchanged = f"{report.backlog} was not changed"
+    rounds = accepted_or_raise(
+        report, failed=unchanged, still="the generated tasks still have", unchanged=unchanged
+    )
     for warning in report.warnings:
         print(warning.render(), file=sys.stderr)
     added = report.added
     tasks = f"{len(added)} task{'s' if len(added) != 1 else ''}"
     if report.dry_run:
-        sys.stdout.write(visible(report.diff, lines=True))
-        print(
+        print_dry_run(
+            report.diff,
             f"would add {tasks} to {visible(report.backlog)}: {', '.join(added)} ({rounds}); "
             "nothing written (dry run)",
-            file=sys.stderr,
         )
         return 0
     print(f"added {tasks} to {visible(report.backlog)}: {', '.join(added)} ({rounds})")

@@ -10,8 +10,6 @@ attempts reset; closed, it stays as it was. `--dry-run` prints the backlog's dif
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import TYPE_CHECKING
 
 from multi_agent_coder.cli.common import add_backlog_option, all_checks, open_session
@@ -30,46 +28,34 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from multi_agent_coder.cli.rounds import answer, progress
     from multi_agent_coder.ids import validate_task_id
     from multi_agent_coder.run.rebase import rebase
-    from multi_agent_coder.visible import visible
 
     task_id = validate_task_id(args.task_id)
-
-    def say(message: str) -> None:
-        if not args.json:
-            print(visible(message), file=sys.stderr)
-
     with open_session(args) as session:
-        report = rebase(session, task_id, all_checks(args), dry_run=args.dry_run, on_event=say)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-        return 0 if report.ok else 1
-    return show(report)
+        report = rebase(
+            session, task_id, all_checks(args), dry_run=args.dry_run, on_event=progress(args)
+        )
+    return answer(args, report, show)
 
 
 def show(report: RebaseReport) -> int:
     """The outcome in words: the proposal's PR (or the diff, dry run), or why there is none."""
-    from multi_agent_coder.errors import ProblemsFound
+    from multi_agent_coder.cli.rounds import accepted_or_raise, print_dry_run
     from multi_agent_coder.visible import visible
 
-    used = len(report.rounds)
-    rounds = f"{used} round{'s' if used != 1 else ''} of {report.as_json()['max_rounds']}"
-    if report.failure:
-        raise ProblemsFound([], f"{report.failure}; nothing was proposed for {report.task_id}")
-    if not report.ok:
-        count = len(report.problems)
-        raise ProblemsFound(
-            report.problems,
-            f"the rewrite of {report.task_id} still has {count} problem"
-            f"{'s' if count != 1 else ''} after {rounds}; nothing was proposed",
-        )
+    rounds = accepted_or_raise(
+        report,
+        failed=f"nothing was proposed for {report.task_id}",
+        still=f"the rewrite of {report.task_id} still has",
+        unchanged="nothing was proposed",
+    )
     if report.dry_run or report.pr is None:
-        sys.stdout.write(visible(report.diff, lines=True))
-        print(
+        print_dry_run(
+            report.diff,
             f"would propose a rewrite of {report.task_id} ({report.why}; {rounds}); "
             "nothing proposed (dry run)",
-            file=sys.stderr,
         )
         return 0
     print(

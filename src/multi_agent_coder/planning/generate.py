@@ -64,10 +64,11 @@ def track_of(plan: str, fallback: str) -> str:
     return _TRACK_UNSAFE.sub("-", name).strip("-")[:64] or "backlog"
 
 
-def header(track: str, repair: int = 0, repairs: int = 0) -> str:
-    """`# Generate: <track>`, or `# Generate: <track> (repair 1 of 2)` for a repair round."""
+def header(subject: str, repair: int = 0, repairs: int = 0, *, kind: str = "Generate") -> str:
+    """`# Generate: <track>`, or `# Generate: <track> (repair 1 of 2)` for a repair round;
+    `kind` names the other command whose prompts start the same way (`# Rebase: <id>`)."""
     suffix = f" (repair {repair} of {repairs})" if repair else ""
-    return f"# Generate: {track}{suffix}"
+    return f"# {kind}: {subject}{suffix}"
 
 
 # --- the backlog the tasks go into ----------------------------------------------------------
@@ -313,6 +314,23 @@ def extract_yaml(answer: str) -> tuple[str, int]:
     return "\n".join(lines[chosen[0] : chosen[1]]), chosen[0]
 
 
+def read_answer(answer: str, max_bytes: int = MAX_ANSWER_BYTES) -> tuple[Any, int, list[Problem]]:
+    """The YAML value of `answer` (`extract_yaml`), how many of its lines come before it, and
+    the problem that kept it from being read: over `max_bytes`, or not YAML
+    (`answer:LINE:COL`, lines of the answer as the model wrote it). What the value must be is
+    each command's to say (a list of tasks; one entry's fields)."""
+    size = len(answer.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        message = f"the answer is {size:,} bytes, over the {max_bytes:,}-byte limit"
+        return None, 0, [Problem(ANSWER, 1, 1, "invalid-value", message)]
+    text, offset = extract_yaml(answer)
+    try:
+        data, _ = parse_with_positions(text)
+    except YamlError as exc:
+        return None, offset, [Problem(ANSWER, exc.line + offset, exc.col, exc.code, exc.message)]
+    return data, offset, []
+
+
 @dataclass(frozen=True)
 class ParsedAnswer:
     """The answer's tasks as plain data, or the problems that keep it from being a list."""
@@ -325,17 +343,9 @@ def parse_answer(answer: str, max_bytes: int = MAX_ANSWER_BYTES) -> ParsedAnswer
     """The list of tasks in `answer`; problems are `answer:LINE:COL` (lines of the answer
     as the model wrote it). A mapping whose only key is `tasks` is taken for its list: the
     backlog's own shape, which a model may well copy."""
-    size = len(answer.encode("utf-8", "surrogatepass"))
-    if size > max_bytes:
-        message = f"the answer is {size:,} bytes, over the {max_bytes:,}-byte limit"
-        return ParsedAnswer([], [Problem(ANSWER, 1, 1, "invalid-value", message)])
-    text, offset = extract_yaml(answer)
-    try:
-        data, _ = parse_with_positions(text)
-    except YamlError as exc:
-        return ParsedAnswer(
-            [], [Problem(ANSWER, exc.line + offset, exc.col, exc.code, exc.message)]
-        )
+    data, offset, problems = read_answer(answer, max_bytes)
+    if problems:
+        return ParsedAnswer([], problems)
     if isinstance(data, dict) and list(data) == ["tasks"]:
         data = data["tasks"]
     if not isinstance(data, list):
@@ -529,21 +539,28 @@ def _task_index(problem: Problem) -> int:
 # --- the repair prompt -------------------------------------------------------------------------
 
 
+def problems_block(problems: Sequence[Problem]) -> str:
+    """The problems a repair prompt sends back, rendered one per line in a fence: at most
+    `MAX_REPAIR_PROBLEMS` (a long list would crowd out the rest of the prompt), then how
+    many more there are."""
+    shown = problems[:MAX_REPAIR_PROBLEMS]
+    lines = [p.render() for p in shown]
+    if len(problems) > len(shown):
+        lines.append(f"... and {len(problems) - len(shown)} more")
+    return fence("\n".join(lines))
+
+
 def repair_prompt(source: PlanInput, verdict: Verdict, repair: int, repairs: int) -> str:
     """A repair round's prompt: the first prompt again (the plan, the tasks, the rules), and
     before what to answer, the problems of the last answer as `macoder check` reports them
     (`answer:LINE:COL` for one that did not read as a list of tasks), the new tasks as they
     were appended to the backlog (so the line numbers can be followed) and the answer."""
-    problems = verdict.problems[:MAX_REPAIR_PROBLEMS]
-    lines = [p.render() for p in problems]
-    if len(verdict.problems) > len(problems):
-        lines.append(f"... and {len(verdict.problems) - len(problems)} more")
     sections = [
         "## Problems in your previous answer\n"
         "Your previous answer could not be added. These are the problems, one per line as"
         " `path:line:col: field: message [code]`: "
         f"`{ANSWER}:` lines are lines of your answer, `{source.base.display}:` lines are lines"
-        " of the backlog with your tasks appended.\n" + fence("\n".join(lines))
+        " of the backlog with your tasks appended.\n" + problems_block(verdict.problems)
     ]
     appended = verdict.appended
     if appended is not None:

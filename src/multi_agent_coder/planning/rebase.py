@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
 
 from multi_agent_coder.backlog.load import load_bytes
@@ -25,18 +26,18 @@ from multi_agent_coder.backlog.model import Task
 from multi_agent_coder.backlog.write import AppendError, with_task_replaced
 from multi_agent_coder.context.build import ContextSettings, truncate
 from multi_agent_coder.git.ledger import Attempt, Record, Reset, Rewrite
-from multi_agent_coder.limits import MAX_ANSWER_BYTES
 from multi_agent_coder.planning.generate import (
     ANSWER,
-    MAX_REPAIR_PROBLEMS,
     Base,
-    extract_yaml,
     fence,
+    header,
+    problems_block,
+    read_answer,
     rules_section,
 )
 from multi_agent_coder.problems import Problem, errors_in
 from multi_agent_coder.visible import one_line
-from multi_agent_coder.yamlread import YamlError, decode, parse_fast, parse_with_positions
+from multi_agent_coder.yamlread import decode, parse_fast
 
 #: The fields a rewrite may change. The id, the title, the dependencies and the scope are the
 #: task's identity and place in the plan: a person changes those, not the rebase model.
@@ -98,13 +99,6 @@ def tried_for(records: Sequence[Record], task_id: str, entry: str) -> Rewrite | 
 # --- the prompt ---------------------------------------------------------------------------------
 
 
-def header(task_id: str, repair: int = 0, repairs: int = 0) -> str:
-    """`# Rebase: <id>`, or `# Rebase: <id> (repair 1 of 2)` for a repair round: the prompt's
-    first line (what the scripted model of the tests and the demo keys its answers on)."""
-    suffix = f" (repair {repair} of {repairs})" if repair else ""
-    return f"# Rebase: {task_id}{suffix}"
-
-
 @dataclass(frozen=True)
 class RebaseInput:
     """What every prompt of one rebase repeats: the task, where it is, why it is rewritten."""
@@ -117,9 +111,10 @@ class RebaseInput:
     why: str
     settings: ContextSettings
 
-    @property
+    @cached_property
     def entry(self) -> Any:
-        """The task's entry as plain data, as the file writes it."""
+        """The task's entry as plain data, as the file writes it: read once (every round's
+        prompt shows it and every answer is judged against it)."""
         data = parse_fast(decode(self.base.raw))
         return data["tasks"][self.index] if isinstance(data, dict) else None
 
@@ -176,7 +171,7 @@ def _answer_section() -> str:
 def rebase_prompt(source: RebaseInput) -> str:
     """The first round's prompt: the header line, the task, why it is rewritten, the
     attempts' reasons, what may change, the rules with the configured limits, the answer."""
-    sections = [header(source.task.id), *_body(source), _answer_section()]
+    sections = [header(source.task.id, kind="Rebase"), *_body(source), _answer_section()]
     return "\n\n".join(sections) + "\n"
 
 
@@ -204,15 +199,9 @@ def _answer_problem(message: str, line: int = 1, code: str = "invalid-value") ->
 
 
 def _read_mapping(answer: str) -> tuple[dict[str, Any] | None, list[Problem]]:
-    size = len(answer.encode("utf-8", "surrogatepass"))
-    if size > MAX_ANSWER_BYTES:
-        message = f"the answer is {size:,} bytes, over the {MAX_ANSWER_BYTES:,}-byte limit"
-        return None, [_answer_problem(message)]
-    text, offset = extract_yaml(answer)
-    try:
-        data, _ = parse_with_positions(text)
-    except YamlError as exc:
-        return None, [Problem(ANSWER, exc.line + offset, exc.col, exc.code, exc.message)]
+    data, offset, problems = read_answer(answer)
+    if problems:
+        return None, problems
     if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
         data = data[0]  # the entry's own shape (`- description: ...`), which a model may copy
     if not isinstance(data, dict):
@@ -292,20 +281,16 @@ def judge(answer: str, source: RebaseInput) -> Verdict:
 def repair_prompt(source: RebaseInput, verdict: Verdict, repair: int, repairs: int) -> str:
     """A repair round's prompt: the first one again, then the last answer's problems and the
     answer itself, before what to answer."""
-    problems = verdict.problems[:MAX_REPAIR_PROBLEMS]
-    lines = [p.render() for p in problems]
-    if len(verdict.problems) > len(problems):
-        lines.append(f"... and {len(verdict.problems) - len(problems)} more")
     shown = truncate(verdict.answer, 16 * 1024)
     sections = [
-        header(source.task.id, repair, repairs),
+        header(source.task.id, repair, repairs, kind="Rebase"),
         *_body(source),
         "## Problems in your previous answer\n"
         "Your previous answer could not be used. These are the problems, one per line as"
         f" `path:line:col: field: message [code]`: `{ANSWER}:` lines are lines of your answer,"
         f" `{source.base.display}:` lines are lines of the backlog with your rewrite in place"
         " (warnings count: the rewritten task must fit the agent's prompt uncut).\n"
-        + fence("\n".join(lines)),
+        + problems_block(verdict.problems),
         "## Your previous answer\n" + fence(shown),
         _answer_section(),
     ]

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from multi_agent_coder.backlog.load import Check, read_bytes
 from multi_agent_coder.backlog.write import replace_if_unchanged
-from multi_agent_coder.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from multi_agent_coder.errors import UsageError
 from multi_agent_coder.limits import MAX_PLAN_BYTES, MAX_REPAIR_ROUNDS
 from multi_agent_coder.planning.generate import (
     PlanInput,
@@ -32,7 +32,7 @@ from multi_agent_coder.planning.generate import (
     track_of,
 )
 from multi_agent_coder.problems import Problem
-from multi_agent_coder.run.rounds import Asking, Round, ask_in_rounds
+from multi_agent_coder.run.rounds import Asking, Rounds, ask_in_rounds
 from multi_agent_coder.run.session import Session
 from multi_agent_coder.userfiles import read_user_file
 from multi_agent_coder.yamlread import decode
@@ -52,7 +52,7 @@ class GenerateRequest:
 
 
 @dataclass
-class GenerateReport:
+class GenerateReport(Rounds[Verdict]):
     """What a generation did. `verdict` is the last answer's; `failure` says why it stopped
     before an answer could be judged (the agent timed out, the provider failed)."""
 
@@ -60,24 +60,13 @@ class GenerateReport:
     plan: str
     track: str
     model: str
-    rounds: list[Round] = field(default_factory=list)
-    verdict: Verdict | None = None
-    failure: str = ""
     dry_run: bool = False
     written: bool = False
     diff: str = ""
 
     @property
-    def ok(self) -> bool:
-        return self.verdict is not None and self.verdict.ok and not self.failure
-
-    @property
     def added(self) -> list[str]:
         return list(self.verdict.ids) if self.ok and self.verdict is not None else []
-
-    @property
-    def problems(self) -> list[Problem]:
-        return [] if self.verdict is None else list(self.verdict.problems)
 
     @property
     def warnings(self) -> list[Problem]:
@@ -85,15 +74,7 @@ class GenerateReport:
 
     @property
     def status(self) -> str:
-        if self.failure:
-            return "agent-failed"
-        if not self.ok:
-            return "invalid"
-        return "would-add" if self.dry_run else "added"
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_OK if self.ok else EXIT_PROBLEMS
+        return self.stopped or ("would-add" if self.dry_run else "added")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,10 +85,7 @@ class GenerateReport:
             "status": self.status,
             "added": self.added,
             "written": self.written,
-            "rounds": [asdict(r) for r in self.rounds],
-            "max_rounds": MAX_REPAIR_ROUNDS + 1,
-            "failure": self.failure or None,
-            "problems": [asdict(p) for p in self.problems],
+            **self.rounds_json(),
             "warnings": [asdict(p) for p in self.warnings],
             "diff": self.diff if self.dry_run else None,
         }
@@ -181,8 +159,7 @@ def generate(
         doing=f"turns {request.plan_display} into tasks",
         unchanged=f"{request.backlog_display} was not changed",
     )
-    done = ask_in_rounds(session, sha, model, asking, on_event=on_event)
-    report.rounds, report.verdict, report.failure = done.rounds, done.verdict, done.failure
+    ask_in_rounds(session, sha, model, asking, into=report, on_event=on_event)
     return _finish(report, request, before, settings.max_file_bytes)
 
 

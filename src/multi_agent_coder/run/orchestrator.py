@@ -56,7 +56,6 @@ from multi_agent_coder.processes import pid_alive
 from multi_agent_coder.run.checks import TEST, CheckRunner, detect_for
 from multi_agent_coder.run.health import HealthReport, check_health, vouched
 from multi_agent_coder.run.session import (
-    Head,
     Session,
     Snapshot,
     backlog_at,
@@ -258,7 +257,7 @@ class Orchestrator:
             and v.task_id not in options.retry
             and (options.only is None or v.task_id in options.only)
         ]
-        found = candidates(self.session, snapshot.records, eligible)
+        found = candidates(self.session, snapshot, eligible)
         checks = (*DEFAULT_CHECKS, hygiene_check(self.settings.context_settings()))
         proposed = False
         for candidate in found:
@@ -275,6 +274,7 @@ class Orchestrator:
                 checks,
                 run_id=self.run_id,
                 holder=holder_id(),
+                snapshot=snapshot,
                 cancel=self.cancel,
                 on_event=note,
             )
@@ -283,9 +283,8 @@ class Orchestrator:
             proposed = proposed or done.status == "proposed"
         if not proposed:
             return snapshot
-        head = Head(snapshot.branch, snapshot.sha, snapshot.backlog)
         return self.session.snapshot(
-            head=head,
+            head=snapshot.head,
             records=self.session.ledger().read(),
             retry=options.retry,
             only=options.only,

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from multi_agent_coder.backlog.load import Check
 from multi_agent_coder.errors import UnknownTaskError, UsageError
-from multi_agent_coder.forge.base import LABEL, PrResult, PrState, WantedPr
+from multi_agent_coder.forge.base import LABEL, PrResult, PrState, PullRequest, WantedPr
 from multi_agent_coder.git.ledger import Record, Rewrite, settled
 from multi_agent_coder.git.repo import HEADS
 from multi_agent_coder.ids import rebase_branch_for, validate_task_id
@@ -39,10 +39,9 @@ from multi_agent_coder.planning.rebase import (
     tried_for,
     why_rewrite,
 )
-from multi_agent_coder.problems import Problem
 from multi_agent_coder.run.generate import backlog_diff
-from multi_agent_coder.run.rounds import Asking, Round, ask_in_rounds
-from multi_agent_coder.run.session import Head, Session, holder_id, new_run_id
+from multi_agent_coder.run.rounds import Asking, Rounds, ask_in_rounds
+from multi_agent_coder.run.session import Head, Session, Snapshot, holder_id, new_run_id
 from multi_agent_coder.run.state import entry_hash, with_merged_rewrites
 from multi_agent_coder.visible import one_line
 
@@ -54,36 +53,21 @@ Status = Literal["proposed", "would-propose", "invalid", "agent-failed"]
 
 
 @dataclass
-class RebaseReport:
+class RebaseReport(Rounds[Verdict]):
     """What one rebase did."""
 
     task_id: str
     model: str
     why: str
     backlog: str
-    rounds: list[Round] = field(default_factory=list)
-    verdict: Verdict | None = None
-    failure: str = ""
     dry_run: bool = False
     branch: str = ""
     pr: PrResult | None = None
     diff: str = ""
 
     @property
-    def ok(self) -> bool:
-        return self.verdict is not None and self.verdict.ok and not self.failure
-
-    @property
     def status(self) -> Status:
-        if self.failure:
-            return "agent-failed"
-        if not self.ok:
-            return "invalid"
-        return "would-propose" if self.dry_run else "proposed"
-
-    @property
-    def problems(self) -> list[Problem]:
-        return [] if self.verdict is None else list(self.verdict.problems)
+        return self.stopped or ("would-propose" if self.dry_run else "proposed")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,10 +79,7 @@ class RebaseReport:
             "branch": self.branch or None,
             "pr": None if self.pr is None else {"number": self.pr.number, "url": self.pr.url},
             "operation": None if self.pr is None else self.pr.operation,
-            "rounds": [asdict(r) for r in self.rounds],
-            "max_rounds": MAX_REPAIR_ROUNDS + 1,
-            "failure": self.failure or None,
-            "problems": [asdict(p) for p in self.problems],
+            **self.rounds_json(),
             "diff": self.diff or None,
         }
 
@@ -113,14 +94,15 @@ class Candidate:
 
 
 def candidates(
-    session: Session, records: Sequence[Record], ready_or_spent: Sequence[str]
+    session: Session, snapshot: Snapshot, ready_or_spent: Sequence[str]
 ) -> list[Candidate]:
     """The tasks among `ready_or_spent` that `macoder run` rewrites itself (`rebase.automatic`):
     their attempts since they were last asked again qualify (`why_rewrite`), and no rewrite was
-    tried for their entry as it is now, nor waits in a PR."""
-    backlog = session.head().backlog
+    tried for their entry as it is now, nor waits in a PR. Decided on what `snapshot` read
+    (the backlog, the ledger's records, every pull request): the caller just read them, and
+    reading them again would list every pull request a second time for nothing."""
+    backlog, records, prs = snapshot.backlog, snapshot.records, snapshot.prs
     index = backlog.task_index()
-    prs = session.forge.list_prs(include_closed=True)
     history = settled(with_merged_rewrites(records, prs), session.clock())
     proposed = {pr.task_id for pr in prs if pr.kind == "rebase" and pr.state is PrState.OPEN}
     out: list[Candidate] = []
@@ -157,15 +139,19 @@ class Prepared:
         return entry_hash(self.source.task)
 
 
-def prepare(session: Session, task_id: str, checks: Sequence[Check]) -> Prepared:
-    """Read what a rebase of `task_id` needs (the backlog at the default branch's head, the
-    ledger, the pull requests) and whether it qualifies; reads only. `UnknownTaskError` for a
-    task the backlog lacks, `UsageError` for one with nothing to rewrite (completed, or no
-    failed attempt since it was last asked again)."""
+def prepare(
+    session: Session, task_id: str, checks: Sequence[Check], snapshot: Snapshot | None = None
+) -> Prepared:
+    """What a rebase of `task_id` needs (the backlog at the default branch's head, the ledger,
+    the pull requests) and whether it qualifies; reads only. From `snapshot` when the caller
+    holds one (`macoder run`, which found the task among its `candidates`), else read afresh
+    (`macoder rebase T001`, the Action's rebase job). `UnknownTaskError` for a task the
+    backlog lacks, `UsageError` for one with nothing to rewrite (completed, or no failed
+    attempt since it was last asked again)."""
     validate_task_id(task_id)
-    settings, repo, forge = session.settings, session.repo, session.forge
-    head = session.head()
-    raw = repo.file_at(head.sha, settings.backlog, max_bytes=settings.max_file_bytes) or b""
+    settings = session.settings
+    head = session.head() if snapshot is None else snapshot.head
+    raw = head.raw
     base = read_base(raw, settings.backlog, checks)
     index = base.backlog.task_index().get(task_id)
     if index is None:
@@ -173,8 +159,12 @@ def prepare(session: Session, task_id: str, checks: Sequence[Check]) -> Prepared
     task = base.backlog.tasks[index]
     if task.status.value == "completed":
         raise UsageError(f"{task_id} is completed on {head.branch}: there is nothing to rewrite")
-    records = session.ledger().read()
-    prs = forge.list_prs(include_closed=True)
+    records: Sequence[Record]
+    prs: Sequence[PullRequest]
+    if snapshot is None:
+        records, prs = session.ledger().read(), session.forge.list_prs(include_closed=True)
+    else:
+        records, prs = snapshot.records, snapshot.prs
     history = settled(with_merged_rewrites(records, prs), session.clock())
     attempts = attempts_since_reset(history, task_id)
     why = why_rewrite(attempts, settings.rebase.after_failures)
@@ -198,16 +188,18 @@ def rebase(
     run_id: str | None = None,
     holder: str | None = None,
     dry_run: bool = False,
+    snapshot: Snapshot | None = None,
     cancel: threading.Event | None = None,
     on_event: Callable[[str], None] = lambda message: None,
 ) -> RebaseReport:
-    """Rewrite `task_id`'s entry and propose it; see the module docstring. Raises for what
-    stops it before a model is asked (`UsageError`, `UnknownTaskError`), and for a session
-    that could not be verified deleted (`SessionLeakError`); every other outcome is in the
-    report (and, unless `dry_run`, in the ledger)."""
+    """Rewrite `task_id`'s entry and propose it; see the module docstring. `snapshot`: what
+    the caller just read (see `prepare`). Raises for what stops it before a model is asked
+    (`UsageError`, `UnknownTaskError`), and for a session that could not be verified deleted
+    (`SessionLeakError`); every other outcome is in the report (and, unless `dry_run`, in
+    the ledger)."""
     run_id = run_id or new_run_id(session.clock)
     holder = holder or holder_id()
-    prepared = prepare(session, task_id, checks)
+    prepared = prepare(session, task_id, checks, snapshot)
     settings, head, task = session.settings, prepared.head, prepared.source.task
     ledger = session.ledger()
     report = RebaseReport(task_id, prepared.model, prepared.why, settings.backlog, dry_run=dry_run)
@@ -257,8 +249,7 @@ def ask(
         doing=f"rewrites {report.task_id}",
         unchanged=f"nothing was proposed for {report.task_id}",
     )
-    done = ask_in_rounds(session, sha, report.model, asking, cancel=cancel, on_event=on_event)
-    report.rounds, report.verdict, report.failure = done.rounds, done.verdict, done.failure
+    ask_in_rounds(session, sha, report.model, asking, into=report, cancel=cancel, on_event=on_event)
 
 
 def _propose(session: Session, report: RebaseReport, title: str, head: Head, raw: bytes) -> None:

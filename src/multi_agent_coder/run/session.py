@@ -85,6 +85,9 @@ class Head:
     branch: str
     sha: str
     backlog: Backlog
+    #: The backlog file's bytes as read: what a rewrite of a task is spliced into, so a
+    #: rebase prepared from this head need not read the file again (`run/rebase.py`).
+    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,14 @@ class Snapshot:
     state: RunState
     records: Sequence[Record]
     prs: Sequence[PullRequest]
+    #: The backlog file's bytes (`Head.raw`).
+    raw: bytes
+
+    @property
+    def head(self) -> Head:
+        """The head this snapshot was read from: a later snapshot or a rewrite of the same
+        moment starts from it instead of reading the branch and the backlog again."""
+        return Head(self.branch, self.sha, self.backlog, self.raw)
 
 
 @dataclass
@@ -161,8 +172,9 @@ class Session:
                 f"branch {branch} has no commits yet: tasks start from the default branch's"
                 " last commit; commit your files first (git add . && git commit)"
             )
-        backlog = backlog_at(self.repo, sha, self.settings.backlog, self.settings.max_file_bytes)
-        return Head(branch, sha, backlog)
+        settings = self.settings
+        raw, backlog = backlog_file_at(self.repo, sha, settings.backlog, settings.max_file_bytes)
+        return Head(branch, sha, backlog, raw)
 
     def snapshot(
         self,
@@ -189,7 +201,7 @@ class Session:
             only=only,
             own_run=own_run,
         )
-        return Snapshot(head.branch, head.sha, head.backlog, state, records, prs)
+        return Snapshot(head.branch, head.sha, head.backlog, state, records, prs, head.raw)
 
     def lease(self, task_ids: Sequence[str], *, run_id: str, holder: str) -> list[str]:
         """Lease `task_ids` for jobs that run them later (the Action's plan job, which runs no
@@ -633,10 +645,17 @@ def backlog_at(repo: Repo, sha: str, path: str, max_bytes: int = MAX_FILE_BYTES)
     `max_bytes` (as on disk); `BacklogInvalidError` when it does not validate (a run never
     starts from a backlog the checks would refuse).
     """
+    return backlog_file_at(repo, sha, path, max_bytes)[1]
+
+
+def backlog_file_at(
+    repo: Repo, sha: str, path: str, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[bytes, Backlog]:
+    """`backlog_at`, with the file's bytes as read (a `Head` keeps them)."""
     raw = repo.file_at(sha, path, max_bytes=max_bytes)
     if raw is None:
         raise NoBacklogError(f"{path}: not found in commit {sha[:10]}; commit a backlog first")
-    return require_valid(load_bytes(raw, path, (check_rules,)))
+    return raw, require_valid(load_bytes(raw, path, (check_rules,)))
 
 
 def default_branch_of(path: Path) -> str:
