@@ -247,6 +247,42 @@ def test_a_provider_that_stays_down_is_a_final_error_with_its_own_message(
     assert len(Troubled.arrivals) == 3
 
 
+class DropsFirst(Troubled):
+    """Hangs up on the first request without a word (a dropped keep-alive connection, an
+    upstream restarting), then is a provider that stays down."""
+
+    def do_POST(self) -> None:
+        if not Troubled.arrivals:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            Troubled.arrivals.append(time.monotonic())
+            self.close_connection = True
+            return
+        super().do_POST()
+
+
+def test_a_try_that_went_otherwise_is_named_in_the_final_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reason a task failed says every kind of fault its tries met, not only the last:
+    a try that never reached the provider is not hidden behind its 503."""
+    monkeypatch.setattr(Troubled, "failures", 99)
+    monkeypatch.setattr(Troubled, "status", 503)
+    Troubled.arrivals = []
+    with (
+        serving(DropsFirst) as url,
+        Gateway(routes(url), tmp_path / "gw.sock", retry=QUICK) as gw,
+        client(gw) as http,
+    ):
+        answer = http.post("/local/chat/completions", json={})
+    assert answer.status_code == 400
+    fault = str(gw.fault(None))
+    last, _, before = fault.partition("; before that: ")
+    assert "answered HTTP 503: Rate limit reached for m; gave up after 3 attempts (POST" in last
+    assert before.startswith("the model endpoint did not answer: ")
+    assert "HTTP 503" not in before
+    assert len(Troubled.arrivals) == 3
+
+
 def test_a_wait_longer_than_max_delay_is_not_waited(
     troubled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

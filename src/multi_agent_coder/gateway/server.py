@@ -306,12 +306,14 @@ class Gateway:
         def asked(fault: BaseException) -> float | None:
             return fault.wait if isinstance(fault, UpstreamFault) else None
 
-        tries = 0
+        faults: list[str] = []
 
         def counted() -> httpx.Response:
-            nonlocal tries
-            tries += 1
-            return once()
+            try:
+                return once()
+            except UpstreamFault as fault:
+                faults.append(str(fault))
+                raise
 
         try:
             return call_with_retries(self.retry, counted, transient=worth_waiting, asked_wait=asked)
@@ -321,11 +323,16 @@ class Gateway:
                     f"it asks to wait {fault.wait:.0f} s, more than retry.max_delay ({longest:g} s)"
                 )
             else:
+                tries = len(faults)
                 why = f"gave up after {tries} attempt{'s' if tries != 1 else ''}"
             # A query could hold a key: it is left out.
             where = f"{method} {target.partition('?')[0]}"
+            # The last fault is the message; an earlier one of another kind is named too, so
+            # a reason never hides that a try went otherwise (it did not reach the provider).
+            other = [said for said in dict.fromkeys(faults) if said != str(fault)]
+            before = "; before that: " + "; ".join(other) if other else ""
             raise UpstreamFault(
-                f"{fault}; {why} ({where})", status=fault.status, wait=fault.wait
+                f"{fault}; {why} ({where}){before}", status=fault.status, wait=fault.wait
             ) from None
 
     def _refuse_route(self, handler: BaseHTTPRequestHandler) -> None:
