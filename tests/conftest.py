@@ -5,6 +5,8 @@
   fix, where it is missing (or where `TESTS_WITHOUT_TOOLS=1` asks to do without).
 - `model`: one scripted OpenAI-compatible model server per test module (a module may give it
   scenarios with a `SCENARIOS` mapping; tests add more with `set_scenario`).
+- `backlog_reads`: every read of `BACKLOG.yaml` at a commit (`Repo.file_at`) during the test,
+  for tests that prove a path reads the backlog once.
 - `make_target`: builds fresh target repositories for end-to-end runs of the CLI, and kills
   any OpenCode process a test left behind (each test asserts on leftovers itself; this only
   keeps one failure from leaking into the next test).
@@ -61,3 +63,20 @@ def make_target(tmp_path: Path, binary: Path, model: sm.ScriptedModel) -> Iterat
     yield build
     for target in made:
         runs.kill_all(target.opencode_pids())
+
+
+@pytest.fixture
+def backlog_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The revisions `BACKLOG.yaml` is read at (through `Repo.file_at`), in order."""
+    from multi_agent_coder.git.repo import Repo
+
+    reads: list[str] = []
+    file_at = Repo.file_at
+
+    def counted(self: Repo, rev: str, path: str, **kw: Any) -> bytes | None:
+        if path == "BACKLOG.yaml":
+            reads.append(rev)
+        return file_at(self, rev, path, **kw)
+
+    monkeypatch.setattr(Repo, "file_at", counted)
+    return reads

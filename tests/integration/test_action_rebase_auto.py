@@ -9,11 +9,7 @@ The real action entry, forge and engine against the fake GitHub (see test_action
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pytest
-
-from multi_agent_coder.git.repo import Repo
 from tests.integration.test_action_entry import SLUG
 from tests.integration.test_action_handoff import SETTINGS, World, plan_again, publish, world
 from tests.integration.test_action_update import push_to_main, wave
@@ -79,22 +75,14 @@ def test_without_the_setting_the_third_attempt_starts_as_usual(world: World) -> 
 
 
 def test_the_plan_chooses_the_rewrites_from_what_it_already_read(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, backlog_reads: list[str]
 ) -> None:
     """The plan job lists the pull requests (every page, and one more request for each open
     one) and reads the backlog once: choosing which tasks' rewrites to start, and planning
     after they were started, use what it read."""
     fail_twice(world, automatic=True)
-    backlog_reads: list[str] = []
-    file_at = Repo.file_at
-
-    def counted(self: Repo, rev: str, path: str, **kw: Any) -> bytes | None:
-        if path == "BACKLOG.yaml":
-            backlog_reads.append(rev)
-        return file_at(self, rev, path, **kw)
-
-    monkeypatch.setattr(Repo, "file_at", counted)
     world.fake.clear_exchanges()
+    backlog_reads.clear()  # counted from here: the plan job alone
 
     plan, out = plan_again(world, "7003")
 

@@ -405,7 +405,7 @@ class CountingForge:
 
 
 def test_a_run_picks_and_prepares_its_rewrites_from_what_it_already_read(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, backlog_reads: list[str]
 ) -> None:
     """`rebase.automatic` costs no second read: the run's snapshot (the backlog, the ledger,
     every pull request) is what the candidates are chosen from and the rewrite is prepared
@@ -417,15 +417,6 @@ def test_a_run_picks_and_prepares_its_rewrites_from_what_it_already_read(
     world.settings = world.settings.model_copy(
         update={"rebase": world.settings.rebase.model_copy(update={"automatic": True})}
     )
-    backlog_reads: list[str] = []
-    file_at = Repo.file_at
-
-    def counted(self: Repo, rev: str, path: str, **kw: Any) -> bytes | None:
-        if path == "BACKLOG.yaml":
-            backlog_reads.append(rev)
-        return file_at(self, rev, path, **kw)
-
-    monkeypatch.setattr(Repo, "file_at", counted)
     with session_of(world, RoundAgent([fenced(REWRITE)])) as session:
         forge = CountingForge(session.forge)
         session.forge = forge  # type: ignore[assignment]
