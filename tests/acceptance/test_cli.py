@@ -824,3 +824,37 @@ def test_debris_inside_a_block_scalar_is_reported_on_the_phrase_s_own_line(
     line = (head + block).splitlines().index(source) + 1
     col = source.index("On second") + 1
     assert f"BACKLOG.yaml:{line}:{col}: tasks[0].description: planning debris" in run.stdout
+
+
+def test_an_internal_error_keeps_its_traceback_in_a_file_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crash that happens once (a race under load) cannot be re-run with --debug: the
+    traceback is kept in a file of its own in the temporary directory, never the repository."""
+    import tempfile
+
+    from multi_agent_coder.cli import ready
+    from multi_agent_coder.cli.main import main
+
+    def deep_in_the_run(args: object) -> int:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(ready, "run", deep_in_the_run)
+    monkeypatch.chdir(tmp_path)  # `-C` moves this process; back afterwards
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    repo = make_repo(tmp_path / "repo", {"BACKLOG.yaml": backlog_yaml(task_dict("T001"))})
+
+    code = main(["-C", str(repo), "ready"])
+
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "macoder: internal error: OSError: [Errno 22] Invalid argument" in err
+    [report] = scratch.glob("macoder-crash-*.txt")
+    assert f"macoder: the traceback is in {report}; please report it" in err
+    text = report.read_text()
+    assert "Traceback (most recent call last)" in text
+    assert "in deep_in_the_run" in text
+    assert "Traceback" not in err  # the terminal gets the one line, the file the rest
+    assert git(repo, "status", "--porcelain") == ""

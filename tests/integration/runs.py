@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from multi_agent_coder.errors import EXIT_INTERNAL
 from testing import scripted_model as sm
 from tests.integration.gitrepos import git
 from tests.support import backlog_yaml, task_dict
@@ -181,7 +183,7 @@ class Target:
             timeout=timeout,
             check=False,
         )
-        return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        return _result(done.returncode, done.stdout, done.stderr, started)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start the CLI without waiting (its own process group, like a terminal job)."""
@@ -405,5 +407,22 @@ def finish(process: subprocess.Popen[str], timeout: float = 60) -> Result:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
-    code = process.returncode
-    return Result(code, out, err, time.monotonic() - started)
+    return _result(process.returncode, out, err, started)
+
+
+def _result(code: int, out: str, err: str, started: float) -> Result:
+    """A finished CLI's result; an internal error's traceback file is read into its stderr and
+    the whole result printed to the test's captured output (assertion texts are cut short)."""
+    result = Result(code, out, err + _crash_reports(err), time.monotonic() - started)
+    if code == EXIT_INTERNAL:
+        print(result, file=sys.stderr)
+    return result
+
+
+def _crash_reports(stderr: str) -> str:
+    """The traceback files an internal error named (`the traceback is in PATH`), their text."""
+    texts = []
+    for path in re.findall(r"the traceback is in (\S+); please report it", stderr):
+        with contextlib.suppress(OSError):
+            texts.append(f"--- {path}\n{Path(path).read_text()}")
+    return "\n".join(texts)

@@ -160,11 +160,40 @@ def _run(args: argparse.Namespace) -> int:
         if args.debug:
             traceback.print_exc()
         print(
-            visible(f"macoder: internal error: {type(exc).__name__}: {exc}", lines=True) + "\n"
-            "macoder: re-run with --debug for a traceback, and please report it",
+            visible(f"macoder: internal error: {type(exc).__name__}: {exc}", lines=True),
             file=sys.stderr,
         )
+        report = _crash_report(traceback.format_exc())
+        if report is not None:
+            print(f"macoder: the traceback is in {report}; please report it", file=sys.stderr)
+        else:
+            print(
+                "macoder: re-run with --debug for a traceback, and please report it",
+                file=sys.stderr,
+            )
         return EXIT_INTERNAL
+
+
+#: How a crash report's file name starts (in the temporary directory).
+CRASH_REPORT_PREFIX: Final = "macoder-crash-"
+
+
+def _crash_report(text: str) -> str | None:
+    """Keep the traceback of an internal error in a file of its own, and say where.
+
+    A crash that happens once — a race under load, an interrupt at one moment — cannot be
+    "re-run with --debug"; its traceback is what a report needs. Written to the temporary
+    directory (never the repository: nothing to commit by mistake); None when even that fails.
+    """
+    import tempfile
+
+    try:
+        fd, path = tempfile.mkstemp(prefix=CRASH_REPORT_PREFIX, suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"macoder {__version__}, {' '.join(sys.argv)}\n{text}")
+    except OSError:
+        return None
+    return path
 
 
 def _change_directory(root: str) -> None:
