@@ -126,17 +126,27 @@ def signal_tree(leader: int, tree: Iterable[ProcessInfo], sig: signal.Signals) -
     A process whose start time changed since `tree` was read is a new process under a reused
     pid and is left alone. Our own process group is never signalled.
     """
-    groups = {leader}
+    groups = [leader]
     for info in tree:
         now = read_process(info.pid)
         if now is not None and now.start == info.start:
-            groups.add(now.pgid)
+            groups.append(now.pgid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(info.pid, sig)
-    groups.discard(os.getpgid(0))
-    for group in groups:
+    for group in groups_to_signal(groups, own=os.getpgid(0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, sig)
+
+
+def groups_to_signal(groups: Iterable[int], *, own: int) -> list[int]:
+    """The process groups of `groups` that may be signalled, each once, in order.
+
+    `killpg(g)` is `kill(-g)`, so two numbers must never reach it: 0 (the caller's own
+    group) and 1 (`kill(-1)`: every process the caller may signal). /proc shows a group of 0
+    for a process in the instant it is being reaped (its ids are already detached), and such a
+    row passes the start-time check; our own group is left alone by its number too.
+    """
+    return [g for g in dict.fromkeys(groups) if g > 1 and g != own]
 
 
 def terminate_tree(process: subprocess.Popen[bytes], grace_s: float) -> None:

@@ -64,3 +64,23 @@ def test_the_final_table_has_a_row_per_task_with_its_pr() -> None:
     assert "#1 (created)" in text
     assert "812 B" in text
     assert "the agent made no changes" in text
+
+
+def test_a_second_ctrl_c_in_the_middle_of_a_progress_line_does_not_hang() -> None:
+    # Ctrl-C's handler calls on_phase("*") in the main thread; a second Ctrl-C runs the handler
+    # again inside the first one's print, on the same thread, while it holds the lock.
+    class InterruptedStream(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.again = True
+
+        def write(self, text: str) -> int:
+            if self.again:
+                self.again = False
+                progress.on_phase("*", Phase.CLEANUP)
+            return super().write(text)
+
+    stream = InterruptedStream()
+    progress = Progress(stream, live=False)
+    progress.on_phase("*", Phase.CLEANUP)
+    assert stream.getvalue().count("interrupted: aborting sessions") == 2

@@ -23,7 +23,9 @@ class Progress:
     def __init__(self, stream: TextIO = sys.stderr, *, live: bool | None = None) -> None:
         self.stream = stream
         self.live = stream.isatty() if live is None else live
-        self._lock = threading.Lock()
+        # Re-entrant: Ctrl-C's handler calls `on_phase` in the main thread, and a second
+        # Ctrl-C can interrupt that very call while it holds the lock.
+        self._lock = threading.RLock()
         self._phase: dict[str, Phase] = {}
         self._started: dict[str, float] = {}
         self._live_display: object | None = None

@@ -18,8 +18,6 @@ job's read-only token, so the engine decides exactly as it would with a full for
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from multi_agent_coder.atomicfile import write_atomically
 from multi_agent_coder.errors import ForgeError, UnreadableFileError
 from multi_agent_coder.forge.base import Forge, PrResult, PullRequest, WantedPr
 from multi_agent_coder.git import bundle
@@ -134,10 +133,7 @@ class HandoffStore:
             new = change(self.load(task_id))
             folder = self.task_dir(task_id)
             folder.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=".result-", dir=folder)
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(new.model_dump_json(indent=1))
-            os.replace(name, folder / RESULT_FILE)
+            write_atomically(folder / RESULT_FILE, new.model_dump_json(indent=1))
 
     def records(self) -> list[Record]:
         """Every record handed off so far, of every task."""

@@ -31,6 +31,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from multi_agent_coder.atomicfile import write_atomically
 from multi_agent_coder.backlog.rules import check_rules
 from multi_agent_coder.context.hygiene import hygiene_check
 from multi_agent_coder.errors import PlanningError, ProblemsFound, UnreadableFileError, UsageError
@@ -40,7 +41,6 @@ from multi_agent_coder.ids import TRACK_PATTERN, validate_track
 from multi_agent_coder.limits import MAX_FEATURE_CONTEXT_BYTES
 from multi_agent_coder.planning.merge import PLAN_FILE
 from multi_agent_coder.run.generate import GenerateReport, GenerateRequest, generate
-from multi_agent_coder.run.handoff_files import write_atomically
 from multi_agent_coder.run.planning import Plan, plan_feature
 from multi_agent_coder.run.session import Session
 

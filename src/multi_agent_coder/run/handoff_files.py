@@ -12,8 +12,6 @@ commit may change is each publish job's own rule.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,14 +28,6 @@ class Refused(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """`text` into `path`, whole or not at all (a job cancelled mid-write leaves no half)."""
-    handle, name = tempfile.mkstemp(prefix=".handoff-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(name, path)
 
 
 def name_problems(file: str, named: Iterable[tuple[str, str, str]]) -> list[str]:

@@ -31,13 +31,13 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from multi_agent_coder.atomicfile import write_atomically
 from multi_agent_coder.backlog.load import Check
 from multi_agent_coder.forge.handoff import REF_PREFIX, read_result
 from multi_agent_coder.git import bundle
 from multi_agent_coder.ids import TASK_ID_PATTERN, validate_task_id
 from multi_agent_coder.limits import MAX_REPAIR_ROUNDS
 from multi_agent_coder.run.generate import backlog_diff
-from multi_agent_coder.run.handoff_files import write_atomically
 from multi_agent_coder.run.rebase import RebaseReport, ask, commit_message, prepare, record_of
 from multi_agent_coder.run.session import Session
 

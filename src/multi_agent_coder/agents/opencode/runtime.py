@@ -27,6 +27,7 @@ from multi_agent_coder.agents.opencode.server import (
     find_binary,
     random_password,
 )
+from multi_agent_coder.atomicfile import write_atomically
 from multi_agent_coder.config import Settings, unpriced_models
 from multi_agent_coder.errors import ConfigError, ProviderCheckError, UnreadableFileError
 from multi_agent_coder.gateway.routes import BUILTIN_PROVIDER_KEYS, routes_for, through_gateway
@@ -221,8 +222,13 @@ def _record_server(git_dir: Path, server: OpenCodeServer) -> Path:
     folder = git_dir / SERVERS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / f"{os.getpid()}.json"
-    record.write_text(
-        json.dumps({"macoder_pid": os.getpid(), "server_pid": server.pid, "home": str(server.home)})
+    # Whole or not at all: another run reaping orphans at this moment would take a half-written
+    # record for a damaged one and delete it.
+    write_atomically(
+        record,
+        json.dumps(
+            {"macoder_pid": os.getpid(), "server_pid": server.pid, "home": str(server.home)}
+        ),
     )
     return record
 
