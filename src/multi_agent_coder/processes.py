@@ -142,9 +142,9 @@ def groups_to_signal(groups: Iterable[int], *, own: int) -> list[int]:
     """The process groups of `groups` that may be signalled, each once, in order.
 
     `killpg(g)` is `kill(-g)`, so two numbers must never reach it: 0 (the caller's own
-    group) and 1 (`kill(-1)`: every process the caller may signal). /proc shows a group of 0
-    for a process in the instant it is being reaped (its ids are already detached), and such a
-    row passes the start-time check; our own group is left alone by its number too.
+    group) and 1 (`kill(-1)`: every process the caller may signal). The numbers come from
+    /proc rows of processes that may be exiting as they are read; nothing else rules those
+    two out. Our own group is left alone by its number too.
     """
     return [g for g in dict.fromkeys(groups) if g > 1 and g != own]
 

@@ -18,7 +18,7 @@ def test_our_own_group_is_never_signalled() -> None:
 @pytest.mark.parametrize(
     ("group", "why"),
     [
-        (0, "a process being reaped shows group 0 in /proc; killpg(0) is our own group"),
+        (0, "killpg(0) is kill(0): our own group"),
         (1, "killpg(1) is kill(-1): every process we may signal"),
     ],
 )
