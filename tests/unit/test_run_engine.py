@@ -499,6 +499,26 @@ def test_cancelling_mid_task_cleans_up_and_counts_an_interrupted_attempt(world: 
     assert world.prs() == []
 
 
+def test_an_internal_error_in_a_task_ends_the_run_but_frees_its_lease_and_tidies_up(
+    world: World,
+) -> None:
+    """A bug of ours inside a task (here: the agent call raises something unexpected) ends
+    the run with that error, but the task's lease is not held until its bound, and neither
+    its worktree nor an unpublished branch is left for the next run."""
+
+    def bug() -> None:
+        raise RuntimeError("a bug in macoder")
+
+    world.agent.scenarios["T001"] = Scenario(writes("x.txt"), during=bug)
+    with pytest.raises(RuntimeError, match="a bug in macoder"):
+        world.run(only=frozenset({"T001"}))
+
+    assert [r["type"] for r in world.ledger()] == ["lease", "start", "release"]
+    assert world.leftovers() == []
+    assert "macoder/T001" not in git(world.root, "branch", "--list", "macoder/*")
+    assert world.prs() == []
+
+
 def test_the_run_timeout_stops_what_is_left(tmp_path: Path) -> None:
     """A task still going at `run_timeout` is cancelled like Ctrl-C cancels it; the report
     says the time ran out (not that a person interrupted it)."""

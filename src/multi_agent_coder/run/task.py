@@ -256,8 +256,22 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         env.ledger.release(task.id, env.run_id)
         env.on_phase(task.id, Phase.DONE)
         return TaskOutcome(task.id, "skipped", gone, Phase.LEASE)
+    return _run_leased(task, env, notes, enter, baseline_bytes=baseline_bytes, started=started)
+
+
+def _run_leased(
+    task: Task,
+    env: RunEnv,
+    notes: _Progress,
+    enter: Callable[[Phase], None],
+    *,
+    baseline_bytes: int | None,
+    started: float,
+) -> TaskOutcome:
+    """The attempt proper, from the held lease to its release (on every way out)."""
     pr: PrResult | None = None
     infrastructure = False
+    settled = False
     try:
         # From here on the attempt counts, however it ends: recorded before anything runs.
         env.ledger.append(Start(task.id, env.run_id, env.holder, env.clock()))
@@ -267,16 +281,21 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
             reason = f"{_pr_words(pr, draft=True)}: " + "; ".join(notes.review)
         else:
             status, reason = "succeeded", _pr_words(pr, draft=False)
+        settled = True
     except TaskFailed as failure:
         status, reason, infrastructure = failure.status, failure.reason, failure.infrastructure
         notes.drift = failure.drift
         if status == "failed" and task.id not in env.revise and task.id not in env.update:
             pr = _report_failure(task, env, notes, reason)
+        settled = True
     except MacoderError as error:  # git, forge, ledger: a clear message, the task fails
         status, reason = "failed", str(error)
+        settled = True
     finally:
         env.on_phase(task.id, Phase.CLEANUP)
         left = _remove_worktree(task, env)
+        if not settled:
+            _abandon(task, env, published=pr is not None)
     reason = _revision_words(env, notes, reason + left)
     if status == "failed" and pr is None:
         _drop_unpublished_branch(task, env)
@@ -299,6 +318,19 @@ def _run_task(task: Task, env: RunEnv, *, baseline_bytes: int | None) -> TaskOut
         env.ledger.release(task.id, env.run_id)
         env.on_phase(task.id, Phase.DONE)
     return outcome
+
+
+def _abandon(task: Task, env: RunEnv, *, published: bool) -> None:
+    """An internal error (a bug of ours) is on its way out of the task: it ends the run with
+    its traceback, but leaves nothing behind that the next run would trip over — the
+    worktree is gone already, an unpublished branch goes too, and the lease is freed now
+    rather than held until its bound."""
+    try:
+        if not published:
+            _drop_unpublished_branch(task, env)
+    finally:
+        env.ledger.release(task.id, env.run_id)
+        env.on_phase(task.id, Phase.DONE)
 
 
 def _outcome(
