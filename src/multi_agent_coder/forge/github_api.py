@@ -23,6 +23,7 @@ from multi_agent_coder.errors import ForgeError, GitHubUnavailableError
 from multi_agent_coder.forge import github_sansio as sansio
 from multi_agent_coder.forge.github_graphql import graphql_url
 from multi_agent_coder.retrying import call_with_retries
+from multi_agent_coder.tls import shared_tls_context
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class GitHubAPI:
             transport=transport,
             timeout=timeout_s,
             follow_redirects=False,
+            verify=shared_tls_context(),
         )
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ import httpx
 
 from multi_agent_coder.gateway.routes import Routes
 from multi_agent_coder.gateway.sansio import probe_request, provider_message
+from multi_agent_coder.tls import shared_tls_context
 
 #: The whole probe of one model: connect, send, first byte, answer.
 PROBE_TIMEOUT_S: Final = 8.0
@@ -43,7 +44,9 @@ def probe(
 ) -> list[str]:
     """One line per model that did not answer (empty: every model is ready)."""
     problems: list[str] = []
-    with httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport) as client:
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout_s), transport=transport, verify=shared_tls_context()
+    ) as client:
         for ref in sorted(set(models)):
             provider_id, _, model_id = ref.partition("/")
             route = routes.routes.get(provider_id)

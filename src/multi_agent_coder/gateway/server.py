@@ -62,6 +62,7 @@ from multi_agent_coder.gateway.sansio import (
     provider_message,
 )
 from multi_agent_coder.retrying import call_with_retries
+from multi_agent_coder.tls import shared_tls_context
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,9 @@ class Gateway:
         self.caps = caps or Caps()
         self.prices = dict(prices or {})
         self.retry = retry or RetrySettings()
-        self._client = httpx.Client(timeout=UPSTREAM_TIMEOUT, transport=transport)
+        self._client = httpx.Client(
+            timeout=UPSTREAM_TIMEOUT, transport=transport, verify=shared_tls_context()
+        )
         self._clock = clock
         self._server: _UnixHTTPServer | None = None
         self._thread: threading.Thread | None = None

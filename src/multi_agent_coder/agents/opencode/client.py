@@ -24,6 +24,7 @@ import httpx
 from multi_agent_coder.agents.opencode import sansio
 from multi_agent_coder.agents.opencode.sansio import Event, Meaning, Request, Transcript
 from multi_agent_coder.errors import MacoderError
+from multi_agent_coder.tls import shared_tls_context
 
 #: OpenCode sends `server.heartbeat` every 10 s; silence for this long means the stream is dead.
 STREAM_READ_TIMEOUT_S: Final = 30.0
@@ -55,6 +56,11 @@ class StreamGap:
 StreamItem = Event | StreamGap
 
 
+def _transport(uds: str | None) -> httpx.HTTPTransport:
+    """To the server's Unix socket when it has one, else by TCP; no TLS context of its own."""
+    return httpx.HTTPTransport(uds=uds, verify=shared_tls_context())
+
+
 class EventSubscription:
     """The `/event` stream of one directory, read on a daemon thread into a queue.
 
@@ -76,7 +82,7 @@ class EventSubscription:
             base_url=base_url,
             auth=auth,
             timeout=httpx.Timeout(5.0, read=read_timeout_s),
-            transport=httpx.HTTPTransport(uds=uds) if uds is not None else None,
+            transport=_transport(uds),
         )
         self._queue: queue.Queue[StreamItem] = queue.Queue()
         self._ready = threading.Event()
@@ -192,10 +198,11 @@ class OpenCodeClient:
         self.base_url = base_url.rstrip("/")
         self.uds = uds
         self._auth = httpx.BasicAuth("opencode", password) if password else None
-        if transport is None and uds is not None:
-            transport = httpx.HTTPTransport(uds=uds)
         self._http = httpx.Client(
-            base_url=self.base_url, auth=self._auth, timeout=timeout_s, transport=transport
+            base_url=self.base_url,
+            auth=self._auth,
+            timeout=timeout_s,
+            transport=transport if transport is not None else _transport(uds),
         )
 
     def close(self) -> None:
