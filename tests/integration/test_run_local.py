@@ -8,6 +8,7 @@ OpenCode binary from `bash scripts/opencode.sh`; skipped with that hint when it 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -493,10 +494,14 @@ def test_after_kill_9_the_next_run_reconciles(
         assert target.worktree_dirs() == ["T001"]
         assert len(target.worktrees()) == 2
         assert kinds(target.records("T001")) == ["lease", "start"]
+        [server_record] = (target.git_dir / "macoder" / "servers").glob("*.json")
+        sockets = Path(json.loads(server_record.read_text())["sockets"])
+        assert sockets.is_dir()  # nothing removes it but the next run
 
         model.set_scenario("T001", runs.feature())
         result = target.macoder("run", "--json")
         assert result.code == 0, result
+        assert not sockets.exists()
         data = result.json()
         assert data["reconciled_worktrees"] == ["T001"]
         assert data["freed_leases"] == ["T001"]

@@ -26,11 +26,14 @@ def fake_server() -> subprocess.Popen[bytes]:
     return proc
 
 
-def record(git_dir: Path, owner: int, server: int, home: Path) -> Path:
+def record(git_dir: Path, owner: int, server: int, home: Path, sockets: Path | None = None) -> Path:
     folder = git_dir / SERVERS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{owner}.json"
-    path.write_text(json.dumps({"macoder_pid": owner, "server_pid": server, "home": str(home)}))
+    facts = {"macoder_pid": owner, "server_pid": server, "home": str(home)}
+    if sockets is not None:
+        facts["sockets"] = str(sockets)
+    path.write_text(json.dumps(facts))
     return path
 
 
@@ -87,3 +90,18 @@ def test_a_damaged_record_is_dropped(tmp_path: Path) -> None:
     (folder / "1.json").write_text("{nope")
     assert reap_orphans(tmp_path) == []
     assert list(folder.iterdir()) == []
+
+
+def test_a_dead_runs_socket_directory_goes_too_but_only_one_macoder_named(tmp_path: Path) -> None:
+    sockets = tmp_path / "mc-abc123"
+    sockets.mkdir()
+    (sockets / "gateway.sock").write_text("")
+    record(tmp_path, unused_pid(), unused_pid(), tmp_path / "macoder-opencode-1", sockets)
+    reap_orphans(tmp_path)
+    assert not sockets.exists()
+
+    precious = tmp_path / "project"
+    precious.mkdir()
+    record(tmp_path, unused_pid(), unused_pid(), tmp_path / "macoder-opencode-2", precious)
+    reap_orphans(tmp_path)
+    assert precious.is_dir()

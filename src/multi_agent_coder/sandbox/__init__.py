@@ -31,6 +31,7 @@ from multi_agent_coder.sandbox.policy import Policy, bwrap_argv
 
 __all__ = [
     "INSIDE",
+    "SOCKET_DIR_PREFIX",
     "Jail",
     "Policy",
     "SandboxUnavailableError",
@@ -161,12 +162,15 @@ def socket_directory() -> Iterator[Path]:
     at most 107 bytes, and a deep TMPDIR would not leave room), removed afterwards."""
     base = tempfile.gettempdir()
     where = base if len(base) <= SOCKET_BASE_MAX else "/tmp"  # noqa: S108 - a private mkdtemp
-    path = Path(tempfile.mkdtemp(prefix="mc-", dir=where))
+    path = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=where))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
+
+#: How the name of a run's socket directory starts (kept short: see `socket_directory`).
+SOCKET_DIR_PREFIX: Final = "mc-"
 
 #: Longest temp dir under which the run's sockets still fit in a Unix socket's name.
 SOCKET_BASE_MAX: Final = 60

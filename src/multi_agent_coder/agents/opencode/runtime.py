@@ -36,7 +36,7 @@ from multi_agent_coder.gateway.server import Gateway
 from multi_agent_coder.git.repo import Repo
 from multi_agent_coder.limits import MAX_FILE_BYTES
 from multi_agent_coder.processes import command_line, kill_tree, pid_alive
-from multi_agent_coder.sandbox import jail_for, socket_directory
+from multi_agent_coder.sandbox import SOCKET_DIR_PREFIX, jail_for, socket_directory
 from multi_agent_coder.userfiles import read_user_file
 
 
@@ -224,12 +224,14 @@ def _record_server(git_dir: Path, server: OpenCodeServer) -> Path:
     record = folder / f"{os.getpid()}.json"
     # Whole or not at all: another run reaping orphans at this moment would take a half-written
     # record for a damaged one and delete it.
-    write_atomically(
-        record,
-        json.dumps(
-            {"macoder_pid": os.getpid(), "server_pid": server.pid, "home": str(server.home)}
-        ),
-    )
+    sockets = server.confinement.socket_dir if server.confinement is not None else None
+    facts = {
+        "macoder_pid": os.getpid(),
+        "server_pid": server.pid,
+        "home": str(server.home),
+        "sockets": str(sockets) if sockets is not None else None,
+    }
+    write_atomically(record, json.dumps(facts))
     return record
 
 
@@ -252,8 +254,11 @@ def reap_orphans(git_dir: Path) -> list[int]:
             continue
         if pid_alive(server_pid) and b"opencode" in command_line(server_pid):
             killed += kill_tree(server_pid)
-        home = data.get("home")
-        if isinstance(home, str) and Path(home).name.startswith("macoder-opencode-"):
-            shutil.rmtree(home, ignore_errors=True)
+        # Its home and its socket directory (a killed run removed neither), each only by the
+        # name macoder gives it: a record is a file anyone with the repository can write.
+        for key, prefix in (("home", "macoder-opencode-"), ("sockets", SOCKET_DIR_PREFIX)):
+            left = data.get(key)
+            if isinstance(left, str) and Path(left).name.startswith(prefix):
+                shutil.rmtree(left, ignore_errors=True)
         record.unlink(missing_ok=True)
     return killed
