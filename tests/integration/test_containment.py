@@ -8,6 +8,7 @@ not happen, and the legitimate part still became the task's verified pull reques
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -187,8 +188,10 @@ def test_the_orchestrators_secrets_are_not_in_reach(
 def test_a_process_the_agent_detaches_dies_with_the_run(
     make_target: MakeTarget, model: sm.ScriptedModel
 ) -> None:
-    run_task(make_target, model, "setsid sleep 613 > /dev/null 2>&1 < /dev/null & disown; true")
-    assert runs.wait_for(lambda: not _processes("sleep 613"), 15), _processes("sleep 613")
+    # Named for this test process: a suite running beside this one runs the same test.
+    sleeper = f"sleep 613.{os.getpid()}"
+    run_task(make_target, model, f"setsid {sleeper} > /dev/null 2>&1 < /dev/null & disown; true")
+    assert runs.wait_for(lambda: not _processes(sleeper), 15), _processes(sleeper)
 
 
 def _processes(needle: str) -> list[int]:
