@@ -191,7 +191,7 @@ def test_a_process_the_agent_detaches_dies_with_the_run(
     # Named for this test process: a suite running beside this one runs the same test.
     sleeper = f"sleep 613.{os.getpid()}"
     run_task(make_target, model, f"setsid {sleeper} > /dev/null 2>&1 < /dev/null & disown; true")
-    assert runs.wait_for(lambda: not _processes(sleeper), 15), _processes(sleeper)
+    assert runs.wait_for(lambda: not _processes(sleeper), 60), _processes(sleeper)
 
 
 def _processes(needle: str) -> list[int]:
